@@ -1,0 +1,49 @@
+# The README's commands. Everything is installed from nothing on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+DEV_STAMP     := $(VENV)/.dev-installed
+
+.PHONY: run test bench lint format chromium seed reset-demo clean
+
+$(RUNTIME_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): $(RUNTIME_STAMP)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## make run: seed the demo data, start the demo back ends and the app on 127.0.0.1:8501
+run: $(RUNTIME_STAMP)
+	$(PY) -m lib.demo.launch
+
+## make test: install what the tests need (dev packages, Debian's Chromium) and run every test
+test: $(DEV_STAMP) chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's Chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+lint: $(DEV_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(DEV_STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+seed: $(RUNTIME_STAMP)
+	$(PY) -m lib.demo.seed
+
+reset-demo: $(RUNTIME_STAMP)
+	$(PY) -m lib.demo.seed --force
+
+clean:
+	rm -rf $(VENV) var test-artifacts .pytest_cache

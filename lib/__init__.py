@@ -1,0 +1,1 @@
+"""Backoffice: the library behind the Streamlit pages."""

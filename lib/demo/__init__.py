@@ -1,0 +1,1 @@
+"""Demo data: deterministic generation, seeding into files, and copying into real databases."""

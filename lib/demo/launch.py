@@ -1,0 +1,100 @@
+"""`make run`: seed the demo, start the demo back ends and the app; Ctrl-C stops them all."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from lib.demo.seed import seed
+from lib.settings import ROOT, load_settings
+
+SERVICES = {"customer_api": 8601, "order_api": 8602, "gateway": 8603}
+APP_PORT = 8501
+LOGINS = ("admin", "operator", "support", "analyst", "auditor", "seller1", "seller2")
+
+
+def wait_for(url: str, timeout: float, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[3] if len(proc.args) > 3 else proc.args} exited")
+        try:
+            if requests.get(url, timeout=1).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def start(cmd: list[str]) -> subprocess.Popen:
+    # Own process group, so one signal stops a child and whatever it spawned.
+    return subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
+
+
+def stop_all(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=APP_PORT)
+    args = parser.parse_args()
+    settings = load_settings()
+    demo_dir: Path = settings.demo_dir
+    counts = seed(demo_dir)
+    print(f"Demo data in {demo_dir.relative_to(ROOT)}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+
+    procs: list[subprocess.Popen] = []
+    # SIGTERM (e.g. from a supervisor) stops everything the same way Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        for name, port in SERVICES.items():
+            cmd = [sys.executable, "-m", "lib.demo.services.serve", name,
+                   "--dir", str(demo_dir), "--port", str(port)]
+            procs.append(start(cmd))
+        for (name, port), proc in zip(SERVICES.items(), procs, strict=True):
+            wait_for(f"http://127.0.0.1:{port}/health", 30, proc)
+            print(f"  {name:<13} http://127.0.0.1:{port}")
+        app = start([
+            sys.executable, "-m", "streamlit", "run", "Home.py",
+            "--server.headless", "true", "--server.address", "127.0.0.1",
+            "--server.port", str(args.port), "--browser.gatherUsageStats", "false",
+        ])
+        procs.append(app)
+        wait_for(f"http://127.0.0.1:{args.port}/_stcore/health", 60, app)
+        print(f"\nBackoffice is running at http://127.0.0.1:{args.port}")
+        print("Demo logins (password = username + '-demo', e.g. admin / admin-demo):")
+        print("  " + ", ".join(LOGINS))
+        print("Press Ctrl-C to stop.", flush=True)
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        print("A process stopped; shutting down the rest.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping…")
+        return 0
+    except RuntimeError as exc:
+        print(f"make run failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stop_all(procs)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,280 @@
+"""The read side: every source reachable in one DuckDB database, and named queries over it.
+
+Each source becomes a schema named after it (`crm.customers`, `sheets.store_sales`):
+SQL tables as views over the scanner (live) or as local copies refreshed on a TTL
+(snapshot); other kinds as Arrow tables loaded on a TTL. One engine per process; each
+query runs on its own cursor because a DuckDB connection is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from lib.errors import BackofficeError, ConfigError, SourceUnavailable
+from lib.queries import load_query
+from lib.sources import sql as sql_source
+from lib.sources.base import SourceConfig
+
+log = logging.getLogger(__name__)
+
+Loader = Callable[[SourceConfig], Mapping[str, pa.Table]]
+
+
+def default_loaders() -> dict[str, Loader]:
+    from lib.sources import mongo, rest, sheet
+
+    return {"mongo": mongo.load, "rest": rest.load, "sheet": sheet.load}
+
+
+@dataclass
+class SourceStatus:
+    """What the Home page shows for one source."""
+
+    name: str
+    kind: str
+    ok: bool
+    error: str | None = None
+    tables: dict[str, int] = field(default_factory=dict)  # table -> rows
+    modes: dict[str, str] = field(default_factory=dict)  # table -> live / snapshot / cached
+    refreshed_at: datetime | None = None
+
+
+@dataclass
+class _State:
+    loaded_at: float | None = None  # monotonic, for the TTL
+    refreshed_at: datetime | None = None  # wall clock, for people
+    error: SourceUnavailable | None = None
+    attached: bool = False
+    tables: dict[str, str] = field(default_factory=dict)  # table -> mode
+
+
+class Engine:
+    """Loads sources lazily into DuckDB and runs named queries against them."""
+
+    def __init__(
+        self,
+        sources: Iterable[SourceConfig],
+        queries_dir: Path,
+        loaders: Mapping[str, Loader] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sources = {s.name: s for s in sources}
+        self.queries_dir = queries_dir
+        self.loaders = dict(loaders) if loaders is not None else default_loaders()
+        self.clock = clock
+        self._con = duckdb.connect(":memory:")
+        self._lock = threading.RLock()
+        self._state = {name: _State() for name in self.sources}
+        self._extensions: set[str] = set()
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        return self._con.cursor()
+
+    def _load_extension(self, name: str) -> None:
+        if name not in self._extensions:
+            from duckdb_extensions import import_extension
+
+            import_extension(name, con=self._con)
+            self._con.execute(f"LOAD {name}")
+            self._extensions.add(name)
+
+    def _config(self, name: str) -> SourceConfig:
+        try:
+            return self.sources[name]
+        except KeyError:
+            raise ConfigError(f"No source named '{name}'") from None
+
+    def ensure(self, name: str) -> None:
+        """Make `name` queryable, loading or refreshing what its TTL says is stale.
+
+        Raises SourceUnavailable naming the source; the error is remembered so a status
+        page can show it, and retried on the next call.
+        """
+        cfg = self._config(name)
+        with self._lock:
+            state = self._state[name]
+            try:
+                if cfg.kind == "sql":
+                    self._ensure_sql(cfg, state)
+                else:
+                    self._ensure_loaded(cfg, state)
+                state.error = None
+            except SourceUnavailable as exc:
+                state.error = exc
+                raise
+            except BackofficeError:
+                raise
+            except Exception as exc:  # a driver's own error: name the source, scrub secrets
+                err = SourceUnavailable(name, self._scrub(cfg, exc))
+                state.error = err
+                log.warning("source %s failed: %s", name, err.reason)
+                raise err from exc
+
+    def _scrub(self, cfg: SourceConfig, exc: BaseException) -> str:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        secrets = list(cfg.secrets.values())
+        if cfg.kind == "sql":
+            try:
+                secrets += list(sql_source.attachment(cfg).secret_values)
+            except BackofficeError:
+                pass
+        for value in secrets:
+            if value:
+                text = text.replace(value, "***")
+        return text[:300]
+
+    def _fresh(self, loaded_at: float | None, ttl: float) -> bool:
+        return loaded_at is not None and self.clock() - loaded_at < ttl
+
+    def _ensure_sql(self, cfg: SourceConfig, state: _State) -> None:
+        tables = sql_source.table_modes(cfg)
+        alias = f"{cfg.name}__src"
+        cur = self._cursor()
+        if not state.attached:
+            att = sql_source.attachment(cfg)
+            self._load_extension(att.extension)
+            cur.execute(f"DETACH DATABASE IF EXISTS {alias}")
+            cur.execute(att.attach_sql(alias))
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {cfg.name}")
+            for name, spec in tables.items():
+                if spec["mode"] == "live":
+                    cur.execute(
+                        f'CREATE OR REPLACE VIEW {cfg.name}."{name}" AS '
+                        f'SELECT * FROM {alias}."{att.schema}"."{spec["table"]}"'
+                    )
+                state.tables[name] = str(spec["mode"])
+            state.attached = True
+            state.refreshed_at = datetime.now(UTC)
+        snapshots = {n: s for n, s in tables.items() if s["mode"] == "snapshot"}
+        ttl = min((float(s["ttl"]) for s in snapshots.values()), default=float("inf"))
+        if snapshots and (not self._fresh(state.loaded_at, ttl) or state.error is not None):
+            att = sql_source.attachment(cfg)
+            for name, spec in snapshots.items():
+                cur.execute(
+                    f'CREATE OR REPLACE TABLE {cfg.name}."{name}" AS '
+                    f'SELECT * FROM {alias}."{att.schema}"."{spec["table"]}"'
+                )
+            state.refreshed_at = datetime.now(UTC)
+            state.loaded_at = self.clock()
+        if state.loaded_at is None:
+            state.loaded_at = self.clock()
+
+    def _ensure_loaded(self, cfg: SourceConfig, state: _State) -> None:
+        if self._fresh(state.loaded_at, cfg.ttl) and state.error is None:
+            return
+        loader = self.loaders.get(cfg.kind)
+        if loader is None:
+            raise ConfigError(f"Source '{cfg.name}': no loader for kind '{cfg.kind}'")
+        tables = loader(cfg)  # outside DuckDB: a slow source must not hold a half-done swap
+        cur = self._cursor()
+        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {cfg.name}")
+        for name, arrow in tables.items():
+            view = f"__load_{cfg.name}_{name}"
+            cur.register(view, arrow)
+            try:
+                cur.execute(f'CREATE OR REPLACE TABLE {cfg.name}."{name}" AS SELECT * FROM {view}')
+            finally:
+                cur.unregister(view)
+            state.tables[name] = "cached"
+        state.loaded_at = self.clock()
+        state.refreshed_at = datetime.now(UTC)
+
+    def refresh(self, name: str | None = None) -> None:
+        """Forget what is cached (one source or all) and load again now."""
+        names = [name] if name else list(self.sources)
+        with self._lock:
+            for n in names:
+                state = self._state[n]
+                state.loaded_at = None
+                if state.attached and self.sources[n].kind == "sql":
+                    # Re-attach too: a database that came back needs a new connection.
+                    state.attached = False
+        for n in names:
+            try:
+                self.ensure(n)
+            except SourceUnavailable:
+                if name:
+                    raise
+
+    def refreshed_at(self, names: Iterable[str]) -> datetime | None:
+        """The oldest refresh time among these sources: how stale the page's data may be."""
+        times = [self._state[n].refreshed_at for n in names if n in self._state]
+        known = [t for t in times if t is not None]
+        return min(known) if known else None
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def status(self) -> list[SourceStatus]:
+        """Every source: reachable or not, its tables' row counts, when it was refreshed."""
+        out = []
+        for name, cfg in self.sources.items():
+            try:
+                self.ensure(name)
+            except BackofficeError as exc:
+                out.append(SourceStatus(name, cfg.kind, False, error=str(exc)))
+                continue
+            state = self._state[name]
+            counts: dict[str, int] = {}
+            try:
+                cur = self._cursor()
+                for table in state.tables:
+                    counts[table] = cur.execute(
+                        f'SELECT count(*) FROM {name}."{table}"'
+                    ).fetchone()[0]
+            except duckdb.Error as exc:
+                out.append(SourceStatus(name, cfg.kind, False, error=self._scrub(cfg, exc)))
+                continue
+            out.append(
+                SourceStatus(
+                    name, cfg.kind, True, tables=counts, modes=dict(state.tables),
+                    refreshed_at=state.refreshed_at,
+                )
+            )
+        return out
+
+    def query(self, name: str, **params: Any) -> pd.DataFrame:
+        """Run queries/<name>.sql with bound parameters; loads the sources it names first."""
+        q = load_query(self.queries_dir, name)
+        missing = q.params - params.keys()
+        if missing:
+            raise TypeError(f"query '{name}' needs parameters: {', '.join(sorted(missing))}")
+        for source in q.sources:
+            self.ensure(source)
+        bound = {k: v for k, v in params.items() if k in q.params}
+        try:
+            return self._cursor().execute(q.sql, bound).df()
+        except duckdb.Error as exc:
+            # A live scanner fails at query time when its database went away: say which.
+            for source in q.sources:
+                if self.sources[source].kind == "sql":
+                    self._probe(source, exc)
+            raise
+
+    def _probe(self, name: str, original: Exception) -> None:
+        state = self._state[name]
+        try:
+            with self._lock:
+                for table in state.tables:
+                    self._cursor().execute(f'SELECT 1 FROM {name}."{table}" LIMIT 1').fetchall()
+                    break
+        except duckdb.Error as exc:
+            with self._lock:
+                state.attached = False  # reconnect next time
+                state.error = SourceUnavailable(name, self._scrub(self.sources[name], exc))
+            raise state.error from original
+
+    def close(self) -> None:
+        self._con.close()

@@ -1,0 +1,35 @@
+"""The project's own errors: each carries a one-line message a user can act on."""
+
+from __future__ import annotations
+
+
+class BackofficeError(Exception):
+    """An error whose str() is safe to show to a user: no secrets, no raw personal data."""
+
+
+class ConfigError(BackofficeError):
+    """The sources or users configuration is missing or wrong."""
+
+
+class SourceUnavailable(BackofficeError):
+    """A data source could not be read; names the source and says why in one line."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = " ".join(str(reason).split())  # one line, whatever the driver said
+        super().__init__(f"Source '{source}' is unavailable: {self.reason}")
+
+
+class SheetInvalid(BackofficeError):
+    """A spreadsheet does not match its declared columns; names the row and column at fault.
+
+    `row` counts like the spreadsheet does: the header is row 1, the first data row is row 2.
+    """
+
+    def __init__(self, sheet: str, row: int, column: str, problem: str) -> None:
+        self.sheet, self.row, self.column, self.problem = sheet, row, column, problem
+        super().__init__(f"Spreadsheet '{sheet}', row {row}, column '{column}': {problem}")
+
+
+class QueryNotFound(BackofficeError):
+    """No file queries/<name>.sql."""

@@ -1,0 +1,96 @@
+"""The one configuration object: read once from a TOML file, passed or cached after that.
+
+The file is `config/backoffice.toml` unless BACKOFFICE_CONFIG names another. Relative
+paths in it resolve against the repository root, so the app and the tests agree.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lib.errors import ConfigError
+from lib.secrets_store import get_secret
+from lib.sources.base import KINDS, SourceConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = ROOT / "config" / "backoffice.toml"
+SECRET_SUFFIX = "_secret"
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: Path
+    demo: bool
+    demo_dir: Path
+    users_file: Path
+    queries_dir: Path
+    sources: tuple[SourceConfig, ...]
+    app: Mapping[str, Any] = field(default_factory=dict)
+
+    def source(self, name: str) -> SourceConfig:
+        for src in self.sources:
+            if src.name == name:
+                return src
+        raise ConfigError(f"No source named '{name}' in {self.config_path.name}")
+
+
+def resolve_path(value: str | Path, base: Path = ROOT) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else base / path
+
+
+def _source_config(
+    name: str,
+    raw: Mapping[str, Any],
+    secret: Callable[[str], str | None],
+    demo_secrets: Mapping[str, str],
+) -> SourceConfig:
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        raise ConfigError(f"Source '{name}': kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    options = {k: v for k, v in raw.items() if k not in ("kind", "ttl")}
+    options.setdefault("base_dir", str(ROOT))
+    # `token_secret = "x"` names the secret x; the source sees its value as secrets["token"].
+    secrets: dict[str, str] = {}
+    for key, secret_name in raw.items():
+        if key.endswith(SECRET_SUFFIX):
+            value = secret(secret_name) or demo_secrets.get(secret_name)
+            if value is not None:
+                secrets[key.removesuffix(SECRET_SUFFIX)] = value
+    return SourceConfig(
+        name=name, kind=kind, ttl=float(raw.get("ttl", 300)), options=options, secrets=secrets
+    )
+
+
+def load_settings(
+    path: str | Path | None = None, secret: Callable[[str], str | None] = get_secret
+) -> Settings:
+    """Read and check the configuration file; raises ConfigError with what is wrong."""
+    config_path = Path(path or os.environ.get("BACKOFFICE_CONFIG") or DEFAULT_CONFIG)
+    try:
+        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"Configuration file not found: {config_path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_path.name} is not valid TOML: {exc}") from exc
+    app = raw.get("app", {})
+    demo = bool(app.get("demo", False))
+    demo_secrets = raw.get("demo_secrets", {}) if demo else {}
+    sources = tuple(
+        _source_config(name, spec, secret, demo_secrets)
+        for name, spec in raw.get("sources", {}).items()
+    )
+    return Settings(
+        config_path=config_path,
+        demo=demo,
+        demo_dir=resolve_path(app.get("demo_dir", "var/demo")),
+        users_file=resolve_path(app.get("users_file", "config/users.yaml")),
+        queries_dir=resolve_path(app.get("queries_dir", "queries")),
+        sources=sources,
+        app=app,
+    )

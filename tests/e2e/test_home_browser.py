@@ -1,0 +1,28 @@
+"""Sign in through a real browser and look at Home."""
+
+import pytest
+
+from tests.e2e.conftest import log_in, wait_idle
+
+pytestmark = pytest.mark.e2e
+
+
+def test_operator_signs_in_and_sees_every_source_reachable(page, app_url, artifacts):
+    log_in(page, app_url, "operator", "operator-demo")
+    page.get_by_text("Signed in as").wait_for(timeout=30_000)
+    grid = page.get_by_test_id("stDataFrame")
+    grid.wait_for(timeout=30_000)
+    wait_idle(page)
+    page.screenshot(path=str(artifacts / "home-1280.png"), full_page=True)
+    assert page.get_by_text("Username or password is incorrect").count() == 0
+    # Every source is up in this stack: no "unavailable" warning on the page.
+    assert page.get_by_test_id("stAlertContentWarning").count() == 0
+    page.set_viewport_size({"width": 390, "height": 844})
+    wait_idle(page)
+    page.screenshot(path=str(artifacts / "home-390.png"), full_page=True)
+
+
+def test_wrong_password_stays_on_the_login_form(page, app_url):
+    log_in(page, app_url, "operator", "wrong")
+    page.get_by_text("Username or password is incorrect").wait_for(timeout=30_000)
+    assert page.get_by_text("Signed in as").count() == 0

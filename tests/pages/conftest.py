@@ -1,0 +1,32 @@
+"""AppTest fixtures: the real Home.py against a test copy of the demo data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from lib.settings import ROOT
+from tests.stack import write_config
+
+HOME = str(ROOT / "Home.py")
+
+
+@pytest.fixture
+def app(tmp_path: Path, demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], AppTest]:
+    """A factory of fresh AppTests of Home.py, configured for this test's demo data."""
+    monkeypatch.setenv("BACKOFFICE_CONFIG", str(write_config(tmp_path, demo_dir)))
+    st.cache_resource.clear()  # settings and engine are per process: drop the last test's
+    yield lambda: AppTest.from_file(HOME, default_timeout=60)
+    st.cache_resource.clear()
+
+
+def sign_in(at: AppTest, username: str, password: str) -> AppTest:
+    at.run()
+    at.text_input[0].input(username)
+    at.text_input[1].input(password)
+    at.button[0].click().run()
+    return at

@@ -1,0 +1,416 @@
+"""The `sheet` source against real files and, over real HTTP, gspread against a fake Sheets API."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pyarrow as pa
+import pytest
+import requests
+
+from lib.errors import SheetInvalid, SourceUnavailable
+from lib.sources import sheet
+from lib.sources.base import SourceConfig
+from tests.fakes.server import start_app_in_thread
+from tests.fakes.sheets_api import create_app
+
+pytestmark = pytest.mark.integration
+
+SPEND_COLUMNS = {
+    "month": "date",
+    "channel": "text",
+    "spend_krw": "int",
+    "clicks": "int",
+    "ctr": "float",
+    "active": "bool",
+}
+SALES_COLUMNS = {"month": "date", "store": "text", "revenue_krw": "int", "orders": "int"}
+SHEET_KEY = "1FakeSheetKey_abcdefghijklmnop"
+
+
+def config(tables: dict, **options) -> SourceConfig:
+    return SourceConfig(name="sheets", kind="sheet", options={"tables": tables, **options})
+
+
+# --- CSV ------------------------------------------------------------------------------
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> Path:
+    # utf-8-sig: what Excel writes as "CSV UTF-8"; the reader must not see the BOM.
+    with path.open("w", newline="", encoding="utf-8-sig") as f:
+        csv.writer(f).writerows(rows)
+    return path
+
+
+CSV_ROWS = [
+    ["month", "channel", "spend_krw", "clicks", "ctr", "active", "note"],
+    ["2025-05-01", "search", "1,250,000", "3400", "0.031", "TRUE", "검색 광고"],
+    ["2025-06", "social", "980000", "", "0.5", "FALSE", ""],
+]
+
+
+def test_csv_loads_as_typed_table(tmp_path):
+    write_csv(tmp_path / "spend.csv", CSV_ROWS)
+    cfg = config({"spend": {"file": "spend.csv", "columns": SPEND_COLUMNS}}, base_dir=str(tmp_path))
+
+    table = sheet.load(cfg)["spend"]
+
+    assert table.schema == pa.schema(
+        [
+            ("month", pa.date32()),
+            ("channel", pa.string()),
+            ("spend_krw", pa.int64()),
+            ("clicks", pa.int64()),
+            ("ctr", pa.float64()),
+            ("active", pa.bool_()),
+            ("note", pa.string()),
+        ]
+    )
+    assert table.to_pylist() == [
+        {
+            "month": date(2025, 5, 1),
+            "channel": "search",
+            "spend_krw": 1_250_000,
+            "clicks": 3400,
+            "ctr": 0.031,
+            "active": True,
+            "note": "검색 광고",
+        },
+        {
+            "month": date(2025, 6, 1),
+            "channel": "social",
+            "spend_krw": 980_000,
+            "clicks": None,
+            "ctr": 0.5,
+            "active": False,
+            "note": None,
+        },
+    ]
+
+
+def test_csv_bad_cell_names_row_and_column(tmp_path):
+    rows = [*CSV_ROWS, ["2025-07-01", "email", "12,5x", "1", "0.1", "TRUE", ""]]
+    write_csv(tmp_path / "spend.csv", rows)
+    cfg = config({"spend": {"file": "spend.csv", "columns": SPEND_COLUMNS}}, base_dir=str(tmp_path))
+
+    with pytest.raises(SheetInvalid) as exc:
+        sheet.load(cfg)
+
+    assert (exc.value.row, exc.value.column) == (4, "spend_krw")
+    assert exc.value.problem == "'12,5x' is not a whole number"
+    assert "spend.csv" in exc.value.sheet and "spend" in exc.value.sheet
+
+
+def test_csv_missing_column_is_reported_on_the_header(tmp_path):
+    write_csv(tmp_path / "spend.csv", [["month", "channel"], ["2025-05-01", "search"]])
+    cfg = config({"spend": {"file": "spend.csv", "columns": SPEND_COLUMNS}}, base_dir=str(tmp_path))
+
+    with pytest.raises(SheetInvalid) as exc:
+        sheet.load(cfg)
+
+    assert (exc.value.row, exc.value.column) == (1, "spend_krw")
+    assert exc.value.problem == "column is missing from the header"
+
+
+def test_relative_paths_resolve_against_the_current_directory(tmp_path, monkeypatch):
+    write_csv(tmp_path / "spend.csv", CSV_ROWS)
+    monkeypatch.chdir(tmp_path)
+    table = sheet.load(config({"spend": {"file": "spend.csv", "columns": SPEND_COLUMNS}}))["spend"]
+    assert table.num_rows == 2
+
+
+def test_missing_file_is_unavailable(tmp_path):
+    cfg = config({"spend": {"file": "nope.csv", "columns": {}}}, base_dir=str(tmp_path))
+    with pytest.raises(SourceUnavailable, match="file not found") as exc:
+        sheet.load(cfg)
+    assert exc.value.source == "sheets"
+    assert "\n" not in str(exc.value)
+
+
+def test_non_utf8_csv_is_unavailable(tmp_path):
+    (tmp_path / "spend.csv").write_bytes("month,note\n2025-05-01,검색\n".encode("cp949"))
+    cfg = config({"spend": {"file": "spend.csv", "columns": {}}}, base_dir=str(tmp_path))
+    with pytest.raises(SourceUnavailable, match="not UTF-8"):
+        sheet.load(cfg)
+
+
+# --- XLSX -----------------------------------------------------------------------------
+
+
+def write_xlsx(path: Path, rows: list[list], sheet_name: str = "Sales") -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = sheet_name
+    wb.create_sheet("Notes").append(["not this one"])
+    for row in rows:
+        ws.append(row)
+    wb.save(path)
+    return path
+
+
+XLSX_ROWS = [
+    ["month", "store", "revenue_krw", "orders", "manager"],
+    [datetime(2025, 5, 1), "Gangnam", 1234.0, 57, "Kim"],  # a date cell; a number stored as float
+    [date(2025, 6, 1), "Hongdae", 98_000_000, 61.0, None],
+    ["2025-07", "Busan Seomyeon", "1,500", None, 3.0],  # typed-in text in numeric columns
+]
+
+
+def test_xlsx_loads_real_date_cells_and_whole_floats(tmp_path):
+    write_xlsx(tmp_path / "sales.xlsx", XLSX_ROWS)
+    cfg = config(
+        {"sales": {"file": "sales.xlsx", "sheet": "Sales", "columns": SALES_COLUMNS}},
+        base_dir=str(tmp_path),
+    )
+
+    table = sheet.load(cfg)["sales"]
+
+    assert table.schema.types == [pa.date32(), pa.string(), pa.int64(), pa.int64(), pa.string()]
+    assert table.to_pylist() == [
+        {
+            "month": date(2025, 5, 1),
+            "store": "Gangnam",
+            "revenue_krw": 1234,
+            "orders": 57,
+            "manager": "Kim",
+        },
+        {
+            "month": date(2025, 6, 1),
+            "store": "Hongdae",
+            "revenue_krw": 98_000_000,
+            "orders": 61,
+            "manager": None,
+        },
+        {
+            "month": date(2025, 7, 1),
+            "store": "Busan Seomyeon",
+            "revenue_krw": 1500,
+            "orders": None,
+            "manager": "3",
+        },
+    ]
+
+
+def test_xlsx_bad_cell_names_row_and_column(tmp_path):
+    rows = [*XLSX_ROWS, [datetime(2025, 8, 1), "Gangnam", 10.5, 3, None]]
+    write_xlsx(tmp_path / "sales.xlsx", rows)
+    cfg = config(
+        {"sales": {"file": "sales.xlsx", "sheet": "Sales", "columns": SALES_COLUMNS}},
+        base_dir=str(tmp_path),
+    )
+
+    with pytest.raises(SheetInvalid) as exc:
+        sheet.load(cfg)
+
+    assert (exc.value.row, exc.value.column) == (5, "revenue_krw")
+    assert exc.value.problem == "'10.5' is not a whole number"
+    assert "sales.xlsx" in exc.value.sheet and "Sales" in exc.value.sheet
+
+
+def test_xlsx_bad_date_text(tmp_path):
+    write_xlsx(tmp_path / "sales.xlsx", [*XLSX_ROWS, ["next month", "Gangnam", 1, 1]])
+    cfg = config(
+        {"sales": {"file": "sales.xlsx", "sheet": "Sales", "columns": SALES_COLUMNS}},
+        base_dir=str(tmp_path),
+    )
+    with pytest.raises(SheetInvalid) as exc:
+        sheet.load(cfg)
+    assert (exc.value.row, exc.value.column) == (5, "month")
+    assert "is not a date" in exc.value.problem
+
+
+def test_xlsx_missing_column(tmp_path):
+    write_xlsx(tmp_path / "sales.xlsx", [["month", "store"], [datetime(2025, 5, 1), "Gangnam"]])
+    cfg = config(
+        {"sales": {"file": "sales.xlsx", "sheet": "Sales", "columns": SALES_COLUMNS}},
+        base_dir=str(tmp_path),
+    )
+    with pytest.raises(SheetInvalid) as exc:
+        sheet.load(cfg)
+    assert (exc.value.row, exc.value.column, exc.value.problem) == (
+        1,
+        "revenue_krw",
+        "column is missing from the header",
+    )
+
+
+def test_xlsx_unknown_sheet_is_unavailable(tmp_path):
+    write_xlsx(tmp_path / "sales.xlsx", XLSX_ROWS)
+    cfg = config(
+        {"sales": {"file": "sales.xlsx", "sheet": "Salez", "columns": SALES_COLUMNS}},
+        base_dir=str(tmp_path),
+    )
+    with pytest.raises(SourceUnavailable, match="no sheet 'Salez'"):
+        sheet.load(cfg)
+
+
+def test_file_that_is_not_a_workbook_is_unavailable(tmp_path):
+    (tmp_path / "sales.xlsx").write_text("month,store\n", encoding="utf-8")
+    cfg = config({"sales": {"file": "sales.xlsx", "columns": {}}}, base_dir=str(tmp_path))
+    with pytest.raises(SourceUnavailable, match="not an XLSX workbook"):
+        sheet.load(cfg)
+
+
+# --- Google Sheets through gspread, against the local fake over HTTP -------------------
+
+SHEET_ROWS = [
+    ["month", "channel", "spend_krw", "clicks", "ctr", "active"],
+    ["2025-05-01", "search", "1,250,000", "3400", "0.031", "TRUE"],
+    ["2025-06-01", "display", "410000", "", "0.02", "FALSE"],
+]
+
+
+@pytest.fixture
+def sheets_api() -> Iterator[tuple[str, dict]]:
+    store: dict = {SHEET_KEY: {"Sheet1": [list(r) for r in SHEET_ROWS], "Other": [["x"]]}}
+    url, stop = start_app_in_thread(create_app(store))
+    try:
+        yield url, store
+    finally:
+        stop()
+
+
+def google_config(url: str, worksheet: str = "Sheet1", key: str = SHEET_KEY) -> SourceConfig:
+    spec = {"spreadsheet_key": key, "worksheet": worksheet, "columns": SPEND_COLUMNS}
+    return config({"spend": spec}, sheets_api_url=url, timeout=5)
+
+
+def test_google_sheet_loads_as_typed_table(sheets_api):
+    url, _ = sheets_api
+
+    table = sheet.load(google_config(url))["spend"]
+
+    assert table.schema.types == [
+        pa.date32(),
+        pa.string(),
+        pa.int64(),
+        pa.int64(),
+        pa.float64(),
+        pa.bool_(),
+    ]
+    assert table.to_pylist() == [
+        {
+            "month": date(2025, 5, 1),
+            "channel": "search",
+            "spend_krw": 1_250_000,
+            "clicks": 3400,
+            "ctr": 0.031,
+            "active": True,
+        },
+        {
+            "month": date(2025, 6, 1),
+            "channel": "display",
+            "spend_krw": 410_000,
+            "clicks": None,
+            "ctr": 0.02,
+            "active": False,
+        },
+    ]
+
+
+def test_google_sheet_through_a_given_session(sheets_api):
+    url, _ = sheets_api
+    cfg = google_config("http://unused.invalid")
+    with sheet.RebasedSession(url) as session:
+        assert sheet.load(cfg, session=session)["spend"].num_rows == 2
+
+
+def test_google_sheet_bad_cell_names_row_and_column(sheets_api):
+    url, store = sheets_api
+    store[SHEET_KEY]["Sheet1"].append(["2025-07-01", "email", "5", "1", "0.1", "maybe"])
+
+    with pytest.raises(SheetInvalid) as exc:
+        sheet.load(google_config(url))
+
+    assert (exc.value.row, exc.value.column) == (4, "active")
+    assert exc.value.problem == "'maybe' is not true or false"
+    assert "Sheet1" in exc.value.sheet
+
+
+def test_google_sheet_missing_column(sheets_api):
+    url, _ = sheets_api
+    with pytest.raises(SheetInvalid) as exc:
+        sheet.load(google_config(url, worksheet="Other"))
+    assert (exc.value.row, exc.value.column) == (1, "month")
+    assert exc.value.problem == "column is missing from the header"
+
+
+def test_unknown_spreadsheet_key_is_unavailable(sheets_api):
+    url, _ = sheets_api
+    with pytest.raises(SourceUnavailable, match="spreadsheet not found") as exc:
+        sheet.load(google_config(url, key="no-such-key"))
+    assert exc.value.source == "sheets"
+
+
+def test_unknown_worksheet_is_unavailable(sheets_api):
+    url, _ = sheets_api
+    with pytest.raises(SourceUnavailable, match="no worksheet 'Budget'"):
+        sheet.load(google_config(url, worksheet="Budget"))
+
+
+def test_sheets_api_down_is_unavailable():
+    # A server that was there and is gone: its port now refuses connections.
+    down_url, stop = start_app_in_thread(create_app({}))
+    stop()
+
+    with pytest.raises(SourceUnavailable, match="cannot connect") as exc:
+        sheet.load(google_config(down_url))
+
+    assert "\n" not in str(exc.value)
+
+
+def test_missing_service_account_is_unavailable():
+    cfg = config({"spend": {"spreadsheet_key": SHEET_KEY, "columns": {}}})
+    with pytest.raises(SourceUnavailable, match="no Google service account"):
+        sheet.load(cfg)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        '{"type": "service_account", "private_key": "SECRETVALUE',  # not JSON
+        '{"type": "service_account", "client_email": "a@b", "token_uri": "https://x",'
+        ' "private_key": "-----BEGIN PRIVATE KEY-----SECRETVALUE-----END PRIVATE KEY-----"}',
+    ],
+)
+def test_invalid_service_account_never_echoes_the_secret(secret):
+    cfg = SourceConfig(
+        name="sheets",
+        kind="sheet",
+        options={"tables": {"spend": {"spreadsheet_key": SHEET_KEY, "columns": {}}}},
+        secrets={"service_account_json": secret},
+    )
+    with pytest.raises(SourceUnavailable, match="service_account_json secret is not") as exc:
+        sheet.load(cfg)
+    assert "SECRETVALUE" not in str(exc.value)
+    assert exc.value.__cause__ is None and exc.value.__suppress_context__  # no traceback quote
+
+
+def test_append_row_reaches_the_fake(sheets_api):
+    url, store = sheets_api
+    cfg = google_config(url)
+    client = sheet.client_for(cfg)
+    worksheet = client.open_by_key(SHEET_KEY).worksheet("Sheet1")
+
+    response = worksheet.append_row(["2025-07-01", "email", "77000", "120", "0.01", "TRUE"])
+
+    assert response["updates"]["updatedRows"] == 1
+    assert response["updates"]["updatedRange"].startswith("'Sheet1'!A4")
+    assert store[SHEET_KEY]["Sheet1"][-1] == ["2025-07-01", "email", "77000", "120", "0.01", "TRUE"]
+    # ... and a fresh load reads it back, typed.
+    table = sheet.load(cfg)["spend"]
+    assert table.num_rows == 3
+    assert table.column("spend_krw").to_pylist()[-1] == 77000
+
+
+def test_rebased_session_leaves_other_urls_alone(sheets_api):
+    url, _ = sheets_api
+    with sheet.RebasedSession(url) as session:
+        answer = session.get(f"{url}/v4/spreadsheets/{SHEET_KEY}", timeout=5)
+        assert answer.json()["sheets"][0]["properties"]["title"] == "Sheet1"
+        with pytest.raises(requests.ConnectionError):
+            session.get("http://127.0.0.1:9/", timeout=2)

@@ -1,0 +1,212 @@
+"""Cell parsing and table building for spreadsheet sources (no I/O)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pyarrow as pa
+import pytest
+
+from lib.errors import SheetInvalid
+from lib.sources.cells import CellInvalid, parse_cell, rows_to_table, shown
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+@pytest.mark.parametrize("kind", ["text", "int", "float", "date", "bool"])
+def test_empty_cells_are_null_in_every_type(value, kind):
+    assert parse_cell(value, kind) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("42", 42),
+        (" -7 ", -7),
+        ("1,234", 1234),
+        ("1,234,567", 1234567),
+        ("1234.0", 1234),
+        (1234, 1234),
+        (1234.0, 1234),
+        ("+5", 5),
+    ],
+)
+def test_int_accepts_whole_numbers_thousands_separators_and_whole_floats(value, expected):
+    assert parse_cell(value, "int") == expected
+
+
+@pytest.mark.parametrize("value", ["12,5x", "12,5", "1.5", 1.5, "1,23", "abc", True, "1e3"])
+def test_int_refuses_what_is_not_a_whole_number(value):
+    with pytest.raises(CellInvalid) as exc:
+        parse_cell(value, "int")
+    assert exc.value.problem == f"{shown(value)} is not a whole number"
+
+
+def test_int_problem_quotes_the_cell_as_written():
+    with pytest.raises(CellInvalid, match=r"^'12,5x' is not a whole number$"):
+        parse_cell("12,5x", "int")
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "9" * 5000])
+def test_int_refuses_numbers_beyond_int64(value):
+    with pytest.raises(CellInvalid, match="too large"):
+        parse_cell(value, "int")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("3.25", 3.25), ("1,234.5", 1234.5), ("-0.5", -0.5), (".5", 0.5), ("1e3", 1000.0), (7, 7.0)],
+)
+def test_float_accepts_decimals_and_thousands_separators(value, expected):
+    assert parse_cell(value, "float") == expected
+
+
+@pytest.mark.parametrize("value", ["12,5", "nan", "inf", "#DIV/0!", "3.2.1", False])
+def test_float_refuses_what_is_not_a_number(value):
+    with pytest.raises(CellInvalid, match="is not a"):
+        parse_cell(value, "float")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-03-02", date(2026, 3, 2)),
+        ("2026-03", date(2026, 3, 1)),
+        (date(2025, 5, 1), date(2025, 5, 1)),
+        (datetime(2025, 5, 1, 0, 0), date(2025, 5, 1)),
+    ],
+)
+def test_date_accepts_iso_text_month_text_and_real_date_cells(value, expected):
+    assert parse_cell(value, "date") == expected
+
+
+@pytest.mark.parametrize("value", ["2026-02-30", "02/03/2026", "2026-3-2", "2026", 45000])
+def test_date_refuses_other_forms(value):
+    with pytest.raises(CellInvalid, match=r"is not a date \(expected YYYY-MM-DD or YYYY-MM\)"):
+        parse_cell(value, "date")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("TRUE", True), ("false", False), ("yes", True), ("N", False), ("1", True), (0, False)],
+)
+def test_bool_accepts_sheet_and_everyday_spellings(value, expected):
+    assert parse_cell(value, "bool") is expected
+
+
+def test_bool_refuses_anything_else():
+    with pytest.raises(CellInvalid, match=r"^'maybe' is not true or false$"):
+        parse_cell("maybe", "bool")
+
+
+def test_text_shows_xlsx_values_as_a_person_saw_them():
+    assert parse_cell(1234.0, "text") == "1234"
+    assert parse_cell(datetime(2025, 5, 1), "text") == "2025-05-01"
+    assert parse_cell(True, "text") == "TRUE"
+    assert parse_cell("  kept as is ", "text") == "  kept as is "
+
+
+def test_long_values_are_cut_to_40_characters_in_problems():
+    with pytest.raises(CellInvalid) as exc:
+        parse_cell("x" * 500, "int")
+    quoted = exc.value.problem.split(" is not")[0]
+    assert len(quoted) == 40 + 2  # the cut text and its quotes
+    assert quoted.endswith("…'")
+
+
+def test_problem_is_one_line_even_for_a_multiline_cell():
+    with pytest.raises(CellInvalid) as exc:
+        parse_cell("12\n34", "int")
+    assert "\n" not in exc.value.problem
+
+
+def test_unknown_type_is_a_programming_error():
+    with pytest.raises(ValueError, match="unknown column type"):
+        parse_cell("1", "money")
+
+
+COLUMNS = {"month": "date", "spend": "int", "rate": "float", "active": "bool", "channel": "text"}
+HEADER = ["month", "channel", "spend", "rate", "active", "note"]
+
+
+def test_rows_become_a_typed_table_with_extra_columns_as_text():
+    rows = [
+        HEADER,
+        ["2025-05-01", "search", "1,200", "0.5", "TRUE", "first"],
+        ["2025-06", "email", "", "", "", ""],
+    ]
+    table = rows_to_table(rows, COLUMNS, sheet="t")
+    assert table.column_names == HEADER
+    assert table.schema.field("month").type == pa.date32()
+    assert table.schema.field("spend").type == pa.int64()
+    assert table.schema.field("rate").type == pa.float64()
+    assert table.schema.field("active").type == pa.bool_()
+    assert table.schema.field("note").type == pa.string()
+    assert table.to_pylist() == [
+        {
+            "month": date(2025, 5, 1),
+            "channel": "search",
+            "spend": 1200,
+            "rate": 0.5,
+            "active": True,
+            "note": "first",
+        },
+        {
+            "month": date(2025, 6, 1),
+            "channel": "email",
+            "spend": None,
+            "rate": None,
+            "active": None,
+            "note": None,
+        },
+    ]
+
+
+def test_bad_cell_names_the_spreadsheet_row_and_column():
+    rows = [HEADER, ["2025-05-01", "a", "1", "1", "TRUE", ""], ["2025-06-01", "b", "12,5x"]]
+    with pytest.raises(SheetInvalid) as exc:
+        rows_to_table(rows, COLUMNS, sheet="spend (spend.csv)")
+    err = exc.value
+    assert (err.sheet, err.row, err.column) == ("spend (spend.csv)", 3, "spend")
+    assert err.problem == "'12,5x' is not a whole number"
+    assert str(err) == (
+        "Spreadsheet 'spend (spend.csv)', row 3, column 'spend': '12,5x' is not a whole number"
+    )
+
+
+def test_empty_rows_are_skipped_but_still_counted():
+    rows = [HEADER, ["", "", ""], [], ["2025-05-01", "a", "x"]]
+    with pytest.raises(SheetInvalid) as exc:
+        rows_to_table(rows, COLUMNS, sheet="t")
+    assert exc.value.row == 4
+    ok = rows_to_table([HEADER, [None] * 6, ["2025-05-01", "a", "3"]], COLUMNS, sheet="t")
+    assert ok.num_rows == 1
+
+
+def test_missing_declared_column_is_reported_on_the_header_row():
+    with pytest.raises(SheetInvalid) as exc:
+        rows_to_table([["month", "channel"], ["2025-05-01", "a"]], COLUMNS, sheet="t")
+    assert exc.value.row == 1
+    assert exc.value.column == "spend"
+    assert exc.value.problem == "column is missing from the header"
+
+
+def test_an_empty_sheet_misses_every_declared_column():
+    with pytest.raises(SheetInvalid, match="column is missing from the header"):
+        rows_to_table([], {"a": "int"}, sheet="t")
+
+
+def test_duplicate_header_is_refused():
+    with pytest.raises(SheetInvalid, match="more than once") as exc:
+        rows_to_table([["a", "b", "a"]], {"a": "int"}, sheet="t")
+    assert (exc.value.row, exc.value.column) == (1, "a")
+
+
+def test_blank_header_columns_are_dropped_and_short_rows_padded():
+    table = rows_to_table([["a", "", "b"], ["1", "junk"]], {"a": "int"}, sheet="t")
+    assert table.column_names == ["a", "b"]
+    assert table.to_pylist() == [{"a": 1, "b": None}]
+
+
+def test_header_names_are_trimmed():
+    table = rows_to_table([[" a ", "b\n"], ["1", "x"]], {"a": "int", "b": "text"}, sheet="t")
+    assert table.column_names == ["a", "b"]

@@ -1,0 +1,193 @@
+"""The generated demo data: deterministic, the promised sizes, and internally consistent."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+
+import pytest
+
+from lib.demo import data
+
+SQL_TS = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+@pytest.fixture(scope="module")
+def demo() -> dict[str, list[dict]]:
+    return data.generate()
+
+
+def test_two_generations_are_equal(demo):
+    assert data.generate() == demo
+
+
+def test_generation_takes_under_three_seconds():
+    started = time.perf_counter()
+    data.generate()
+    assert time.perf_counter() - started < 3
+
+
+def test_sizes(demo):
+    assert {name: len(rows) for name, rows in demo.items()} == {
+        "customers": 2000,
+        "sellers": 3,
+        "products": 150,
+        "orders": 20000,
+        "payments": 20000,
+        "marketing_spend": 90,
+        "store_sales": 54,
+        "tickets": 3000,
+    }
+    assert [c["id"] for c in demo["customers"]] == list(range(1, 2001))
+    assert [o["id"] for o in demo["orders"]] == list(range(1, 20001))
+    assert Counter(p["seller_id"] for p in demo["products"]) == {1: 50, 2: 50, 3: 50}
+
+
+def test_order_status_mix_is_roughly_as_specified(demo):
+    orders = demo["orders"]
+    share = {s: n / len(orders) for s, n in Counter(o["status"] for o in orders).items()}
+    bounds = {
+        "approved": (0.76, 0.84),
+        "pending": (0.04, 0.08),
+        "rejected": (0.025, 0.055),
+        "refunded": (0.045, 0.075),
+        "partially_refunded": (0.025, 0.055),
+    }
+    assert set(share) == set(bounds)
+    for status, (lo, hi) in bounds.items():
+        assert lo <= share[status] <= hi, status
+
+
+def test_pending_orders_are_mostly_from_the_last_two_months(demo):
+    pending = [o for o in demo["orders"] if o["status"] == "pending"]
+    recent = [o for o in pending if o["ordered_at"] >= "2026-09-01"]
+    assert len(recent) / len(pending) > 0.7
+
+
+def test_orders_grow_over_time_within_the_eighteen_months(demo):
+    orders = demo["orders"]
+    assert orders[0]["ordered_at"] >= "2025-05-01 00:00:00"
+    assert orders[-1]["ordered_at"] <= "2026-10-31 23:59:59"
+    per_month = Counter(o["ordered_at"][:7] for o in orders)
+    assert len(per_month) == 18
+    first_half_year = sum(n for m, n in per_month.items() if m < "2025-11")
+    last_half_year = sum(n for m, n in per_month.items() if m >= "2026-05")
+    assert last_half_year > 1.5 * first_half_year
+
+
+def test_order_amount_and_seller_come_from_the_product(demo):
+    products = {p["id"]: p for p in demo["products"]}
+    for order in demo["orders"]:
+        product = products[order["product_id"]]
+        assert order["amount"] == product["price"] * order["quantity"]
+        assert order["seller_id"] == product["seller_id"]
+        assert 1 <= order["quantity"] <= 5
+
+
+def test_every_order_belongs_to_a_customer_who_had_signed_up(demo):
+    signup = {c["id"]: c["signup_date"] for c in demo["customers"]}
+    for order in demo["orders"]:
+        assert signup[order["customer_id"]] <= order["ordered_at"][:10]
+
+
+def test_one_payment_per_order_with_status_and_balance_from_the_order(demo):
+    orders = {o["id"]: o for o in demo["orders"]}
+    payments = demo["payments"]
+    assert sorted(p["order_id"] for p in payments) == sorted(orders)
+    assert len({p["payment_key"] for p in payments}) == len(payments)
+    for payment in payments:
+        order = orders[payment["order_id"]]
+        assert re.fullmatch(r"tpk_[0-9a-f]{20}", payment["payment_key"])
+        assert payment["amount"] == order["amount"]
+        assert payment["method"] in ("card", "transfer", "virtual_account", "easy_pay")
+        expected_status = {
+            "pending": "DONE",
+            "approved": "DONE",
+            "rejected": "ABORTED",
+            "refunded": "CANCELED",
+            "partially_refunded": "PARTIAL_CANCELED",
+        }[order["status"]]
+        assert payment["status"] == expected_status
+        if expected_status == "DONE":
+            assert payment["balance_amount"] == payment["amount"]
+        elif expected_status == "PARTIAL_CANCELED":
+            assert 0 < payment["balance_amount"] < payment["amount"]
+            assert payment["balance_amount"] % 100 == 0
+        else:
+            assert payment["balance_amount"] == 0
+
+
+def test_products_have_positive_round_prices_and_known_categories(demo):
+    categories = {"fashion", "beauty", "electronics", "home", "food", "sports"}
+    assert {p["category"] for p in demo["products"]} == categories
+    for product in demo["products"]:
+        assert product["price"] > 0 and product["price"] % 100 == 0
+        assert product["stock"] >= 0
+        assert product["active"] in (0, 1)
+        assert product["created_at"] <= product["updated_at"]
+
+
+def test_names_are_korean_and_english(demo):
+    names = [c["name"] for c in demo["customers"]]
+    korean = sum(data.is_korean(n) for n in names)
+    assert 0.5 < korean / len(names) < 0.7
+    assert any(re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+", n) for n in names)
+
+
+def test_customer_contact_fields_have_the_promised_shapes(demo):
+    customers = demo["customers"]
+    emails = [c["email"] for c in customers]
+    assert len(set(emails)) == len(emails)
+    for c in customers:
+        assert re.fullmatch(r"[a-z.]+\d+@example\.(com|net|org)", c["email"]), c["email"]
+        assert re.fullmatch(r"010-\d{4}-\d{4}", c["phone"])
+        assert c["segment"] in ("vip", "regular", "new", "dormant")
+        assert c["status"] in ("active", "inactive", "blocked")
+        assert "2023-01-01" <= c["signup_date"] <= "2026-10-31"
+        assert SQL_TS.match(c["updated_at"]) and c["updated_at"][:10] >= c["signup_date"]
+    assert any(c["address"].startswith("서울특별시 ") for c in customers)
+    assert any(c["address"].startswith("Seoul, ") for c in customers)
+
+
+def test_timestamps_are_utc_text(demo):
+    for order in demo["orders"]:
+        assert SQL_TS.match(order["ordered_at"]) and SQL_TS.match(order["updated_at"])
+        assert order["ordered_at"] <= order["updated_at"]
+    for payment in demo["payments"]:
+        assert SQL_TS.match(payment["approved_at"])
+
+
+def test_monthly_sheets_cover_every_month_and_channel_or_store(demo):
+    months = [f"2025-{m:02d}-01" for m in range(5, 13)] + [f"2026-{m:02d}-01" for m in range(1, 11)]
+    spend = demo["marketing_spend"]
+    assert {(r["month"], r["channel"]) for r in spend} == {
+        (m, c) for m in months for c in ("search", "social", "display", "email", "affiliate")
+    }
+    sales = demo["store_sales"]
+    assert {(r["month"], r["store"]) for r in sales} == {
+        (m, s) for m in months for s in ("Gangnam", "Hongdae", "Busan Seomyeon")
+    }
+    assert all(r["spend_krw"] > 0 and r["clicks"] >= r["signups"] >= 0 for r in spend)
+    assert all(r["revenue_krw"] > 0 and r["orders"] > 0 for r in sales)
+
+
+def test_tickets_have_the_document_shape_and_known_customers(demo):
+    customer_ids = {c["id"] for c in demo["customers"]}
+    tickets = demo["tickets"]
+    assert [t["_id"] for t in tickets] == [f"T{n:06d}" for n in range(1, 3001)]
+    for t in tickets:
+        assert t["customer_id"] in customer_ids
+        assert t["status"] in ("open", "pending", "closed")
+        assert t["priority"] in ("low", "normal", "high")
+        assert t["channel"] in ("email", "chat", "phone")
+        assert ISO_Z.match(t["created_at"])
+        assert set(t["assignee"]) == {"name", "team"}
+        assert t["tags"] and all(isinstance(tag, str) for tag in t["tags"])
+        assert t["messages"][0]["from"] == "customer"
+        assert t["messages"][0]["at"] == t["created_at"]
+        assert all(
+            m["from"] in ("customer", "agent") and ISO_Z.match(m["at"]) for m in t["messages"]
+        )
+        assert [m["at"] for m in t["messages"]] == sorted(m["at"] for m in t["messages"])

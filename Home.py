@@ -18,8 +18,10 @@ except ConfigError as exc:
 if principal is None:
     st.session_state.pop(PRINCIPAL_KEY, None)
     if settings.demo:
-        st.caption("Demo logins: admin, operator, support, analyst, auditor, seller1, seller2 — "
-                   "password is the username followed by `-demo` (e.g. `admin-demo`).")
+        st.caption(
+            "Demo logins: admin, operator, support, analyst, auditor, seller1, seller2 — "
+            "password is the username followed by `-demo` (e.g. `admin-demo`)."
+        )
     st.stop()
 
 st.session_state[PRINCIPAL_KEY] = principal
@@ -29,8 +31,13 @@ with st.sidebar:
 
 nav = st.navigation(
     [
-        st.Page(p.file, title=p.title, icon=p.icon, url_path=p.url_path or None,
-                default=p.url_path == "")
+        st.Page(
+            p.file,
+            title=p.title,
+            icon=p.icon,
+            url_path=p.url_path or None,
+            default=p.url_path == "",
+        )
         for p in allowed_pages(principal)
     ]
 )

@@ -22,7 +22,9 @@ def cookie_key(demo: bool, demo_dir: Path) -> str:
     if key and key != SAMPLE_VALUE and len(key.encode()) >= MIN_BYTES:
         return key
     if not demo:
-        problem = "missing" if not key else "the sample value" if key == SAMPLE_VALUE else "too short"
+        problem = (
+            "missing" if not key else "the sample value" if key == SAMPLE_VALUE else "too short"
+        )
         raise ConfigError(
             f"cookie_key is {problem}: set a random value of at least {MIN_BYTES} bytes in "
             ".streamlit/secrets.toml or BACKOFFICE_SECRET_COOKIE_KEY"

@@ -8,6 +8,7 @@ query runs on its own cursor because a DuckDB connection is not thread-safe.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -127,10 +128,8 @@ class Engine:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         secrets = list(cfg.secrets.values())
         if cfg.kind == "sql":
-            try:
+            with contextlib.suppress(BackofficeError):
                 secrets += list(sql_source.attachment(cfg).secret_values)
-            except BackofficeError:
-                pass
         for value in secrets:
             if value:
                 text = text.replace(value, "***")
@@ -239,7 +238,11 @@ class Engine:
                 continue
             out.append(
                 SourceStatus(
-                    name, cfg.kind, True, tables=counts, modes=dict(state.tables),
+                    name,
+                    cfg.kind,
+                    True,
+                    tables=counts,
+                    modes=dict(state.tables),
                     refreshed_at=state.refreshed_at,
                 )
             )

@@ -58,24 +58,47 @@ def main() -> int:
     settings = load_settings()
     demo_dir: Path = settings.demo_dir
     counts = seed(demo_dir)
-    print(f"Demo data in {demo_dir.relative_to(ROOT)}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    print(
+        f"Demo data in {demo_dir.relative_to(ROOT)}: "
+        + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+    )
 
     procs: list[subprocess.Popen] = []
     # SIGTERM (e.g. from a supervisor) stops everything the same way Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         for name, port in SERVICES.items():
-            cmd = [sys.executable, "-m", "lib.demo.services.serve", name,
-                   "--dir", str(demo_dir), "--port", str(port)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "lib.demo.services.serve",
+                name,
+                "--dir",
+                str(demo_dir),
+                "--port",
+                str(port),
+            ]
             procs.append(start(cmd))
         for (name, port), proc in zip(SERVICES.items(), procs, strict=True):
             wait_for(f"http://127.0.0.1:{port}/health", 30, proc)
             print(f"  {name:<13} http://127.0.0.1:{port}")
-        app = start([
-            sys.executable, "-m", "streamlit", "run", "Home.py",
-            "--server.headless", "true", "--server.address", "127.0.0.1",
-            "--server.port", str(args.port), "--browser.gatherUsageStats", "false",
-        ])
+        app = start(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "Home.py",
+                "--server.headless",
+                "true",
+                "--server.address",
+                "127.0.0.1",
+                "--server.port",
+                str(args.port),
+                "--browser.gatherUsageStats",
+                "false",
+            ]
+        )
         procs.append(app)
         wait_for(f"http://127.0.0.1:{args.port}/_stcore/health", 60, app)
         print(f"\nBackoffice is running at http://127.0.0.1:{args.port}")

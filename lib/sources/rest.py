@@ -50,7 +50,9 @@ def get_json(cfg: SourceConfig, session: requests.Session, path: str, params: Ma
         if "timed out" in str(exc):
             raise SourceUnavailable(cfg.name, f"GET {path} timed out after {timeout:g} s") from exc
         reason = "cannot connect"
-        raise SourceUnavailable(cfg.name, f"GET {path}: {reason} ({cfg.options['base_url']})") from exc
+        raise SourceUnavailable(
+            cfg.name, f"GET {path}: {reason} ({cfg.options['base_url']})"
+        ) from exc
     if resp.status_code >= 400:
         raise SourceUnavailable(cfg.name, f"GET {path} answered HTTP {resp.status_code}")
     try:

@@ -80,5 +80,7 @@ def table_modes(cfg: SourceConfig) -> dict[str, dict[str, object]]:
             "table": spec.get("table", name),
         }
     if not out:
-        raise ConfigError(f"Source '{cfg.name}': declare its tables under [sources.{cfg.name}.tables]")
+        raise ConfigError(
+            f"Source '{cfg.name}': declare its tables under [sources.{cfg.name}.tables]"
+        )
     return out

@@ -29,7 +29,7 @@ CHROMIUM_ARGS = [
 
 def _need_chromium() -> None:
     if not Path(CHROMIUM).exists():
-        msg = "Chromium not found at /usr/bin/chromium; `make test` installs it (apt-get install chromium)"
+        msg = "Chromium not found at /usr/bin/chromium; `make test` installs it (apt chromium)"
         if os.environ.get("CI") == "true":
             pytest.fail(msg)
         pytest.skip(msg)
@@ -44,10 +44,25 @@ def app_url(demo_services: dict[str, str], demo_dir: Path, tmp_path_factory) -> 
     port = free_port()
     env = {**os.environ, "BACKOFFICE_CONFIG": str(config)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "Home.py",
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -104,6 +119,3 @@ def log_in(page, base_url: str, username: str, password: str, path: str = "/") -
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Login").click()
     wait_idle(page)
-
-
-

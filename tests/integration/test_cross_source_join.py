@@ -31,8 +31,13 @@ def engine(pg_url: str, mysql_url: str, demo_dir: Path) -> Engine:
                 "tables": {
                     "marketing_spend": {
                         "file": str(demo_dir / "marketing_spend.csv"),
-                        "columns": {"month": "date", "channel": "text", "spend_krw": "int",
-                                    "clicks": "int", "signups": "int"},
+                        "columns": {
+                            "month": "date",
+                            "channel": "text",
+                            "spend_krw": "int",
+                            "clicks": "int",
+                            "signups": "int",
+                        },
                     }
                 }
             },
@@ -70,12 +75,13 @@ def expected_from_each_database(pg_url: str, mysql_url: str, demo_dir: Path) -> 
 
 
 def test_join_across_three_sources_matches_each_database(engine, pg_url, mysql_url, demo_dir):
-    df = engine.query(
-        "monthly_revenue_vs_spend", date_from="2000-01-01", date_to="2100-01-01"
-    )
+    df = engine.query("monthly_revenue_vs_spend", date_from="2000-01-01", date_to="2100-01-01")
     got = {
-        (r.month.strftime("%Y-%m-%d"), r.segment): (int(r.orders), int(r.revenue_krw),
-                                                   int(r.spend_krw or 0))
+        (r.month.strftime("%Y-%m-%d"), r.segment): (
+            int(r.orders),
+            int(r.revenue_krw),
+            int(r.spend_krw or 0),
+        )
         for r in df.itertuples()
     }
     expected = expected_from_each_database(pg_url, mysql_url, demo_dir)

@@ -64,7 +64,8 @@ def test_live_table_sees_a_change_at_once_and_a_snapshot_after_its_ttl(tmp_path,
     qdir = write_queries(
         tmp_path,
         live_pending="-- sources: shop\nSELECT count(*) AS n FROM shop.orders WHERE status = $s",
-        snap_pending="-- sources: shop\nSELECT count(*) AS n FROM shop.orders_snap WHERE status = $s",
+        snap_pending="-- sources: shop\n"
+        "SELECT count(*) AS n FROM shop.orders_snap WHERE status = $s",
     )
     engine = Engine([sql_source(db, ttl=60)], qdir, loaders={}, clock=clock)
     assert engine.query("live_pending", s="pending").n[0] == 2
@@ -79,7 +80,11 @@ def test_live_table_sees_a_change_at_once_and_a_snapshot_after_its_ttl(tmp_path,
 
 
 def test_refresh_reloads_a_snapshot_before_its_ttl(tmp_path, db):
-    qdir = write_queries(tmp_path, snap="-- sources: shop\nSELECT count(*) AS n FROM shop.orders_snap WHERE status = 'pending'")
+    qdir = write_queries(
+        tmp_path,
+        snap="-- sources: shop\n"
+        "SELECT count(*) AS n FROM shop.orders_snap WHERE status = 'pending'",
+    )
     engine = Engine([sql_source(db, ttl=3600)], qdir, loaders={}, clock=Clock())
     assert engine.query("snap").n[0] == 2
     set_status(db, 3, "rejected")
@@ -88,7 +93,10 @@ def test_refresh_reloads_a_snapshot_before_its_ttl(tmp_path, db):
 
 
 def test_parameters_are_bound_never_spliced(tmp_path, db):
-    qdir = write_queries(tmp_path, by_status="-- sources: shop\nSELECT id FROM shop.orders WHERE status = $s ORDER BY id")
+    qdir = write_queries(
+        tmp_path,
+        by_status="-- sources: shop\nSELECT id FROM shop.orders WHERE status = $s ORDER BY id",
+    )
     engine = Engine([sql_source(db)], qdir, loaders={})
     assert engine.query("by_status", s="pending' OR '1'='1").empty
     assert list(engine.query("by_status", s="pending").id) == [1, 3]
@@ -105,7 +113,9 @@ def test_non_sql_source_is_cached_for_its_ttl(tmp_path):
 
     clock = Clock()
     qdir = write_queries(tmp_path, x="-- sources: api\nSELECT x FROM api.t")
-    engine = Engine([SourceConfig("api", "rest", ttl=30)], qdir, loaders={"rest": loader}, clock=clock)
+    engine = Engine(
+        [SourceConfig("api", "rest", ttl=30)], qdir, loaders={"rest": loader}, clock=clock
+    )
     assert engine.query("x").x[0] == 1
     assert engine.query("x").x[0] == 1
     clock.now += 31
@@ -122,9 +132,7 @@ def test_a_failing_source_is_named_and_the_others_keep_working(tmp_path, db):
         orders="-- sources: shop\nSELECT count(*) AS n FROM shop.orders",
         profiles="-- sources: api\nSELECT * FROM api.profiles",
     )
-    engine = Engine(
-        [sql_source(db), SourceConfig("api", "rest")], qdir, loaders={"rest": broken}
-    )
+    engine = Engine([sql_source(db), SourceConfig("api", "rest")], qdir, loaders={"rest": broken})
     with pytest.raises(SourceUnavailable) as err:
         engine.query("profiles")
     assert str(err.value) == "Source 'api' is unavailable: GET /customers answered HTTP 500"
@@ -153,7 +161,9 @@ def test_unreachable_database_error_names_source_and_hides_the_password(tmp_path
 
 def test_missing_sqlite_file_is_reported(tmp_path):
     cfg = SourceConfig(
-        "shop", "sql", options={"url": f"sqlite:///{tmp_path}/absent.sqlite", "tables": {"orders": {}}}
+        "shop",
+        "sql",
+        options={"url": f"sqlite:///{tmp_path}/absent.sqlite", "tables": {"orders": {}}},
     )
     engine = Engine([cfg], tmp_path, loaders={})
     with pytest.raises(SourceUnavailable, match="Source 'shop' is unavailable"):

@@ -11,10 +11,21 @@ from lib.sources import mongo
 from lib.sources.base import SourceConfig
 
 TICKETS = [
-    {"_id": "T1", "customer_id": 1, "status": "open", "assignee": {"name": "Lee", "team": "cs"},
-     "tags": ["refund"], "messages": [{"from": "customer", "body": "환불해 주세요"}]},
-    {"_id": "T2", "customer_id": 1, "status": "closed", "assignee": {"name": "Park", "team": "cs"},
-     "tags": []},
+    {
+        "_id": "T1",
+        "customer_id": 1,
+        "status": "open",
+        "assignee": {"name": "Lee", "team": "cs"},
+        "tags": ["refund"],
+        "messages": [{"from": "customer", "body": "환불해 주세요"}],
+    },
+    {
+        "_id": "T2",
+        "customer_id": 1,
+        "status": "closed",
+        "assignee": {"name": "Park", "team": "cs"},
+        "tags": [],
+    },
     {"_id": "T3", "customer_id": 2, "status": "open", "tags": ["delivery"]},
 ]
 

@@ -24,13 +24,17 @@ def test_secret_options_are_resolved_by_name_and_never_kept_in_options(tmp_path)
 
 
 def test_demo_secrets_apply_only_in_demo_mode(tmp_path):
-    body = '[demo_secrets]\napi_token = "demo"\n[sources.api]\nkind = "rest"\ntoken_secret = "api_token"\n'
-    assert load_settings(write(tmp_path, "[app]\ndemo = true\n" + body), secret=lambda _: None).source(
-        "api"
-    ).secrets == {"token": "demo"}
-    assert load_settings(write(tmp_path, "[app]\ndemo = false\n" + body), secret=lambda _: None).source(
-        "api"
-    ).secrets == {}
+    body = (
+        '[demo_secrets]\napi_token = "demo"\n'
+        '[sources.api]\nkind = "rest"\ntoken_secret = "api_token"\n'
+    )
+
+    def api_secrets(demo: str) -> dict:
+        path = write(tmp_path, f"[app]\ndemo = {demo}\n" + body)
+        return dict(load_settings(path, secret=lambda _: None).source("api").secrets)
+
+    assert api_secrets("true") == {"token": "demo"}
+    assert api_secrets("false") == {}
 
 
 def test_unknown_kind_is_refused_with_the_source_name(tmp_path):

@@ -4,7 +4,7 @@ import streamlit as st
 
 from lib import auth, runtime
 from lib.errors import ConfigError
-from lib.pages import PRINCIPAL_KEY, allowed_pages
+from lib.pages import PRINCIPAL_KEY, navigation
 
 st.set_page_config(page_title="Backoffice", page_icon=":material/dashboard:", layout="wide")
 
@@ -25,20 +25,9 @@ if principal is None:
     st.stop()
 
 st.session_state[PRINCIPAL_KEY] = principal
+nav = navigation(principal)
 with st.sidebar:
+    st.divider()
     st.markdown(f"**{principal.name}**  \n{', '.join(principal.roles)}")
     auth.logout_button(settings)
-
-nav = st.navigation(
-    [
-        st.Page(
-            p.file,
-            title=p.title,
-            icon=p.icon,
-            url_path=p.url_path or None,
-            default=p.url_path == "",
-        )
-        for p in allowed_pages(principal)
-    ]
-)
 nav.run()

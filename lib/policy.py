@@ -1,10 +1,14 @@
-"""Role -> what it may open and do, read from config/policy.toml. Deny by default."""
+"""Role -> what it may open and do, read from config/policy.toml. Deny by default.
+
+Every check in the app asks this module; nothing else knows what a role may do.
+"""
 
 from __future__ import annotations
 
 import tomllib
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from lib.principal import Principal
 from lib.settings import ROOT
@@ -13,13 +17,52 @@ POLICY_FILE = ROOT / "config" / "policy.toml"
 
 
 @lru_cache(maxsize=4)
-def _roles(path: Path) -> dict[str, dict]:
+def _roles(path: Path = POLICY_FILE) -> dict[str, dict[str, Any]]:
     return tomllib.loads(path.read_text(encoding="utf-8")).get("roles", {})
 
 
-def may_open(principal: Principal | None, page: str, path: Path = POLICY_FILE) -> bool:
+def _grants(principal: Principal | None, key: str) -> set[str]:
+    if principal is None:
+        return set()
+    roles = _roles()
+    return {item for role in principal.roles for item in roles.get(role, {}).get(key, ())}
+
+
+def may_open(principal: Principal | None, page: str) -> bool:
     """Whether this user may open the page at url path `page` ("" for Home)."""
+    return page in _grants(principal, "pages")
+
+
+def may_run(principal: Principal | None, action: str) -> bool:
+    return action in _grants(principal, "actions")
+
+
+def unmask_kinds(principal: Principal | None) -> set[str]:
+    """Kinds of personal data this user may reveal (after giving a reason)."""
+    return _grants(principal, "unmask")
+
+
+def sees_all_tenants(principal: Principal | None) -> bool:
+    """True for staff whose every role reads all tenants; a seller sees only its own."""
     if principal is None:
         return False
-    roles = _roles(path)
-    return any(page in roles.get(role, {}).get("pages", ()) for role in principal.roles)
+    roles = _roles()
+    scopes = {roles.get(role, {}).get("tenant_scope", "own") for role in principal.roles}
+    return scopes == {"all"}
+
+
+def may_touch_tenant(principal: Principal | None, tenant: int | None) -> bool:
+    """Whether this user may read or change a row that belongs to `tenant`."""
+    if principal is None:
+        return False
+    if sees_all_tenants(principal):
+        return True
+    return principal.tenant is not None and tenant == principal.tenant
+
+
+def roles() -> list[str]:
+    return sorted(_roles())
+
+
+def actions() -> list[str]:
+    return sorted({a for spec in _roles().values() for a in spec.get("actions", ())})

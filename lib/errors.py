@@ -33,3 +33,23 @@ class SheetInvalid(BackofficeError):
 
 class QueryNotFound(BackofficeError):
     """No file queries/<name>.sql."""
+
+
+class ActionDenied(BackofficeError):
+    """The actor may not do this (role, tenant)."""
+
+
+class ValidationFailed(BackofficeError):
+    """The input is wrong; the message says which field and why."""
+
+
+class Conflict(BackofficeError):
+    """The record is no longer in the state the action expects (someone got there first)."""
+
+
+class ActionFailed(BackofficeError):
+    """The effect could not be carried out; nothing was changed."""
+
+
+class OutcomeUnknown(BackofficeError):
+    """A remote effect may or may not have happened; it must be reconciled, not repeated."""

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from lib.errors import ConfigError
 from lib.secrets_store import get_secret
 from lib.sources.base import KINDS, SourceConfig
@@ -20,6 +22,7 @@ from lib.sources.base import KINDS, SourceConfig
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config" / "backoffice.toml"
 SECRET_SUFFIX = "_secret"
+DEFAULT_AUDIT_URL = "sqlite:///var/demo/audit.sqlite"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Settings:
     queries_dir: Path
     sources: tuple[SourceConfig, ...]
     app: Mapping[str, Any] = field(default_factory=dict)
+    audit_url: str = DEFAULT_AUDIT_URL  # SQLAlchemy URL; load_settings makes SQLite paths absolute
 
     def source(self, name: str) -> SourceConfig:
         for src in self.sources:
@@ -42,6 +46,30 @@ class Settings:
 def resolve_path(value: str | Path, base: Path = ROOT) -> Path:
     path = Path(value)
     return path if path.is_absolute() else base / path
+
+
+def resolve_sqlite_url(url: str, base: Path = ROOT) -> str:
+    """A SQLite URL with a relative path made absolute against `base`; others unchanged."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return url
+    return parsed.set(database=str(resolve_path(parsed.database, base))).render_as_string(
+        hide_password=False
+    )
+
+
+def _audit_url(
+    raw: Mapping[str, Any], secret: Callable[[str], str | None], demo_secrets: Mapping[str, str]
+) -> str:
+    # `[audit] url = "..."`, or `url_secret = "name"` for a URL with a password in it.
+    secret_name = raw.get("url" + SECRET_SUFFIX)
+    if secret_name:
+        url = secret(secret_name) or demo_secrets.get(secret_name)
+        if not url:
+            raise ConfigError(f"[audit] url_secret names '{secret_name}', which is not set")
+    else:
+        url = raw.get("url", DEFAULT_AUDIT_URL)
+    return resolve_sqlite_url(str(url))
 
 
 def _source_config(
@@ -93,4 +121,5 @@ def load_settings(
         queries_dir=resolve_path(app.get("queries_dir", "queries")),
         sources=sources,
         app=app,
+        audit_url=_audit_url(raw.get("audit", {}), secret, demo_secrets),
     )

@@ -23,25 +23,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
-    make_url,
     text,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeEngine
 
+from lib.sqlengine import MYSQL_DIALECTS, ensure_utf8mb4
+
 CHUNK_ROWS = 2000
-MYSQL_DIALECTS = ("mysql", "mariadb")
-
-
-def ensure_utf8mb4(sqlalchemy_url: str) -> str:
-    """Add charset=utf8mb4 to a MySQL/MariaDB URL that names no charset; others unchanged.
-
-    Without it, PyMySQL talks latin1 or 3-byte utf8 and Korean text or emoji break.
-    """
-    url = make_url(sqlalchemy_url)
-    if url.get_backend_name() not in MYSQL_DIALECTS or "charset" in url.query:
-        return sqlalchemy_url
-    return url.update_query_dict({"charset": "utf8mb4"}).render_as_string(hide_password=False)
 
 
 def copy_tables(

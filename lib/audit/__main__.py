@@ -1,0 +1,5 @@
+import sys
+
+from lib.audit.cli import main
+
+sys.exit(main())

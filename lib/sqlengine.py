@@ -1,0 +1,53 @@
+"""SQLAlchemy engines for the databases the app writes to, set up the same way everywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+READ_ONLY = "read_only"  # execution option: a SQLite read needs no write lock
+MYSQL_DIALECTS = ("mysql", "mariadb")
+
+
+def ensure_utf8mb4(sqlalchemy_url: str) -> str:
+    """Add charset=utf8mb4 to a MySQL/MariaDB URL that names no charset; others unchanged.
+
+    Without it, PyMySQL talks latin1 or 3-byte utf8 and Korean text or emoji break.
+    """
+    url = sa.make_url(sqlalchemy_url)
+    if url.get_backend_name() not in MYSQL_DIALECTS or "charset" in url.query:
+        return sqlalchemy_url
+    return url.update_query_dict({"charset": "utf8mb4"}).render_as_string(hide_password=False)
+
+
+def make_engine(url: str | sa.URL) -> sa.Engine:
+    """An engine for SQLite, PostgreSQL or MySQL/MariaDB.
+
+    SQLite: every write transaction starts with BEGIN IMMEDIATE (SQLAlchemy's documented
+    pysqlite recipe), so a read-then-write inside it cannot interleave with another
+    writer's; WAL so readers don't block the writer. MySQL: utf8mb4 for Korean text.
+    """
+    url = sa.make_url(url)
+    backend = url.get_backend_name()
+    if backend == "mysql":
+        return sa.create_engine(ensure_utf8mb4(url.render_as_string(False)), pool_pre_ping=True)
+    if backend != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine

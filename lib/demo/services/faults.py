@@ -1,0 +1,172 @@
+"""Fault injection for the demo services, so tests can make a back end slow, failing or both.
+
+`POST /_faults {"mode": ..., "delay": secs, "count": n}` arms a fault for the next n requests
+(never /health or /_faults themselves); `{"mode": "none"}` disarms it; `GET /_faults` shows it.
+
+Modes:
+- `slow`: wait `delay` seconds, then handle the request. The body is read first, so the work
+  still happens after a client that gave up has gone (as on a real server).
+- `error500`: answer 500 {"code": "PROVIDER_ERROR"} without doing the work.
+- `applied_then_500`: do the work, then answer 500 instead of the real answer.
+- `applied_then_slow`: do the work, then wait `delay` seconds before answering: a client that
+  times out has had its request applied.
+- `processing_slow` (only where the app opts in, e.g. the gateway): the handler itself waits
+  `delay` seconds mid-way (the gateway: with the idempotency key held as in flight).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+BASIC_MODES = ("none", "slow", "error500", "applied_then_500", "applied_then_slow")
+EXEMPT_PATHS = frozenset({"/health", "/_faults"})
+# Scope["state"] key where `processing_slow` leaves its delay for the handler.
+PROCESSING_DELAY = "fault_processing_delay"
+
+
+@dataclass(frozen=True)
+class Fault:
+    mode: str
+    delay: float
+    remaining: int
+
+
+class FaultSpec(BaseModel):
+    mode: str
+    delay: float = Field(default=1.0, ge=0, le=300)
+    count: int = Field(default=1, ge=1)
+
+
+class Faults:
+    """The armed fault of one app; shared by the event loop and the threadpool, so locked."""
+
+    def __init__(self, modes: Iterable[str] = BASIC_MODES) -> None:
+        self.modes = tuple(modes)
+        self._lock = threading.Lock()
+        self._fault: Fault | None = None
+
+    def arm(self, mode: str, delay: float = 1.0, count: int = 1) -> Fault | None:
+        if mode not in self.modes:
+            raise ValueError(f"mode must be one of {', '.join(self.modes)}, not {mode!r}")
+        with self._lock:
+            self._fault = None if mode == "none" else Fault(mode, delay, count)
+            return self._fault
+
+    def take(self) -> Fault | None:
+        """The fault for the request now arriving, if any; uses up one of its count."""
+        with self._lock:
+            fault = self._fault
+            if fault is None:
+                return None
+            left = fault.remaining - 1
+            self._fault = Fault(fault.mode, fault.delay, left) if left > 0 else None
+            return fault
+
+    def describe(self) -> dict:
+        with self._lock:
+            if self._fault is None:
+                return {"mode": "none", "delay": 0.0, "count": 0}
+            fault = asdict(self._fault)
+        return {"mode": fault["mode"], "delay": fault["delay"], "count": fault["remaining"]}
+
+
+class FaultMiddleware:
+    """Pure ASGI (not BaseHTTPMiddleware): it must hold back or replace the app's answer."""
+
+    def __init__(self, app: ASGIApp, faults: Faults) -> None:
+        self.app = app
+        self.faults = faults
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
+            await self.app(scope, receive, send)
+            return
+        fault = self.faults.take()
+        if fault is None:
+            await self.app(scope, receive, send)
+            return
+        if fault.mode == "error500":
+            await send_json(send, 500, {"code": "PROVIDER_ERROR", "message": "injected"})
+            return
+        replay = await _buffered(receive)
+        if fault.mode == "slow":
+            await asyncio.sleep(fault.delay)
+            await self.app(scope, replay, send)
+        elif fault.mode == "processing_slow":
+            scope.setdefault("state", {})[PROCESSING_DELAY] = fault.delay
+            await self.app(scope, replay, send)
+        else:  # applied_then_500 / applied_then_slow: the work happens, the answer is held
+            held: list[Message] = []
+
+            async def hold(message: Message) -> None:
+                held.append(message)
+
+            await self.app(scope, replay, hold)
+            if fault.mode == "applied_then_500":
+                await send_json(send, 500, {"code": "PROVIDER_ERROR", "message": "injected"})
+                return
+            await asyncio.sleep(fault.delay)
+            for message in held:
+                await send(message)
+
+
+async def _buffered(receive: Receive) -> Receive:
+    """Read the whole request body now; return a receive() that replays it.
+
+    Without this, a client that disconnects during a delay takes its unread body with it
+    and the request never runs.
+    """
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def send_json(send: Send, status: int, payload: dict) -> None:
+    body = json.dumps(payload).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def install_faults(app: FastAPI, extra_modes: Iterable[str] = ()) -> Faults:
+    """Add the fault middleware and the /_faults endpoints to `app`; return its Faults."""
+    faults = Faults((*BASIC_MODES, *extra_modes))
+
+    @app.get("/_faults", include_in_schema=False)
+    def show_faults() -> dict:
+        return faults.describe()
+
+    @app.post("/_faults", include_in_schema=False)
+    def set_faults(spec: FaultSpec) -> dict:
+        try:
+            faults.arm(spec.mode, spec.delay, spec.count)
+        except ValueError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from exc
+        return faults.describe()
+
+    app.add_middleware(FaultMiddleware, faults=faults)
+    return faults

@@ -1,0 +1,164 @@
+"""Integration fixtures: a tiny demo data set built here, and demo services on free ports."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+
+from lib.demo.services.serve import ServiceThread, create_service
+
+# The spec's schema (the contract between the seeder and the services), written out here so
+# these tests depend on the contract, not on the seeder.
+CRM_SCHEMA = """
+CREATE TABLE customers (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL UNIQUE,
+    phone TEXT NOT NULL, address TEXT NOT NULL, segment TEXT NOT NULL, status TEXT NOT NULL,
+    signup_date TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+"""
+SHOP_SCHEMA = """
+CREATE TABLE sellers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL);
+CREATE TABLE products (
+    id INTEGER PRIMARY KEY, seller_id INTEGER NOT NULL REFERENCES sellers(id),
+    name TEXT NOT NULL, category TEXT NOT NULL, price INTEGER NOT NULL, stock INTEGER NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE TABLE orders (
+    id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, seller_id INTEGER NOT NULL,
+    product_id INTEGER NOT NULL, quantity INTEGER NOT NULL, amount INTEGER NOT NULL,
+    status TEXT NOT NULL, ordered_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE TABLE payments (
+    payment_key TEXT PRIMARY KEY, order_id INTEGER NOT NULL UNIQUE REFERENCES orders(id),
+    amount INTEGER NOT NULL, balance_amount INTEGER NOT NULL, method TEXT NOT NULL,
+    status TEXT NOT NULL, approved_at TEXT NOT NULL
+);
+"""
+CUSTOMER_COUNT = 7
+ORDER_COUNT = 23
+PRICE = 10_000
+# order status -> (payment status, balance as a share of the amount)
+PAYMENT_FOR = {
+    "approved": ("DONE", 1.0),
+    "pending": ("DONE", 1.0),
+    "rejected": ("ABORTED", 0.0),
+    "refunded": ("CANCELED", 0.0),
+    "partially_refunded": ("PARTIAL_CANCELED", 0.5),
+}
+STATUS_CYCLE = ("approved", "approved", "pending", "rejected", "refunded", "partially_refunded")
+
+
+@dataclass
+class TinyDemo:
+    """What the tiny data set holds, so tests can state expectations without re-reading it."""
+
+    dir: Path
+    customer_ids: list[int]
+    orders: dict[int, dict] = field(default_factory=dict)  # id -> order row
+    payments: dict[str, dict] = field(default_factory=dict)  # payment_key -> payment row
+
+    def payment_key(self, status: str, amount: int | None = None) -> str:
+        """The key of a payment in `status` (and of `amount`, if given)."""
+        for key, p in self.payments.items():
+            if p["status"] == status and (amount is None or p["amount"] == amount):
+                return key
+        raise LookupError(f"no {status} payment of {amount}")
+
+    def set_order_status(self, order_id: int, status: str) -> None:
+        """Change an order in shop.sqlite the way the app's actions would."""
+        with closing(sqlite3.connect(self.dir / "shop.sqlite")) as con, con:
+            con.execute("UPDATE orders SET status = ? WHERE id = ?", (status, order_id))
+
+
+def build_tiny_demo(demo_dir: Path) -> TinyDemo:
+    """crm.sqlite with 7 customers and shop.sqlite with 23 orders, each with its payment."""
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    demo = TinyDemo(dir=demo_dir, customer_ids=list(range(1, CUSTOMER_COUNT + 1)))
+    with closing(sqlite3.connect(demo_dir / "crm.sqlite")) as con, con:
+        con.executescript(CRM_SCHEMA)
+        names = ["김민수", "Emily Clark", "이서연", "박지훈", "Daniel Park", "최유진", "정하늘"]
+        con.executemany(
+            "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (i, names[i - 1], f"user{i}@example.com", f"010-1234-{i:04d}",
+                 "서울특별시 강남구 테헤란로 123", "regular", "active",
+                 f"2024-0{i}-15", "2026-01-01 00:00:00")
+                for i in demo.customer_ids
+            ],
+        )  # fmt: skip
+    with closing(sqlite3.connect(demo_dir / "shop.sqlite")) as con, con:
+        con.executescript(SHOP_SCHEMA)
+        con.execute("INSERT INTO sellers VALUES (1, 'Seller One', 'one@example.net')")
+        con.execute(
+            "INSERT INTO products VALUES (1, 1, 'Mug', 'home', ?, 10, 1,"
+            " '2025-01-01 00:00:00', '2025-01-01 00:00:00')",
+            (PRICE,),
+        )
+        for oid in range(1, ORDER_COUNT + 1):
+            status = STATUS_CYCLE[oid % len(STATUS_CYCLE)]
+            quantity = oid % 5 + 1
+            order = {
+                "id": oid,
+                "customer_id": oid % CUSTOMER_COUNT + 1,
+                "status": status,
+                "amount": PRICE * quantity,
+                "ordered_at": f"2026-03-{oid:02d} 10:00:00",
+            }
+            con.execute(
+                "INSERT INTO orders VALUES (?, ?, 1, 1, ?, ?, ?, ?, ?)",
+                (oid, order["customer_id"], quantity, order["amount"], status,
+                 order["ordered_at"], order["ordered_at"]),
+            )  # fmt: skip
+            pay_status, share = PAYMENT_FOR[status]
+            payment = {
+                "payment_key": f"tpk_test_{oid:04d}",
+                "order_id": oid,
+                "amount": order["amount"],
+                "balance_amount": int(order["amount"] * share),
+                "method": "card",
+                "status": pay_status,
+                "approved_at": f"2026-03-{oid:02d} 10:01:00",
+            }
+            con.execute(
+                "INSERT INTO payments VALUES (?, ?, ?, ?, ?, ?, ?)", tuple(payment.values())
+            )
+            demo.orders[oid] = order
+            demo.payments[payment["payment_key"]] = payment
+    return demo
+
+
+@pytest.fixture
+def tiny_demo(tmp_path: Path) -> TinyDemo:
+    """A fresh tiny demo data set per test (the gateway writes its ledger beside it)."""
+    return build_tiny_demo(tmp_path / "demo")
+
+
+@pytest.fixture
+def tiny_demo_dir(tiny_demo: TinyDemo) -> Path:
+    return tiny_demo.dir
+
+
+@pytest.fixture
+def start_service() -> Iterator[Callable[..., str]]:
+    """`start_service("gateway", demo_dir)` or `start_service(app)`: serve it on a free port
+    for this test and return its base URL. Services get the default demo token and secret."""
+    running: list[ServiceThread] = []
+
+    def start(app: FastAPI | str, demo_dir: Path | None = None) -> str:
+        if isinstance(app, str):
+            if demo_dir is None:
+                raise TypeError("start_service(name, demo_dir): demo_dir is required")
+            app = create_service(app, demo_dir, env={})  # {}: ignore the developer's env
+        service = ServiceThread(app).start()
+        running.append(service)
+        return service.url
+
+    yield start
+    for service in running:
+        service.stop()

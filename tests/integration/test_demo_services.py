@@ -1,0 +1,475 @@
+"""The demo back ends over real HTTP: pagination, auth, the gateway's ledger rules, faults."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+from lib.demo.services.auth import basic_secret_header
+from lib.demo.services.serve import DEFAULT_SECRET, DEFAULT_TOKEN, free_port
+from lib.settings import ROOT
+from lib.sources import rest
+from lib.sources.base import SourceConfig
+
+pytestmark = pytest.mark.integration
+
+BEARER = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+BASIC = {"Authorization": basic_secret_header(DEFAULT_SECRET)}
+
+
+def get(url: str, **params) -> requests.Response:
+    return requests.get(url, params=params, headers=BEARER, timeout=10)
+
+
+def arm(base_url: str, mode: str, delay: float = 1.0, count: int = 1) -> None:
+    resp = requests.post(
+        f"{base_url}/_faults", json={"mode": mode, "delay": delay, "count": count}, timeout=5
+    )
+    resp.raise_for_status()
+
+
+# --- customer API ----------------------------------------------------------------------------
+
+
+def test_customer_pages_return_every_customer_exactly_once(tiny_demo, start_service):
+    url = start_service("customer_api", tiny_demo.dir)
+    seen, page = [], 1
+    while True:
+        body = get(f"{url}/customers", page=page, per_page=3).json()
+        assert body["total"] == len(tiny_demo.customer_ids)
+        assert (body["page"], body["per_page"]) == (page, 3)
+        seen += [item["id"] for item in body["items"]]
+        if page * 3 >= body["total"]:
+            break
+        page += 1
+    assert page == 3
+    assert seen == tiny_demo.customer_ids
+    assert get(f"{url}/customers", page=4, per_page=3).json()["items"] == []
+
+
+def test_customer_profile_is_fixed_by_id(tiny_demo, start_service):
+    first = start_service("customer_api", tiny_demo.dir)
+    second = start_service("customer_api", tiny_demo.dir)  # another process would agree too
+    listed = {c["id"]: c for c in get(f"{first}/customers", per_page=100).json()["items"]}
+    one = get(f"{second}/customers/5").json()
+    assert one == listed[5]
+    assert set(one) == {"id", "loyalty_tier", "points", "marketing_opt_in", "last_login_at"}
+    assert one["loyalty_tier"] in ("bronze", "silver", "gold", "platinum")
+    assert isinstance(one["points"], int) and isinstance(one["marketing_opt_in"], bool)
+    assert one["last_login_at"] >= "2024-05-15T"  # not before customer 5 signed up
+
+
+def test_unknown_customer_is_404(tiny_demo, start_service):
+    url = start_service("customer_api", tiny_demo.dir)
+    resp = get(f"{url}/customers/999")
+    assert resp.status_code == 404
+    assert "999" in resp.json()["detail"]
+
+
+def test_customer_api_refuses_requests_without_the_token(tiny_demo, start_service):
+    url = start_service("customer_api", tiny_demo.dir)
+    assert requests.get(f"{url}/customers", timeout=5).status_code == 401
+    wrong = {"Authorization": "Bearer not-the-token"}
+    assert requests.get(f"{url}/customers/1", headers=wrong, timeout=5).status_code == 401
+    assert requests.get(f"{url}/health", timeout=5).json() == {"status": "ok"}
+
+
+def test_customer_page_size_is_bounded(tiny_demo, start_service):
+    url = start_service("customer_api", tiny_demo.dir)
+    assert get(f"{url}/customers", per_page=5000).status_code == 422
+    assert get(f"{url}/customers", page=0).status_code == 422
+
+
+# --- order API -------------------------------------------------------------------------------
+
+
+def walk_orders(url: str, limit: int, **filters) -> tuple[list[dict], int]:
+    items, cursor, calls = [], None, 0
+    while True:
+        params = {"limit": limit, **filters, **({"cursor": cursor} if cursor else {})}
+        body = get(f"{url}/orders", **params).json()
+        calls += 1
+        assert body["items"], "a page was empty: the previous page should have ended the walk"
+        items += body["items"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items, calls
+
+
+def test_order_cursor_walks_every_order_exactly_once(tiny_demo, start_service):
+    url = start_service("order_api", tiny_demo.dir)
+    items, calls = walk_orders(url, limit=4)
+    assert [o["id"] for o in items] == sorted(tiny_demo.orders)
+    assert calls == 6  # 23 orders, 4 a page, and no trailing empty page
+    first = items[0]
+    assert set(first) == {
+        "id", "customer_id", "status", "amount", "ordered_at",
+        "shipping_status", "carrier", "tracking_no",
+    }  # fmt: skip
+    assert first["ordered_at"] == "2026-03-01T10:00:00Z"
+    assert {o["shipping_status"] for o in items} <= {
+        "preparing",
+        "shipped",
+        "delivered",
+        "returned",
+    }
+
+
+def test_order_filters_hold_across_pages(tiny_demo, start_service):
+    url = start_service("order_api", tiny_demo.dir)
+    mine, _ = walk_orders(url, limit=2, customer_id=3)
+    expected = [i for i, o in tiny_demo.orders.items() if o["customer_id"] == 3]
+    assert [o["id"] for o in mine] == expected
+    refunded, _ = walk_orders(url, limit=2, status="refunded")
+    assert [o["id"] for o in refunded] == [
+        i for i, o in tiny_demo.orders.items() if o["status"] == "refunded"
+    ]
+    assert all(o["shipping_status"] == "returned" for o in refunded)
+    assert get(f"{url}/orders", status="lost").status_code == 422
+
+
+def test_order_api_shows_status_changes_at_once(tiny_demo, start_service):
+    url = start_service("order_api", tiny_demo.dir)
+    pending = next(i for i, o in tiny_demo.orders.items() if o["status"] == "pending")
+    before = get(f"{url}/orders", status="pending", limit=100).json()["items"]
+    assert pending in [o["id"] for o in before]
+    tiny_demo.set_order_status(pending, "refunded")
+    after = get(f"{url}/orders", customer_id=tiny_demo.orders[pending]["customer_id"]).json()
+    changed = next(o for o in after["items"] if o["id"] == pending)
+    assert (changed["status"], changed["shipping_status"]) == ("refunded", "returned")
+
+
+def test_order_api_refuses_bad_cursor_and_missing_token(tiny_demo, start_service):
+    url = start_service("order_api", tiny_demo.dir)
+    assert get(f"{url}/orders", cursor="not-a-cursor!").status_code == 400
+    assert requests.get(f"{url}/orders", timeout=5).status_code == 401
+
+
+# --- payment gateway -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def gateway(tiny_demo, start_service) -> str:
+    return start_service("gateway", tiny_demo.dir)
+
+
+def payment(gateway: str, key: str) -> dict:
+    resp = requests.get(f"{gateway}/v1/payments/{key}", headers=BASIC, timeout=5)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def applied(gateway: str, key: str) -> list[dict]:
+    resp = requests.get(
+        f"{gateway}/v1/_ledger/cancels", params={"paymentKey": key}, headers=BASIC, timeout=5
+    )
+    resp.raise_for_status()
+    return resp.json()
+
+
+def cancel(
+    gateway: str,
+    key: str,
+    amount: int | None = None,
+    idem: str | None = None,
+    reason: str = "customer request",
+    timeout: float = 10,
+) -> requests.Response:
+    body = {"cancelReason": reason, **({"cancelAmount": amount} if amount is not None else {})}
+    headers = {**BASIC, "Idempotency-Key": idem or uuid.uuid4().hex}
+    return requests.post(
+        f"{gateway}/v1/payments/{key}/cancel", json=body, headers=headers, timeout=timeout
+    )
+
+
+def test_payment_lookup_and_unknown_payment(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    found = payment(gateway, key)
+    assert found == {
+        "paymentKey": key,
+        "orderId": tiny_demo.payments[key]["order_id"],
+        "status": "DONE",
+        "method": "card",
+        "totalAmount": 30_000,
+        "balanceAmount": 30_000,
+        "approvedAt": found["approvedAt"],
+        "cancels": [],
+    }
+    assert found["approvedAt"].endswith("Z")
+    resp = requests.get(f"{gateway}/v1/payments/tpk_nope", headers=BASIC, timeout=5)
+    assert resp.status_code == 404
+    assert resp.json()["code"] == "NOT_FOUND_PAYMENT"
+
+
+def test_ledger_starts_from_the_shop_payments(tiny_demo, gateway, start_service):
+    key = tiny_demo.payment_key("PARTIAL_CANCELED")
+    seeded = payment(gateway, key)
+    total, balance = seeded["totalAmount"], seeded["balanceAmount"]
+    assert 0 < balance < total
+    assert sum(c["cancelAmount"] for c in seeded["cancels"]) == total - balance
+    # A restart over the same ledger neither reseeds nor duplicates anything.
+    again = start_service("gateway", tiny_demo.dir)
+    assert payment(again, key) == seeded
+
+
+def test_gateway_refuses_a_wrong_secret_key(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE")
+    wrong = {"Authorization": basic_secret_header("test_sk_other"), "Idempotency-Key": "k1"}
+    for resp in (
+        requests.get(f"{gateway}/v1/payments/{key}", timeout=5),
+        requests.get(f"{gateway}/v1/payments/{key}", headers=wrong, timeout=5),
+        requests.post(
+            f"{gateway}/v1/payments/{key}/cancel",
+            json={"cancelReason": "x"},
+            headers=wrong,
+            timeout=5,
+        ),
+    ):
+        assert resp.status_code == 401
+        assert resp.json()["code"] == "UNAUTHORIZED_KEY"
+    assert applied(gateway, key) == []
+
+
+def test_cancel_needs_an_idempotency_key_and_a_reason(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE")
+    url = f"{gateway}/v1/payments/{key}/cancel"
+    no_key = requests.post(url, json={"cancelReason": "x"}, headers=BASIC, timeout=5)
+    assert (no_key.status_code, no_key.json()["code"]) == (400, "INVALID_REQUEST")
+    headers = {**BASIC, "Idempotency-Key": "k-reason"}
+    no_reason = requests.post(url, json={"cancelAmount": 100}, headers=headers, timeout=5)
+    assert (no_reason.status_code, no_reason.json()["code"]) == (400, "INVALID_REQUEST")
+    # A request refused before it ran stores nothing under its key.
+    assert cancel(gateway, key, idem="k-reason").status_code == 200
+
+
+def test_full_cancel_takes_the_whole_balance(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    resp = cancel(gateway, key, reason="out of stock")
+    assert resp.status_code == 200
+    body = resp.json()
+    assert (body["status"], body["balanceAmount"]) == ("CANCELED", 0)
+    [only] = body["cancels"]
+    assert (only["cancelAmount"], only["cancelReason"]) == (30_000, "out of stock")
+    assert only["transactionKey"] and only["canceledAt"].endswith("Z")
+    again = cancel(gateway, key)
+    assert (again.status_code, again.json()["code"]) == (400, "ALREADY_CANCELED_PAYMENT")
+    assert payment(gateway, key) == body
+
+
+def test_partial_cancels_down_to_zero(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    statuses = []
+    for amount in (10_000, 15_000, 5_000):
+        resp = cancel(gateway, key, amount)
+        assert resp.status_code == 200, resp.text
+        statuses.append((resp.json()["status"], resp.json()["balanceAmount"]))
+    assert statuses == [("PARTIAL_CANCELED", 20_000), ("PARTIAL_CANCELED", 5_000), ("CANCELED", 0)]
+    assert [c["cancelAmount"] for c in applied(gateway, key)] == [10_000, 15_000, 5_000]
+
+
+def test_cancel_beyond_the_balance_is_refused(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 20_000)
+    for amount in (20_001, 0, -100):
+        resp = cancel(gateway, key, amount)
+        assert (resp.status_code, resp.json()["code"]) == (400, "NOT_CANCELABLE_AMOUNT")
+    aborted = cancel(gateway, tiny_demo.payment_key("ABORTED"))
+    assert (aborted.status_code, aborted.json()["code"]) == (400, "ALREADY_CANCELED_PAYMENT")
+    assert payment(gateway, key)["balanceAmount"] == 20_000
+    assert applied(gateway, key) == []
+
+
+def test_same_idempotency_key_replays_the_first_answer(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    first = cancel(gateway, key, 10_000, idem="refund-1")
+    cancel(gateway, key, 5_000)  # the payment moves on under another key
+    replay = cancel(gateway, key, 10_000, idem="refund-1")
+    assert (replay.status_code, replay.json()) == (first.status_code, first.json())
+    assert replay.json()["balanceAmount"] == 20_000  # the first answer, not today's state
+    assert [c["cancelAmount"] for c in applied(gateway, key)] == [10_000, 5_000]
+    # Refusals replay too, with their status.
+    over = cancel(gateway, key, 99_999, idem="refund-2")
+    assert cancel(gateway, key, 99_999, idem="refund-2").json() == over.json()
+
+
+def test_same_idempotency_key_with_another_body_is_refused(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    assert cancel(gateway, key, 10_000, idem="refund-1").status_code == 200
+    other = cancel(gateway, key, 12_000, idem="refund-1")
+    assert (other.status_code, other.json()["code"]) == (422, "INVALID_REQUEST")
+    other_payment = cancel(gateway, tiny_demo.payment_key("DONE", 20_000), 10_000, idem="refund-1")
+    assert other_payment.status_code == 422
+    assert len(applied(gateway, key)) == 1
+
+
+def run_together(n: int, call) -> list[requests.Response]:
+    barrier = threading.Barrier(n)
+    results: list[requests.Response | None] = [None] * n
+
+    def worker(i: int) -> None:
+        barrier.wait()
+        results[i] = call(i)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert all(r is not None for r in results)
+    return results  # type: ignore[return-value]
+
+
+def test_concurrent_requests_with_one_key_apply_once(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    results = run_together(8, lambda _: cancel(gateway, key, 1_000, idem="same-key"))
+    ok = [r.json() for r in results if r.status_code == 200]
+    busy = [r.json()["code"] for r in results if r.status_code == 409]
+    assert len(ok) + len(busy) == 8
+    assert ok and all(body == ok[0] for body in ok)
+    assert set(busy) <= {"IDEMPOTENT_REQUEST_PROCESSING"}
+    assert len(applied(gateway, key)) == 1
+    assert payment(gateway, key)["balanceAmount"] == 29_000
+
+
+def test_key_in_flight_answers_409_then_replays(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    arm(gateway, "processing_slow", delay=1.0)
+    first: list[requests.Response] = []
+    slow = threading.Thread(target=lambda: first.append(cancel(gateway, key, 1_000, idem="k")))
+    slow.start()
+    time.sleep(0.3)
+    busy = cancel(gateway, key, 1_000, idem="k")
+    assert (busy.status_code, busy.json()["code"]) == (409, "IDEMPOTENT_REQUEST_PROCESSING")
+    slow.join(timeout=10)
+    assert first[0].status_code == 200
+    assert cancel(gateway, key, 1_000, idem="k").json() == first[0].json()
+    assert len(applied(gateway, key)) == 1
+
+
+def test_concurrent_partial_cancels_never_overdraw(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    results = run_together(10, lambda _: cancel(gateway, key, 7_000))
+    codes = sorted(r.json().get("code", "ok") for r in results)
+    assert codes.count("ok") == 4  # 4 x 7,000 of 30,000
+    assert set(codes) - {"ok"} == {"NOT_CANCELABLE_AMOUNT"}
+    assert payment(gateway, key)["balanceAmount"] == 2_000
+    assert sum(c["cancelAmount"] for c in applied(gateway, key)) == 28_000
+
+
+# --- faults ----------------------------------------------------------------------------------
+
+
+def test_error500_fault_does_no_work(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    arm(gateway, "error500")
+    failed = cancel(gateway, key, idem="k")
+    assert failed.status_code == 500
+    assert failed.json() == {"code": "PROVIDER_ERROR", "message": "injected"}
+    assert applied(gateway, key) == []
+    assert cancel(gateway, key, idem="k").status_code == 200  # the retry does the work
+    assert len(applied(gateway, key)) == 1
+
+
+def test_slow_fault_times_the_client_out_and_the_work_still_happens(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    arm(gateway, "slow", delay=1.0)
+    with pytest.raises(requests.Timeout):
+        cancel(gateway, key, 4_000, idem="k", timeout=0.3)
+    assert applied(gateway, key) == []  # still waiting: the outcome is unknown for now
+    deadline = time.monotonic() + 5
+    while not applied(gateway, key) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [c["cancelAmount"] for c in applied(gateway, key)] == [4_000]
+    replay = cancel(gateway, key, 4_000, idem="k")
+    assert (replay.status_code, replay.json()["balanceAmount"]) == (200, 26_000)
+    assert len(applied(gateway, key)) == 1
+
+
+def test_applied_then_500_leaves_the_cancel_in_the_ledger(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    arm(gateway, "applied_then_500")
+    assert cancel(gateway, key, 5_000, idem="k").status_code == 500
+    assert [c["cancelAmount"] for c in applied(gateway, key)] == [5_000]
+    retry = cancel(gateway, key, 5_000, idem="k")
+    assert (retry.status_code, retry.json()["balanceAmount"]) == (200, 25_000)
+    assert len(applied(gateway, key)) == 1
+
+
+def test_applied_then_slow_times_out_after_the_cancel_went_through(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    arm(gateway, "applied_then_slow", delay=1.0)
+    with pytest.raises(requests.Timeout):
+        cancel(gateway, key, idem="k", timeout=0.5)
+    assert payment(gateway, key)["status"] == "CANCELED"
+
+
+def test_faults_spare_health_and_wear_off_after_count(tiny_demo, start_service):
+    url = start_service("customer_api", tiny_demo.dir)
+    arm(url, "error500", count=2)
+    assert requests.get(f"{url}/health", timeout=5).status_code == 200
+    assert requests.get(f"{url}/_faults", timeout=5).json()["count"] == 2
+    assert [get(f"{url}/customers/1").status_code for _ in range(3)] == [500, 500, 200]
+    refused = requests.post(f"{url}/_faults", json={"mode": "processing_slow"}, timeout=5)
+    assert refused.status_code == 422  # only the gateway knows how to be slow mid-request
+    assert requests.post(f"{url}/_faults", json={"mode": "none"}, timeout=5).ok
+
+
+# --- with the real demo data and clients ----------------------------------------------------
+
+
+def test_rest_source_reads_every_page_of_the_seeded_demo(demo_dir, start_service):
+    """The app's own REST reader against the services over the full seeded demo."""
+    customers = start_service("customer_api", demo_dir)
+    orders = start_service("order_api", demo_dir)
+
+    def source(name: str, base_url: str, endpoint: dict) -> SourceConfig:
+        options = {"base_url": base_url, "endpoints": {"t": endpoint}}
+        return SourceConfig(
+            name=name, kind="rest", options=options, secrets={"token": DEFAULT_TOKEN}
+        )
+
+    profiles = rest.load(
+        source(
+            "customer_api",
+            customers,
+            {"path": "/customers", "pagination": "page", "page_size": 500},
+        )
+    )["t"]
+    shipments = rest.load(
+        source("order_api", orders, {"path": "/orders", "pagination": "cursor", "page_size": 1000})
+    )["t"]
+    ids = profiles.column("id").to_pylist()
+    assert len(ids) == len(set(ids)) == 2000
+    order_ids = shipments.column("id").to_pylist()
+    assert len(order_ids) == len(set(order_ids)) == 20000
+
+
+def test_serve_cli_runs_a_service(tiny_demo):
+    port = free_port()
+    env = {**os.environ, "BACKOFFICE_DEMO_API_TOKEN": "cli-token"}
+    cmd = [sys.executable, "-m", "lib.demo.services.serve", "order_api",
+           "--dir", str(tiny_demo.dir), "--port", str(port)]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{url}/health", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            pytest.fail(f"serve did not start: {proc.stderr.read().decode()[-2000:]}")
+        auth = {"Authorization": "Bearer cli-token"}
+        body = requests.get(f"{url}/orders", params={"limit": 100}, headers=auth, timeout=5).json()
+        assert len(body["items"]) == len(tiny_demo.orders)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

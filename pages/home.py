@@ -32,15 +32,36 @@ rows = [
     {
         "source": s.name,
         "kind": s.kind,
-        "status": "reachable" if s.ok else "unavailable",
-        "rows": sum(s.tables.values()) if s.ok else None,
-        "tables": ", ".join(f"{t} ({s.modes.get(t, '')}: {n:,})" for t, n in s.tables.items()),
-        "refreshed": ago(s.refreshed_at) if s.ok else "",
-        "error": s.error or "",
+        "table": table,
+        "read as": s.modes.get(table, ""),
+        "rows": count,
+        "status": "reachable",
+        "refreshed": ago(s.refreshed_at),
     }
     for s in statuses
+    if s.ok
+    for table, count in s.tables.items()
+] + [
+    {
+        "source": s.name,
+        "kind": s.kind,
+        "table": "",
+        "read as": "",
+        "rows": None,
+        "status": "unavailable",
+        "refreshed": "",
+    }
+    for s in statuses
+    if not s.ok
 ]
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+up = sum(s.ok for s in statuses)
+st.caption(f"{up} of {len(statuses)} sources reachable")
+st.dataframe(
+    pd.DataFrame(rows),
+    hide_index=True,
+    width="stretch",
+    column_config={"rows": st.column_config.NumberColumn(format="localized")},
+)
 for s in statuses:
     if not s.ok:
         st.warning(s.error or f"{s.name} is unavailable", icon=":material/cloud_off:")

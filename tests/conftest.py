@@ -118,3 +118,20 @@ def pg_url(pg_server: Databases) -> str:
 def mysql_url(mysql_server: Databases) -> str:
     """URL of a fresh MariaDB database shared by the session's tests (client charset utf8mb4)."""
     return mysql_server.new() + "?charset=utf8mb4"
+
+
+# --- demo back ends -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def demo_services(demo_dir: Path) -> Iterator[dict[str, str]]:
+    """The customer API, order API and gateway sandbox over the session's demo data,
+    each on a free loopback port: name -> base URL."""
+    from lib.demo.services.serve import DEFAULT_PORTS, ServiceThread, create_service
+
+    threads = {
+        name: ServiceThread(create_service(name, demo_dir)).start() for name in DEFAULT_PORTS
+    }
+    yield {name: t.url for name, t in threads.items()}
+    for t in threads.values():
+        t.stop()

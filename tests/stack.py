@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lib.demo.services.serve import DEFAULT_PORTS
 from lib.settings import DEFAULT_CONFIG
-
-DEMO_PORTS = {"customer_api": 8601, "order_api": 8602, "gateway": 8603}
 
 
 def write_config(dest: Path, demo_dir: Path, service_urls: dict[str, str] | None = None) -> Path:
@@ -18,7 +17,7 @@ def write_config(dest: Path, demo_dir: Path, service_urls: dict[str, str] | None
     text = DEFAULT_CONFIG.read_text(encoding="utf-8").replace('"var/demo', f'"{demo_dir}')
     text = text.replace("sqlite:///var/demo", f"sqlite:///{demo_dir}")
     urls = service_urls or {}
-    for name, port in DEMO_PORTS.items():
+    for name, port in DEFAULT_PORTS.items():
         text = text.replace(f"http://127.0.0.1:{port}", urls.get(name, "http://127.0.0.1:9"))
     path = dest / "backoffice.toml"
     path.write_text(text, encoding="utf-8")

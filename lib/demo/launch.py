@@ -13,9 +13,9 @@ from pathlib import Path
 import requests
 
 from lib.demo.seed import seed
+from lib.demo.services.serve import DEFAULT_PORTS as SERVICES
 from lib.settings import ROOT, load_settings
 
-SERVICES = {"customer_api": 8601, "order_api": 8602, "gateway": 8603}
 APP_PORT = 8501
 LOGINS = ("admin", "operator", "support", "analyst", "auditor", "seller1", "seller2")
 

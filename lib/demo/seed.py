@@ -90,6 +90,9 @@ FILES: dict[str, tuple[str, ...]] = {
 STORE_SALES_SHEET = "Sales"
 
 
+DERIVED = ("gateway.sqlite", "audit.sqlite")
+
+
 def seed(demo_dir: Path, force: bool = False) -> dict[str, int]:
     """Write every demo file into `demo_dir` and return the row count of each table.
 
@@ -103,6 +106,10 @@ def seed(demo_dir: Path, force: bool = False) -> dict[str, int]:
     demo_dir.mkdir(parents=True, exist_ok=True)
     # Without the marker, a rebuild interrupted half-way is redone in full on the next start.
     (demo_dir / MARKER).unlink(missing_ok=True)
+    # State kept by the running demo about the old data: the gateway's ledger, the audit log.
+    for name in DERIVED:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            (demo_dir / f"{name}{suffix}").unlink(missing_ok=True)
     tables = data.generate()
     _write_sqlite(demo_dir / "crm.sqlite", CRM_SCHEMA, tables, FILES["crm.sqlite"])
     _write_sqlite(demo_dir / "shop.sqlite", SHOP_SCHEMA, tables, FILES["shop.sqlite"])

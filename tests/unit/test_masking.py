@@ -1,0 +1,444 @@
+"""Personal data masking: one rule per kind, the same for tables, downloads and audit detail."""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+import time
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lib.masking import (
+    DETAIL_KEYS,
+    KINDS,
+    PII_COLUMNS,
+    looks_like_raw_pii,
+    mask,
+    mask_detail,
+    mask_frame,
+)
+
+# --- the rules, by example ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("김민수", "김*수"),
+        ("남궁민수", "남**수"),
+        ("김수", "김*"),
+        ("김", "김"),
+        (" 김 민수 ", "김*수"),  # a space between surname and given name shows no more
+        ("Emily Clark", "E**** C****"),
+        ("  Emily   Clark  ", "E**** C****"),
+        ("Jo", "J*"),
+        ("J", "J"),
+        ("J K", "J K"),
+        ("Mary-Jane O'Neil", "M******** O*****"),
+    ],
+)
+def test_name_keeps_first_letters_and_korean_last_syllable(value, masked):
+    assert mask("name", value) == masked
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("jane.doe@example.com", "j***@example.com"),
+        ("  jane.doe@example.com ", "j***@example.com"),
+        ("j@example.com", "j***@example.com"),
+        ("@example.com", "***@example.com"),
+        ('"odd@local"@example.com', '"***@example.com'),  # split at the last '@'
+        ("janedoe", "j***"),
+        ("j", "j***"),
+        ("김민수@example.com", "김***@example.com"),
+    ],
+)
+def test_email_keeps_first_character_and_domain(value, masked):
+    assert mask("email", value) == masked
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("010-1234-5678", "010-****-5678"),
+        ("010-123-4567", "010-***-4567"),
+        ("+82 10-1234-5678", "+82 **-****-5678"),
+        ("+82-10-1234-5678", "+82-**-****-5678"),
+        ("01012345678", "010****5678"),
+        ("010 1234 5678", "010 **** 5678"),
+        ("02-123-4567", "02-***-4567"),
+        ("(02) 123-4567", "(02) ***-4567"),
+        ("0212345678", "02****5678"),
+        ("+821012345678", "+********5678"),  # country code length unknown: not kept
+        ("1588-1234", "****-1234"),  # first group plus last four would be everything
+        ("1234", "**34"),  # short: at most half shown
+        ("5", "*"),
+    ],
+)
+def test_phone_keeps_first_group_and_last_four_digits(value, masked):
+    assert mask("phone", value) == masked
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("서울특별시 강남구 테헤란로 123 4층", "서울특별시 강남구 ***"),
+        ("부산광역시 해운대구 달맞이길 141", "부산광역시 해운대구 ***"),
+        ("경기도 성남시 분당구 판교역로 235", "경기도 성남시 ***"),
+        ("서울 강남구  테헤란로 1", "서울 강남구 ***"),
+        ("06234 서울특별시 강남구 테헤란로 1", "서울특별시 강남구 ***"),  # postcode dropped
+        ("세종특별자치시 한누리대로 2130", "세종특별자치시 ***"),  # a road is not a district
+        ("테헤란로 123", "***"),
+        ("서울특별시 강남구", "서울특별시 ***"),  # never every part
+        ("Seoul, Mapo-gu, 12 Yanghwa-ro", "Seoul, Mapo-gu, ***"),
+        ("Seoul ,Mapo-gu,12 Yanghwa-ro, 3F", "Seoul, Mapo-gu, ***"),
+        ("12 Yanghwa-ro, Mapo-gu, Seoul", "***, Mapo-gu, Seoul"),  # street first
+        ("Seoul, 12 Yanghwa-ro", "Seoul, ***"),
+        ("Seoul Mapo-gu 12 Yanghwa-ro", "Seoul Mapo-gu ***"),
+        ("221B Baker Street", "***"),
+        ("Seoul", "***"),
+    ],
+)
+def test_address_is_cut_to_the_district(value, masked):
+    assert mask("address", value) == masked
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("110-123-456789", "***-***-**6789"),
+        ("1234 5678 9012 3456", "**** **** **** 3456"),
+        ("1234567890123456", "************3456"),
+        ("KB 110-123-456789", "KB ***-***-**6789"),
+        ("123456", "***456"),
+    ],
+)
+def test_account_keeps_last_four_digits(value, masked):
+    assert mask("account", value) == masked
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_missing_and_blank_values_stay_as_they_are(kind, value):
+    assert mask(kind, value) is value
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_missing_values_from_pandas_stay_missing(kind):
+    assert mask(kind, pd.NA) is pd.NA
+    assert math.isnan(mask(kind, float("nan")))
+
+
+def test_non_string_values_are_masked_as_text():
+    assert mask("phone", 1012345678) == "101***5678"
+    assert mask("account", 1234567890123456) == "************3456"
+
+
+@pytest.mark.parametrize("value", ["x", None])
+def test_unknown_kind_is_refused(value):
+    with pytest.raises(ValueError, match="unknown personal data kind 'ssn'"):
+        mask("ssn", value)
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("name", "남궁민수"),
+        ("name", "Emily Clark"),
+        ("email", "jane.doe@example.com"),
+        ("phone", "+82 10-1234-5678"),
+        ("phone", "01012345678"),
+        ("address", "서울특별시 강남구 테헤란로 123 4층"),
+        ("address", "12 Yanghwa-ro, Mapo-gu, Seoul"),
+        ("account", "110-123-456789"),
+    ],
+)
+def test_masking_a_masked_value_changes_nothing(kind, value):
+    once = mask(kind, value)
+    assert mask(kind, once) == once
+
+
+def test_every_demo_customer_is_masked_without_raw_contact_data():
+    from lib.demo import data
+
+    for customer in data.generate()["customers"]:
+        masked = {col: mask(kind, customer[col]) for col, kind in PII_COLUMNS["customers"].items()}
+        assert not looks_like_raw_pii(" ".join(masked.values()))
+        assert masked["address"].endswith("***")
+        assert len(masked["address"].replace(",", " ").split()) <= 3
+
+
+# --- which columns and keys -----------------------------------------------------------------
+
+
+def test_demo_pii_columns_cover_customer_contact_data_and_seller_email_only():
+    assert PII_COLUMNS == {
+        "customers": {"name": "name", "email": "email", "phone": "phone", "address": "address"},
+        "sellers": {"email": "email"},
+    }
+
+
+# --- frames ---------------------------------------------------------------------------------
+
+
+def _customers() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "name": ["김민수", "Emily Clark", None],
+            "email": ["minsu@example.com", "emily.clark@example.net", "x@example.org"],
+            "phone": ["010-1234-5678", None, "01098765432"],
+            "segment": ["vip", "regular", "regular"],
+        }
+    )
+
+
+def test_mask_frame_masks_listed_columns_and_leaves_the_rest():
+    df = _customers()
+    out = mask_frame(df, {"name": "name", "email": "email", "phone": "phone"})
+    assert out["name"].tolist()[:2] == ["김*수", "E**** C****"]
+    assert pd.isna(out["name"].iloc[2])
+    assert out["email"].tolist() == ["m***@example.com", "e***@example.net", "x***@example.org"]
+    assert out["phone"].iloc[0] == "010-****-5678"
+    assert pd.isna(out["phone"].iloc[1])
+    pd.testing.assert_frame_equal(out[["id", "segment"]], df[["id", "segment"]])
+
+
+def test_mask_frame_does_not_change_its_input():
+    df = _customers()
+    before = df.copy(deep=True)
+    mask_frame(df, PII_COLUMNS["customers"])
+    pd.testing.assert_frame_equal(df, before)
+
+
+def test_unmasked_names_a_column_or_a_kind():
+    df = _customers()
+    by_column = mask_frame(df, {"email": "email", "phone": "phone"}, unmasked=["email"])
+    by_kind = mask_frame(df.rename(columns={"email": "contact"}), {"contact": "email"}, {"email"})
+    assert by_column["email"].tolist() == df["email"].tolist()
+    assert by_column["phone"].iloc[0] == "010-****-5678"
+    assert by_kind["contact"].tolist() == df["email"].tolist()
+
+
+def test_listed_columns_absent_from_the_frame_are_ignored():
+    df = _customers()[["id", "email"]]
+    out = mask_frame(df, PII_COLUMNS["customers"])
+    assert list(out.columns) == ["id", "email"]
+    assert out["email"].iloc[0] == "m***@example.com"
+
+
+def test_mask_frame_refuses_an_unknown_kind():
+    with pytest.raises(ValueError):
+        mask_frame(_customers(), {"email": "e-mail"})
+
+
+def test_mask_frame_masks_100k_rows_well_under_a_second():
+    from lib.demo import data
+
+    df = pd.DataFrame(data.generate()["customers"] * 50)
+    assert len(df) == 100_000
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        out = mask_frame(df, PII_COLUMNS["customers"])
+        timings.append(time.perf_counter() - started)
+    assert min(timings) < 1.0
+    assert not out["email"].str.contains(r"^[^*@]+@", regex=True).any()
+
+
+# --- audit detail ---------------------------------------------------------------------------
+
+
+def test_mask_detail_masks_before_and_after_shapes():
+    detail = {
+        "customer_id": 7,
+        "reason": "customer asked by phone",
+        "before": {"email": "minsu@example.com", "phone": "010-1234-5678"},
+        "after": {"email": "minsu.kim@example.com", "phone": "010-9999-8888"},
+    }
+    assert mask_detail(detail, DETAIL_KEYS) == {
+        "customer_id": 7,
+        "reason": "customer asked by phone",
+        "before": {"email": "m***@example.com", "phone": "010-****-5678"},
+        "after": {"email": "m***@example.com", "phone": "010-****-8888"},
+    }
+
+
+def test_mask_detail_masks_everything_under_a_personal_key_and_change_records():
+    detail = {
+        "Email": {"before": "a.b@example.com", "after": "c.d@example.com"},
+        "changes": [
+            {"field": "phone", "old": "010-1111-2222", "new": "010-3333-4444"},
+            {"field": "segment", "old": "regular", "new": "vip"},
+        ],
+        "refund": {"account_number": "110-123-456789", "card_number": "1234 5678 9012 3456"},
+        "address": "서울특별시 강남구 테헤란로 123",
+        "name": ["김민수", "Emily Clark"],
+    }
+    assert mask_detail(detail) == {
+        "Email": {"before": "a***@example.com", "after": "c***@example.com"},
+        "changes": [
+            {"field": "phone", "old": "010-****-2222", "new": "010-****-4444"},
+            {"field": "segment", "old": "regular", "new": "vip"},
+        ],
+        "refund": {"account_number": "***-***-**6789", "card_number": "**** **** **** 3456"},
+        "address": "서울특별시 강남구 ***",
+        "name": ["김*수", "E**** C****"],
+    }
+
+
+def test_mask_detail_does_not_change_its_input_and_keeps_other_values():
+    detail = {"order_id": 5, "amount": 12000, "after": {"status": "approved", "email": None}}
+    before = copy.deepcopy(detail)
+    assert mask_detail(detail, DETAIL_KEYS) == detail
+    assert detail == before
+    assert mask_detail({"email": "a@b.co"}, {}) == {"email": "a@b.co"}
+
+
+def test_mask_detail_refuses_an_unknown_kind():
+    with pytest.raises(ValueError):
+        mask_detail({"email": "a@b.co"}, {"email": "mail"})
+
+
+# --- raw data guard -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "jane.doe@example.com",
+        "sent to <jane.doe@example.com> today",
+        "010-1234-5678",
+        "01012345678",
+        "call 010 1234 5678",
+        "+82 10-1234-5678",
+        "011-123-4567",
+    ],
+)
+def test_raw_contact_data_is_detected(text):
+    assert looks_like_raw_pii(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "j***@example.com",
+        "010-****-5678",
+        "010****5678",
+        "+82 **-****-5678",
+        "order 20250101234567 approved",
+        "payment tpk_b0c50fd2ca6428edb0ae",
+        "user@localhost",
+        "02-123-4567",
+    ],
+)
+def test_masked_or_harmless_text_is_not_flagged(text):
+    assert not looks_like_raw_pii(text)
+
+
+# --- properties -----------------------------------------------------------------------------
+
+digits = st.text(alphabet="0123456789", min_size=1)
+
+
+@st.composite
+def korean_mobiles(draw) -> tuple[str, int, str]:
+    """(formatted number, index of the middle group in it, middle group)."""
+    prefix = draw(st.sampled_from(["010", "011", "016", "017", "018", "019"]))
+    middle = draw(st.text(alphabet="0123456789", min_size=3, max_size=4))
+    last = draw(st.text(alphabet="0123456789", min_size=4, max_size=4))
+    head, sep = draw(
+        st.sampled_from(
+            [(prefix, "-"), (prefix, ""), (prefix, " "), (prefix, "."), (f"+82 {prefix[1:]}", "-")]
+            + [(f"+82-{prefix[1:]}", "-")]
+        )
+    )
+    number = f"{head}{sep}{middle}{sep}{last}"
+    return number, len(head) + len(sep), middle
+
+
+@given(st.emails())
+def test_masked_email_shows_at_most_the_first_character_of_the_local_part(email):
+    local, _, domain = email.rpartition("@")
+    masked = mask("email", email)
+    assert masked.rpartition("@") == (f"{local[0]}***" if local[0] != "*" else "***", "@", domain)
+    assert not looks_like_raw_pii(masked)
+
+
+@given(korean_mobiles())
+def test_masked_phone_never_shows_the_middle_group(generated):
+    number, at, middle = generated
+    masked = mask("phone", number)
+    assert len(masked) == len(number)
+    assert masked[at : at + len(middle)] == "*" * len(middle)
+    assert masked.endswith(number[-4:])
+    assert not looks_like_raw_pii(masked)
+
+
+@given(st.sampled_from(KINDS), st.text())
+def test_mask_is_total_and_masking_twice_changes_nothing(kind, text):
+    once = mask(kind, text)
+    assert isinstance(once, str)
+    assert mask(kind, once) == once
+
+
+# Text made of the pieces the rules look at, so that the shapes they branch on come up often.
+rule_pieces = st.lists(
+    st.sampled_from(
+        [
+            *"0123456789*@,+-(). \t김민수시도구군로Aa",
+            "서울특별시",
+            "강남구",
+            "Mapo-gu",
+            "010",
+            "12345",
+        ]
+    ),
+    max_size=14,
+).map("".join)
+
+
+@given(st.sampled_from(KINDS), rule_pieces)
+@settings(max_examples=500)
+def test_masking_twice_changes_nothing_for_tricky_text(kind, text):
+    once = mask(kind, text)
+    assert mask(kind, once) == once
+
+
+@given(st.sampled_from(KINDS), st.one_of(st.integers(), st.floats(), st.booleans(), digits))
+def test_mask_takes_non_text_values(kind, value):
+    masked = mask(kind, value)
+    assert isinstance(masked, str) or masked is value
+
+
+@given(
+    st.lists(
+        st.tuples(st.emails(), st.text(max_size=20), st.integers(), st.one_of(st.none(), digits)),
+        max_size=30,
+    )
+)
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=50)
+def test_mask_frame_leaves_non_pii_columns_untouched_and_input_unchanged(rows):
+    df = pd.DataFrame(rows, columns=["email", "note", "amount", "phone"], dtype=object)
+    before = df.copy(deep=True)
+    out = mask_frame(df, {"email": "email", "phone": "phone"})
+    pd.testing.assert_frame_equal(df, before)
+    pd.testing.assert_frame_equal(out[["note", "amount"]], df[["note", "amount"]])
+    assert list(out.columns) == list(df.columns)
+    assert out["email"].tolist() == [mask("email", e) for e in df["email"]]
+    assert not any(looks_like_raw_pii(e) for e in out["email"])
+
+
+@given(korean_mobiles(), st.emails())
+def test_masked_audit_detail_passes_the_raw_data_guard(generated, email):
+    number, _, _ = generated
+    detail = {"before": {"phone": number, "email": email}, "after": {"phone": None}}
+    masked = mask_detail(detail)
+    assert not looks_like_raw_pii(repr(masked))
+    assert re.search(r"\*", masked["before"]["email"])

@@ -39,6 +39,15 @@ def source_url(cfg: SourceConfig) -> str:
     return str(url)
 
 
+def sqlalchemy_url(cfg: SourceConfig) -> str:
+    """The source's URL for SQLAlchemy (the action layer writes through it); a relative
+    SQLite path resolves against the repository like every other path."""
+    url = make_url(source_url(cfg))
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).is_absolute():
+        url = url.set(database=str(Path(cfg.options.get("base_dir", ".")) / url.database))
+    return url.render_as_string(hide_password=False)
+
+
 def attachment(cfg: SourceConfig) -> Attachment:
     """Translate the source's SQLAlchemy URL into a DuckDB ATTACH target."""
     url = make_url(source_url(cfg))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import math
 import re
-import time
 
 import pandas as pd
 import pytest
@@ -237,17 +236,13 @@ def test_mask_frame_refuses_an_unknown_kind():
         mask_frame(_customers(), {"email": "e-mail"})
 
 
-def test_mask_frame_masks_100k_rows_well_under_a_second():
+def test_mask_frame_masks_every_row_of_a_large_frame():
+    # Speed is measured in `make bench`; this checks correctness at size.
     from lib.demo import data
 
     df = pd.DataFrame(data.generate()["customers"] * 50)
-    assert len(df) == 100_000
-    timings = []
-    for _ in range(3):
-        started = time.perf_counter()
-        out = mask_frame(df, PII_COLUMNS["customers"])
-        timings.append(time.perf_counter() - started)
-    assert min(timings) < 1.0
+    out = mask_frame(df, PII_COLUMNS["customers"])
+    assert len(out) == 100_000
     assert not out["email"].str.contains(r"^[^*@]+@", regex=True).any()
 
 

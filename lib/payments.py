@@ -1,0 +1,390 @@
+"""The payment gateway's client (Toss Payments style): look a payment up, cancel it, reconcile.
+
+A cancel moves money, so every failure is sorted into one of two kinds:
+
+- definite: the gateway answered a refusal (`GatewayError`), or the request provably never left
+  this process (`GatewayUnavailable`, a `GatewayError`). Nothing happened.
+- unknown (`lib.errors.OutcomeUnknown`): the request may have reached the gateway and no answer
+  says what became of it (a timeout, a connection lost after sending, a 5xx, a key still
+  "in progress"). The refund may or may not have happened; `PaymentsClient.reconcile` decides.
+
+Retries of a cancel always reuse the caller's Idempotency-Key: the gateway applies a key at most
+once and replays its first answer, so a retry can finish a refund but never make a second one.
+The client never makes up a key of its own.
+
+The secret key only ever travels in the Authorization header: it is not in the config's repr,
+in an exception's text, or in a log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+
+from lib.errors import BackofficeError, OutcomeUnknown
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT = "IDEMPOTENT_REQUEST_PROCESSING"
+MAX_MESSAGE = 300  # a gateway message is cut to this, so an error stays one readable line
+REMEMBERED_REQUESTS = 1_000  # cancel bodies kept for reconcile's replay, per client
+# A refusal that says nothing about what the key did: auth, rate limit, a key used for
+# another body. reconcile looks the payment up instead of trusting it.
+NOT_ABOUT_THE_KEY = frozenset({401, 403, 409, 422, 429})
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """Where the gateway is and how patient to be with it. `timeout` is per attempt, in
+    seconds; `retries` is how many attempts follow the first; the n-th retry waits
+    `backoff * 2**(n-1)` seconds first."""
+
+    base_url: str
+    secret_key: str = field(repr=False)
+    timeout: float = 5.0
+    retries: int = 2
+    backoff: float = 0.3
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """One cancel (refund) the gateway holds for a payment."""
+
+    amount: int
+    reason: str
+    canceled_at: str  # ISO 8601 as the gateway sent it
+    transaction_key: str
+
+
+@dataclass(frozen=True)
+class Payment:
+    """The gateway's Payment object. Timestamps stay the ISO 8601 strings the gateway sent:
+    a reply that proves a refund happened must not fail on a date format."""
+
+    payment_key: str
+    order_id: str
+    status: str  # DONE / PARTIAL_CANCELED / CANCELED / ABORTED ...
+    method: str
+    total_amount: int
+    balance_amount: int
+    approved_at: str
+    cancels: list[Cancel]
+
+    @classmethod
+    def from_json(cls, body: Any) -> Payment:
+        """Parse the gateway's JSON; ValueError if it is not a Payment object."""
+        try:
+            return cls(
+                payment_key=str(body["paymentKey"]),
+                order_id=str(body["orderId"]),
+                status=str(body["status"]),
+                method=str(body.get("method") or ""),
+                total_amount=int(body["totalAmount"]),
+                balance_amount=int(body["balanceAmount"]),
+                approved_at=str(body.get("approvedAt") or ""),
+                cancels=[
+                    Cancel(
+                        amount=int(c["cancelAmount"]),
+                        reason=str(c.get("cancelReason") or ""),
+                        canceled_at=str(c.get("canceledAt") or ""),
+                        transaction_key=str(c.get("transactionKey") or ""),
+                    )
+                    for c in body.get("cancels") or []
+                ],
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError("not a Payment object") from exc
+
+
+class GatewayError(BackofficeError):
+    """The gateway refused the request (HTTP 4xx with {code, message}): nothing happened."""
+
+    def __init__(self, code: str, message: str, http_status: int) -> None:
+        self.code, self.message, self.http_status = code, message, http_status
+        super().__init__(f"Gateway refused: {code} — {message}")
+
+
+class GatewayUnavailable(GatewayError):
+    """No answer from the gateway for a request known to have changed nothing: a lookup, or
+    a cancel none of whose attempts left this process (the connection was never made)."""
+
+    def __init__(self, message: str) -> None:
+        self.code, self.message, self.http_status = "GATEWAY_UNAVAILABLE", message, 0
+        BackofficeError.__init__(self, f"Gateway unavailable: {message}")
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """What one HTTP attempt came to.
+
+    kind: "ok" (payment set), "refused" (error set), "in_flight" (409 for this key),
+    "unknown" (may have been received, no usable answer), "unsent" (never left, or refused
+    for a reason that did nothing, e.g. 429).
+    """
+
+    kind: str
+    detail: str = ""
+    payment: Payment | None = None
+    error: GatewayError | None = None
+
+
+class PaymentsClient:
+    """Calls the gateway described by `config`, over `session` (a new one if None).
+
+    A session passed in must not retry POSTs on its own (requests' default does not): this
+    client does the retrying, with the caller's idempotency key.
+    """
+
+    def __init__(self, config: GatewayConfig, session: requests.Session | None = None) -> None:
+        self.config = config
+        self.session = session or requests.Session()
+        self._auth = "Basic " + base64.b64encode(f"{config.secret_key}:".encode()).decode()
+        # idempotency key -> the exact body sent under it, so reconcile can replay it.
+        self._sent: OrderedDict[str, dict] = OrderedDict()
+
+    # --- public ------------------------------------------------------------------------------
+
+    def get(self, payment_key: str) -> Payment:
+        """The payment as the gateway holds it now.
+
+        A read changes nothing, so timeouts, lost connections and 5xx are retried; if they
+        last, GatewayUnavailable. A refusal (NOT_FOUND_PAYMENT, UNAUTHORIZED_KEY...) is a
+        GatewayError at once.
+        """
+        attempt = _Attempt("unsent")
+        for n in range(self.config.retries + 1):
+            if n:
+                self._pause(n)
+            attempt = self._get_once(payment_key)
+            if attempt.kind == "ok" and attempt.payment is not None:
+                return attempt.payment
+            if attempt.kind == "refused" and attempt.error is not None:
+                raise attempt.error
+            log.warning(
+                "gateway GET payment %s: %s (attempt %d)", payment_key, attempt.detail, n + 1
+            )
+        raise GatewayUnavailable(
+            f"looking up payment {payment_key}: {attempt.detail}"
+            f" ({self.config.retries + 1} attempts)"
+        )
+
+    def cancel(
+        self, payment_key: str, amount: int | None, reason: str, idempotency_key: str
+    ) -> Payment:
+        """Cancel `amount` of the payment (None: its whole balance); returns the Payment after.
+
+        Timeouts, lost connections, 5xx and 409 IDEMPOTENT_REQUEST_PROCESSING are retried up
+        to `retries` times with backoff, always under `idempotency_key`, so the gateway applies
+        the cancel at most once. Raises GatewayError for a refusal (nothing happened),
+        GatewayUnavailable if no attempt ever reached the gateway (nothing happened), and
+        OutcomeUnknown if one may have and no answer says what became of it — then call
+        `reconcile` with the same key; never cancel again under a new key before that.
+        """
+        if not idempotency_key or not idempotency_key.strip():
+            raise ValueError("cancel needs the caller's idempotency key")
+        body: dict[str, Any] = {"cancelReason": reason}
+        if amount is not None:
+            body["cancelAmount"] = amount
+        self._remember(idempotency_key, body)
+
+        maybe_sent = False
+        attempt = _Attempt("unsent")
+        for n in range(self.config.retries + 1):
+            if n:
+                self._pause(n)
+            attempt = self._post_cancel_once(payment_key, body, idempotency_key)
+            if attempt.kind == "ok" and attempt.payment is not None:
+                return attempt.payment
+            if attempt.kind == "refused" and attempt.error is not None:
+                raise attempt.error
+            maybe_sent = maybe_sent or attempt.kind in ("unknown", "in_flight")
+            log.warning(
+                "gateway cancel of payment %s: %s (attempt %d)", payment_key, attempt.detail, n + 1
+            )
+        tries = f"{self.config.retries + 1} attempts"
+        if not maybe_sent:
+            raise GatewayUnavailable(f"cancel of payment {payment_key}: {attempt.detail} ({tries})")
+        raise OutcomeUnknown(
+            f"Refund of payment {payment_key} may or may not have happened"
+            f" (gateway: {attempt.detail}, {tries}); reconcile it before trying again"
+        )
+
+    def reconcile(
+        self,
+        payment_key: str,
+        idempotency_key: str,
+        expected_amount: int | None,
+        before_cancel_count: int | None = None,
+        *,
+        reason: str | None = None,
+    ) -> Payment | None:
+        """Decide a cancel whose outcome is unknown: the Payment if it happened, None if not.
+
+        1. Replay: send the same cancel once more under the same idempotency key. The gateway
+           stores a key's first executed answer and replays it, so this is the exact answer:
+           a 200 means the refund under this key happened (its Payment is returned); a refusal
+           means it did not (None). If the gateway never received the first request, the
+           replay is that same request arriving now, and the answer is still exact — the key
+           guarantees one refund at most. The body must be the one sent first (a key bound to
+           another body is refused): it is the one this client sent under the key if it did,
+           else {reason, expected_amount} when `reason` is given; with neither, skip to 2.
+        2. Lookup, when the replay gave no answer (timeout, 5xx, still in progress, or a
+           refusal that says nothing about the key, like 401/422/429) or was not possible:
+           GET the payment and look, among its cancels after the first
+           `before_cancel_count` (the count before the attempt, which tells our cancel from an
+           older one of the same amount; without it every cancel counts), for one of
+           `expected_amount` (any amount if None: a whole-balance cancel) and of the reason
+           sent, if known. Found: the Payment. Not found: None — but only when no request
+           under the key can still be on its way. If the replay itself went unanswered or the
+           key is still in progress, the gateway may yet apply it after our look, so the
+           outcome stays unknown. Without a replay, None assumes the first attempts are over
+           (their timeout has passed), which is why the replay comes first.
+
+        Raises OutcomeUnknown when the gateway cannot be reached or will not say
+        (timeouts, 5xx, auth refused on the lookup): try again later, with the same key.
+        """
+        body = self._sent.get(idempotency_key)
+        if body is None and reason is not None:
+            body = {"cancelReason": reason}
+            if expected_amount is not None:
+                body["cancelAmount"] = expected_amount
+        pending = False  # a request under this key may still be applied after we look
+        replay_detail = "no replay (request body unknown)"
+        if body is not None:
+            attempt = self._post_cancel_once(payment_key, body, idempotency_key)
+            replay_detail = f"replay: {attempt.detail}"
+            if attempt.kind == "ok":
+                return attempt.payment
+            error = attempt.error
+            if attempt.kind == "refused" and error and error.http_status not in NOT_ABOUT_THE_KEY:
+                log.info("reconcile of payment %s: the key's answer is a refusal", payment_key)
+                return None
+            pending = attempt.kind in ("unknown", "in_flight")
+            log.warning("reconcile of payment %s: %s; looking it up", payment_key, replay_detail)
+
+        lookup = self._get_once(payment_key)
+        if lookup.kind == "refused" and lookup.error and lookup.error.http_status == 404:
+            return None  # no such payment: no refund of it can have happened
+        if lookup.kind != "ok" or lookup.payment is None:
+            raise OutcomeUnknown(
+                f"Refund of payment {payment_key} is still unknown: {replay_detail};"
+                f" lookup: {lookup.detail}"
+            )
+        payment = lookup.payment
+        want_reason = reason if reason is not None else (body or {}).get("cancelReason")
+        new = payment.cancels[before_cancel_count or 0 :]
+        if any(
+            (expected_amount is None or c.amount == expected_amount)
+            and (want_reason is None or c.reason == want_reason)
+            for c in new
+        ):
+            return payment
+        if pending:
+            raise OutcomeUnknown(
+                f"Refund of payment {payment_key} is still unknown: the gateway may still be"
+                f" applying it ({replay_detail}); reconcile again later"
+            )
+        return None
+
+    # --- one attempt -------------------------------------------------------------------------
+
+    def _get_once(self, payment_key: str) -> _Attempt:
+        attempt = self._send("GET", self._payment_path(payment_key), None, None)
+        if attempt.kind == "in_flight":  # not expected on a read; nothing was changed
+            return _Attempt("unknown", attempt.detail)
+        return attempt
+
+    def _post_cancel_once(self, payment_key: str, body: dict, idempotency_key: str) -> _Attempt:
+        path = self._payment_path(payment_key) + "/cancel"
+        return self._send("POST", path, body, idempotency_key)
+
+    def _send(
+        self, method: str, path: str, body: dict | None, idempotency_key: str | None
+    ) -> _Attempt:
+        timeout = self.config.timeout
+        headers = {"Authorization": self._auth, "Accept": "application/json"}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        url = self.config.base_url.rstrip("/") + path
+        try:
+            resp = self.session.request(
+                method, url, json=body, headers=headers, timeout=timeout, allow_redirects=False
+            )
+        except requests.ConnectTimeout:
+            return _Attempt("unsent", f"could not connect within {timeout:g} s")
+        except requests.Timeout:
+            return _Attempt("unknown", f"no answer within {timeout:g} s")
+        except requests.ConnectionError as exc:
+            if _never_sent(exc):
+                return _Attempt("unsent", "cannot connect")
+            return _Attempt("unknown", "connection lost before the answer")
+        except requests.RequestException as exc:  # e.g. a malformed answer mid-way
+            return _Attempt("unknown", f"request failed ({type(exc).__name__})")
+        return self._classify(resp)
+
+    def _classify(self, resp: requests.Response) -> _Attempt:
+        status = resp.status_code
+        try:
+            data = resp.json()
+        except ValueError:
+            data = None
+        if 200 <= status < 300:
+            try:
+                return _Attempt("ok", payment=Payment.from_json(data))
+            except ValueError:
+                # The gateway said yes but not what to: treat it as unknown, never as a no.
+                return _Attempt("unknown", f"HTTP {status} without a Payment object")
+        code = data.get("code") if isinstance(data, dict) else None
+        if status == 409 and code == IN_FLIGHT:
+            return _Attempt("in_flight", "a request with this idempotency key is still in progress")
+        if status == 429:
+            return _Attempt("unsent", "rate limited (HTTP 429)")
+        if 400 <= status < 500:
+            message = data.get("message") if isinstance(data, dict) else None
+            error = GatewayError(
+                self._clean(str(code or f"HTTP_{status}")),
+                self._clean(str(message or resp.reason or "no message")),
+                status,
+            )
+            return _Attempt("refused", str(error), error=error)
+        return _Attempt("unknown", f"answered HTTP {status}")
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _pause(self, retry: int) -> None:
+        time.sleep(max(0.0, self.config.backoff) * 2 ** (retry - 1))
+
+    def _remember(self, idempotency_key: str, body: dict) -> None:
+        self._sent[idempotency_key] = dict(body)
+        self._sent.move_to_end(idempotency_key)
+        while len(self._sent) > REMEMBERED_REQUESTS:
+            self._sent.popitem(last=False)
+
+    def _clean(self, text: str) -> str:
+        """One line, bounded, and without the secret even if a server echoed it back."""
+        text = " ".join(text.split())
+        for secret in (self.config.secret_key, self._auth.removeprefix("Basic ")):
+            if secret:
+                text = text.replace(secret, "***")
+        return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+    @staticmethod
+    def _payment_path(payment_key: str) -> str:
+        return "/v1/payments/" + quote(payment_key, safe="")
+
+
+def _never_sent(exc: requests.ConnectionError) -> bool:
+    """True if the connection was never made, so the request cannot have been received."""
+    for arg in exc.args:
+        reason = arg.reason if isinstance(arg, MaxRetryError) else arg
+        if isinstance(reason, (NewConnectionError, ConnectTimeoutError)):
+            return True
+    return False

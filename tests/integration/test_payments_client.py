@@ -1,0 +1,372 @@
+"""lib.payments against the gateway sandbox over real HTTP: refusals, retries under one
+idempotency key, unknown outcomes and their reconciliation, and no secret in any error."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+import requests
+
+from lib.demo.services.auth import basic_secret_header
+from lib.demo.services.serve import DEFAULT_SECRET, free_port
+from lib.errors import OutcomeUnknown
+from lib.payments import (
+    GatewayConfig,
+    GatewayError,
+    GatewayUnavailable,
+    Payment,
+    PaymentsClient,
+)
+
+pytestmark = pytest.mark.integration
+
+BASIC = {"Authorization": basic_secret_header(DEFAULT_SECRET)}
+TIMEOUT = 0.3  # per attempt; the injected delays below are longer
+
+
+class RecordingSession(requests.Session):
+    """A session that notes each request's method, path and Idempotency-Key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, str, str | None]] = []
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+        headers = kwargs.get("headers") or {}
+        self.sent.append((method, url, headers.get("Idempotency-Key")))
+        return super().request(method, url, *args, **kwargs)
+
+    def keys_sent(self) -> set[str | None]:
+        return {key for method, _, key in self.sent if method == "POST"}
+
+    def posts(self) -> int:
+        return sum(1 for method, _, _ in self.sent if method == "POST")
+
+
+def make_client(
+    url: str, secret: str = DEFAULT_SECRET, retries: int = 2, timeout: float = TIMEOUT
+) -> PaymentsClient:
+    config = GatewayConfig(url, secret, timeout=timeout, retries=retries, backoff=0.05)
+    return PaymentsClient(config, session=RecordingSession())
+
+
+def arm(url: str, mode: str, delay: float = 1.0, count: int = 1) -> None:
+    body = {"mode": mode, "delay": delay, "count": count}
+    requests.post(f"{url}/_faults", json=body, timeout=5).raise_for_status()
+
+
+def ledger(url: str, payment_key: str) -> list[dict]:
+    resp = requests.get(
+        f"{url}/v1/_ledger/cancels", params={"paymentKey": payment_key}, headers=BASIC, timeout=5
+    )
+    resp.raise_for_status()
+    return resp.json()
+
+
+def idempotency_rows(demo_dir: Path) -> list[tuple[str, str]]:
+    """(key, state) of every idempotency key the gateway has seen, from its own ledger file."""
+    with closing(sqlite3.connect(f"file:{demo_dir / 'gateway.sqlite'}?mode=ro", uri=True)) as con:
+        return con.execute("SELECT key, state FROM idempotency ORDER BY key").fetchall()
+
+
+def wait_for(check: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
+
+
+def assert_secret_free(exc: BaseException, secret: str = DEFAULT_SECRET) -> None:
+    """Neither the secret nor its Basic header form in the error or anything it chains to."""
+    forms = (secret, base64.b64encode(f"{secret}:".encode()).decode())
+    seen: BaseException | None = exc
+    while seen is not None:
+        for text in (str(seen), repr(seen), repr(seen.args)):
+            assert not any(form in text for form in forms), text
+        seen = seen.__cause__ or seen.__context__
+
+
+@pytest.fixture
+def gateway(tiny_demo, start_service) -> str:
+    return start_service("gateway", tiny_demo.dir)
+
+
+# --- answers the gateway gives at once -----------------------------------------------------
+
+
+def test_full_cancel_refunds_the_whole_balance(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 20_000)
+    client = make_client(gateway)
+    paid = client.get(key)
+    assert (paid.status, paid.balance_amount, paid.cancels) == ("DONE", 20_000, [])
+
+    done = client.cancel(key, None, "out of stock", idempotency_key="refund-full")
+
+    assert isinstance(done, Payment)
+    assert (done.status, done.total_amount, done.balance_amount) == ("CANCELED", 20_000, 0)
+    assert [(c.amount, c.reason) for c in done.cancels] == [(20_000, "out of stock")]
+    assert done.cancels[0].transaction_key and done.cancels[0].canceled_at
+    assert client.get(key) == done
+    assert len(ledger(gateway, key)) == 1
+
+
+def test_partial_cancels_leave_the_rest_until_nothing_is_left(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    client = make_client(gateway)
+
+    first = client.cancel(key, 10_000, "one item back", idempotency_key="refund-a")
+    assert (first.status, first.balance_amount) == ("PARTIAL_CANCELED", 20_000)
+    last = client.cancel(key, 20_000, "the rest", idempotency_key="refund-b")
+    assert (last.status, last.balance_amount) == ("CANCELED", 0)
+    assert [c.amount for c in last.cancels] == [10_000, 20_000]
+
+
+def test_the_same_key_twice_refunds_once(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    client = make_client(gateway)
+    first = client.cancel(key, 5_000, "dent", idempotency_key="refund-once")
+    again = client.cancel(key, 5_000, "dent", idempotency_key="refund-once")
+    assert again == first
+    assert [c["cancelAmount"] for c in ledger(gateway, key)] == [5_000]
+
+
+def test_amount_beyond_the_balance_is_a_definite_refusal(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 20_000)
+    client = make_client(gateway)
+    with pytest.raises(GatewayError) as caught:
+        client.cancel(key, 25_000, "too much", idempotency_key="refund-over")
+    err = caught.value
+    assert (err.code, err.http_status) == ("NOT_CANCELABLE_AMOUNT", 400)
+    assert str(err).startswith("Gateway refused: NOT_CANCELABLE_AMOUNT — ")
+    assert "\n" not in str(err)
+    assert client.session.posts() == 1  # a refusal is not retried
+    assert ledger(gateway, key) == []
+    assert_secret_free(err)
+
+
+def test_cancel_of_a_canceled_payment_is_refused(tiny_demo, gateway):
+    key = tiny_demo.payment_key("CANCELED")
+    with pytest.raises(GatewayError) as caught:
+        make_client(gateway).cancel(key, None, "again", idempotency_key="refund-again")
+    assert caught.value.code == "ALREADY_CANCELED_PAYMENT"
+    assert str(caught.value).startswith("Gateway refused: ALREADY_CANCELED_PAYMENT — ")
+
+
+def test_unknown_payment_is_not_found(gateway):
+    with pytest.raises(GatewayError) as caught:
+        make_client(gateway).get("tpk_nope")
+    assert (caught.value.code, caught.value.http_status) == ("NOT_FOUND_PAYMENT", 404)
+
+
+def test_wrong_secret_is_refused_and_never_shown(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 20_000)
+    secret = "test_sk_WRONG_do_not_print_42"
+    client = make_client(gateway, secret=secret)
+    for call in (
+        lambda: client.get(key),
+        lambda: client.cancel(key, 1_000, "try", idempotency_key="refund-wrong"),
+    ):
+        with pytest.raises(GatewayError) as caught:
+            call()
+        assert (caught.value.code, caught.value.http_status) == ("UNAUTHORIZED_KEY", 401)
+        assert_secret_free(caught.value, secret)
+    assert secret not in repr(client.config)
+    assert ledger(gateway, key) == []
+
+
+# --- retries under one key -----------------------------------------------------------------
+
+
+def test_timeout_then_retry_with_the_same_key_refunds_once(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 20_000)
+    client = make_client(gateway)
+    # The first attempt is applied, but its answer comes after the client gave up.
+    arm(gateway, "applied_then_slow", delay=1.0, count=1)
+
+    done = client.cancel(key, 5_000, "late answer", idempotency_key="refund-slow")
+
+    assert (done.status, done.balance_amount) == ("PARTIAL_CANCELED", 15_000)
+    assert client.session.posts() == 2
+    assert client.session.keys_sent() == {"refund-slow"}
+    assert [c["cancelAmount"] for c in ledger(gateway, key)] == [5_000]
+
+
+def test_server_error_once_then_the_retry_succeeds(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 20_000)
+    client = make_client(gateway)
+    arm(gateway, "error500", count=1)
+
+    done = client.cancel(key, 2_000, "retry", idempotency_key="refund-500")
+
+    assert done.balance_amount == 18_000
+    assert client.session.posts() == 2
+    assert client.session.keys_sent() == {"refund-500"}
+    assert len(ledger(gateway, key)) == 1
+
+
+def test_a_read_is_retried_after_a_server_error(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 20_000)
+    arm(gateway, "error500", count=2)
+    assert make_client(gateway).get(key).balance_amount == 20_000
+
+
+def test_applied_then_500_is_unknown_and_reconcile_finds_the_refund(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    client = make_client(gateway, retries=0)
+    before = len(client.get(key).cancels)
+    arm(gateway, "applied_then_500", count=1)
+
+    with pytest.raises(OutcomeUnknown) as caught:
+        client.cancel(key, 7_000, "unknown", idempotency_key="refund-u")
+    assert "reconcile" in str(caught.value)
+    assert_secret_free(caught.value)
+    assert len(ledger(gateway, key)) == 1  # it did happen
+
+    # The same client replays the request it sent under the key: the stored answer.
+    found = client.reconcile(key, "refund-u", 7_000, before_cancel_count=before)
+    assert found is not None and found.balance_amount == 23_000
+    assert [c.amount for c in found.cancels] == [7_000]
+    # A client that never sent it (e.g. a later job) decides by looking the payment up.
+    looked_up = make_client(gateway).reconcile(key, "refund-u", 7_000, before_cancel_count=before)
+    assert looked_up == found
+    assert len(ledger(gateway, key)) == 1
+
+
+def test_reconcile_tells_a_refund_that_never_happened(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    client = make_client(gateway, retries=0)
+    arm(gateway, "error500", count=1)  # a 5xx: unknown to the client, not applied in fact
+    with pytest.raises(OutcomeUnknown):
+        client.cancel(key, 4_000, "never", idempotency_key="refund-n")
+
+    # A lookup alone (nothing to replay): no such cancel.
+    assert make_client(gateway).reconcile(key, "refund-n", 4_000, before_cancel_count=0) is None
+    # An older cancel of the same amount is not ours.
+    make_client(gateway).cancel(key, 4_000, "earlier", idempotency_key="refund-older")
+    assert make_client(gateway).reconcile(key, "refund-n", 4_000, before_cancel_count=1) is None
+    assert len(ledger(gateway, key)) == 1
+
+
+def test_reconcile_of_a_refusal_replays_the_refusal(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 20_000)
+    client = make_client(gateway)
+    with pytest.raises(GatewayError):
+        client.cancel(key, 99_000, "over", idempotency_key="refund-r")
+    assert client.reconcile(key, "refund-r", 99_000, before_cancel_count=0) is None
+    assert ledger(gateway, key) == []
+
+
+def test_slow_on_every_attempt_is_unknown_and_uses_one_key(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 20_000)
+    client = make_client(gateway, timeout=0.25)
+    # Every request waits 0.6 s before it is handled, then is handled: the first one applies.
+    arm(gateway, "slow", delay=0.6, count=100)
+
+    with pytest.raises(OutcomeUnknown) as caught:
+        client.cancel(key, 3_000, "slow", idempotency_key="refund-slow-all")
+    assert_secret_free(caught.value)
+    assert client.session.posts() == 3  # the first attempt and two retries
+    assert client.session.keys_sent() == {"refund-slow-all"}
+
+    arm(gateway, "none")
+    # Let the requests still sleeping in the gateway finish, then count what they did.
+    wait_for(lambda: idempotency_rows(tiny_demo.dir) == [("refund-slow-all", "done")])
+    time.sleep(0.8)
+    assert idempotency_rows(tiny_demo.dir) == [("refund-slow-all", "done")]
+    assert [c["cancelAmount"] for c in ledger(gateway, key)] == [3_000]
+    found = client.reconcile(key, "refund-slow-all", 3_000, before_cancel_count=0)
+    assert found is not None and found.balance_amount == 17_000
+    assert len(ledger(gateway, key)) == 1
+
+
+def test_key_still_in_progress_is_unknown_until_it_finishes(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 20_000)
+    arm(gateway, "processing_slow", delay=0.8, count=1)
+    # Another request under the same key holds it in flight at the gateway.
+    holder = threading.Thread(
+        target=make_client(gateway, timeout=5).cancel,
+        args=(key, 1_000, "busy", "refund-busy"),
+    )
+    holder.start()
+    time.sleep(0.15)
+    client = make_client(gateway, retries=1)
+    try:
+        with pytest.raises(OutcomeUnknown) as caught:
+            client.cancel(key, 1_000, "busy", idempotency_key="refund-busy")
+        assert "in progress" in str(caught.value)
+        with pytest.raises(OutcomeUnknown):  # the gateway may still apply it
+            client.reconcile(key, "refund-busy", 1_000, before_cancel_count=0)
+    finally:
+        holder.join(timeout=5)
+    found = client.reconcile(key, "refund-busy", 1_000, before_cancel_count=0)
+    assert found is not None and found.balance_amount == 19_000
+    assert len(ledger(gateway, key)) == 1
+
+
+# --- no gateway, or a gateway that hangs up --------------------------------------------------
+
+
+def test_no_gateway_listening_means_nothing_was_sent(tiny_demo):
+    url = f"http://127.0.0.1:{free_port()}"
+    client = make_client(url, retries=1)
+    with pytest.raises(GatewayUnavailable) as caught:
+        client.cancel("tpk_test_0001", 1_000, "x", idempotency_key="refund-down")
+    assert isinstance(caught.value, GatewayError)  # definite: nothing happened
+    assert str(caught.value).startswith("Gateway unavailable: ")
+    assert_secret_free(caught.value)
+    with pytest.raises(GatewayUnavailable):
+        client.get("tpk_test_0001")
+    with pytest.raises(OutcomeUnknown) as unknown:
+        client.reconcile("tpk_test_0001", "refund-down", 1_000, before_cancel_count=0)
+    assert_secret_free(unknown.value)
+
+
+def test_connection_closed_after_sending_is_unknown():
+    """A server that reads the whole request and hangs up without answering."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(1)
+                data = b""
+                while b"\r\n\r\n" not in data and (chunk := conn.recv(4096)):
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = next(
+                    (int(h.split(b":")[1]) for h in head.split(b"\r\n")
+                     if h.lower().startswith(b"content-length")),
+                    0,
+                )  # fmt: skip
+                while len(body) < length and (chunk := conn.recv(4096)):
+                    body += chunk
+                # Hang up without a word: the request was received, no answer is sent.
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        client = make_client(f"http://127.0.0.1:{port}", retries=1)
+        with pytest.raises(OutcomeUnknown) as caught:
+            client.cancel("tpk_test_0001", 1_000, "x", idempotency_key="refund-reset")
+        assert "connection lost" in str(caught.value)
+        assert client.session.keys_sent() == {"refund-reset"}
+        assert_secret_free(caught.value)
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        listener.close()

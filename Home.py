@@ -29,5 +29,5 @@ nav = navigation(principal)
 with st.sidebar:
     st.divider()
     st.markdown(f"**{principal.name}**  \n{', '.join(principal.roles)}")
-    auth.logout_button(settings)
+    auth.logout_button(settings, principal)
 nav.run()

@@ -54,10 +54,11 @@ def navigation(principal: Principal) -> st.navigation:
         for p in PAGES
         if p not in allowed
     ]
-    with st.sidebar:
+    nav = st.navigation(pages, position="hidden")
+    with st.sidebar:  # page_link needs the pages registered first
         for p in allowed:
             st.page_link(p.file, label=p.title, icon=p.icon)
-    return st.navigation(pages, position="hidden")
+    return nav
 
 
 def require(url_path: str) -> Principal:

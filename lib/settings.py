@@ -35,6 +35,7 @@ class Settings:
     sources: tuple[SourceConfig, ...]
     app: Mapping[str, Any] = field(default_factory=dict)
     audit_url: str = DEFAULT_AUDIT_URL  # SQLAlchemy URL; load_settings makes SQLite paths absolute
+    gateway: Mapping[str, Any] | None = None  # [gateway] with its secret key resolved
 
     def source(self, name: str) -> SourceConfig:
         for src in self.sources:
@@ -70,6 +71,23 @@ def _audit_url(
     else:
         url = raw.get("url", DEFAULT_AUDIT_URL)
     return resolve_sqlite_url(str(url))
+
+
+def _gateway(
+    raw: Mapping[str, Any] | None,
+    secret: Callable[[str], str | None],
+    demo_secrets: Mapping[str, str],
+) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    if "base_url" not in raw:
+        raise ConfigError("[gateway] needs base_url")
+    name = raw.get("secret_key" + SECRET_SUFFIX, "gateway_secret_key")
+    key = secret(name) or demo_secrets.get(name)
+    if not key:
+        raise ConfigError(f"[gateway] secret key '{name}' is not set")
+    out = {k: v for k, v in raw.items() if not k.endswith(SECRET_SUFFIX)}
+    return {**out, "secret_key": key}
 
 
 def _source_config(
@@ -122,4 +140,5 @@ def load_settings(
         sources=sources,
         app=app,
         audit_url=_audit_url(raw.get("audit", {}), secret, demo_secrets),
+        gateway=_gateway(raw.get("gateway"), secret, demo_secrets),
     )

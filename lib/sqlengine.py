@@ -32,10 +32,15 @@ def make_engine(url: str | sa.URL) -> sa.Engine:
     url = sa.make_url(url)
     backend = url.get_backend_name()
     if backend == "mysql":
-        return sa.create_engine(ensure_utf8mb4(url.render_as_string(False)), pool_pre_ping=True)
+        return sa.create_engine(
+            ensure_utf8mb4(url.render_as_string(False)), pool_pre_ping=True, hide_parameters=True
+        )
     if backend != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
-    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    # hide_parameters: a driver error must never carry the bound values (personal data).
+    engine = sa.create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, hide_parameters=True
+    )
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:

@@ -42,10 +42,9 @@ def source_url(cfg: SourceConfig) -> str:
 def sqlalchemy_url(cfg: SourceConfig) -> str:
     """The source's URL for SQLAlchemy (the action layer writes through it); a relative
     SQLite path resolves against the repository like every other path."""
-    url = make_url(source_url(cfg))
-    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).is_absolute():
-        url = url.set(database=str(Path(cfg.options.get("base_dir", ".")) / url.database))
-    return url.render_as_string(hide_password=False)
+    from lib.settings import resolve_sqlite_url
+
+    return resolve_sqlite_url(source_url(cfg), Path(cfg.options.get("base_dir", ".")))
 
 
 def attachment(cfg: SourceConfig) -> Attachment:

@@ -26,3 +26,19 @@ def test_wrong_password_stays_on_the_login_form(page, app_url):
     log_in(page, app_url, "operator", "wrong")
     page.get_by_text("Username or password is incorrect").wait_for(timeout=30_000)
     assert page.get_by_text("Signed in as").count() == 0
+
+
+def test_logging_out_returns_to_the_form_and_is_audited(page, app_url, demo_dir):
+    from lib.audit import AuditStore
+
+    log_in(page, app_url, "analyst", "analyst-demo")
+    page.get_by_text("Signed in as").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Log out").click()
+    wait_idle(page)
+    page.get_by_role("textbox", name="Password").wait_for(timeout=30_000)
+    store = AuditStore(f"sqlite:///{demo_dir}/audit.sqlite")
+    rows = store.query(target_id="analyst", limit=2)
+    assert [(r["action"], r["outcome"]) for r in rows] == [
+        ("auth.logout", "ok"),
+        ("auth.login", "ok"),
+    ]

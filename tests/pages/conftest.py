@@ -9,6 +9,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from lib.actions import context
 from lib.settings import ROOT
 from tests.stack import write_config
 
@@ -19,9 +20,12 @@ HOME = str(ROOT / "Home.py")
 def app(tmp_path: Path, demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], AppTest]:
     """A factory of fresh AppTests of Home.py, configured for this test's demo data."""
     monkeypatch.setenv("BACKOFFICE_CONFIG", str(write_config(tmp_path, demo_dir)))
-    st.cache_resource.clear()  # settings and engine are per process: drop the last test's
+    # Settings, engine and action context are per process: drop the last test's.
+    st.cache_resource.clear()
+    context.reset()
     yield lambda: AppTest.from_file(HOME, default_timeout=60)
     st.cache_resource.clear()
+    context.reset()
 
 
 def sign_in(at: AppTest, username: str, password: str) -> AppTest:

@@ -1,0 +1,102 @@
+"""What actions act on: the audit store, the systems of record, the payment gateway.
+
+Built once per process from the settings; tests build their own and install it with
+`use_context`, so `run(name, actor, **params)` needs nothing else from its caller.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from lib.audit import AuditStore
+from lib.errors import ConfigError
+from lib.payments import GatewayConfig, PaymentsClient
+from lib.records import ensure_action_tables
+from lib.sqlengine import make_engine
+
+
+@dataclass
+class ActionContext:
+    audit: AuditStore
+    databases: dict[str, sa.Engine]  # "shop", "crm": the systems of record
+    payments: PaymentsClient | None = None
+    unmask_minutes: int = 10
+    _prepared: set[str] = field(default_factory=set)
+    _prepare_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def db(self, name: str) -> sa.Engine:
+        try:
+            engine = self.databases[name]
+        except KeyError:
+            raise ConfigError(f"No system of record named '{name}'") from None
+        if name not in self._prepared:
+            with self._prepare_lock:
+                if name not in self._prepared:
+                    ensure_action_tables(engine, name)
+                    self._prepared.add(name)
+        return engine
+
+    def same_database_as_audit(self, name: str) -> bool:
+        """True when the change and its audit row can share one transaction."""
+        url = self.db(name).url
+        return url.render_as_string(False) == self.audit.engine.url.render_as_string(False)
+
+
+_lock = threading.Lock()
+_context: ActionContext | None = None
+
+
+def from_settings() -> ActionContext:
+    from lib.settings import load_settings
+    from lib.sources.sql import sqlalchemy_url
+
+    settings = load_settings()
+    audit = AuditStore(settings.audit_url)
+    audit.create_schema()
+    dbs = {name: make_engine(sqlalchemy_url(settings.source(name))) for name in ("shop", "crm")}
+    payments = None
+    if settings.gateway:
+        gw = settings.gateway
+        payments = PaymentsClient(
+            GatewayConfig(
+                base_url=gw["base_url"],
+                secret_key=gw["secret_key"],
+                timeout=float(gw.get("timeout", 5)),
+                retries=int(gw.get("retries", 2)),
+            )
+        )
+    minutes = int(settings.app.get("unmask_minutes", 10))
+    return ActionContext(audit=audit, databases=dbs, payments=payments, unmask_minutes=minutes)
+
+
+def current() -> ActionContext:
+    global _context
+    with _lock:
+        if _context is None:
+            _context = from_settings()
+        return _context
+
+
+@contextmanager
+def use_context(ctx: ActionContext) -> Iterator[ActionContext]:
+    """Run actions against `ctx` inside the block (tests, scripts)."""
+    global _context
+    with _lock:
+        previous, _context = _context, ctx
+    try:
+        yield ctx
+    finally:
+        with _lock:
+            _context = previous
+
+
+def reset() -> None:
+    """Forget the process's context (the configuration changed, e.g. between tests)."""
+    global _context
+    with _lock:
+        _context = None

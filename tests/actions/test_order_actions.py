@@ -1,0 +1,299 @@
+"""order.approve / order.reject / order.refund through lib.actions.run, with the real gateway
+sandbox over HTTP, on SQLite and on PostgreSQL (orders and audit log in one database)."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from lib import actions
+from lib.actions.context import ActionContext
+from lib.audit import AuditStore
+from lib.demo.load_sql import copy_tables
+from lib.demo.services.serve import DEFAULT_SECRET, ServiceThread, create_service
+from lib.payments import GatewayConfig, PaymentsClient
+from lib.principal import Principal
+from lib.sqlengine import make_engine
+
+OPERATOR = Principal("operator", "Oscar Operator", ("operator",))
+ANALYST = Principal("analyst", "Ana Analyst", ("analyst",))
+
+
+class Stack:
+    def __init__(self, ctx: ActionContext, gateway_url: str, shop: sa.Engine) -> None:
+        self.ctx, self.gateway_url, self.shop = ctx, gateway_url, shop
+
+    def order(self, status: str, min_amount: int = 0) -> int:
+        with self.shop.connect() as conn:
+            return conn.execute(
+                sa.text(
+                    "SELECT o.id FROM orders o JOIN payments p ON p.order_id = o.id "
+                    "WHERE o.status = :s AND p.balance_amount >= :m AND p.status = 'DONE' "
+                    "ORDER BY o.id LIMIT 1"
+                ),
+                {"s": status, "m": min_amount},
+            ).scalar_one()
+
+    def row(self, sql: str, **params) -> sa.Row:
+        with self.shop.connect() as conn:
+            return conn.execute(sa.text(sql), params).one()
+
+    def fault(self, **fault) -> None:
+        requests.post(f"{self.gateway_url}/_faults", json=fault, timeout=2).raise_for_status()
+
+    def ledger(self, payment_key: str) -> list[dict]:
+        resp = requests.get(
+            f"{self.gateway_url}/v1/_ledger/cancels",
+            params={"paymentKey": payment_key},
+            auth=(DEFAULT_SECRET, ""),
+            timeout=2,
+        )
+        resp.raise_for_status()
+        body = resp.json()
+        return body["cancels"] if isinstance(body, dict) else body
+
+    def audit_rows(self, **filters) -> list[dict]:
+        return self.ctx.audit.query(limit=None, newest_first=False, **filters)
+
+
+def _gateway(demo: Path) -> ServiceThread:
+    return ServiceThread(create_service("gateway", demo)).start()
+
+
+def _client(url: str, timeout: float = 0.6, retries: int = 1) -> PaymentsClient:
+    return PaymentsClient(
+        GatewayConfig(url, DEFAULT_SECRET, timeout=timeout, retries=retries, backoff=0.05)
+    )
+
+
+@pytest.fixture
+def sqlite_stack(demo_dir: Path, tmp_path: Path) -> Iterator[Stack]:
+    for name in ("crm.sqlite", "shop.sqlite"):
+        shutil.copy(demo_dir / name, tmp_path / name)
+    gateway = _gateway(tmp_path)
+    audit = AuditStore(f"sqlite:///{tmp_path}/audit.sqlite")
+    audit.create_schema()
+    shop = make_engine(f"sqlite:///{tmp_path}/shop.sqlite")
+    ctx = ActionContext(
+        audit=audit,
+        databases={"shop": shop, "crm": make_engine(f"sqlite:///{tmp_path}/crm.sqlite")},
+        payments=_client(gateway.url),
+    )
+    with actions.use_context(ctx):
+        yield Stack(ctx, gateway.url, shop)
+    gateway.stop()
+
+
+@pytest.fixture
+def pg_stack(demo_dir: Path, tmp_path: Path, pg_server) -> Iterator[Stack]:
+    """Orders, payments and the audit log in one PostgreSQL database."""
+    url = pg_server.new()
+    copy_tables(demo_dir / "shop.sqlite", url, ["orders", "payments"])
+    shutil.copy(demo_dir / "shop.sqlite", tmp_path / "shop.sqlite")  # the gateway's seed
+    gateway = _gateway(tmp_path)
+    audit = AuditStore(url)
+    audit.create_schema()
+    shop = make_engine(url)
+    ctx = ActionContext(audit=audit, databases={"shop": shop}, payments=_client(gateway.url))
+    with actions.use_context(ctx):
+        yield Stack(ctx, gateway.url, shop)
+    gateway.stop()
+    shop.dispose()
+    audit.dispose()
+
+
+@pytest.fixture(params=["sqlite", "pg"])
+def stack(request) -> Stack:
+    return request.getfixturevalue(f"{request.param}_stack")
+
+
+# --- approve / reject -----------------------------------------------------------------------
+
+
+def test_approving_a_pending_order_changes_it_and_audits_before_and_after(stack):
+    order_id = stack.order("pending")
+    result = actions.run("order.approve", OPERATOR, order_id=order_id)
+    assert (result.outcome, result.message) == ("ok", f"Order {order_id} approved.")
+    assert stack.row("SELECT status FROM orders WHERE id = :i", i=order_id).status == "approved"
+    [row] = stack.audit_rows(action="order.approve", target_id=str(order_id))
+    assert row["outcome"] == "ok" and row["actor"] == "operator"
+    assert row["detail"]["status"] == {"before": "pending", "after": "approved"}
+    assert row["request_id"] == result.request_id
+
+
+def test_second_approval_of_the_same_order_conflicts(stack):
+    order_id = stack.order("pending")
+    assert actions.run("order.approve", OPERATOR, order_id=order_id).ok
+    second = actions.run("order.approve", OPERATOR, order_id=order_id)
+    assert second.outcome == "conflict"
+    assert "another operator got there first" in second.message
+    outcomes = [r["outcome"] for r in stack.audit_rows(action="order.approve")]
+    assert outcomes == ["ok", "conflict"]
+
+
+def test_fifty_parallel_approvals_give_one_ok_and_forty_nine_conflicts(stack):
+    order_id = stack.order("pending")
+    barrier = threading.Barrier(50)
+
+    def approve(_: int) -> str:
+        barrier.wait()
+        return actions.run("order.approve", OPERATOR, order_id=order_id).outcome
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        outcomes = list(pool.map(approve, range(50)))
+    assert sorted(outcomes) == ["conflict"] * 49 + ["ok"]
+    rows = stack.audit_rows(action="order.approve", target_id=str(order_id))
+    assert len(rows) == 50
+    assert stack.ctx.audit.verify().ok
+
+
+def test_unknown_order_and_bad_input_are_invalid_and_audited(stack):
+    assert actions.run("order.approve", OPERATOR, order_id=999_999).outcome == "invalid"
+    bad = actions.run("order.approve", OPERATOR, order_id="abc")
+    assert (bad.outcome, bad.message) == ("invalid", "order_id must be a whole number")
+    extra = actions.run("order.approve", OPERATOR, order_id=1, status="approved")
+    assert extra.outcome == "invalid" and "unexpected parameter: status" in extra.message
+    assert [r["outcome"] for r in stack.audit_rows(action="order.approve")] == ["invalid"] * 3
+
+
+def test_a_role_without_the_permission_is_denied_and_audited(stack):
+    order_id = stack.order("pending")
+    result = actions.run("order.approve", ANALYST, order_id=order_id)
+    assert result.outcome == "denied"
+    assert stack.row("SELECT status FROM orders WHERE id = :i", i=order_id).status == "pending"
+    [row] = stack.audit_rows(action="order.approve")
+    assert (row["outcome"], row["actor"], row["target_id"]) == ("denied", "analyst", str(order_id))
+
+
+def test_rejecting_a_pending_order_cancels_its_payment_in_full(sqlite_stack):
+    stack = sqlite_stack
+    order_id = stack.order("pending")
+    result = actions.run("order.reject", OPERATOR, order_id=order_id, reason="out of stock")
+    assert result.ok, result.message
+    pay = stack.row(
+        "SELECT payment_key, balance_amount, status FROM payments WHERE order_id = :i", i=order_id
+    )
+    assert (pay.balance_amount, pay.status) == (0, "CANCELED")
+    assert stack.row("SELECT status FROM orders WHERE id = :i", i=order_id).status == "rejected"
+    assert len(stack.ledger(pay.payment_key)) == 1
+
+
+# --- refunds --------------------------------------------------------------------------------
+
+
+def _payment(stack: Stack, order_id: int) -> sa.Row:
+    return stack.row(
+        "SELECT payment_key, amount, balance_amount, status FROM payments WHERE order_id = :i",
+        i=order_id,
+    )
+
+
+def test_partial_refund_lowers_the_balance_everywhere(stack):
+    order_id = stack.order("approved", min_amount=10_000)
+    before = _payment(stack, order_id)
+    result = actions.run(
+        "order.refund", OPERATOR, order_id=order_id, amount=3_000, reason="damaged box"
+    )
+    assert result.ok, result.message
+    after = _payment(stack, order_id)
+    assert after.balance_amount == before.balance_amount - 3_000
+    assert after.status == "PARTIAL_CANCELED"
+    assert stack.row("SELECT status FROM orders WHERE id = :i", i=order_id).status == (
+        "partially_refunded"
+    )
+    assert [c["cancelAmount"] for c in stack.ledger(before.payment_key)] == [3_000]
+    outcomes = [r["outcome"] for r in stack.audit_rows(action="order.refund")]
+    assert outcomes == ["requested", "ok"]
+    assert stack.ctx.audit.verify().ok
+
+
+def test_refund_over_the_balance_is_refused_before_the_gateway_is_called(stack):
+    order_id = stack.order("approved")
+    pay = _payment(stack, order_id)
+    result = actions.run(
+        "order.refund",
+        OPERATOR,
+        order_id=order_id,
+        amount=pay.balance_amount + 100,
+        reason="too much",
+    )
+    assert result.outcome == "invalid"
+    assert "exceeds the refundable balance" in result.message
+    assert stack.ledger(pay.payment_key) == []
+
+
+def test_timeout_then_retry_with_the_same_key_cancels_exactly_once(sqlite_stack):
+    stack = sqlite_stack
+    order_id = stack.order("approved", min_amount=5_000)
+    pay = _payment(stack, order_id)
+    stack.fault(mode="applied_then_slow", delay=1.5, count=1)  # applied, answer too late
+    result = actions.run(
+        "order.refund", OPERATOR, order_id=order_id, amount=1_000, reason="late delivery"
+    )
+    assert result.ok, result.message
+    assert [c["cancelAmount"] for c in stack.ledger(pay.payment_key)] == [1_000]
+    assert _payment(stack, order_id).balance_amount == pay.balance_amount - 1_000
+
+
+def test_applied_then_500_is_reconciled_to_ok(sqlite_stack):
+    stack = sqlite_stack
+    stack.ctx.payments = _client(stack.gateway_url, retries=0)
+    order_id = stack.order("approved", min_amount=5_000)
+    pay = _payment(stack, order_id)
+    stack.fault(mode="applied_then_500", count=1)
+    result = actions.run(
+        "order.refund", OPERATOR, order_id=order_id, amount=2_000, reason="wrong size"
+    )
+    assert result.ok, result.message
+    assert len(stack.ledger(pay.payment_key)) == 1
+    assert _payment(stack, order_id).balance_amount == pay.balance_amount - 2_000
+
+
+def test_two_concurrent_refunds_over_the_balance_cannot_both_succeed(stack):
+    order_id = stack.order("approved", min_amount=10_000)
+    pay = _payment(stack, order_id)
+    share = pay.balance_amount // 2 + 100  # each alone fits; together they exceed it
+    stack.fault(mode="slow", delay=0.3, count=2)  # keep the first in flight while the second asks
+    barrier = threading.Barrier(2)
+
+    def refund(_: int):
+        barrier.wait()
+        return actions.run(
+            "order.refund", OPERATOR, order_id=order_id, amount=share, reason="split refund"
+        )
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(refund, range(2)))
+    assert sorted(r.outcome for r in results) == ["invalid", "ok"]
+    assert [c["cancelAmount"] for c in stack.ledger(pay.payment_key)] == [share]
+    assert _payment(stack, order_id).balance_amount == pay.balance_amount - share
+
+
+def test_an_unknown_outcome_blocks_a_new_refund_until_reconciled(sqlite_stack):
+    stack = sqlite_stack
+    stack.ctx.payments = _client(stack.gateway_url, timeout=0.3, retries=0)
+    order_id = stack.order("approved", min_amount=5_000)
+    pay = _payment(stack, order_id)
+    stack.fault(mode="slow", delay=1.0, count=3)  # every attempt, replay included, times out
+    result = actions.run(
+        "order.refund", OPERATOR, order_id=order_id, amount=1_000, reason="gateway trouble"
+    )
+    assert result.outcome == "unknown"
+    assert "Do not refund again" in result.message
+    again = actions.run(
+        "order.refund", OPERATOR, order_id=order_id, amount=1_000, reason="try again"
+    )
+    assert again.outcome == "conflict" and "unknown outcome" in again.message
+    status = stack.row(
+        "SELECT status FROM refunds WHERE order_id = :i ORDER BY id LIMIT 1", i=order_id
+    ).status
+    assert status == "unknown"
+    # The gateway's own ledger never saw a second key for this payment.
+    assert len(stack.ledger(pay.payment_key)) <= 1

@@ -1,0 +1,62 @@
+"""Sign-in rules streamlit-authenticator lacks: lockout across sessions, audited sign-ins,
+logout that revokes the cookie."""
+
+from datetime import UTC, datetime, timedelta
+
+from lib import lockout
+from lib.actions import context
+from lib.auth import BAD_CREDENTIALS, COOKIE_DAYS, _revoked
+from tests.pages.conftest import sign_in
+
+
+def login_rows(username: str) -> list[tuple[str, str]]:
+    rows = context.current().audit.query(target_id=username, limit=None, newest_first=False)
+    return [(r["action"], r["outcome"]) for r in rows]
+
+
+def test_five_failures_lock_the_username_even_for_the_right_password(app):
+    for _ in range(4):
+        at = sign_in(app(), "seller2", "wrong")
+        assert [e.value for e in at.error] == [BAD_CREDENTIALS]
+    at = sign_in(app(), "seller2", "wrong")
+    assert "locked for 15 more minutes" in at.error[0].value
+    # A new browser session, right password: still locked (the lock lives in the audit DB).
+    at = sign_in(app(), "seller2", "seller2-demo")
+    assert "locked" in at.error[0].value
+    assert "Signed in as" not in "".join(m.value for m in at.markdown)
+    assert login_rows("seller2")[-7:] == [("auth.login", "failed")] * 5 + [
+        ("auth.login", "locked"),
+        ("auth.login", "denied"),
+    ]
+
+
+def test_the_lock_ends_after_fifteen_minutes():
+    store = context.current().audit
+    for _ in range(5):
+        lockout.record_failure(store, "lock-test")
+    assert lockout.locked_until(store, "lock-test") is not None
+    later = datetime.now(UTC) + lockout.LOCK_FOR + timedelta(seconds=1)
+    assert lockout.locked_until(store, "lock-test", now=later) is None
+
+
+def test_success_is_audited(app):
+    sign_in(app(), "auditor", "auditor-demo")
+    assert login_rows("auditor")[-1] == ("auth.login", "ok")
+
+
+def test_a_name_that_is_no_user_is_audited_only_as_a_digest(app):
+    sign_in(app(), "kim.minsu@example.com", "whatever")
+    rows = context.current().audit.query(action="auth.login", limit=5)
+    assert all("example.com" not in str(r) for r in rows)
+    assert rows[0]["target_id"].startswith("unknown:")
+
+
+def test_a_cookie_issued_before_the_last_logout_is_refused(app):
+    app()  # configures the context for this test's demo data
+    store = context.current().audit
+    issued = datetime.now(UTC) - timedelta(minutes=5)
+    token = {"username": "support", "exp_date": (issued + timedelta(days=COOKIE_DAYS)).timestamp()}
+    assert not _revoked(store, token)
+    lockout.record_logout(store, "support", ("support",))
+    assert _revoked(store, token)
+    assert _revoked(store, {"username": "support"})  # no expiry: never trusted

@@ -1,0 +1,108 @@
+"""Every action for every role: allowed exactly where config/policy.toml says, each denial
+audited, no unauthorized success."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from lib import actions, policy
+from lib.actions.context import ActionContext
+from lib.demo.services.serve import DEFAULT_SECRET, ServiceThread, create_service
+from lib.payments import GatewayConfig, PaymentsClient
+from lib.principal import Principal
+from tests.actions.conftest import sqlite_context
+
+ROLE_USERS = {
+    "admin": Principal("admin", "Ada Admin", ("admin",)),
+    "operator": Principal("operator", "Oscar Operator", ("operator",)),
+    "support": Principal("support", "Sora Support", ("support",)),
+    "analyst": Principal("analyst", "Ana Analyst", ("analyst",)),
+    "auditor": Principal("auditor", "Audrey Auditor", ("auditor",)),
+    "seller": Principal("seller1", "Seller One", ("seller",), tenant=1),
+}
+
+
+def _first(ctx: ActionContext, sql: str) -> int:
+    with ctx.db("shop").connect() as conn:
+        return conn.execute(sa.text(sql)).scalar_one()
+
+
+def _params(ctx: ActionContext, actor: Principal) -> dict[str, Callable[[], dict[str, Any]]]:
+    """Input that is valid for each action, so only the permission decides the outcome."""
+    pending = "SELECT id FROM orders WHERE status = 'pending' ORDER BY id LIMIT 1"
+    approved = (
+        "SELECT o.id FROM orders o JOIN payments p ON p.order_id = o.id "
+        "WHERE o.status = 'approved' AND p.balance_amount > 1000 ORDER BY o.id LIMIT 1"
+    )
+    product = "SELECT id FROM products WHERE seller_id = 1 AND active = 1 ORDER BY id LIMIT 1"
+    own = {} if actor.tenant else {"seller_id": 1}
+    return {
+        "order.approve": lambda: {"order_id": _first(ctx, pending)},
+        "order.reject": lambda: {"order_id": _first(ctx, pending), "reason": "out of stock"},
+        "order.refund": lambda: {
+            "order_id": _first(ctx, approved),
+            "amount": 500,
+            "reason": "damaged box",
+        },
+        "customer.update_contact": lambda: {"customer_id": 1, "phone": "010-2222-3333"},
+        "customer.unmask": lambda: {
+            "customer_id": 1,
+            "fields": ["email"],
+            "reason": "customer asked on the phone for a receipt",
+        },
+        "product.create": lambda: {
+            "name": "Linen shirt",
+            "price": 39000,
+            "stock": 5,
+            "category": "fashion",
+            **own,
+        },
+        "product.update": lambda: {"product_id": _first(ctx, product), "price": 12300},
+        "product.deactivate": lambda: {"product_id": _first(ctx, product)},
+        "sheet.import_rows": lambda: {
+            "table": "marketing_spend",
+            "rows": [
+                {
+                    "month": "2026-11-01",
+                    "channel": "search",
+                    "spend_krw": "1000",
+                    "clicks": "10",
+                    "signups": "1",
+                }
+            ],
+        },
+    }
+
+
+@pytest.fixture
+def matrix_ctx(tmp_path, demo_dir) -> Iterator[ActionContext]:
+    ctx = sqlite_context(tmp_path, demo_dir)
+    gateway = ServiceThread(create_service("gateway", tmp_path)).start()
+    ctx.payments = PaymentsClient(GatewayConfig(gateway.url, DEFAULT_SECRET, timeout=2))
+    with actions.use_context(ctx):
+        yield ctx
+    gateway.stop()
+
+
+def test_the_matrix_covers_every_declared_action():
+    assert set(actions.ACTIONS) == set(_params(None, ROLE_USERS["admin"]))  # type: ignore[arg-type]
+    assert set(ROLE_USERS) == set(policy.roles())
+
+
+@pytest.mark.parametrize("action", sorted(actions.ACTIONS))
+@pytest.mark.parametrize("role", sorted(ROLE_USERS))
+def test_role_may_run_action_exactly_where_policy_says(matrix_ctx, role, action):
+    actor = ROLE_USERS[role]
+    params = _params(matrix_ctx, actor)[action]()
+    result = actions.run(action, actor, **params)
+    rows = matrix_ctx.audit.query(action=action, limit=None)
+    if policy.may_run(actor, action):
+        assert result.outcome == "ok", result.message
+        assert rows[0]["outcome"] == "ok"
+    else:
+        assert result.outcome == "denied"
+        assert [(r["outcome"], r["actor"]) for r in rows] == [("denied", actor.username)]

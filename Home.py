@@ -4,9 +4,15 @@ import streamlit as st
 
 from lib import auth, runtime
 from lib.errors import ConfigError
-from lib.pages import PRINCIPAL_KEY, navigation
+from lib.pages import PRINCIPAL_KEY, navigation, signed_out_navigation
 
 st.set_page_config(page_title="Backoffice", page_icon=":material/dashboard:", layout="wide")
+
+# Before sign-in, register every page URL first: the sign-in form's cookie check can
+# rerun the script, and a deep link (/orders?status=pending) must keep its page.
+was_signed_in = bool(st.session_state.get("authentication_status"))
+if not was_signed_in:
+    signed_out_navigation()
 
 try:
     settings = runtime.settings()
@@ -23,6 +29,8 @@ if principal is None:
             "password is the username followed by `-demo` (e.g. `admin-demo`)."
         )
     st.stop()
+if not was_signed_in:
+    st.rerun()  # signed in just now: run again with the pages this role may open
 
 st.session_state[PRINCIPAL_KEY] = principal
 nav = navigation(principal)

@@ -25,6 +25,11 @@ run: $(RUNTIME_STAMP)
 test: $(DEV_STAMP) chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## make bench: time the read paths (TPC-H in PostgreSQL), approvals and masking; JSON in
+## test-artifacts/bench/. BENCH_ARGS="--sf 1" for the issue's scale factor.
+bench: $(DEV_STAMP)
+	$(PY) -m bench $(BENCH_ARGS)
+
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian's Chromium for the browser tests"; \

@@ -248,9 +248,14 @@ class Engine:
             )
         return out
 
-    def query(self, name: str, **params: Any) -> pd.DataFrame:
-        """Run queries/<name>.sql with bound parameters; loads the sources it names first."""
+    def query(
+        self, name: str, *, sort: tuple[str, str] | None = None, **params: Any
+    ) -> pd.DataFrame:
+        """Run queries/<name>.sql with bound parameters; loads the sources it names first.
+
+        `sort` is (column, "asc"|"desc") among the query's declared sortable columns."""
         q = load_query(self.queries_dir, name)
+        sql = q.render(sort)
         missing = q.params - params.keys()
         if missing:
             raise TypeError(f"query '{name}' needs parameters: {', '.join(sorted(missing))}")
@@ -258,7 +263,7 @@ class Engine:
             self.ensure(source)
         bound = {k: v for k, v in params.items() if k in q.params}
         try:
-            return self._cursor().execute(q.sql, bound).df()
+            return self._cursor().execute(sql, bound).df()
         except duckdb.Error as exc:
             # A live scanner fails at query time when its database went away: say which.
             for source in q.sources:

@@ -1,4 +1,9 @@
-"""The app's pages: file, url path, title, icon. Home.py registers those a user may open."""
+"""The app's pages: file, url path, title, icon. Home.py registers those a user may open.
+
+The page files live in app_pages/, not pages/: Streamlit treats a pages/ folder beside the
+entry script as an old-style multipage app and, on a server's first run (and on every
+AppTest), routes a URL straight to that file without running Home.py's sign-in first.
+"""
 
 from __future__ import annotations
 
@@ -22,8 +27,11 @@ class PageSpec:
 
 
 PAGES = (
-    PageSpec("pages/home.py", "", "Home", ":material/home:"),
-    PageSpec("pages/dashboard.py", "dashboard", "Dashboard", ":material/monitoring:"),
+    PageSpec("app_pages/home.py", "", "Home", ":material/home:"),
+    PageSpec("app_pages/customers.py", "customers", "Customers", ":material/group:"),
+    PageSpec("app_pages/orders.py", "orders", "Orders & payments", ":material/receipt_long:"),
+    PageSpec("app_pages/seller.py", "seller", "Seller portal", ":material/storefront:"),
+    PageSpec("app_pages/dashboard.py", "dashboard", "Dashboard", ":material/monitoring:"),
 )
 
 
@@ -59,6 +67,27 @@ def navigation(principal: Principal) -> st.navigation:
         for p in allowed:
             st.page_link(p.file, label=p.title, icon=p.icon)
     return nav
+
+
+def signed_out_navigation() -> None:
+    """Before sign-in every page URL is valid and shows only the login form, so a deep link
+    (/orders?status=pending) keeps its path and query and lands on its view after sign-in."""
+    st.navigation(
+        [
+            st.Page(
+                _login_stand_in,
+                title=p.title,
+                url_path=p.url_path or None,
+                default=p.url_path == "",
+            )
+            for p in PAGES
+        ],
+        position="hidden",
+    )
+
+
+def _login_stand_in() -> None:
+    """Nothing: the login form is already on the page."""
 
 
 def require(url_path: str) -> Principal:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
+from lib.actions.base import Result
 from lib.engine import Engine
 from lib.errors import BackofficeError
 
@@ -41,3 +42,48 @@ def freshness_bar(engine: Engine, sources: Sequence[str], key: str) -> None:
                 show_error(exc)
                 return
         st.rerun()
+
+
+RESULT_ICONS = {
+    "ok": ":material/check_circle:",
+    "denied": ":material/block:",
+    "conflict": ":material/group:",
+    "invalid": ":material/edit_off:",
+    "failed": ":material/error:",
+    "unknown": ":material/help:",
+}
+
+
+def show_result(result: Result) -> None:
+    """A toast per action result; refusals also stay on the page as a message."""
+    st.toast(result.message, icon=RESULT_ICONS.get(result.outcome))
+    if result.outcome == "conflict":
+        st.warning(result.message, icon=RESULT_ICONS["conflict"])
+    elif not result.ok:
+        st.error(result.message, icon=RESULT_ICONS.get(result.outcome))
+
+
+def pager(total: int, page_size: int, key: str) -> int:
+    """Previous / next over a server-side paged table; the page number lives in the URL.
+
+    Returns the offset of the current page."""
+    from lib import url_state
+
+    pages = max(1, -(-total // page_size))
+    url_state.seed_int(key, 1, minimum=1)
+    page = min(st.session_state[key], pages)
+    left, middle, right = st.columns([1, 3, 1], vertical_alignment="center")
+    if left.button(
+        "Previous", key=f"{key}_prev", disabled=page <= 1, icon=":material/chevron_left:"
+    ):
+        page -= 1
+    if right.button(
+        "Next", key=f"{key}_next", disabled=page >= pages, icon=":material/chevron_right:"
+    ):
+        page += 1
+    st.session_state[key] = page
+    first = (page - 1) * page_size + 1 if total else 0
+    last = min(page * page_size, total)
+    middle.caption(f"Rows {first:,}–{last:,} of {total:,} · page {page} of {pages}")
+    url_state.write({key: page if page > 1 else None})
+    return (page - 1) * page_size

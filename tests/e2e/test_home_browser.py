@@ -42,3 +42,12 @@ def test_logging_out_returns_to_the_form_and_is_audited(page, app_url, demo_dir)
         ("auth.logout", "ok"),
         ("auth.login", "ok"),
     ]
+
+
+def test_a_deep_link_opened_signed_out_lands_on_its_view_after_sign_in(page, app_url):
+    log_in(
+        page, app_url, "analyst", "analyst-demo", path="/dashboard?from=2026-03-01&to=2026-05-01"
+    )
+    page.get_by_role("heading", name="Dashboard").wait_for(timeout=30_000)
+    assert "/dashboard" in page.url and "from=2026-03-01" in page.url
+    assert page.get_by_role("spinbutton", name="month, From").inner_text() == "03"

@@ -39,6 +39,6 @@ def test_a_page_refuses_a_role_that_may_not_open_it(app, page):
 
 
 def test_a_page_refuses_when_nobody_is_signed_in(app):
-    at = AppTest.from_file(str(ROOT / "pages/dashboard.py"), default_timeout=30).run()
+    at = AppTest.from_file(str(ROOT / "app_pages/dashboard.py"), default_timeout=30).run()
     assert [e.value for e in at.error] == [NOT_PERMITTED]
     assert not at.metric

@@ -34,3 +34,17 @@ def test_every_shipped_query_names_only_configured_sources():
         q = load_query(QUERIES, path.stem)
         assert q.sources, f"{path.name} has no '-- sources:' header"
         assert set(q.sources) <= configured, path.name
+
+
+def test_sort_comes_only_from_the_declared_columns(tmp_path: Path):
+    (tmp_path / "t.sql").write_text(
+        "-- sources: shop\n-- sortable: id, amount\n-- default_sort: amount desc\n"
+        "SELECT * FROM shop.orders ORDER BY __order_by__",
+        encoding="utf-8",
+    )
+    q = load_query(tmp_path, "t")
+    assert q.render().endswith('ORDER BY "amount" DESC NULLS LAST, id')
+    assert q.render(("id", "asc")).endswith('ORDER BY "id" ASC NULLS LAST')
+    for bad in [("name; DROP TABLE x", "asc"), ("amount", "sideways")]:
+        with pytest.raises(QueryNotFound, match="cannot be sorted"):
+            q.render(bad)

@@ -8,7 +8,7 @@ import streamlit as st
 from lib import runtime
 from lib.errors import BackofficeError
 from lib.pages import require
-from lib.ui import freshness_bar, show_error
+from lib.ui import freshness_bar, krw_short, show_error
 from lib.url_state import get_date, set_params
 
 require("dashboard")
@@ -49,9 +49,9 @@ revenue, orders, spend = (
     int(monthly.spend_krw.fillna(0).sum()),
 )
 k1, k2, k3, k4 = st.columns(4)
-k1.metric("Revenue kept", f"₩{revenue:,.0f}")
+k1.metric("Revenue kept", krw_short(revenue), help=f"₩{revenue:,}")
 k2.metric("Orders", f"{orders:,}")
-k3.metric("Marketing spend", f"₩{spend:,.0f}")
+k3.metric("Marketing spend", krw_short(spend), help=f"₩{spend:,}")
 k4.metric("Revenue / spend", f"{revenue / spend:.1f}×" if spend else "—")
 
 bar = (

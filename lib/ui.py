@@ -17,6 +17,14 @@ def show_error(exc: BackofficeError) -> None:
     st.error(str(exc), icon=":material/error:")
 
 
+def krw_short(amount: float) -> str:
+    """₩1.2B / ₩518.2M / ₩12,300: a metric that fits its card."""
+    for size, unit in ((1e9, "B"), (1e6, "M")):
+        if abs(amount) >= size:
+            return f"₩{amount / size:,.1f}{unit}"
+    return f"₩{amount:,.0f}"
+
+
 def ago(moment: datetime | None) -> str:
     if moment is None:
         return "never"

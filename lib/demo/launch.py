@@ -51,6 +51,10 @@ def stop_all(procs: list[subprocess.Popen]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=APP_PORT)
@@ -64,8 +68,11 @@ def main() -> int:
     )
 
     procs: list[subprocess.Popen] = []
-    # SIGTERM (e.g. from a supervisor) stops everything the same way Ctrl-C does.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C, a closed terminal or a supervisor's SIGTERM all stop everything the same way.
+    # SIGINT is set explicitly: a shell that starts us in the background leaves it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     try:
         for name, port in SERVICES.items():
             cmd = [

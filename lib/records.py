@@ -25,6 +25,14 @@ customers = sa.Table(
     sa.Column("updated_at", sa.Text, nullable=False),
 )
 
+sellers = sa.Table(
+    "sellers",
+    shop,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+)
+
 products = sa.Table(
     "products",
     shop,

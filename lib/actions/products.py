@@ -21,7 +21,7 @@ from lib import policy
 from lib.actions import validation as v
 from lib.actions.base import Action, Call, Result
 from lib.errors import ActionDenied, Conflict, ValidationFailed
-from lib.records import now_text, products
+from lib.records import now_text, products, sellers
 
 CATEGORIES = ("fashion", "beauty", "electronics", "home", "food", "sports")
 EDITABLE = ("name", "price", "stock", "category")
@@ -29,7 +29,6 @@ MAXIMUM = 1_000_000_000  # price (won) and stock: far above any real value, insi
 STAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # lib.records.now_text
 
 # The seller directory, read only here (to check that an admin names a real seller).
-sellers = sa.table("sellers", sa.column("id"))
 
 
 def _not_yours(product_id: int) -> ActionDenied:

@@ -20,6 +20,15 @@ APP_PORT = 8501
 LOGINS = ("admin", "operator", "support", "analyst", "auditor", "seller1", "seller2")
 
 
+def streamlit_command(port: int) -> list[str]:
+    """`streamlit run Home.py` on loopback at `port`, as make run and the browser tests use it."""
+    return [
+        sys.executable, "-m", "streamlit", "run", "Home.py",
+        "--server.headless", "true", "--server.address", "127.0.0.1",
+        "--server.port", str(port), "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+
+
 def wait_for(url: str, timeout: float, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -89,23 +98,7 @@ def main() -> int:
         for (name, port), proc in zip(SERVICES.items(), procs, strict=True):
             wait_for(f"http://127.0.0.1:{port}/health", 30, proc)
             print(f"  {name:<13} http://127.0.0.1:{port}")
-        app = start(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "Home.py",
-                "--server.headless",
-                "true",
-                "--server.address",
-                "127.0.0.1",
-                "--server.port",
-                str(args.port),
-                "--browser.gatherUsageStats",
-                "false",
-            ]
-        )
+        app = start(streamlit_command(args.port))
         procs.append(app)
         wait_for(f"http://127.0.0.1:{args.port}/_stcore/health", 60, app)
         print(f"\nBackoffice is running at http://127.0.0.1:{args.port}")

@@ -22,18 +22,8 @@ from lib.actions import ActionContext, use_context
 from lib.audit import AuditStore
 from lib.demo.load_sql import copy_tables
 from lib.principal import Principal
-from lib.records import products
+from lib.records import products, sellers
 from lib.sqlengine import make_engine
-
-# The seller directory as the demo schema has it (lib.records does not define it).
-_sellers_meta = sa.MetaData()
-sellers = sa.Table(
-    "sellers",
-    _sellers_meta,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("email", sa.Text, nullable=False),
-)
 
 
 def sqlite_context(tmp_path: Path, demo_dir: Path) -> ActionContext:
@@ -57,8 +47,7 @@ def postgresql_context(pg_server: Any, demo_dir: Path) -> ActionContext:
     shop = make_engine(shop_url)
     # Products with a generated id, as a deployed shop has them (the copied demo ids kept).
     with shop.begin() as conn:
-        _sellers_meta.create_all(conn)
-        products.metadata.create_all(conn, tables=[products])
+        products.metadata.create_all(conn, tables=[sellers, products])
         conn.execute(sa.insert(sellers), _sqlite_rows(demo_dir / "shop.sqlite", "sellers"))
         conn.execute(sa.insert(products), _sqlite_rows(demo_dir / "shop.sqlite", "products"))
         conn.execute(
@@ -98,18 +87,21 @@ def ctx(request: pytest.FixtureRequest, tmp_path: Path, demo_dir: Path) -> Itera
     _dispose(built)
 
 
+# The demo users (config/users.yaml) as the actions see them.
+PRINCIPALS = {
+    "admin": Principal("admin", "Ada Admin", ("admin",)),
+    "operator": Principal("operator", "Oscar Operator", ("operator",)),
+    "support": Principal("support", "Sora Support", ("support",)),
+    "analyst": Principal("analyst", "Ana Analyst", ("analyst",)),
+    "auditor": Principal("auditor", "Audrey Auditor", ("auditor",)),
+    "seller1": Principal("seller1", "Seller One (tenant 1)", ("seller",), tenant=1),
+    "seller2": Principal("seller2", "Seller Two (tenant 2)", ("seller",), tenant=2),
+}
+
+
 @pytest.fixture(scope="session")
 def principals() -> dict[str, Principal]:
-    """The demo users (config/users.yaml) as the actions see them."""
-    return {
-        "admin": Principal("admin", "Ada Admin", ("admin",)),
-        "operator": Principal("operator", "Oscar Operator", ("operator",)),
-        "support": Principal("support", "Sora Support", ("support",)),
-        "analyst": Principal("analyst", "Ana Analyst", ("analyst",)),
-        "auditor": Principal("auditor", "Audrey Auditor", ("auditor",)),
-        "seller1": Principal("seller1", "Seller One (tenant 1)", ("seller",), tenant=1),
-        "seller2": Principal("seller2", "Seller Two (tenant 2)", ("seller",), tenant=2),
-    }
+    return PRINCIPALS
 
 
 def _audit_rows(ctx: ActionContext, **filters: Any) -> list[dict[str, Any]]:

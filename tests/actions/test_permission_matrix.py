@@ -14,16 +14,12 @@ from lib.actions.context import ActionContext
 from lib.demo.services.serve import DEFAULT_SECRET, ServiceThread, create_service
 from lib.payments import GatewayConfig, PaymentsClient
 from lib.principal import Principal
-from tests.actions.conftest import sqlite_context
+from tests.actions.conftest import PRINCIPALS, sqlite_context
 
+# One user per role; a seller acts for its own tenant.
 ROLE_USERS = {
-    "admin": Principal("admin", "Ada Admin", ("admin",)),
-    "operator": Principal("operator", "Oscar Operator", ("operator",)),
-    "support": Principal("support", "Sora Support", ("support",)),
-    "analyst": Principal("analyst", "Ana Analyst", ("analyst",)),
-    "auditor": Principal("auditor", "Audrey Auditor", ("auditor",)),
-    "seller": Principal("seller1", "Seller One", ("seller",), tenant=1),
-}
+    role: PRINCIPALS[role] for role in ("admin", "operator", "support", "analyst", "auditor")
+} | {"seller": PRINCIPALS["seller1"]}
 
 
 def _first(ctx: ActionContext, sql: str) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from lib.demo.launch import streamlit_command
 from lib.settings import ROOT
 from tests.stack import write_config
 
@@ -44,21 +44,7 @@ def app_url(demo_services: dict[str, str], demo_dir: Path, tmp_path_factory) -> 
     port = free_port()
     env = {**os.environ, "BACKOFFICE_CONFIG": str(config)}
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "Home.py",
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--browser.gatherUsageStats",
-            "false",
-        ],
+        streamlit_command(port),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -202,7 +202,23 @@ def refund(call: Call, order_id: int, amount: int | None, reason: str) -> Result
         if payment is None:
             _settle(call, refund_id, "failed", "NOT_APPLIED", "failed", {"amount": amount})
             return call.result("failed", "The gateway did not apply the refund.")
+    return _apply(call, order_id, refund_id, pay.payment_key, amount, payment, reason)
+
+
+def _apply(
+    call: Call,
+    order_id: int,
+    refund_id: int,
+    payment_key: str,
+    amount: int,
+    payment: Payment,
+    reason: str,
+) -> Result:
+    """The gateway applied the refund: mirror its balance and move the order's status."""
     with call.transaction("shop") as tx:
+        balance_before = tx.execute(
+            sa.select(payments.c.balance_amount).where(payments.c.payment_key == payment_key)
+        ).scalar_one()
         tx.execute(
             sa.update(refunds)
             .where(refunds.c.id == refund_id)
@@ -210,7 +226,7 @@ def refund(call: Call, order_id: int, amount: int | None, reason: str) -> Result
         )
         tx.execute(
             sa.update(payments)
-            .where(payments.c.payment_key == pay.payment_key)
+            .where(payments.c.payment_key == payment_key)
             .values(balance_amount=payment.balance_amount, status=payment.status)
         )
         order = _order(tx.conn, order_id)
@@ -227,7 +243,7 @@ def refund(call: Call, order_id: int, amount: int | None, reason: str) -> Result
             {
                 "refund_id": refund_id,
                 "amount": amount,
-                "balance": {"before": pay.balance_amount, "after": payment.balance_amount},
+                "balance": {"before": balance_before, "after": payment.balance_amount},
                 "status": {"before": order.status, "after": new_status},
             },
             reason,
@@ -241,6 +257,50 @@ def refund(call: Call, order_id: int, amount: int | None, reason: str) -> Result
     )
 
 
+# --- reconcile ------------------------------------------------------------------------------
+
+
+def _validate_reconcile(p: dict[str, Any]) -> dict[str, Any]:
+    v.only(p, {"order_id"})
+    return {"order_id": v.integer(p, "order_id", minimum=1)}
+
+
+def reconcile(call: Call, order_id: int) -> Result:
+    """Decide refunds of this order whose outcome is unknown: ask the gateway about the same
+    idempotency key (replay, then lookup); never send a cancel under a new key."""
+    call.target(order_id)
+    if call.ctx.payments is None:
+        raise ActionFailed("No payment gateway is configured.")
+    with call.ctx.db("shop").connect() as conn:
+        pending = conn.execute(
+            sa.select(refunds)
+            .where(refunds.c.order_id == order_id, refunds.c.status == "unknown")
+            .order_by(refunds.c.id)
+        ).all()
+    if not pending:
+        raise Conflict(f"No refund of order {order_id} has an unknown outcome.")
+    result = call.result("ok", "")
+    for r in pending:
+        try:
+            payment = call.ctx.payments.reconcile(
+                r.payment_key, r.idempotency_key, r.amount, reason=r.reason
+            )
+        except OutcomeUnknown as exc:
+            raise OutcomeUnknown(
+                f"The gateway still gives no answer for order {order_id}; try again later."
+            ) from exc
+        if payment is None:
+            _settle(call, r.id, "failed", "NOT_APPLIED", "failed", {"amount": r.amount})
+            result = call.result(
+                "ok",
+                f"The refund of ₩{r.amount:,} was not applied; the amount is free to refund again.",
+                applied=False,
+            )
+        else:
+            result = _apply(call, order_id, r.id, r.payment_key, r.amount, payment, r.reason)
+    return result
+
+
 ACTIONS = (
     Action("order.approve", "order", _validate_approve, approve, "Approve a pending order"),
     Action(
@@ -249,6 +309,13 @@ ACTIONS = (
         _validate_reject,
         reject,
         "Reject a pending order and cancel its payment",
+    ),
+    Action(
+        "order.reconcile",
+        "order",
+        _validate_reconcile,
+        reconcile,
+        "Decide a refund whose outcome the gateway left unknown",
     ),
     Action(
         "order.refund",

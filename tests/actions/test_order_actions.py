@@ -297,3 +297,12 @@ def test_an_unknown_outcome_blocks_a_new_refund_until_reconciled(sqlite_stack):
     assert status == "unknown"
     # The gateway's own ledger never saw a second key for this payment.
     assert len(stack.ledger(pay.payment_key)) <= 1
+
+    # Once the gateway answers again, reconciling decides it under the same key.
+    stack.fault(mode="none")
+    stack.ctx.payments = _client(stack.gateway_url)
+    settled = actions.run("order.reconcile", OPERATOR, order_id=order_id)
+    assert settled.ok, settled.message
+    assert [c["cancelAmount"] for c in stack.ledger(pay.payment_key)] == [1_000]
+    assert _payment(stack, order_id).balance_amount == pay.balance_amount - 1_000
+    assert actions.run("order.reconcile", OPERATOR, order_id=order_id).outcome == "conflict"

@@ -27,6 +27,29 @@ def _first(ctx: ActionContext, sql: str) -> int:
         return conn.execute(sa.text(sql)).scalar_one()
 
 
+def _unknown_refund(ctx: ActionContext, order_id: int) -> int:
+    """A refund whose gateway call never got an answer (its key was never sent)."""
+    from lib.records import now_text, payments, refunds
+
+    with ctx.db("shop").begin() as conn:
+        key = conn.execute(
+            sa.select(payments.c.payment_key).where(payments.c.order_id == order_id)
+        ).scalar_one()
+        conn.execute(
+            sa.insert(refunds).values(
+                order_id=order_id,
+                payment_key=key,
+                amount=500,
+                reason="gateway timed out",
+                idempotency_key=f"matrix-{order_id}",
+                status="unknown",
+                requested_by="operator",
+                requested_at=now_text(),
+            )
+        )
+    return order_id
+
+
 def _params(ctx: ActionContext, actor: Principal) -> dict[str, Callable[[], dict[str, Any]]]:
     """Input that is valid for each action, so only the permission decides the outcome."""
     pending = "SELECT id FROM orders WHERE status = 'pending' ORDER BY id LIMIT 1"
@@ -39,6 +62,7 @@ def _params(ctx: ActionContext, actor: Principal) -> dict[str, Callable[[], dict
     return {
         "order.approve": lambda: {"order_id": _first(ctx, pending)},
         "order.reject": lambda: {"order_id": _first(ctx, pending), "reason": "out of stock"},
+        "order.reconcile": lambda: {"order_id": _unknown_refund(ctx, _first(ctx, approved))},
         "order.refund": lambda: {
             "order_id": _first(ctx, approved),
             "amount": 500,

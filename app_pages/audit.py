@@ -66,7 +66,8 @@ else:
         "detail",
         "request_id",
     ]
-    st.caption(f"Newest {len(df):,} rows" + (f" (at most {LIMIT})" if len(df) == LIMIT else ""))
+    count = f"{len(df):,} row" + ("s" if len(df) != 1 else "")
+    st.caption(f"Newest {count}" + (f" (at most {LIMIT} shown)" if len(df) == LIMIT else ""))
     st.dataframe(
         df[shown],
         hide_index=True,

@@ -1,9 +1,8 @@
-"""Customers page (being built)."""
+"""Customers: search and filter (personal data masked), one customer's orders, tickets and
+profile, unmask with a reason, edit contact details."""
 
-import streamlit as st
-
+from lib import customers_view
 from lib.pages import require
 
-require("customers")
-st.title("Customers")
-st.info("This page is being built.")
+principal = require("customers")
+customers_view.render(principal)

@@ -30,11 +30,13 @@ test: $(DEV_STAMP) chromium
 bench: $(DEV_STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
 
+# Debian's Chromium for the browser tests, and a Korean font so screenshots show Hangul.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "Installing Debian's Chromium for the browser tests"; \
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi nanum; } || { \
+	  echo "Installing Debian's Chromium and fonts-nanum for the browser tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    $$SUDO apt-get install -y -qq chromium fonts-nanum >/dev/null; }
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .

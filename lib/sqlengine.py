@@ -22,12 +22,17 @@ def ensure_utf8mb4(sqlalchemy_url: str) -> str:
     return url.update_query_dict({"charset": "utf8mb4"}).render_as_string(hide_password=False)
 
 
-def make_engine(url: str | sa.URL) -> sa.Engine:
+def make_engine(url: str | sa.URL, *, wal: bool = False) -> sa.Engine:
     """An engine for SQLite, PostgreSQL or MySQL/MariaDB.
 
     SQLite: every write transaction starts with BEGIN IMMEDIATE (SQLAlchemy's documented
     pysqlite recipe), so a read-then-write inside it cannot interleave with another
-    writer's; WAL so readers don't block the writer. MySQL: utf8mb4 for Korean text.
+    writer's. MySQL: utf8mb4 for Korean text.
+
+    `wal` only for a SQLite file DuckDB never reads (the audit log): DuckDB's sqlite scanner
+    in this same process links its own SQLite, whose POSIX locks cannot see ours; closing its
+    last connection checkpoints and deletes the -wal file under our open connection, whose
+    later commits then go to the unlinked file, unseen by every other reader.
     """
     url = sa.make_url(url)
     backend = url.get_backend_name()
@@ -47,7 +52,7 @@ def make_engine(url: str | sa.URL) -> sa.Engine:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute(f"PRAGMA journal_mode = {'WAL' if wal else 'DELETE'}")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")

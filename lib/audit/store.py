@@ -44,7 +44,7 @@ class AuditStore:
         self.backend = self.url.get_backend_name()
         if self.backend not in ("sqlite", "postgresql"):
             raise ConfigError(f"Audit store: use SQLite or PostgreSQL, not '{self.backend}'")
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(self.url, wal=True)  # DuckDB never reads the audit log
 
     def __repr__(self) -> str:
         return f"AuditStore({self.url.render_as_string(hide_password=True)!r})"

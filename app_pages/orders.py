@@ -1,9 +1,7 @@
-"""Orders page (being built)."""
+"""Orders & payments: filter orders, approve / reject / refund them, see each payment."""
 
-import streamlit as st
-
+from lib import orders_view
 from lib.pages import require
 
-require("orders")
-st.title("Orders")
-st.info("This page is being built.")
+principal = require("orders")
+orders_view.render(principal)

@@ -1,0 +1,20 @@
+-- sources: shop, crm
+-- How many orders match the Orders page's filters (the pager's total).
+-- Keep the WHERE clause the same as orders_list.sql's.
+SELECT count(*) AS total
+FROM shop.orders AS o
+LEFT JOIN shop.payments AS p ON p.order_id = o.id
+LEFT JOIN crm.customers AS c ON c.id = o.customer_id
+WHERE ($status_all OR o.status IN (SELECT unnest(CAST($statuses AS VARCHAR[]))))
+  AND ($date_from IS NULL OR CAST(o.ordered_at AS TIMESTAMP) >= CAST($date_from AS DATE))
+  AND ($date_to IS NULL OR CAST(o.ordered_at AS TIMESTAMP) < CAST($date_to AS DATE) + INTERVAL 1 DAY)
+  AND ($min_amount IS NULL OR o.amount >= $min_amount)
+  AND ($max_amount IS NULL OR o.amount <= $max_amount)
+  AND ($seller_id IS NULL OR o.seller_id = $seller_id)
+  AND (
+    $q IS NULL
+    OR o.id = TRY_CAST($q AS BIGINT)
+    OR starts_with(p.payment_key, $q)
+    OR contains(lower(c.name), lower($q))
+    OR contains(lower(c.email), lower($q))
+  )

@@ -1,0 +1,36 @@
+-- sources: shop, crm
+-- One page of orders with their payment, seller and customer, for the Orders page.
+-- Keep the WHERE clause the same as orders_count.sql's: the pager counts what this lists.
+-- sortable: ordered_at, id, amount, balance, status, method, seller
+-- default_sort: ordered_at desc
+SELECT
+    o.id,
+    CAST(o.ordered_at AS TIMESTAMP) AS ordered_at,
+    o.status,
+    o.amount,
+    p.balance_amount AS balance,
+    p.method,
+    s.name AS seller,
+    c.name AS customer,
+    p.payment_key,
+    o.seller_id,
+    o.customer_id
+FROM shop.orders AS o
+LEFT JOIN shop.payments AS p ON p.order_id = o.id
+LEFT JOIN shop.sellers AS s ON s.id = o.seller_id
+LEFT JOIN crm.customers AS c ON c.id = o.customer_id
+WHERE ($status_all OR o.status IN (SELECT unnest(CAST($statuses AS VARCHAR[]))))
+  AND ($date_from IS NULL OR CAST(o.ordered_at AS TIMESTAMP) >= CAST($date_from AS DATE))
+  AND ($date_to IS NULL OR CAST(o.ordered_at AS TIMESTAMP) < CAST($date_to AS DATE) + INTERVAL 1 DAY)
+  AND ($min_amount IS NULL OR o.amount >= $min_amount)
+  AND ($max_amount IS NULL OR o.amount <= $max_amount)
+  AND ($seller_id IS NULL OR o.seller_id = $seller_id)
+  AND (
+    $q IS NULL
+    OR o.id = TRY_CAST($q AS BIGINT)
+    OR starts_with(p.payment_key, $q)
+    OR contains(lower(c.name), lower($q))
+    OR contains(lower(c.email), lower($q))
+  )
+ORDER BY __order_by__
+LIMIT $limit OFFSET $offset

@@ -1,0 +1,177 @@
+"""Orders & payments in a real browser: approve, refund, shared URLs, a signed-out deep link.
+
+The demo data is shared with the AppTest page tests: orders are picked by their current
+state, from id ranges no other test uses.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import log_in, wait_idle
+
+pytestmark = pytest.mark.e2e
+
+APPROVE = (18_800, 19_000)
+REFUND = (15_200, 15_400)
+ROW_HEIGHT = 35  # px, Streamlit's dataframe rows (and its header)
+
+
+def shop(demo_dir: Path, sql: str, *params: object) -> list[tuple]:
+    con = sqlite3.connect(demo_dir / "shop.sqlite")
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def open_orders(page, app_url: str, path: str) -> None:
+    log_in(page, app_url, "operator", "operator-demo", path=path)
+    page.get_by_role("heading", name="Orders & payments").wait_for(timeout=30_000)
+    wait_idle(page)
+    # The table, or the message that stands in for it.
+    shown = page.get_by_test_id("stDataFrame").or_(page.get_by_test_id("stAlert"))
+    shown.first.wait_for(timeout=30_000)
+    wait_idle(page)
+
+
+def orders_grid(page):
+    grid = page.get_by_test_id("stDataFrame").first
+    grid.wait_for(timeout=30_000)
+    return grid
+
+
+def select_row(page, row: int) -> None:
+    """Tick the row's checkbox (the grid is a canvas: click where the row is)."""
+    box = orders_grid(page).bounding_box()
+    page.mouse.click(box["x"] + 16, box["y"] + ROW_HEIGHT * (row + 1) + ROW_HEIGHT // 2)
+    wait_idle(page)
+
+
+def rows_caption(page) -> str:
+    return page.get_by_text(re.compile(r"^Rows .* of ")).inner_text()
+
+
+def metric(page, label: str):
+    card = page.get_by_test_id("stMetric").filter(has_text=label)
+    return card.get_by_test_id("stMetricValue")
+
+
+def screenshots(page, artifacts: Path, name: str) -> None:
+    """The page at 1280 and 390 px wide, tall enough to show all of it (Streamlit scrolls
+    inside its own container, so a "full page" shot stops at the window's height)."""
+    for width, height in ((1280, 1700), (390, 2600)):
+        page.set_viewport_size({"width": width, "height": height})
+        wait_idle(page)
+        page.wait_for_timeout(300)  # let the layout settle at the new size
+        page.screenshot(path=str(artifacts / f"orders-{name}-{width}.png"))
+    page.set_viewport_size({"width": 1280, "height": 900})
+    wait_idle(page)
+
+
+def test_operator_approves_a_pending_order_and_it_leaves_the_pending_filter(
+    page, app_url, demo_dir, artifacts
+):
+    (order_id,) = shop(
+        demo_dir,
+        "SELECT id FROM orders WHERE status = 'pending' AND id >= ? AND id < ? ORDER BY id LIMIT 1",
+        *APPROVE,
+    )[0]
+    open_orders(page, app_url, f"/orders?status=pending&q={order_id}")
+    assert rows_caption(page).endswith("of 1 · page 1 of 1")
+    select_row(page, 0)
+    page.get_by_text("1 selected").wait_for(timeout=30_000)
+    screenshots(page, artifacts, "selected")
+    page.get_by_role("button", name="Approve").click()
+    wait_idle(page)
+    page.get_by_text(f"Order {order_id} approved.").first.wait_for(timeout=30_000)
+    page.get_by_text("No orders match these filters.").wait_for(timeout=30_000)
+    assert shop(demo_dir, "SELECT status FROM orders WHERE id = ?", order_id) == [("approved",)]
+    assert "status=pending" in page.url
+    screenshots(page, artifacts, "approved")
+
+
+def test_operator_refunds_part_of_a_payment_and_sees_the_balance_fall(
+    page, app_url, demo_dir, artifacts
+):
+    order_id, balance = shop(
+        demo_dir,
+        "SELECT o.id, p.balance_amount FROM orders o JOIN payments p ON p.order_id = o.id "
+        "WHERE o.status = 'approved' AND p.balance_amount >= 50000 AND o.id >= ? AND o.id < ? "
+        "ORDER BY o.id LIMIT 1",
+        *REFUND,
+    )[0]
+    open_orders(page, app_url, f"/orders?q={order_id}")
+    select_row(page, 0)
+    expect(metric(page, "Balance")).to_have_text(f"₩{balance:,}", timeout=30_000)
+    page.get_by_role("button", name="Refund…").click()
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for(timeout=30_000)
+    wait_idle(page)
+    amount = dialog.get_by_role("spinbutton", name="Amount (₩)")
+    assert amount.input_value() == str(balance)
+    amount.fill("12000")
+    amount.press("Tab")
+    wait_idle(page)
+    dialog.get_by_label("Reason").fill("late delivery")
+    dialog.get_by_label("Reason").press("Tab")
+    wait_idle(page)
+    screenshots(page, artifacts, "refund-dialog")
+    dialog.get_by_role("button", name="Refund ₩12,000").click()
+    wait_idle(page)
+    left = balance - 12_000
+    page.get_by_text(f"Refunded ₩12,000 on order {order_id}; balance ₩{left:,}.").first.wait_for(
+        timeout=30_000
+    )
+    assert page.get_by_role("dialog").count() == 0
+    expect(metric(page, "Balance")).to_have_text(f"₩{left:,}", timeout=30_000)
+    # The table's balance (the shop's record, read again) and the gateway's cancels.
+    cell = page.locator("[role=gridcell]", has_text=re.compile(rf"^{left}$"))
+    cell.first.wait_for(state="attached", timeout=30_000)
+    cancels = page.locator("[role=gridcell]", has_text="late delivery")
+    cancels.first.wait_for(state="attached", timeout=30_000)
+    assert shop(demo_dir, "SELECT balance_amount FROM payments WHERE order_id = ?", order_id) == [
+        (left,)
+    ]
+    screenshots(page, artifacts, "refunded")
+
+
+def test_a_copied_url_restores_its_filters_in_a_fresh_browser(
+    browser, page, app_url, demo_dir, artifacts
+):
+    con = sqlite3.connect(demo_dir / "crm.sqlite")
+    name = next(n for (n,) in con.execute("SELECT name FROM customers") if len(n) == 3)
+    con.close()
+    fragment = name[1:]
+    path = f"/orders?status=approved&q={fragment}&sort=-amount"
+    open_orders(page, app_url, path)
+    first_caption = rows_caption(page)
+    assert first_caption.startswith("Rows 1–")
+    copied = page.url
+
+    other = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        fresh = other.new_page()
+        open_orders(fresh, app_url, copied.removeprefix(app_url))
+        assert fresh.get_by_role("textbox", name="Search").input_value() == fragment
+        fresh.screenshot(path=str(artifacts / "orders-copied-url-1280.png"), full_page=True)
+        expect(fresh.get_by_test_id("stMultiSelect").get_by_text("approved")).to_have_count(1)
+        assert fresh.get_by_role("combobox", name="Sort by").input_value() == "Amount"
+        assert fresh.get_by_role("combobox", name="Order").input_value() == "Descending"
+        assert rows_caption(fresh) == first_caption
+        assert f"q={fragment}" in fresh.url or "q=%" in fresh.url
+    finally:
+        other.close()
+
+
+def test_a_signed_out_deep_link_lands_on_its_view_after_sign_in(page, app_url, demo_dir):
+    (pending,) = shop(demo_dir, "SELECT count(*) FROM orders WHERE status = 'pending'")[0]
+    open_orders(page, app_url, "/orders?status=pending")
+    assert "/orders" in page.url and "status=pending" in page.url
+    expect(page.get_by_test_id("stMultiSelect").get_by_text("pending")).to_have_count(1)
+    assert rows_caption(page).endswith(f"of {pending:,} · page 1 of {-(-pending // 20)}")

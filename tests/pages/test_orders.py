@@ -1,0 +1,380 @@
+"""Orders & payments through AppTest: filters from the URL, paging, sorting, the actions.
+
+The demo data is shared by every test of the session (and by the browser tests), so each
+test picks its orders by their current state, from an id range no other test uses.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from lib import actions
+from lib.actions import context
+from lib.masking import mask
+from lib.orders_view import EMPTY, PAGE_SIZE, REFUNDING, TABLE
+from lib.pages import NOT_PERMITTED, PRINCIPAL_KEY
+from lib.principal import Principal
+from lib.settings import ROOT
+from tests.pages.conftest import sign_in
+from tests.stack import write_config
+
+pytestmark = pytest.mark.pages
+
+HOME = str(ROOT / "Home.py")
+PAGE = "app_pages/orders.py"
+OTHER_OPERATOR = Principal("operator2", "Olga Operator", ("operator",))
+
+# Id ranges of this file's own (orders are in time order: pending ones are mostly recent).
+APPROVE_ONE = (18_000, 18_200)
+APPROVE_TWO = (18_200, 18_400)
+CONFLICT = (18_400, 18_600)
+REJECT = (18_600, 18_800)
+REFUND = (15_000, 15_200)
+
+
+@pytest.fixture
+def orders_app(
+    tmp_path: Path, demo_dir: Path, demo_services: dict[str, str], monkeypatch
+) -> Iterator[Callable[[], AppTest]]:
+    """Like the `app` fixture, with the demo back ends up: refunds reach the gateway."""
+    config = write_config(tmp_path, demo_dir, demo_services)
+    monkeypatch.setenv("BACKOFFICE_CONFIG", str(config))
+    st.cache_resource.clear()
+    context.reset()
+    yield lambda: AppTest.from_file(HOME, default_timeout=60)
+    st.cache_resource.clear()
+    context.reset()
+
+
+def shop(demo_dir: Path, sql: str, *params: object) -> list[tuple]:
+    con = sqlite3.connect(demo_dir / "shop.sqlite")
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def status_of(demo_dir: Path, order_id: int) -> str:
+    return shop(demo_dir, "SELECT status FROM orders WHERE id = ?", order_id)[0][0]
+
+
+def balance_of(demo_dir: Path, order_id: int) -> int:
+    return shop(demo_dir, "SELECT balance_amount FROM payments WHERE order_id = ?", order_id)[0][0]
+
+
+def pending_in(demo_dir: Path, span: tuple[int, int]) -> list[int]:
+    rows = shop(
+        demo_dir,
+        "SELECT id FROM orders WHERE status = 'pending' AND id >= ? AND id < ? ORDER BY id",
+        *span,
+    )
+    ids = [r[0] for r in rows]
+    assert ids, f"no pending order left in {span}"
+    return ids
+
+
+def open_orders(make: Callable[[], AppTest], user: str = "operator", **params: str) -> AppTest:
+    at = make()
+    for name, value in params.items():
+        at.query_params[name] = value
+    sign_in(at, user, f"{user}-demo")
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def table(at: AppTest):
+    assert at.dataframe, [i.value for i in at.info] + [e.value for e in at.error]
+    return at.dataframe[0].value
+
+
+def total_of(at: AppTest) -> int:
+    """The pager's "Rows a–b of N" figure."""
+    caption = next(c.value for c in at.caption if c.value.startswith("Rows "))
+    return int(caption.split(" of ")[1].split(" ")[0].replace(",", ""))
+
+
+def select(at: AppTest, *positions: int) -> AppTest:
+    at.session_state[TABLE] = {"selection": {"rows": list(positions), "columns": [], "cells": []}}
+    return at.run()
+
+
+def alerts(at: AppTest) -> list[str]:
+    return [a.value for a in [*at.success, *at.warning, *at.error]]
+
+
+def a_day_inside(demo_dir: Path, span: tuple[int, int]) -> str:
+    """A day all of whose orders have ids in `span` and that has at least two pending."""
+    rows = shop(
+        demo_dir,
+        "SELECT substr(ordered_at, 1, 10) AS day, min(id), max(id), "
+        "sum(status = 'pending') FROM orders GROUP BY day ORDER BY day",
+    )
+    for day, lo, hi, pending in rows:
+        if lo >= span[0] and hi < span[1] and pending >= 2:
+            return day
+    pytest.fail(f"no day inside {span} with two pending orders")
+
+
+# --- filters, paging, sorting ----------------------------------------------------------------
+
+
+def test_status_from_the_url_shows_only_pending_orders(orders_app):
+    at = open_orders(orders_app, status="pending")
+    df = table(at)
+    assert len(df) == PAGE_SIZE
+    assert set(df["status"]) == {"pending"}
+    assert at.multiselect(key="status").value == ["pending"]
+    assert at.query_params["status"] == "pending"
+
+
+def test_amount_range_from_the_url_is_applied(orders_app, demo_dir):
+    at = open_orders(orders_app, min="100000", max="150000")
+    df = table(at)
+    assert df["amount"].between(100_000, 150_000).all()
+    assert at.number_input(key="min").value == 100_000
+    assert at.number_input(key="max").value == 150_000
+    in_range = "SELECT count(*) FROM orders WHERE amount BETWEEN 100000 AND 150000"
+    assert total_of(at) == shop(demo_dir, in_range)[0][0]
+
+
+def test_search_by_a_korean_name_fragment_finds_its_orders_with_names_masked(orders_app, demo_dir):
+    con = sqlite3.connect(demo_dir / "crm.sqlite")
+    names = [r[0] for r in con.execute("SELECT name FROM customers ORDER BY id")]
+    con.close()
+    korean = next(n for n in names if len(n) == 3 and "\uac00" <= n[1] <= "\ud7a3")
+    fragment = korean[1:]  # the given name: masked, it never shows whole
+    matching = {i + 1 for i, n in enumerate(names) if fragment in n}
+    expected = shop(
+        demo_dir,
+        f"SELECT count(*) FROM orders WHERE customer_id IN ({','.join('?' * len(matching))})",
+        *sorted(matching),
+    )[0][0]
+    at = open_orders(orders_app, q=fragment)
+    df = table(at)
+    assert total_of(at) == expected
+    assert all("*" in name for name in df["customer"])
+    assert {mask("name", n) for n in names if fragment in n} >= set(df["customer"])
+    assert at.text_input(key="q").value == fragment
+    assert at.query_params["q"] == fragment
+
+
+def test_search_matches_an_order_id_exactly_and_a_payment_key_prefix(orders_app, demo_dir):
+    order_id, key = shop(
+        demo_dir, "SELECT order_id, payment_key FROM payments WHERE order_id = 4321"
+    )[0]
+    at = open_orders(orders_app, q=str(order_id))
+    assert list(table(at)["id"]) == [order_id]
+    at = open_orders(orders_app, q=key[:12])
+    assert order_id in set(table(at)["id"])
+    assert all(k.startswith(key[:12]) for k in table(at)["payment_key"])
+
+
+def test_search_matches_a_customer_email_whatever_its_case(orders_app, demo_dir):
+    (customer_id,) = shop(demo_dir, "SELECT customer_id FROM orders WHERE id = 4322")[0]
+    con = sqlite3.connect(demo_dir / "crm.sqlite")
+    (email,) = con.execute("SELECT email FROM customers WHERE id = ?", (customer_id,)).fetchone()
+    matching = [
+        i for (i,) in con.execute("SELECT id FROM customers WHERE instr(lower(email), ?)", (email,))
+    ]
+    con.close()
+    placeholders = ",".join("?" * len(matching))
+    expected = shop(
+        demo_dir, f"SELECT count(*) FROM orders WHERE customer_id IN ({placeholders})", *matching
+    )[0][0]
+    at = open_orders(orders_app, q=email.upper())
+    assert total_of(at) == expected
+    assert 4322 in set(table(at)["id"]) or expected > PAGE_SIZE
+
+
+def test_page_two_differs_from_page_one_and_is_in_the_url(orders_app):
+    at = open_orders(orders_app, status="approved")
+    first = list(table(at)["id"])
+    at.button(key="page_next").click().run()
+    second = list(table(at)["id"])
+    assert at.query_params["page"] == "2"
+    assert len(second) == PAGE_SIZE and not set(first) & set(second)
+    at = open_orders(orders_app, status="approved", page="2")
+    assert list(table(at)["id"]) == second
+
+
+def test_sorting_by_amount_descending_is_server_side_and_in_the_url(orders_app, demo_dir):
+    at = open_orders(orders_app)
+    at.selectbox(key="orders_sort_by").set_value("amount")
+    at.selectbox(key="orders_sort_dir").set_value("desc").run()
+    amounts = list(table(at)["amount"])
+    assert amounts == sorted(amounts, reverse=True)
+    assert amounts[0] == shop(demo_dir, "SELECT max(amount) FROM orders")[0][0]
+    assert at.query_params["sort"] == "-amount"
+    again = open_orders(orders_app, sort="-amount")
+    assert list(table(again)["amount"]) == amounts
+
+
+def test_changing_a_filter_goes_back_to_page_one(orders_app):
+    at = open_orders(orders_app, page="3")
+    assert at.query_params["page"] == "3"
+    at.multiselect(key="status").set_value(["approved"]).run()
+    assert "page" not in at.query_params
+    assert at.query_params["status"] == "approved"
+
+
+def test_an_unknown_status_in_the_url_is_ignored(orders_app):
+    at = open_orders(orders_app, status="bogus", sort="-nonsense")
+    assert at.multiselect(key="status").value == []
+    assert len(table(at)) == PAGE_SIZE
+    assert "status" not in at.query_params and "sort" not in at.query_params
+    assert any("bogus" in c.value for c in at.caption)
+
+
+def test_filters_that_match_nothing_say_so(orders_app):
+    at = open_orders(orders_app, q="no-such-customer-anywhere")
+    assert [i.value for i in at.info] == [EMPTY]
+    assert not at.dataframe
+
+
+# --- actions ---------------------------------------------------------------------------------
+
+
+def test_approving_a_selected_order_approves_it_and_shows_the_result(orders_app, demo_dir):
+    order_id = pending_in(demo_dir, APPROVE_ONE)[0]
+    at = open_orders(orders_app, status="pending", q=str(order_id))
+    assert list(table(at)["id"]) == [order_id]
+    select(at, 0)
+    at.button(key="orders_approve").click().run()
+    assert status_of(demo_dir, order_id) == "approved"
+    assert f"Order {order_id} approved." in alerts(at)
+    assert [t.value for t in at.toast] == [f"Order {order_id} approved."]
+    # It left the pending filter without a reload of the page.
+    assert [i.value for i in at.info] == [EMPTY]
+
+
+def test_bulk_approve_runs_one_action_per_row_with_its_own_result(orders_app, demo_dir):
+    day = a_day_inside(demo_dir, APPROVE_TWO)
+    at = open_orders(orders_app, status="pending", sort="id", **{"from": day, "to": day})
+    ids = list(table(at)["id"])
+    picked = ids[:2]
+    assert all(APPROVE_TWO[0] <= i < APPROVE_TWO[1] for i in picked)
+    select(at, 0, 1)
+    assert at.button(key="orders_approve").label == "Approve 2"
+    at.button(key="orders_approve").click().run()
+    assert [status_of(demo_dir, i) for i in picked] == ["approved", "approved"]
+    assert sorted(alerts(at)) == sorted(f"Order {i} approved." for i in picked)
+    assert len(at.toast) == 2
+    assert not set(picked) & set(table(at)["id"])
+    # The selection went with the orders: nothing else is selected now.
+    assert at.button(key="orders_approve").disabled
+
+
+def test_a_second_approval_of_the_same_order_says_another_operator_got_there_first(
+    orders_app, demo_dir
+):
+    order_id = pending_in(demo_dir, CONFLICT)[0]
+    at = open_orders(orders_app, status="pending", q=str(order_id))
+    select(at, 0)
+    # Someone else approves it while this operator is looking at it.
+    assert actions.run("order.approve", OTHER_OPERATOR, order_id=order_id).ok
+    at.button(key="orders_approve").click().run()
+    assert [w.value for w in at.warning] == [
+        f"Order {order_id} is already approved: another operator got there first."
+    ]
+    assert not at.success
+
+
+def test_refund_dialog_refunds_part_of_the_balance(orders_app, demo_dir):
+    order_id, balance = shop(
+        demo_dir,
+        "SELECT o.id, p.balance_amount FROM orders o JOIN payments p ON p.order_id = o.id "
+        "WHERE o.status = 'approved' AND p.balance_amount >= 20000 AND o.id >= ? AND o.id < ? "
+        "ORDER BY o.id LIMIT 1",
+        *REFUND,
+    )[0]
+    at = open_orders(orders_app, q=str(order_id))
+    select(at, 0)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Balance"] == f"₩{balance:,}"
+    at.session_state[REFUNDING] = order_id  # what the Refund… button does
+    at.run()
+    amount = at.number_input(key=f"orders_refund_amount_{order_id}")
+    assert amount.value == balance  # defaults to the whole balance
+    amount.set_value(10_000)
+    at.text_input(key="orders_refund_reason").input("damaged box")
+    at.button(key="orders_refund_submit").click().run()
+    assert not at.exception
+    assert balance_of(demo_dir, order_id) == balance - 10_000
+    assert status_of(demo_dir, order_id) == "partially_refunded"
+    assert f"Refunded ₩10,000 on order {order_id}; balance ₩{balance - 10_000:,}." in alerts(at)
+    assert list(table(at)["balance"]) == [balance - 10_000]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Balance"] == f"₩{balance - 10_000:,}"  # asked the gateway again
+    assert "damaged box" in list(at.dataframe[1].value["reason"])  # the gateway's cancels
+
+
+def test_reject_dialog_requires_a_reason(orders_app, demo_dir):
+    order_id = pending_in(demo_dir, REJECT)[0]
+    at = open_orders(orders_app, status="pending", q=str(order_id))
+    select(at, 0)
+    at.button(key="orders_reject").click().run()
+    at.button(key="orders_reject_submit").click().run()
+    assert "Give a reason (at least 3 characters)." in [e.value for e in at.error]
+    assert status_of(demo_dir, order_id) == "pending"
+    at.text_area(key="orders_reject_reason").input("fraud check failed")
+    at.button(key="orders_reject_submit").click().run()
+    assert status_of(demo_dir, order_id) == "rejected"
+    assert balance_of(demo_dir, order_id) == 0
+    assert f"Order {order_id} rejected and its payment canceled." in alerts(at)
+
+
+# --- access and sources ----------------------------------------------------------------------
+
+
+def test_an_analyst_may_not_open_the_page(orders_app):
+    at = sign_in(orders_app(), "analyst", "analyst-demo")
+    analyst = at.session_state[PRINCIPAL_KEY]
+    assert "Orders & payments" not in {el.proto.label for el in at.sidebar.get("page_link")}
+    # Typed by hand, /orders runs the page file for this principal: it refuses.
+    page = AppTest.from_file(str(ROOT / PAGE), default_timeout=60)
+    page.session_state[PRINCIPAL_KEY] = analyst
+    page.run()
+    assert [e.value for e in page.error] == [NOT_PERMITTED]
+    assert not page.dataframe and not page.title and not page.button
+
+
+def test_an_admin_may_open_the_page_and_act(orders_app):
+    at = open_orders(orders_app, user="admin", status="pending")
+    assert at.title[0].value == "Orders & payments"
+    assert {b.key for b in at.button} >= {"orders_approve", "orders_reject", "orders_refund"}
+
+
+def test_a_gateway_that_is_down_is_said_plainly_and_the_table_still_works(app, demo_dir):
+    # The plain `app` fixture points the back ends, the gateway too, at a closed port.
+    at = open_orders(app, q="4323")
+    select(at, 0)
+    assert any(e.value.startswith("Gateway unavailable") for e in at.error)
+    assert list(table(at)["id"]) == [4323]
+    assert at.button(key="orders_payment_retry")
+
+
+def test_a_source_that_is_down_is_named_and_the_filters_still_work(tmp_path, demo_dir, monkeypatch):
+    config = write_config(tmp_path, demo_dir)
+    text = config.read_text(encoding="utf-8").replace(
+        f"sqlite:///{demo_dir}/crm.sqlite", f"sqlite:///{tmp_path}/missing/crm.sqlite"
+    )
+    config.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("BACKOFFICE_CONFIG", str(config))
+    st.cache_resource.clear()
+    context.reset()
+    try:
+        at = open_orders(lambda: AppTest.from_file(HOME, default_timeout=60))
+        errors = [e.value for e in at.error]
+        assert any(e.startswith("Source 'crm' is unavailable") for e in errors), errors
+        assert at.multiselect(key="status").value == []
+        assert not at.dataframe
+    finally:
+        st.cache_resource.clear()
+        context.reset()

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench import approvals, join_paths, masking
+from bench import approvals, join_paths, masking, orders_page
 from bench.report import cli, table
 
 
@@ -23,6 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         (join_paths.BENCHMARK, ["--sf", args.sf]),
         (approvals.BENCHMARK, []),
         (masking.BENCHMARK, []),
+        (orders_page.BENCHMARK, []),
     ]
     start = time.perf_counter()
     rows: list[tuple[str, str]] = []

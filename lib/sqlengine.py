@@ -43,8 +43,11 @@ def make_engine(url: str | sa.URL, *, wal: bool = False) -> sa.Engine:
     if backend != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
     # hide_parameters: a driver error must never carry the bound values (personal data).
+    # No pooled connections to a file DuckDB also reads: its SQLite's close() drops this
+    # process's POSIX locks on the file, so ours should be open only while in use.
+    pool = {} if wal else {"poolclass": sa.pool.NullPool}
     engine = sa.create_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, hide_parameters=True
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, hide_parameters=True, **pool
     )
 
     @sa.event.listens_for(engine, "connect")

@@ -1,9 +1,7 @@
-"""Seller page (being built)."""
+"""Seller portal: a seller's own products (staff pick any seller); edit, create, deactivate."""
 
-import streamlit as st
-
+from lib import catalogue_view
 from lib.pages import require
 
-require("seller")
-st.title("Seller")
-st.info("This page is being built.")
+principal = require("seller")
+catalogue_view.render(principal)

@@ -36,7 +36,7 @@ from lib.actions.products import CATEGORIES
 from lib.engine import Engine
 from lib.errors import BackofficeError
 from lib.principal import Principal
-from lib.ui import RESULT_ICONS, freshness_bar, pager, show_error
+from lib.ui import RESULT_ICONS, freshness_bar, keep_results, pager, results_panel, show_error
 
 SOURCES = ("shop",)
 PAGE_SIZE = 20
@@ -331,7 +331,7 @@ def forget_stale_edits(rows: Sequence[Mapping[str, Any]]) -> None:
 
 
 def _record(title: str, results: Sequence[Result]) -> None:
-    st.session_state[RESULTS] = {"title": title, "results": list(results), "fresh": True}
+    keep_results(RESULTS, title, results)
 
 
 def save_edits(principal: Principal) -> None:
@@ -362,43 +362,8 @@ def deactivate(principal: Principal, product_ids: Sequence[int]) -> None:
     _record("Deactivate", results)
 
 
-def _clear_results() -> None:
-    st.session_state.pop(RESULTS, None)
-
-
 def show_results() -> None:
-    """The last save's or deactivation's results, one line per product (a toast each,
-    once); a product changed meanwhile by someone else is a warning, not an error."""
-    batch = st.session_state.get(RESULTS)
-    if not batch:
-        return
-    results: list[Result] = batch["results"]
-    if batch.get("fresh"):
-        batch["fresh"] = False
-        for r in results:
-            st.toast(r.message, icon=RESULT_ICONS.get(r.outcome))
-    done = sum(r.ok for r in results)
-    with st.container(border=True):
-        head, close = st.columns([5, 1], vertical_alignment="center")
-        head.markdown(f"**{batch['title']}**: {done} of {len(results)} done")
-        close.button(
-            "Clear",
-            key="seller_clear_results",
-            on_click=_clear_results,
-            icon=":material/close:",
-            type="tertiary",
-        )
-        for r in results:
-            icon = RESULT_ICONS.get(r.outcome)
-            if r.ok:
-                st.success(r.message, icon=icon)
-            elif r.outcome == "conflict":
-                st.warning(r.message, icon=icon)
-            else:
-                st.error(r.message, icon=icon)
-
-
-# --- deactivate ------------------------------------------------------------------------------
+    results_panel(RESULTS)
 
 
 def _open_deactivate() -> None:

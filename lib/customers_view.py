@@ -177,18 +177,11 @@ class Filters:
 
 
 def parse_sort(raw: str | None) -> tuple[str, str]:
-    """`-signup_date` -> (signup_date, desc), `name` -> (name, asc); else the default."""
-    raw = (raw or "").strip()
-    column, direction = (raw[1:], "desc") if raw.startswith("-") else (raw, "asc")
-    return (column, direction) if column in SORTS else DEFAULT_SORT
+    return url_state.parse_sort(raw, SORTS, DEFAULT_SORT)
 
 
 def encode_sort(sort: tuple[str, str]) -> str | None:
-    """The URL form of a sort; None for the default, which the URL leaves out."""
-    if tuple(sort) == DEFAULT_SORT:
-        return None
-    column, direction = sort
-    return f"-{column}" if direction == "desc" else column
+    return url_state.encode_sort(sort, DEFAULT_SORT)
 
 
 def _url_choices(name: str, options: Sequence[str]) -> list[str]:

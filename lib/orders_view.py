@@ -32,7 +32,7 @@ from lib.errors import BackofficeError
 from lib.masking import mask, mask_frame
 from lib.payments import Payment
 from lib.principal import Principal
-from lib.ui import RESULT_ICONS, freshness_bar, pager, show_error
+from lib.ui import freshness_bar, keep_results, pager, results_panel, show_error
 
 STATUSES = ("pending", "approved", "rejected", "refunded", "partially_refunded")
 SORTS = {
@@ -145,18 +145,11 @@ class Filters:
 
 
 def parse_sort(raw: str | None) -> tuple[str, str]:
-    """`-amount` -> (amount, desc), `amount` -> (amount, asc); anything else: the default."""
-    raw = (raw or "").strip()
-    column, direction = (raw[1:], "desc") if raw.startswith("-") else (raw, "asc")
-    return (column, direction) if column in SORTS else DEFAULT_SORT
+    return url_state.parse_sort(raw, SORTS, DEFAULT_SORT)
 
 
 def encode_sort(sort: tuple[str, str]) -> str | None:
-    """The URL form of a sort; None for the default, which the URL leaves out."""
-    if tuple(sort) == DEFAULT_SORT:
-        return None
-    column, direction = sort
-    return f"-{column}" if direction == "desc" else column
+    return url_state.encode_sort(sort, DEFAULT_SORT)
 
 
 def _int_or_none(raw: str | None, minimum: int) -> int | None:
@@ -393,7 +386,7 @@ def follow_selection(rows: Sequence[Mapping[str, Any]]) -> None:
 def _record(title: str, results: Sequence[Result], payment_keys: Iterable[str | None]) -> None:
     """Keep an action's results for the page to show (toasts once, lines until the next),
     and forget what the gateway said about the payments it touched."""
-    st.session_state[RESULTS] = {"title": title, "results": list(results), "fresh": True}
+    keep_results(RESULTS, title, results)
     cache = st.session_state.get(PAYMENTS, {})
     for key in payment_keys:
         cache.pop(key, None)
@@ -425,40 +418,8 @@ def refund(
     return result
 
 
-def _clear_results() -> None:
-    st.session_state.pop(RESULTS, None)
-
-
 def show_results() -> None:
-    """The last action's results: a toast per result once, and a line per result that stays
-    until the next action; "another operator got there first" is a plain warning."""
-    batch = st.session_state.get(RESULTS)
-    if not batch:
-        return
-    results: list[Result] = batch["results"]
-    if batch.get("fresh"):
-        batch["fresh"] = False
-        for r in results:
-            st.toast(r.message, icon=RESULT_ICONS.get(r.outcome))
-    done = sum(r.ok for r in results)
-    with st.container(border=True):
-        head, close = st.columns([5, 1], vertical_alignment="center")
-        head.markdown(f"**{batch['title']}**: {done} of {len(results)} done")
-        close.button(
-            "Clear",
-            key="orders_clear_results",
-            on_click=_clear_results,
-            icon=":material/close:",
-            type="tertiary",
-        )
-        for r in results:
-            icon = RESULT_ICONS.get(r.outcome)
-            if r.ok:
-                st.success(r.message, icon=icon)
-            elif r.outcome == "conflict":
-                st.warning(r.message, icon=icon)
-            else:
-                st.error(r.message, icon=icon)
+    results_panel(RESULTS)
 
 
 def _open_reject(order_ids: Sequence[int]) -> None:

@@ -95,3 +95,40 @@ def pager(total: int, page_size: int, key: str) -> int:
     middle.caption(f"Rows {first:,}–{last:,} of {total:,} · page {page} of {pages}")
     url_state.write({key: page if page > 1 else None})
     return (page - 1) * page_size
+
+
+def keep_results(state_key: str, title: str, results: Sequence[Result]) -> None:
+    """Keep a batch of action results for `results_panel` (toasts once, lines until the next)."""
+    st.session_state[state_key] = {"title": title, "results": list(results), "fresh": True}
+
+
+def results_panel(state_key: str) -> None:
+    """The last batch's results: a toast per result once, then one line per result until
+    the next batch or Clear; a conflict (someone got there first) is a warning."""
+    batch = st.session_state.get(state_key)
+    if not batch:
+        return
+    results: list[Result] = batch["results"]
+    if batch.get("fresh"):
+        batch["fresh"] = False
+        for r in results:
+            st.toast(r.message, icon=RESULT_ICONS.get(r.outcome))
+    done = sum(r.ok for r in results)
+    with st.container(border=True):
+        head, close = st.columns([5, 1], vertical_alignment="center")
+        head.markdown(f"**{batch['title']}**: {done} of {len(results)} done")
+        close.button(
+            "Clear",
+            key=f"{state_key}_clear",
+            on_click=lambda: st.session_state.pop(state_key, None),
+            icon=":material/close:",
+            type="tertiary",
+        )
+        for r in results:
+            icon = RESULT_ICONS.get(r.outcome)
+            if r.ok:
+                st.success(r.message, icon=icon)
+            elif r.outcome == "conflict":
+                st.warning(r.message, icon=icon)
+            else:
+                st.error(r.message, icon=icon)

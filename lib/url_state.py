@@ -82,5 +82,23 @@ def write(values: Mapping[str, object]) -> None:
             del st.query_params[name]
 
 
+def parse_sort(
+    raw: str | None, sortable: Collection[str], default: tuple[str, str]
+) -> tuple[str, str]:
+    """A sort from the URL: `-amount` -> (amount, desc), `amount` -> (amount, asc); a column
+    that is not sortable gives the default."""
+    raw = (raw or "").strip()
+    column, direction = (raw[1:], "desc") if raw.startswith("-") else (raw, "asc")
+    return (column, direction) if column in sortable else default
+
+
+def encode_sort(sort: tuple[str, str], default: tuple[str, str]) -> str | None:
+    """The URL form of a sort; None for the default, which the URL leaves out."""
+    if tuple(sort) == tuple(default):
+        return None
+    column, direction = sort
+    return f"-{column}" if direction == "desc" else column
+
+
 def set_params(**values: object) -> None:
     write(values)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from lib import url_state
 from lib.actions.context import current
+from lib.audit.chain import HASHED_COLUMNS
 from lib.pages import require
 
 require("audit")
@@ -53,19 +54,7 @@ else:
     df = pd.DataFrame(rows)
     df["actor_roles"] = df.actor_roles.map(", ".join)
     df["detail"] = df.detail.map(lambda d: ", ".join(f"{k}={v}" for k, v in d.items()))
-    shown = [
-        "id",
-        "occurred_at",
-        "actor",
-        "actor_roles",
-        "action",
-        "target_type",
-        "target_id",
-        "outcome",
-        "reason",
-        "detail",
-        "request_id",
-    ]
+    shown = [c for c in HASHED_COLUMNS if c != "prev_hash"]  # every audited column
     count = f"{len(df):,} row" + ("s" if len(df) != 1 else "")
     st.caption(f"Newest {count}" + (f" (at most {LIMIT} shown)" if len(df) == LIMIT else ""))
     st.dataframe(

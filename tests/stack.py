@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from lib.demo.services.serve import DEFAULT_PORTS
@@ -22,3 +23,20 @@ def write_config(dest: Path, demo_dir: Path, service_urls: dict[str, str] | None
     path = dest / "backoffice.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def demo_rows(demo_dir: Path, db: str, sql: str, *params: object) -> list[tuple]:
+    """Rows straight from a demo SQLite file (`crm` or `shop`), as a test checks them."""
+    con = sqlite3.connect(demo_dir / f"{db}.sqlite")
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def shop(demo_dir: Path, sql: str, *params: object) -> list[tuple]:
+    return demo_rows(demo_dir, "shop", sql, *params)
+
+
+def crm(demo_dir: Path, sql: str, *params: object) -> list[tuple]:
+    return demo_rows(demo_dir, "crm", sql, *params)

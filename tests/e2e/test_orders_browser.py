@@ -14,20 +14,13 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import log_in, wait_idle
+from tests.stack import shop
 
 pytestmark = pytest.mark.e2e
 
 APPROVE = (18_800, 19_000)
 REFUND = (15_200, 15_400)
 ROW_HEIGHT = 35  # px, Streamlit's dataframe rows (and its header)
-
-
-def shop(demo_dir: Path, sql: str, *params: object) -> list[tuple]:
-    con = sqlite3.connect(demo_dir / "shop.sqlite")
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
 
 
 def open_orders(page, app_url: str, path: str) -> None:

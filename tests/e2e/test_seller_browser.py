@@ -7,23 +7,15 @@ The demo data is shared with the AppTest page tests: products are named uniquely
 from __future__ import annotations
 
 import re
-import sqlite3
 import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import log_in, wait_idle
+from tests.stack import shop
 
 pytestmark = pytest.mark.e2e
-
-
-def shop(demo_dir: Path, sql: str, *params: object) -> list[tuple]:
-    con = sqlite3.connect(demo_dir / "shop.sqlite")
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
 
 
 EMPTY_TEXT = "No products match"

@@ -23,6 +23,7 @@ from lib.actions import context
 from lib.customers_view import EMPTY, PAGE_SIZE, TABLE, UNMASKING
 from lib.masking import looks_like_raw_pii, mask
 from tests.pages.conftest import sign_in
+from tests.stack import crm
 
 pytestmark = pytest.mark.pages
 
@@ -37,14 +38,6 @@ EDITED = 1590  # support changes its phone
 KOREAN_RANGE = (1540, 1550)
 EMAIL_RANGE = (1560, 1570)
 REASON = "customer asked us to confirm the e-mail on file, ticket T0099"
-
-
-def crm(demo_dir: Path, sql: str, *params: object) -> list[tuple]:
-    con = sqlite3.connect(demo_dir / "crm.sqlite")
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
 
 
 def customer(demo_dir: Path, customer_id: int) -> dict:

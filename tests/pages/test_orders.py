@@ -22,7 +22,7 @@ from lib.pages import NOT_PERMITTED, PRINCIPAL_KEY
 from lib.principal import Principal
 from lib.settings import ROOT
 from tests.pages.conftest import sign_in
-from tests.stack import write_config
+from tests.stack import shop, write_config
 
 pytestmark = pytest.mark.pages
 
@@ -50,14 +50,6 @@ def orders_app(
     yield lambda: AppTest.from_file(HOME, default_timeout=60)
     st.cache_resource.clear()
     context.reset()
-
-
-def shop(demo_dir: Path, sql: str, *params: object) -> list[tuple]:
-    con = sqlite3.connect(demo_dir / "shop.sqlite")
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
 
 
 def status_of(demo_dir: Path, order_id: int) -> str:

@@ -6,9 +6,7 @@ works on products it creates itself, with a unique name, and finds them by searc
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
-from pathlib import Path
 
 import pytest
 import streamlit as st
@@ -21,21 +19,13 @@ from lib.pages import NOT_PERMITTED, PRINCIPAL_KEY
 from lib.principal import Principal
 from lib.settings import ROOT
 from tests.pages.conftest import HOME, sign_in
-from tests.stack import write_config
+from tests.stack import shop, write_config
 
 pytestmark = pytest.mark.pages
 
 PAGE = "app_pages/seller.py"
 SELLER1 = Principal("seller1", "Seller One (tenant 1)", ("seller",), tenant=1)
 ADMIN = Principal("admin", "Admin", ("admin",))
-
-
-def shop(demo_dir: Path, sql: str, *params: object) -> list[tuple]:
-    con = sqlite3.connect(demo_dir / "shop.sqlite")
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
 
 
 def unique(name: str) -> str:

@@ -32,9 +32,10 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 # "1,234,567": commas only where they group thousands, so "12,5" (a decimal comma) is refused
 # rather than read as 125.
-_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
-_INT = re.compile(r"[+-]?\d+(?:\.0*)?")
-_FLOAT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# re.ASCII: \d would also match "١٢" (Arabic-Indic digits), which int() then accepts.
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", re.ASCII)
+_INT = re.compile(r"[+-]?\d+(?:\.0*)?", re.ASCII)
+_FLOAT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_MONTH = re.compile(r"\d{4}-\d{2}")
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})

@@ -50,6 +50,13 @@ _HANGUL_OR_STAR = re.compile(rf"[{_HANGUL}*]+")
 _HAS_DIGIT = re.compile(r"\d")
 _POSTCODE = re.compile(r"\d{5}|\d{3}-\d{3}")
 _LATIN_DISTRICT = re.compile(r".+-(?:gu|gun|si)", re.IGNORECASE)
+# Words that make a Latin address part a street or a flat, not an area ("Baker St", "Flat B").
+_LATIN_STREET = re.compile(
+    r"(?:^|[\s-])(?:st|street|rd|road|ave|avenue|ln|lane|blvd|boulevard|dr|drive|way|ct|court"
+    r"|pl|place|sq|square|terrace|hwy|highway|ro|gil|daero|dong|apt|apartment|flat|suite|unit"
+    r"|floor|fl|room)\b\.?",
+    re.IGNORECASE,
+)
 _KO_AREA_SUFFIXES = ("시", "도", "군", "구")
 # 시/도 as people shorten them ("서울 강남구 …").
 _KO_SHORT_PROVINCES = frozenset(
@@ -78,14 +85,20 @@ def _is_hangul_name(text: str) -> bool:
     return _HANGUL_OR_STAR.fullmatch(text) is not None and _HAS_HANGUL.search(text) is not None
 
 
+def _mask_word(word: str) -> str:
+    """First character, then '*': unless the word has a single letter ("A", "J."), whose
+    first letter is all of it, so that letter is hidden too."""
+    if sum(ch.isalpha() or ch == "*" for ch in word) < 2:
+        return "".join("*" if ch.isalpha() else ch for ch in word)
+    return word[0] + "*" * (len(word) - 1)
+
+
 def _mask_name_token(token: str) -> str:
     n = len(token)
-    if n == 1:
-        return token
-    if _is_hangul_name(token):
+    if n > 1 and _is_hangul_name(token):
         # Korean names: surname and last syllable stay, as is customary (김*수, 남**수).
         return token[0] + "*" if n == 2 else token[0] + "*" * (n - 2) + token[-1]
-    return token[0] + "*" * (n - 1)
+    return _mask_word(token)
 
 
 def _is_spaced_korean_name(tokens: list[str]) -> bool:
@@ -99,7 +112,7 @@ def _is_spaced_korean_name(tokens: list[str]) -> bool:
 def _mask_name(text: str) -> str:
     tokens = text.split()
     if not _HAS_HANGUL.search(text):  # the same as below, without the per-word checks
-        return " ".join(t[0] + "*" * (len(t) - 1) for t in tokens)
+        return " ".join(_mask_word(t) for t in tokens)
     if _is_spaced_korean_name(tokens):
         # "김 민수" is one name written with a space: masking per word would show 민.
         tokens = ["".join(tokens)]
@@ -116,7 +129,8 @@ def _mask_email(text: str) -> str:
     if not at:
         local, domain = text, ""
     # A leading '*' means the value is already masked: nothing of the local part to keep.
-    first = local[0] if local and local[0] != "*" else ""
+    # A one-character local part is all first character: nothing of it is kept either.
+    first = local[0] if len(local) > 1 and local[0] != "*" else ""
     return f"{first}{MASK}{at}{domain}"
 
 
@@ -164,7 +178,17 @@ def _mask_account(text: str) -> str:
 
 
 def _is_area_part(part: str) -> bool:
-    return bool(part) and "*" not in part and not _HAS_DIGIT.search(part)
+    """A city, province or district: no number, no street word, and in Korean every word
+    a 시/도/군/구 (a road has no number in "양화로, 서울" and is still no area)."""
+    if not part or "*" in part or _HAS_DIGIT.search(part):
+        return False
+    if _HAS_HANGUL.search(part):
+        return all(_is_korean_area(word) for word in part.split())
+    return _LATIN_STREET.search(part) is None
+
+
+def _is_korean_area(word: str) -> bool:
+    return word.endswith(_KO_AREA_SUFFIXES) or word in _KO_SHORT_PROVINCES
 
 
 def _is_area_token(token: str, index: int) -> bool:
@@ -172,7 +196,7 @@ def _is_area_token(token: str, index: int) -> bool:
         return False
     if _HAS_HANGUL.search(token):
         # 시/도 and 구/군/시; roads (…로, …길) and neighbourhoods (…동) are not kept.
-        return token.endswith(_KO_AREA_SUFFIXES) or token in _KO_SHORT_PROVINCES
+        return _is_korean_area(token)
     return index == 0 or _LATIN_DISTRICT.fullmatch(token) is not None
 
 
@@ -181,7 +205,7 @@ def _mask_address(text: str) -> str:
     if m:
         return f"{m[1]} {m[2]} {MASK}"
     m = _COMMA_ADDRESS_FAST.match(text)
-    if m:
+    if m and _is_area_part(m[1]) and _is_area_part(m[2]):
         return f"{m[1]}, {m[2]}, {MASK}"
     if "," in text:
         parts = [p.strip() for p in text.split(",")]
@@ -324,6 +348,47 @@ def _walk(value: Any, kinds: Mapping[str, str], kind: str | None) -> Any:
     if kind is None:
         return value
     return mask(kind, value)
+
+
+# Contact details inside free text (ticket subjects, reasons, audit detail): e-mail addresses
+# and phone numbers in the Korean and international shapes people type. A separator is a
+# dash or dot, spaces around it allowed, or spaces alone. Digits are ASCII only, and a number
+# glued to letters or digits on either side (an order id, a payment key) is not a phone.
+_SEP = r"(?:\s*[-.]\s*|\s+)"
+_CONTACT_IN_TEXT = re.compile(
+    r"(?P<email>[\w!#$%&'*+/=?^`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9-]+)+)"
+    r"|(?<![\w+])(?P<phone>"
+    # +82 10-1234-5678, +1 (415) 555-0100, +821012345678
+    rf"\+[0-9]{{1,3}}(?:{_SEP}?(?:\([0-9]{{1,4}}\)|[0-9]{{1,4}})){{2,5}}"
+    # 010-1234-5678, 02 123 4567, (02) 123-4567, 01012345678
+    rf"|(?:\(0[0-9]{{1,2}}\)|0[0-9]{{1,2}}){_SEP}?[0-9]{{3,4}}{_SEP}?[0-9]{{4}}"
+    # 1588-1234: nationwide service numbers (15xx, 16xx, 18xx), always with a separator
+    rf"|1[568][0-9]{{2}}{_SEP}[0-9]{{4}}"
+    r")(?![\w])"
+)
+_MIN_PHONE_DIGITS = 8  # "+12 34 56" is a score, not a phone number
+
+
+def _mask_contact(match: re.Match[str]) -> str:
+    if match["email"] is not None:
+        return _mask_email(match["email"])
+    phone = match["phone"]
+    if sum(ch.isdigit() for ch in phone) < _MIN_PHONE_DIGITS:
+        return phone
+    return _mask_phone(phone)
+
+
+def mask_contacts(text: object) -> object:
+    """`text` with every e-mail address and phone number in it masked by its kind's rule.
+
+    For free text people typed (a ticket subject, a reason): the rest of the text is kept.
+    Missing values come back unchanged, anything else is read as its str(); masking the
+    result again changes nothing. Order ids, amounts (12,000) and dates are not phones.
+    """
+    if _is_missing(text):
+        return text
+    return _CONTACT_IN_TEXT.sub(_mask_contact, str(text))
 
 
 def looks_like_raw_pii(text: str) -> bool:

@@ -17,6 +17,7 @@ from lib.masking import (
     PII_COLUMNS,
     looks_like_raw_pii,
     mask,
+    mask_contacts,
     mask_detail,
     mask_frame,
 )
@@ -30,13 +31,17 @@ from lib.masking import (
         ("김민수", "김*수"),
         ("남궁민수", "남**수"),
         ("김수", "김*"),
-        ("김", "김"),
+        ("김", "*"),  # a one-letter part is hidden whole: its first letter is all of it
         (" 김 민수 ", "김*수"),  # a space between surname and given name shows no more
         ("Emily Clark", "E**** C****"),
         ("  Emily   Clark  ", "E**** C****"),
         ("Jo", "J*"),
-        ("J", "J"),
-        ("J K", "J K"),
+        ("J", "*"),
+        ("J K", "* *"),
+        ("A Kim", "* K**"),
+        ("J. R. Smith", "*. *. S****"),
+        ("김 A", "* *"),
+        ("Kim A", "K** *"),
         ("Mary-Jane O'Neil", "M******** O*****"),
     ],
 )
@@ -49,11 +54,12 @@ def test_name_keeps_first_letters_and_korean_last_syllable(value, masked):
     [
         ("jane.doe@example.com", "j***@example.com"),
         ("  jane.doe@example.com ", "j***@example.com"),
-        ("j@example.com", "j***@example.com"),
+        ("j@example.com", "***@example.com"),  # one letter: nothing of it shown
+        ("jo@example.com", "j***@example.com"),
         ("@example.com", "***@example.com"),
         ('"odd@local"@example.com', '"***@example.com'),  # split at the last '@'
         ("janedoe", "j***"),
-        ("j", "j***"),
+        ("j", "***"),
         ("김민수@example.com", "김***@example.com"),
     ],
 )
@@ -100,6 +106,12 @@ def test_phone_keeps_first_group_and_last_four_digits(value, masked):
         ("Seoul, 12 Yanghwa-ro", "Seoul, ***"),
         ("Seoul Mapo-gu 12 Yanghwa-ro", "Seoul Mapo-gu ***"),
         ("221B Baker Street", "***"),
+        ("12 Baker St, London", "***, London"),
+        ("Baker St, London", "***, London"),  # a street has no number yet is no area
+        ("Apt 5, Baker St, London", "***, London"),
+        ("Baker Street, Marylebone, London", "***, Marylebone, London"),
+        ("Flat B, Baker Street, London", "***, London"),
+        ("양화로, 서울", "***, 서울"),  # a road is no area, with or without a number
         ("Seoul", "***"),
     ],
 )
@@ -202,7 +214,7 @@ def test_mask_frame_masks_listed_columns_and_leaves_the_rest():
     out = mask_frame(df, {"name": "name", "email": "email", "phone": "phone"})
     assert out["name"].tolist()[:2] == ["김*수", "E**** C****"]
     assert pd.isna(out["name"].iloc[2])
-    assert out["email"].tolist() == ["m***@example.com", "e***@example.net", "x***@example.org"]
+    assert out["email"].tolist() == ["m***@example.com", "e***@example.net", "***@example.org"]
     assert out["phone"].iloc[0] == "010-****-5678"
     assert pd.isna(out["phone"].iloc[1])
     pd.testing.assert_frame_equal(out[["id", "segment"]], df[["id", "segment"]])
@@ -337,6 +349,59 @@ def test_masked_or_harmless_text_is_not_flagged(text):
     assert not looks_like_raw_pii(text)
 
 
+# --- contact details inside free text -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("call me on 010-1234-5678 please", "call me on 010-****-5678 please"),
+        ("010 1234 5678", "010 **** 5678"),
+        ("010.1234.5678", "010.****.5678"),
+        ("01012345678", "010****5678"),
+        ("010 - 1234 - 5678", "010 - **** - 5678"),
+        ("office 02-123-4567, ext 3", "office 02-***-4567, ext 3"),
+        ("(02) 123-4567", "(02) ***-4567"),
+        ("ARS 1588-1234", "ARS ****-1234"),
+        ("+82 10-1234-5678", "+82 **-****-5678"),
+        ("+82 10 1234 5678", "+82 ** **** 5678"),
+        ("US desk +1 (415) 555-0100.", "US desk +1 (***) ***-0100."),
+        ("mail jane.doe@example.com now", "mail j***@example.com now"),
+        ("<a@example.com>", "<***@example.com>"),
+        (
+            "고객 김민수 (minsu@example.co.kr, 010-9876-5432) 환불 요청",
+            "고객 김민수 (m***@example.co.kr, 010-****-5432) 환불 요청",
+        ),
+    ],
+)
+def test_contact_details_inside_free_text_are_masked_by_their_kind(text, masked):
+    assert mask_contacts(text) == masked
+    assert mask_contacts(masked) == masked  # masking twice changes nothing
+    assert not looks_like_raw_pii(masked)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order 4321 refunded 12,000 on 2026-11-30",
+        "order 20250101234567 approved",
+        "refund ₩1,200,000 at 2026.11.30 10:00, 3 items",
+        "payment tpk_b0c50fd2ca6428edb0ae, idempotency key ord-4321-1",
+        "ticket T0099, amount=5000, expires_at=2026-11-30T10:00:00+00:00",
+        "already masked: j***@example.com, 010-****-5678, +82 **-****-5678",
+        "score +12 34",
+        "",
+    ],
+)
+def test_free_text_without_contact_details_is_left_as_it_is(text):
+    assert mask_contacts(text) == text
+
+
+def test_mask_contacts_leaves_missing_values_alone():
+    assert mask_contacts(None) is None
+    assert math.isnan(mask_contacts(float("nan")))
+
+
 # --- properties -----------------------------------------------------------------------------
 
 digits = st.text(alphabet="0123456789", min_size=1)
@@ -362,7 +427,8 @@ def korean_mobiles(draw) -> tuple[str, int, str]:
 def test_masked_email_shows_at_most_the_first_character_of_the_local_part(email):
     local, _, domain = email.rpartition("@")
     masked = mask("email", email)
-    assert masked.rpartition("@") == (f"{local[0]}***" if local[0] != "*" else "***", "@", domain)
+    shown = local[0] if len(local) > 1 and local[0] != "*" else ""
+    assert masked.rpartition("@") == (f"{shown}***", "@", domain)
     assert not looks_like_raw_pii(masked)
 
 
@@ -437,3 +503,12 @@ def test_masked_audit_detail_passes_the_raw_data_guard(generated, email):
     masked = mask_detail(detail)
     assert not looks_like_raw_pii(repr(masked))
     assert re.search(r"\*", masked["before"]["email"])
+
+
+@given(korean_mobiles(), st.emails(), st.sampled_from([" ", ", ", " (", ": ", "\n"]))
+def test_contacts_inside_text_never_pass_the_raw_data_guard(generated, email, glue):
+    number, _, _ = generated
+    masked = mask_contacts(f"call{glue}{number}{glue}or write{glue}{email}{glue}thanks")
+    assert f"call{glue}{mask('phone', number)}{glue}or write{glue}" in masked
+    assert not looks_like_raw_pii(masked)
+    assert mask_contacts(masked) == masked

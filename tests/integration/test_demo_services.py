@@ -409,6 +409,28 @@ def test_applied_then_slow_times_out_after_the_cancel_went_through(tiny_demo, ga
     assert payment(gateway, key)["status"] == "CANCELED"
 
 
+def test_refuse_fault_answers_a_refusal_without_doing_the_work(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    body = {"mode": "refuse", "status": 403, "code": "FORBIDDEN_REQUEST"}
+    requests.post(f"{gateway}/_faults", json=body, timeout=5).raise_for_status()
+    refused = cancel(gateway, key, 1_000, idem="k")
+    assert (refused.status_code, refused.json()["code"]) == (403, "FORBIDDEN_REQUEST")
+    assert applied(gateway, key) == []
+    assert cancel(gateway, key, 1_000, idem="k").status_code == 200  # the key was not used
+
+
+def test_appended_faults_apply_in_turn(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    arm(gateway, "applied_then_500")
+    body = {"mode": "refuse", "code": "ALREADY_CANCELED_PAYMENT", "append": True}
+    shown = requests.post(f"{gateway}/_faults", json=body, timeout=5).json()
+    assert (shown["mode"], shown["queued"]) == ("applied_then_500", 1)
+    answers = [cancel(gateway, key, 2_000, idem="k") for _ in range(3)]
+    assert [a.status_code for a in answers] == [500, 400, 200]
+    assert answers[1].json()["code"] == "ALREADY_CANCELED_PAYMENT"
+    assert [c["cancelAmount"] for c in applied(gateway, key)] == [2_000]  # applied once
+
+
 def test_faults_spare_health_and_wear_off_after_count(tiny_demo, start_service):
     url = start_service("customer_api", tiny_demo.dir)
     arm(url, "error500", count=2)

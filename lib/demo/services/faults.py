@@ -2,6 +2,8 @@
 
 `POST /_faults {"mode": ..., "delay": secs, "count": n}` arms a fault for the next n requests
 (never /health or /_faults themselves); `{"mode": "none"}` disarms it; `GET /_faults` shows it.
+With `"append": true` the fault is queued after the ones armed, so a test can script a sequence
+(the first request applied then 500, the retry refused, ...).
 
 Modes:
 - `slow`: wait `delay` seconds, then handle the request. The body is read first, so the work
@@ -10,6 +12,8 @@ Modes:
 - `applied_then_500`: do the work, then answer 500 instead of the real answer.
 - `applied_then_slow`: do the work, then wait `delay` seconds before answering: a client that
   times out has had its request applied.
+- `refuse`: answer `status` (a 4xx, default 400) with {"code": `code`} without doing the work,
+  as a gateway that refuses a request (or a retry of one) does.
 - `processing_slow` (only where the app opts in, e.g. the gateway): the handler itself waits
   `delay` seconds mid-way (the gateway: with the idempotency key held as in flight).
 """
@@ -20,13 +24,13 @@ import asyncio
 import json
 import threading
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-BASIC_MODES = ("none", "slow", "error500", "applied_then_500", "applied_then_slow")
+BASIC_MODES = ("none", "slow", "error500", "applied_then_500", "applied_then_slow", "refuse")
 EXEMPT_PATHS = frozenset({"/health", "/_faults"})
 # Scope["state"] key where `processing_slow` leaves its delay for the handler.
 PROCESSING_DELAY = "fault_processing_delay"
@@ -37,45 +41,73 @@ class Fault:
     mode: str
     delay: float
     remaining: int
+    status: int = 400  # `refuse` only
+    code: str = "INVALID_REQUEST"  # `refuse` only
 
 
 class FaultSpec(BaseModel):
     mode: str
     delay: float = Field(default=1.0, ge=0, le=300)
     count: int = Field(default=1, ge=1)
+    status: int = Field(default=400, ge=400, le=499)
+    code: str = Field(default="INVALID_REQUEST", min_length=1, max_length=64)
+    append: bool = False
 
 
 class Faults:
-    """The armed fault of one app; shared by the event loop and the threadpool, so locked."""
+    """The armed faults of one app, in the order they apply; shared by the event loop and the
+    threadpool, so locked."""
 
     def __init__(self, modes: Iterable[str] = BASIC_MODES) -> None:
         self.modes = tuple(modes)
         self._lock = threading.Lock()
-        self._fault: Fault | None = None
+        self._queue: list[Fault] = []
 
-    def arm(self, mode: str, delay: float = 1.0, count: int = 1) -> Fault | None:
+    def arm(
+        self,
+        mode: str,
+        delay: float = 1.0,
+        count: int = 1,
+        *,
+        status: int = 400,
+        code: str = "INVALID_REQUEST",
+        append: bool = False,
+    ) -> Fault | None:
+        """Arm `mode` for the next `count` requests (after those queued, if `append`);
+        "none" disarms everything. Returns the fault that applies next."""
         if mode not in self.modes:
             raise ValueError(f"mode must be one of {', '.join(self.modes)}, not {mode!r}")
         with self._lock:
-            self._fault = None if mode == "none" else Fault(mode, delay, count)
-            return self._fault
+            if not append or mode == "none":
+                self._queue.clear()
+            if mode != "none":
+                self._queue.append(Fault(mode, delay, count, status, code))
+            return self._queue[0] if self._queue else None
 
     def take(self) -> Fault | None:
         """The fault for the request now arriving, if any; uses up one of its count."""
         with self._lock:
-            fault = self._fault
-            if fault is None:
+            if not self._queue:
                 return None
-            left = fault.remaining - 1
-            self._fault = Fault(fault.mode, fault.delay, left) if left > 0 else None
+            fault = self._queue[0]
+            if fault.remaining > 1:
+                self._queue[0] = replace(fault, remaining=fault.remaining - 1)
+            else:
+                self._queue.pop(0)
             return fault
 
     def describe(self) -> dict:
+        """The fault that applies next, and how many more are queued after it."""
         with self._lock:
-            if self._fault is None:
-                return {"mode": "none", "delay": 0.0, "count": 0}
-            fault = asdict(self._fault)
-        return {"mode": fault["mode"], "delay": fault["delay"], "count": fault["remaining"]}
+            if not self._queue:
+                return {"mode": "none", "delay": 0.0, "count": 0, "queued": 0}
+            fault, queued = asdict(self._queue[0]), len(self._queue) - 1
+        return {
+            "mode": fault["mode"],
+            "delay": fault["delay"],
+            "count": fault["remaining"],
+            "queued": queued,
+        }
 
 
 class FaultMiddleware:
@@ -95,6 +127,9 @@ class FaultMiddleware:
             return
         if fault.mode == "error500":
             await send_json(send, 500, {"code": "PROVIDER_ERROR", "message": "injected"})
+            return
+        if fault.mode == "refuse":
+            await send_json(send, fault.status, {"code": fault.code, "message": "injected"})
             return
         replay = await _buffered(receive)
         if fault.mode == "slow":
@@ -163,7 +198,14 @@ def install_faults(app: FastAPI, extra_modes: Iterable[str] = ()) -> Faults:
     @app.post("/_faults", include_in_schema=False)
     def set_faults(spec: FaultSpec) -> dict:
         try:
-            faults.arm(spec.mode, spec.delay, spec.count)
+            faults.arm(
+                spec.mode,
+                spec.delay,
+                spec.count,
+                status=spec.status,
+                code=spec.code,
+                append=spec.append,
+            )
         except ValueError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from exc
         return faults.describe()

@@ -137,7 +137,7 @@ def _validate_unmask(p: dict[str, Any]) -> dict[str, Any]:
     return {
         "customer_id": v.integer(p, "customer_id", minimum=1),
         "fields": sorted(set(fields)),
-        "reason": v.free_text(p, "reason", min_len=10),
+        "reason": v.reason(p, min_len=10),
     }
 
 

@@ -67,7 +67,7 @@ def _validate_reject(p: dict[str, Any]) -> dict[str, Any]:
     v.only(p, {"order_id", "reason"})
     return {
         "order_id": v.integer(p, "order_id", minimum=1),
-        "reason": v.free_text(p, "reason", min_len=3),
+        "reason": v.reason(p, min_len=3),
     }
 
 
@@ -98,7 +98,7 @@ def _validate_refund(p: dict[str, Any]) -> dict[str, Any]:
     return {
         "order_id": v.integer(p, "order_id", minimum=1),
         "amount": v.integer(p, "amount", minimum=1, required=False),
-        "reason": v.free_text(p, "reason", min_len=3),
+        "reason": v.reason(p, min_len=3),
     }
 
 

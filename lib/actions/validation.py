@@ -111,3 +111,18 @@ def free_text(
     if value is not None and looks_like_raw_pii(value):
         raise ValidationFailed(f"{name} must not contain an e-mail address or phone number")
     return value
+
+
+CONTACT_DETAILS_IN_REASON = "reason must not contain contact details (e-mail or phone number)"
+
+
+def reason(params: Mapping[str, Any], *, min_len: int = 3, max_len: int = 500) -> str:
+    """The `reason` every action that asks for one takes: kept in the audit log as typed and
+    shown to auditors, so one holding an e-mail address or a phone number in any shape
+    (010 1234 5678, 02-123-4567, +1 (415) 555-0100) is refused, for its author to rephrase."""
+    from lib.masking import looks_like_raw_pii, mask_contacts
+
+    value = text(params, "reason", min_len=min_len, max_len=max_len) or ""
+    if mask_contacts(value) != value or looks_like_raw_pii(value):
+        raise ValidationFailed(CONTACT_DETAILS_IN_REASON)
+    return value

@@ -10,7 +10,10 @@ A cancel moves money, so every failure is sorted into one of two kinds:
 
 Retries of a cancel always reuse the caller's Idempotency-Key: the gateway applies a key at most
 once and replays its first answer, so a retry can finish a refund but never make a second one.
-The client never makes up a key of its own.
+The client never makes up a key of its own. Once an attempt may have reached the gateway, a
+refusal of a later attempt no longer proves that nothing happened (the first may have been
+applied, and the refusal speaks only for the retry): the outcome is unknown, and `reconcile`
+checks it against the payment's cancels.
 
 The secret key only ever travels in the Authorization header: it is not in the config's repr,
 in an exception's text, or in a log line.
@@ -34,11 +37,11 @@ from lib.errors import BackofficeError, OutcomeUnknown
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = "IDEMPOTENT_REQUEST_PROCESSING"
+# Toss Payments documents cancelReason as at most 200 characters; a longer one is refused.
+# Callers check it before they record anything (lib.actions.orders).
+MAX_CANCEL_REASON = 200
 MAX_MESSAGE = 300  # a gateway message is cut to this, so an error stays one readable line
 REMEMBERED_REQUESTS = 1_000  # cancel bodies kept for reconcile's replay, per client
-# A refusal that says nothing about what the key did: auth, rate limit, a key used for
-# another body. reconcile looks the payment up instead of trusting it.
-NOT_ABOUT_THE_KEY = frozenset({401, 403, 409, 422, 429})
 
 
 @dataclass(frozen=True)
@@ -183,10 +186,12 @@ class PaymentsClient:
 
         Timeouts, lost connections, 5xx and 409 IDEMPOTENT_REQUEST_PROCESSING are retried up
         to `retries` times with backoff, always under `idempotency_key`, so the gateway applies
-        the cancel at most once. Raises GatewayError for a refusal (nothing happened),
+        the cancel at most once. Raises GatewayError for a refusal of the first attempt, or of
+        a retry when no earlier attempt can have reached the gateway (nothing happened),
         GatewayUnavailable if no attempt ever reached the gateway (nothing happened), and
-        OutcomeUnknown if one may have and no answer says what became of it — then call
-        `reconcile` with the same key; never cancel again under a new key before that.
+        OutcomeUnknown if one may have and no answer says what became of it (a refusal of a
+        later retry included) — then call `reconcile` with the same key; never cancel again
+        under a new key before that.
         """
         if not idempotency_key or not idempotency_key.strip():
             raise ValueError("cancel needs the caller's idempotency key")
@@ -204,6 +209,14 @@ class PaymentsClient:
             if attempt.kind == "ok" and attempt.payment is not None:
                 return attempt.payment
             if attempt.kind == "refused" and attempt.error is not None:
+                if maybe_sent:
+                    # An earlier attempt may have been applied: this refusal speaks for the
+                    # retry only (a gateway that lost the key, a proxy, a revoked secret).
+                    raise OutcomeUnknown(
+                        f"Refund of payment {payment_key} may or may not have happened: an"
+                        f" earlier attempt went unanswered and the retry was refused"
+                        f" ({attempt.error.code}); reconcile it before trying again"
+                    )
                 raise attempt.error
             maybe_sent = maybe_sent or attempt.kind in ("unknown", "in_flight")
             log.warning(
@@ -236,8 +249,12 @@ class PaymentsClient:
            guarantees one refund at most. The body must be the one sent first (a key bound to
            another body is refused): it is the one this client sent under the key if it did,
            else {reason, expected_amount} when `reason` is given; with neither, skip to 2.
-        2. Lookup, when the replay gave no answer (timeout, 5xx, still in progress, or a
-           refusal that says nothing about the key, like 401/422/429) or was not possible:
+           A refusal is not taken at its word: after an attempt that may have been applied,
+           a gateway that lost the key refuses the replay (ALREADY_CANCELED_PAYMENT, ...)
+           although the refund happened, so the lookup of 2. decides; no request under the
+           key is still on its way then (that would be a 409), so not found means None.
+        2. Lookup, when the replay was refused, gave no answer (timeout, 5xx, still in
+           progress) or was not possible:
            GET the payment and look, among its cancels after the first
            `before_cancel_count` (the count before the attempt, which tells our cancel from an
            older one of the same amount; without it every cancel counts), for one of
@@ -263,10 +280,6 @@ class PaymentsClient:
             replay_detail = f"replay: {attempt.detail}"
             if attempt.kind == "ok":
                 return attempt.payment
-            error = attempt.error
-            if attempt.kind == "refused" and error and error.http_status not in NOT_ABOUT_THE_KEY:
-                log.info("reconcile of payment %s: the key's answer is a refusal", payment_key)
-                return None
             pending = attempt.kind in ("unknown", "in_flight")
             log.warning("reconcile of payment %s: %s; looking it up", payment_key, replay_detail)
 

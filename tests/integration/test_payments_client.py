@@ -264,6 +264,38 @@ def test_reconcile_of_a_refusal_replays_the_refusal(tiny_demo, gateway):
     assert ledger(gateway, key) == []
 
 
+def refuse_next(url: str, code: str, append: bool = False) -> None:
+    body = {"mode": "refuse", "status": 400, "code": code, "append": append}
+    requests.post(f"{url}/_faults", json=body, timeout=5).raise_for_status()
+
+
+def test_a_retry_refused_after_an_unanswered_attempt_is_unknown_not_a_refusal(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    client = make_client(gateway, retries=1)
+    arm(gateway, "applied_then_500")  # the first attempt is applied, its answer lost
+    refuse_next(gateway, "ALREADY_CANCELED_PAYMENT", append=True)  # the retry is refused
+    with pytest.raises(OutcomeUnknown) as caught:
+        client.cancel(key, None, "whole order", idempotency_key="refund-rr")
+    assert not isinstance(caught.value, GatewayError)
+    assert "reconcile" in str(caught.value) and "ALREADY_CANCELED_PAYMENT" in str(caught.value)
+    assert len(ledger(gateway, key)) == 1  # it did happen
+    found = make_client(gateway).reconcile(key, "refund-rr", None, reason="whole order")
+    assert found is not None and found.balance_amount == 0
+
+
+def test_a_refused_replay_is_checked_against_the_payments_cancels(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    client = make_client(gateway, retries=0)
+    arm(gateway, "applied_then_500")
+    with pytest.raises(OutcomeUnknown):
+        client.cancel(key, 6_000, "lost answer", idempotency_key="refund-lost")
+    # A gateway that lost the key refuses the replay although the refund happened.
+    refuse_next(gateway, "NOT_CANCELABLE_AMOUNT")
+    found = client.reconcile(key, "refund-lost", 6_000, before_cancel_count=0)
+    assert found is not None and found.balance_amount == 24_000
+    assert len(ledger(gateway, key)) == 1
+
+
 def test_slow_on_every_attempt_is_unknown_and_uses_one_key(tiny_demo, gateway):
     key = tiny_demo.payment_key("DONE", 20_000)
     client = make_client(gateway, timeout=0.25)

@@ -2,15 +2,15 @@
 
 import streamlit as st
 
-from lib import auth, runtime
+from lib import auth, runtime, session_cookie
 from lib.errors import ConfigError
 from lib.pages import PRINCIPAL_KEY, navigation, signed_out_navigation
 
 st.set_page_config(page_title="Backoffice", page_icon=":material/dashboard:", layout="wide")
 
-# Before sign-in, register every page URL first: the sign-in form's cookie check can
-# rerun the script, and a deep link (/orders?status=pending) must keep its page.
-was_signed_in = bool(st.session_state.get("authentication_status"))
+# Before sign-in, register every page URL first, so a deep link (/orders?status=pending)
+# keeps its path and query through the sign-in form and lands on its view after.
+was_signed_in = auth.is_signed_in()
 if not was_signed_in:
     signed_out_navigation()
 
@@ -28,6 +28,7 @@ if principal is None:
             "Demo logins: admin, operator, support, analyst, auditor, seller1, seller2 — "
             "password is the username followed by `-demo` (e.g. `admin-demo`)."
         )
+    session_cookie.draw_writer()  # deletes the cookie after a logout
     st.stop()
 if not was_signed_in:
     st.rerun()  # signed in just now: run again with the pages this role may open
@@ -37,5 +38,6 @@ nav = navigation(principal)
 with st.sidebar:
     st.divider()
     st.markdown(f"**{principal.name}**  \n{', '.join(principal.roles)}")
-    auth.logout_button(settings, principal)
+    auth.logout_button(principal)
+    session_cookie.draw_writer()  # sets the cookie after sign-in, whichever run completes
 nav.run()

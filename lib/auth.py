@@ -1,34 +1,39 @@
-"""Sign-in for the Streamlit app, through streamlit-authenticator, plus what it lacks.
+"""Sign-in for the Streamlit app: the form, the password check, and a session that lasts.
 
-The authenticator is built once per browser session: rebuilding its credentials dict on
-every rerun would reset its bookkeeping. Around its credential check we add our own
-lockout (kept in the audit log, so it holds across processes) and an audit row for every
-success, failure, lockout and logout; around its cookie re-login we refuse a cookie issued
-before that user's last logout, so logging out revokes copies of the cookie too.
+Passwords are bcrypt hashes, checked with streamlit-authenticator's Hasher. Around the check
+we keep a lockout in the audit log (so it holds across app processes) and an audit row for
+every success, failure, lockout and logout. The session outlives the tab through a signed
+cookie (lib/session_cookie): read from the request when a browser session starts, checked
+against the audit log's logouts on every run, so logging out in one tab signs the others
+out on their next run and makes any copy of the cookie worthless.
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import streamlit as st
-import streamlit_authenticator as stauth
+from streamlit_authenticator import Hasher
 
-from lib import lockout
-from lib.audit import AuditStore
+from lib import lockout, session_cookie
+from lib.audit import AuditEntry, AuditStore
 from lib.cookie_key import cookie_key
 from lib.principal import Principal
+from lib.session_cookie import SessionToken
 from lib.settings import Settings
 from lib.users import load_users, principal_for
 
-COOKIE_NAME = "backoffice_session"
-COOKIE_DAYS = 1.0
-_KEY = "_authenticator"
-_LOCKED = "_login_locked_until"
+COOKIE_DAYS = 1.0  # default session lifetime; `[app] session_days` sets another
 BAD_CREDENTIALS = "Username or password is incorrect."
+SESSION_ENDED = "You were signed out (logged out in another tab, or the session expired)."
+_SESSION = "_session_token"  # session_state: this browser session's SessionToken
+_LOCKED = "_login_locked_until"
+_ENDED = "_session_ended"
+_CLOCK_SKEW = timedelta(minutes=5)
+# A bcrypt hash of no one's password: an unknown username costs the same time as a known one.
+_NO_SUCH_USER = "$2b$10$VXL7QbyHUB8WdFwxCcWkWuvrKKHm08qvYkWXIZ.ii/V7.jsFEKRZG"
 
 
 def audit_target(username: str, users: dict[str, Any]) -> str:
@@ -39,46 +44,21 @@ def audit_target(username: str, users: dict[str, Any]) -> str:
     return "unknown:" + hashlib.sha256(username.encode()).hexdigest()[:16]
 
 
-def _guard(authenticator: stauth.Authenticate, store: AuditStore, users: dict[str, Any]) -> None:
-    model = authenticator.authentication_controller.authentication_model
-    check, login = model.check_credentials, model.login
-
-    def checked(username: str, password: str) -> bool:
-        who = audit_target(username, users)
-        until = lockout.locked_until(store, who)
-        if until is not None:
-            lockout.record_refused_while_locked(store, who)
-            st.session_state[_LOCKED] = until
-            return False
-        ok = bool(check(username, password))
-        if ok:
-            lockout.record_success(store, who, tuple(users[username]["roles"]))
-        elif lockout.record_failure(store, who):
-            st.session_state[_LOCKED] = datetime.now(UTC) + lockout.LOCK_FOR
-        return ok
-
-    signature = inspect.signature(login)
-
-    def login_once(*args: Any, **kwargs: Any) -> Any:
-        token = signature.bind(*args, **kwargs).arguments.get("token")
-        if token and _revoked(store, token):
-            return None
-        return login(*args, **kwargs)
-
-    model.check_credentials = checked
-    model.login = login_once
-
-
-def _revoked(store: AuditStore, token: dict[str, Any]) -> bool:
-    """A cookie issued before the user's last logout no longer signs anyone in."""
-    try:
-        issued = datetime.fromtimestamp(float(token["exp_date"]), UTC) - timedelta(days=COOKIE_DAYS)
-    except (KeyError, TypeError, ValueError):
-        return True
-    out = lockout.last_logout(
-        store, str(token.get("username")), since=issued - timedelta(seconds=1)
-    )
-    return out is not None and out >= issued
+def check_password(store: AuditStore, users: dict[str, Any], username: str, password: str) -> bool:
+    """Whether `password` is `username`'s, unless the name is locked; every attempt audited."""
+    who = audit_target(username, users)
+    until = lockout.locked_until(store, who)
+    if until is not None:
+        lockout.record_refused_while_locked(store, who)
+        st.session_state[_LOCKED] = until
+        return False
+    user = users.get(username)
+    ok = Hasher.check_pw(password, user["password"] if user else _NO_SUCH_USER) and bool(user)
+    if ok:
+        lockout.record_success(store, who, tuple(users[username]["roles"]))
+    elif lockout.record_failure(store, who):
+        st.session_state[_LOCKED] = datetime.now(UTC) + lockout.LOCK_FOR
+    return ok
 
 
 def audit_store() -> AuditStore:
@@ -87,45 +67,109 @@ def audit_store() -> AuditStore:
     return current().audit
 
 
-def _authenticator(settings: Settings) -> stauth.Authenticate:
-    if _KEY not in st.session_state:
-        users = load_users(settings.users_file)
-        credentials = {
-            "usernames": {
-                name: {
-                    "name": u.get("name", name),
-                    "email": u.get("email", ""),
-                    "password": u["password"],
-                    "roles": list(u["roles"]),
-                    "failed_login_attempts": 0,
-                    "logged_in": False,
-                }
-                for name, u in users.items()
-            }
-        }
-        authenticator = stauth.Authenticate(
-            credentials,
-            COOKIE_NAME,
-            cookie_key(settings.demo, settings.demo_dir),
-            COOKIE_DAYS,
-            auto_hash=False,
+def lifetime(settings: Settings) -> timedelta:
+    return timedelta(days=float(settings.app.get("session_days", COOKIE_DAYS)))
+
+
+# --- sessions ----------------------------------------------------------------------------
+
+
+def record_logout(store: AuditStore, token: SessionToken, roles: tuple[str, ...]) -> None:
+    """Audit the logout of one browser session; its cookie is refused from now on."""
+    store.append(
+        AuditEntry(
+            actor=token.username,
+            actor_roles=roles or ("unknown",),
+            action=lockout.LOGOUT,
+            target_type="user",
+            target_id=token.username,
+            outcome="ok",
+            detail={"session": token.session_id},
         )
-        _guard(authenticator, audit_store(), users)
-        st.session_state[_KEY] = authenticator
-    return st.session_state[_KEY]
+    )
+
+
+def revoked(store: AuditStore, token: SessionToken) -> bool:
+    """Whether this session was logged out, or its user logged out of every session since
+    it began. Logouts are looked up from a little before the token's time, so clocks a few
+    minutes apart across app processes cannot hide one."""
+    rows = store.query(
+        action=lockout.LOGOUT,
+        target_id=token.username,
+        since=token.issued_at - _CLOCK_SKEW,
+        limit=None,
+    )
+    return any(
+        row["detail"].get("session") == token.session_id
+        or ("session" not in row["detail"] and row["occurred_at"] >= token.issued_at)
+        for row in rows
+    )
+
+
+def is_signed_in() -> bool:
+    return isinstance(st.session_state.get(_SESSION), SessionToken)
+
+
+def _end_session() -> None:
+    for key in (_SESSION, "authentication_status", "username", "name"):
+        st.session_state.pop(key, None)
+
+
+def _start_session(token: SessionToken) -> None:
+    st.session_state[_SESSION] = token
+    st.session_state["authentication_status"] = True
+    st.session_state["username"] = token.username
+
+
+def _current(settings: Settings, store: AuditStore, users: dict[str, Any]) -> SessionToken | None:
+    """This browser session's token if it still holds: from this session, else the cookie."""
+    token = st.session_state.get(_SESSION)
+    if isinstance(token, SessionToken):
+        if token.username in users and not _expired(token) and not revoked(store, token):
+            return token
+        _end_session()
+        st.session_state[_ENDED] = True
+        return None
+    key = cookie_key(settings.demo, settings.demo_dir)
+    token = session_cookie.decode(session_cookie.from_request(), key)
+    if token is None or token.username not in users or revoked(store, token):
+        return None
+    _start_session(token)
+    return token
+
+
+def _expired(token: SessionToken) -> bool:
+    return token.expires_at <= datetime.now(UTC)
 
 
 def signed_in(settings: Settings) -> Principal | None:
-    """Show the login form until someone signs in; then return who they are."""
-    authenticator = _authenticator(settings)
-    authenticator.login(location="main", fields={"Form name": "Sign in to Backoffice"})
-    status = st.session_state.get("authentication_status")
-    if status:
-        users = load_users(settings.users_file)
-        username = st.session_state.get("username")
-        if username in users:
-            return principal_for(users, username)
-    elif status is False:
+    """Who this browser session belongs to; shows the sign-in form while no one."""
+    users = load_users(settings.users_file)
+    store = audit_store()
+    had_session = is_signed_in()
+    token = _current(settings, store, users)
+    if token is not None:
+        return principal_for(users, token.username)
+    if had_session:
+        st.rerun()  # ended elsewhere: run again signed out, with every page URL kept
+    return _sign_in_form(settings, store, users)
+
+
+def _sign_in_form(settings: Settings, store: AuditStore, users: dict[str, Any]) -> Principal | None:
+    if st.session_state.pop(_ENDED, False):
+        st.info(SESSION_ENDED)
+    with st.form("sign_in"):
+        st.subheader("Sign in to Backoffice")
+        typed = st.text_input("Username", autocomplete="username")
+        password = st.text_input("Password", type="password", autocomplete="current-password")
+        submitted = st.form_submit_button("Login")
+    if not submitted:
+        return None
+    username = typed.strip().lower()
+    if not username or not password:
+        st.error(BAD_CREDENTIALS)
+        return None
+    if not check_password(store, users, username, password):
         until = st.session_state.pop(_LOCKED, None)
         if until is not None:
             minutes = max(1, int((until - datetime.now(UTC)).total_seconds() // 60) + 1)
@@ -134,13 +178,24 @@ def signed_in(settings: Settings) -> Principal | None:
             )
         else:
             st.error(BAD_CREDENTIALS)
-    return None
+        return None
+    key = cookie_key(settings.demo, settings.demo_dir)
+    raw = session_cookie.issue(username, key, lifetime(settings))
+    token = session_cookie.decode(raw, key)
+    assert token is not None  # just issued with this key
+    _start_session(token)
+    session_cookie.remember(raw, lifetime(settings))
+    return principal_for(users, username)
 
 
-def logout_button(settings: Settings, principal: Principal) -> None:
-    def on_logout(_: Any = None) -> None:
-        lockout.record_logout(audit_store(), principal.username, principal.roles)
+def logout_button(principal: Principal) -> None:
+    """The sidebar's Log out: ends this session, its cookie, and every tab sharing it."""
 
-    _authenticator(settings).logout(
-        "Log out", location="sidebar", key="sign_out", callback=on_logout
-    )
+    def log_out() -> None:
+        token = st.session_state.get(_SESSION)
+        if isinstance(token, SessionToken):
+            record_logout(audit_store(), token, principal.roles)
+        _end_session()
+        session_cookie.forget()
+
+    st.sidebar.button("Log out", key="sign_out", on_click=log_out)

@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 from lib import lockout
 from lib.actions import context
-from lib.auth import BAD_CREDENTIALS, COOKIE_DAYS, _revoked
+from lib.auth import BAD_CREDENTIALS, record_logout, revoked
+from lib.session_cookie import SessionToken
 from tests.pages.conftest import sign_in
 
 
@@ -51,12 +52,17 @@ def test_a_name_that_is_no_user_is_audited_only_as_a_digest(app):
     assert rows[0]["target_id"].startswith("unknown:")
 
 
-def test_a_cookie_issued_before_the_last_logout_is_refused(app):
+def test_a_logged_out_session_is_refused_and_the_others_are_not(app):
     app()  # configures the context for this test's demo data
     store = context.current().audit
     issued = datetime.now(UTC) - timedelta(minutes=5)
-    token = {"username": "support", "exp_date": (issued + timedelta(days=COOKIE_DAYS)).timestamp()}
-    assert not _revoked(store, token)
-    lockout.record_logout(store, "support", ("support",))
-    assert _revoked(store, token)
-    assert _revoked(store, {"username": "support"})  # no expiry: never trusted
+
+    def token(session_id: str) -> SessionToken:
+        return SessionToken("support", session_id, issued, issued + timedelta(days=1))
+
+    assert not revoked(store, token("laptop"))
+    record_logout(store, token("laptop"), ("support",))
+    assert revoked(store, token("laptop"))  # every copy of that cookie
+    assert not revoked(store, token("phone"))  # another browser stays signed in
+    lockout.record_logout(store, "support", ("support",))  # a logout naming no session
+    assert revoked(store, token("phone"))

@@ -60,6 +60,9 @@ def test_reload_second_tab_and_logout_across_tabs(browser, app_url, artifacts):
     first.reload()
     assert signed_in_on(first, "Orders & payments")
     assert "/orders" in first.url and "status=pending" in first.url
+    first.get_by_test_id("stDataFrame").wait_for(timeout=30_000)
+    first.get_by_role("button", name="Log out").wait_for(timeout=30_000)
+    wait_idle(first)
     first.screenshot(path=str(artifacts / "session-after-reload.png"), full_page=True)
 
     # A teammate's link opened in a second tab: signed in, on that link's view.

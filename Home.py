@@ -8,15 +8,15 @@ from lib.pages import PRINCIPAL_KEY, navigation, signed_out_navigation
 
 st.set_page_config(page_title="Backoffice", page_icon=":material/dashboard:", layout="wide")
 
-# Before sign-in, register every page URL first, so a deep link (/orders?status=pending)
-# keeps its path and query through the sign-in form and lands on its view after.
-was_signed_in = auth.is_signed_in()
-if not was_signed_in:
-    signed_out_navigation()
-
 try:
     settings = runtime.settings()
-    principal = auth.signed_in(settings)
+    principal = auth.current(settings)  # this session's, or the browser's cookie's
+    if principal is None:
+        # Every page URL shows the form, so a deep link (/orders?status=pending) keeps its
+        # path and query through sign-in and lands on its view after.
+        signed_out_navigation()
+        if auth.sign_in_form(settings) is not None:
+            st.rerun()  # signed in just now: run again with the pages this role may open
 except ConfigError as exc:
     st.error(str(exc), icon=":material/settings_alert:")
     st.stop()
@@ -30,8 +30,6 @@ if principal is None:
         )
     session_cookie.draw_writer()  # deletes the cookie after a logout
     st.stop()
-if not was_signed_in:
-    st.rerun()  # signed in just now: run again with the pages this role may open
 
 st.session_state[PRINCIPAL_KEY] = principal
 nav = navigation(principal)

@@ -10,7 +10,6 @@ out on their next run and makes any copy of the cookie worthless.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +22,7 @@ from lib.cookie_key import cookie_key
 from lib.principal import Principal
 from lib.session_cookie import SessionToken
 from lib.settings import Settings
+from lib.username_digest import digest_key, username_digest
 from lib.users import load_users, principal_for
 
 COOKIE_DAYS = 1.0  # default session lifetime; `[app] session_days` sets another
@@ -41,24 +41,25 @@ def audit_target(username: str, users: dict[str, Any]) -> str:
     someone's e-mail address) is recorded only as a digest."""
     if username in users:
         return username
-    return "unknown:" + hashlib.sha256(username.encode()).hexdigest()[:16]
+    from lib import runtime  # the digest key comes from the settings' secrets
+
+    settings = runtime.settings()
+    key = digest_key(settings.demo, settings.demo_dir)
+    return "unknown:" + username_digest(username, key)
 
 
 def check_password(store: AuditStore, users: dict[str, Any], username: str, password: str) -> bool:
     """Whether `password` is `username`'s, unless the name is locked; every attempt audited."""
-    who = audit_target(username, users)
-    until = lockout.locked_until(store, who)
-    if until is not None:
-        lockout.record_refused_while_locked(store, who)
-        st.session_state[_LOCKED] = until
-        return False
     user = users.get(username)
-    ok = Hasher.check_pw(password, user["password"] if user else _NO_SUCH_USER) and bool(user)
-    if ok:
-        lockout.record_success(store, who, tuple(users[username]["roles"]))
-    elif lockout.record_failure(store, who):
-        st.session_state[_LOCKED] = datetime.now(UTC) + lockout.LOCK_FOR
-    return ok
+
+    def right() -> bool:  # not called while the name is locked
+        return Hasher.check_pw(password, user["password"] if user else _NO_SUCH_USER) and bool(user)
+
+    roles = tuple(user["roles"]) if user else ()
+    result = lockout.attempt(store, audit_target(username, users), right, roles)
+    if result.locked_until is not None:
+        st.session_state[_LOCKED] = result.locked_until
+    return result.ok
 
 
 def audit_store() -> AuditStore:
@@ -106,10 +107,6 @@ def revoked(store: AuditStore, token: SessionToken) -> bool:
     )
 
 
-def is_signed_in() -> bool:
-    return isinstance(st.session_state.get(_SESSION), SessionToken)
-
-
 def _end_session() -> None:
     for key in (_SESSION, "authentication_status", "username", "name"):
         st.session_state.pop(key, None)
@@ -142,17 +139,17 @@ def _expired(token: SessionToken) -> bool:
     return token.expires_at <= datetime.now(UTC)
 
 
-def signed_in(settings: Settings) -> Principal | None:
-    """Who this browser session belongs to; shows the sign-in form while no one."""
+def current(settings: Settings) -> Principal | None:
+    """Who this browser session belongs to, from the session or the browser's cookie; None
+    if no one (or the session ended: logged out elsewhere, expired). Draws nothing."""
     users = load_users(settings.users_file)
-    store = audit_store()
-    had_session = is_signed_in()
-    token = _current(settings, store, users)
-    if token is not None:
-        return principal_for(users, token.username)
-    if had_session:
-        st.rerun()  # ended elsewhere: run again signed out, with every page URL kept
-    return _sign_in_form(settings, store, users)
+    token = _current(settings, audit_store(), users)
+    return principal_for(users, token.username) if token is not None else None
+
+
+def sign_in_form(settings: Settings) -> Principal | None:
+    """The sign-in form; who signed in with it in this run, or None."""
+    return _sign_in_form(settings, audit_store(), load_users(settings.users_file))
 
 
 def _sign_in_form(settings: Settings, store: AuditStore, users: dict[str, Any]) -> Principal | None:

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from lib import url_state
+from lib import export, url_state
 from lib.actions.context import current
 from lib.audit.chain import HASHED_COLUMNS
 from lib.pages import require
@@ -69,9 +69,9 @@ else:
     )
     st.download_button(
         "Download CSV",
-        df[shown + ["prev_hash", "row_hash"]].to_csv(index=False),
+        export.to_csv(df[shown + ["prev_hash", "row_hash"]]),
         file_name="audit_log.csv",
-        mime="text/csv",
+        mime=export.CSV_MIME,
         icon=":material/download:",
     )
 

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import altair as alt
 import streamlit as st
 
-from lib import runtime
+from lib import export, runtime
 from lib.errors import BackofficeError
 from lib.pages import require
 from lib.ui import freshness_bar, krw_short, show_error
@@ -95,7 +95,7 @@ c2.altair_chart(pie, width="stretch")
 
 st.download_button(
     "Download report (CSV)",
-    df.to_csv(index=False).encode("utf-8"),
+    export.to_csv(df),
     file_name=f"revenue_{date_from}_{date_to}.csv",
-    mime="text/csv",
+    mime=export.CSV_MIME,
 )

@@ -1,0 +1,80 @@
+"""What the download buttons hand out: spreadsheet formulas in text cells are neutralised."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import sqlite3
+import uuid
+from pathlib import Path
+
+import pytest
+from streamlit.elements.widgets import button
+
+from lib.actions import context
+from lib.audit import AuditEntry
+from tests.pages.conftest import sign_in
+
+pytestmark = pytest.mark.pages
+
+FORMULA = '=HYPERLINK("http://evil.example","open me")'
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """file name -> the bytes each download button of the last runs offered."""
+    seen: dict[str, bytes] = {}
+    real = button.marshall_file
+
+    def capture(coordinates, data, proto, mimetype, file_name=None, **kwargs):
+        seen[str(file_name)] = data
+        return real(coordinates, data, proto, mimetype, file_name, **kwargs)
+
+    monkeypatch.setattr(button, "marshall_file", capture)
+    return seen
+
+
+@pytest.fixture
+def demo_dir(demo_dir: Path, tmp_path: Path) -> Path:
+    """A copy of the demo data in which a customer segment is a formula."""
+    copy = tmp_path / "demo"
+    shutil.copytree(demo_dir, copy)
+    con = sqlite3.connect(copy / "crm.sqlite")
+    with con:
+        con.execute("UPDATE customers SET segment = ? WHERE segment = 'vip'", (FORMULA,))
+    con.close()
+    return copy
+
+
+def rows_of(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def test_the_audit_csv_neutralises_a_formula_in_a_reason(app, downloads):
+    actor = f"tester-{uuid.uuid4().hex[:8]}"
+    at = app()
+    at.query_params["actor"] = actor
+    sign_in(at, "auditor", "auditor-demo")
+    context.current().audit.append(
+        AuditEntry(actor, ("operator",), "order.reject", "order", "7", "ok", reason=FORMULA)
+    )
+    at.switch_page("app_pages/audit.py").run()
+    assert not at.exception
+    header, *rows = rows_of(downloads["audit_log.csv"])
+    assert len(rows) == 1
+    assert rows[0][header.index("reason")] == "'" + FORMULA
+    assert rows[0][header.index("actor")] == actor
+
+
+def test_the_dashboard_report_neutralises_text_and_keeps_numbers(app, downloads):
+    at = app()
+    at.query_params["from"] = "2026-01-01"
+    at.query_params["to"] = "2026-04-01"
+    sign_in(at, "analyst", "analyst-demo")
+    at.switch_page("app_pages/dashboard.py").run()
+    assert not at.exception
+    header, *rows = rows_of(downloads["revenue_2026-01-01_2026-04-01.csv"])
+    segments = {row[header.index("segment")] for row in rows}
+    assert "'" + FORMULA in segments and FORMULA not in segments
+    assert all(int(row[header.index("orders")]) > 0 for row in rows)

@@ -4,6 +4,15 @@ Each source becomes a schema named after it (`crm.customers`, `sheets.store_sale
 SQL tables as views over the scanner (live) or as local copies refreshed on a TTL
 (snapshot); other kinds as Arrow tables loaded on a TTL. One engine per process; each
 query runs on its own cursor because a DuckDB connection is not thread-safe.
+
+When a database server stops while the app runs:
+- a query that needs it raises SourceUnavailable naming the source in one line; queries
+  over other sources are not held up (each source has its own lock);
+- the attachment is kept: the postgres and mysql scanners open a new connection for the
+  next query, so the same engine answers again once the server is back, without a restart;
+- a snapshot whose refresh fails is still served, with the age of its last good copy
+  (`refreshed_at`), and the refresh is retried after RETRY_AFTER_S; only a snapshot never
+  copied at all makes its queries fail.
 """
 
 from __future__ import annotations
@@ -28,6 +37,9 @@ from lib.sources import sql as sql_source
 from lib.sources.base import SourceConfig
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 30.0  # a failed snapshot refresh is not retried on every query
+ALIAS_SUFFIX = "__src"  # `crm__src`: the attached database behind the `crm` schema
 
 Loader = Callable[[SourceConfig], Mapping[str, pa.Table]]
 
@@ -58,6 +70,9 @@ class _State:
     error: SourceUnavailable | None = None
     attached: bool = False
     tables: dict[str, str] = field(default_factory=dict)  # table -> mode
+    copied: bool = False  # its snapshots were copied at least once: a stale copy can be served
+    retry_at: float | None = None  # monotonic: when a failed snapshot refresh is tried again
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
 
 class Engine:
@@ -75,7 +90,7 @@ class Engine:
         self.loaders = dict(loaders) if loaders is not None else default_loaders()
         self.clock = clock
         self._con = duckdb.connect(":memory:")
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # extensions; each source's loading has its own lock
         self._state = {name: _State() for name in self.sources}
         self._extensions: set[str] = set()
 
@@ -85,12 +100,18 @@ class Engine:
         return self._con.cursor()
 
     def _load_extension(self, name: str) -> None:
-        if name not in self._extensions:
-            from duckdb_extensions import import_extension
+        with self._lock:
+            if name not in self._extensions:
+                from duckdb_extensions import import_extension
 
-            import_extension(name, con=self._con)
-            self._con.execute(f"LOAD {name}")
-            self._extensions.add(name)
+                import_extension(name, con=self._con)
+                self._con.execute(f"LOAD {name}")
+                if name == "mysql":
+                    # DuckDB 1.5.5's mysql scanner fails every aggregate (count, max) over a
+                    # view of a MySQL table ("INTERNAL Error: Failed to bind column
+                    # reference") unless aggregate pushdown is off before the ATTACH.
+                    self._con.execute("SET GLOBAL mysql_aggregate_pushdown_enabled = false")
+                self._extensions.add(name)
 
     def _config(self, name: str) -> SourceConfig:
         try:
@@ -105,14 +126,14 @@ class Engine:
         page can show it, and retried on the next call.
         """
         cfg = self._config(name)
-        with self._lock:
-            state = self._state[name]
+        state = self._state[name]
+        with state.lock:
             try:
                 if cfg.kind == "sql":
                     self._ensure_sql(cfg, state)
                 else:
                     self._ensure_loaded(cfg, state)
-                state.error = None
+                    state.error = None
             except SourceUnavailable as exc:
                 state.error = exc
                 raise
@@ -125,6 +146,8 @@ class Engine:
                 raise err from exc
 
     def _scrub(self, cfg: SourceConfig, exc: BaseException) -> str:
+        if cfg.kind == "sql":
+            return sql_source.failure_reason(cfg, exc)
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         secrets = list(cfg.secrets.values())
         if cfg.kind == "sql":
@@ -140,36 +163,70 @@ class Engine:
 
     def _ensure_sql(self, cfg: SourceConfig, state: _State) -> None:
         tables = sql_source.table_modes(cfg)
-        alias = f"{cfg.name}__src"
-        cur = self._cursor()
-        if not state.attached:
-            att = sql_source.attachment(cfg)
-            self._load_extension(att.extension)
-            cur.execute(f"DETACH DATABASE IF EXISTS {alias}")
-            cur.execute(att.attach_sql(alias))
-            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {cfg.name}")
-            for name, spec in tables.items():
-                if spec["mode"] == "live":
-                    cur.execute(
-                        f'CREATE OR REPLACE VIEW {cfg.name}."{name}" AS '
-                        f'SELECT * FROM {alias}."{att.schema}"."{spec["table"]}"'
-                    )
-                state.tables[name] = str(spec["mode"])
-            state.attached = True
-            state.refreshed_at = datetime.now(UTC)
         snapshots = {n: s for n, s in tables.items() if s["mode"] == "snapshot"}
         ttl = min((float(s["ttl"]) for s in snapshots.values()), default=float("inf"))
-        if snapshots and (not self._fresh(state.loaded_at, ttl) or state.error is not None):
-            att = sql_source.attachment(cfg)
+        if state.error is not None and state.copied and self.clock() < (state.retry_at or 0):
+            return  # serving the last good snapshots until the retry is due
+        try:
+            if not state.attached:
+                self._attach(cfg, state, tables)
+            elif state.error is not None:
+                # It failed last time: a bounded check first, so a server that went silent
+                # makes this page wait connect_timeout, not as long as TCP does.
+                sql_source.check_reachable(cfg)
+            if snapshots and not self._fresh(state.loaded_at, ttl):
+                self._copy_snapshots(cfg, snapshots)
+                state.copied, state.loaded_at = True, self.clock()
+                state.refreshed_at = datetime.now(UTC)
+        except Exception as exc:
+            if not state.copied:  # nothing to serve
+                raise
+            # Serve the last good copy (its age is `refreshed_at`); try again later.
+            state.error = SourceUnavailable(cfg.name, self._scrub(cfg, exc))
+            state.retry_at = self.clock() + RETRY_AFTER_S
+            log.warning("source %s: serving snapshots from %s: %s", cfg.name,
+                        state.refreshed_at, state.error.reason)  # fmt: skip
+            return
+        state.error, state.retry_at = None, None
+        if state.loaded_at is None:
+            state.loaded_at = self.clock()
+
+    def _attach(
+        self, cfg: SourceConfig, state: _State, tables: Mapping[str, Mapping[str, object]]
+    ) -> None:
+        att = sql_source.attachment(cfg)
+        self._load_extension(att.extension)
+        sql_source.check_reachable(cfg)
+        cur = self._cursor()
+        cur.execute(att.attach_sql(cfg.name + ALIAS_SUFFIX))
+        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {cfg.name}")
+        for name, spec in tables.items():
+            if spec["mode"] == "live":
+                cur.execute(
+                    f'CREATE OR REPLACE VIEW {cfg.name}."{name}" AS SELECT * FROM '
+                    f'{cfg.name}{ALIAS_SUFFIX}."{att.schema}"."{spec["table"]}"'
+                )
+            state.tables[name] = str(spec["mode"])
+        state.attached = True
+        state.refreshed_at = datetime.now(UTC)
+
+    def _copy_snapshots(
+        self, cfg: SourceConfig, snapshots: Mapping[str, Mapping[str, object]]
+    ) -> None:
+        att = sql_source.attachment(cfg)
+        alias = cfg.name + ALIAS_SUFFIX
+        cur = self._cursor()
+        cur.execute("BEGIN")  # all of a source's snapshots from one refresh, or none
+        try:
             for name, spec in snapshots.items():
                 cur.execute(
                     f'CREATE OR REPLACE TABLE {cfg.name}."{name}" AS '
                     f'SELECT * FROM {alias}."{att.schema}"."{spec["table"]}"'
                 )
-            state.refreshed_at = datetime.now(UTC)
-            state.loaded_at = self.clock()
-        if state.loaded_at is None:
-            state.loaded_at = self.clock()
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
 
     def _ensure_loaded(self, cfg: SourceConfig, state: _State) -> None:
         if self._fresh(state.loaded_at, cfg.ttl) and state.error is None:
@@ -194,12 +251,12 @@ class Engine:
     def refresh(self, name: str | None = None) -> None:
         """Forget what is cached (one source or all) and load again now."""
         names = [name] if name else list(self.sources)
-        with self._lock:
-            for n in names:
-                state = self._state[n]
-                state.loaded_at = None
+        for n in names:
+            state = self._state[n]
+            with state.lock:
+                state.loaded_at, state.retry_at = None, None
                 if state.attached and self.sources[n].kind == "sql":
-                    # Re-attach too: a database that came back needs a new connection.
+                    # Re-attach too: the catalog is read again (a table changed shape).
                     state.attached = False
         for n in names:
             try:
@@ -272,17 +329,27 @@ class Engine:
             raise
 
     def _probe(self, name: str, original: Exception) -> None:
-        state = self._state[name]
-        try:
-            with self._lock:
-                for table in state.tables:
-                    self._cursor().execute(f'SELECT 1 FROM {name}."{table}" LIMIT 1').fetchall()
-                    break
-        except duckdb.Error as exc:
-            with self._lock:
-                state.attached = False  # reconnect next time
-                state.error = SourceUnavailable(name, self._scrub(self.sources[name], exc))
-            raise state.error from original
+        """Raise SourceUnavailable if source `name`'s database does not answer now.
+
+        Reads one row of its first table through the attachment itself (never a local
+        snapshot copy). The attachment stays: the scanner reconnects on the next query."""
+        cfg, state = self.sources[name], self._state[name]
+        with state.lock:
+            if not state.attached:
+                raise state.error or SourceUnavailable(name, "not connected") from original
+            try:
+                sql_source.check_reachable(cfg)
+                att = sql_source.attachment(cfg)
+                spec = next(iter(sql_source.table_modes(cfg).values()))
+                self._cursor().execute(
+                    f'SELECT 1 FROM {name}{ALIAS_SUFFIX}."{att.schema}"."{spec["table"]}" LIMIT 1'
+                ).fetchall()
+            except BackofficeError:
+                raise
+            except Exception as exc:
+                state.error = SourceUnavailable(name, self._scrub(cfg, exc))
+                log.warning("source %s failed: %s", name, state.error.reason)
+                raise state.error from original
 
     def close(self) -> None:
         self._con.close()

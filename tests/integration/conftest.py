@@ -1,7 +1,9 @@
-"""Integration fixtures: a tiny demo data set built here, and demo services on free ports."""
+"""Integration fixtures: a tiny demo data set built here, demo services on free ports, and
+private database servers a test may stop and start (tests/integration/servers.py)."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -12,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from lib.demo.services.serve import ServiceThread, create_service
+from tests.integration.servers import PrivateMariaDB, PrivatePostgres, ServerMissing
 
 # The spec's schema (the contract between the seeder and the services), written out here so
 # these tests depend on the contract, not on the seeder.
@@ -162,3 +165,49 @@ def start_service() -> Iterator[Callable[..., str]]:
     yield start
     for service in running:
         service.stop()
+
+
+# --- private database servers ------------------------------------------------------------
+# For tests that stop a database while the app runs; the shared :5432 / :3306 servers are
+# never stopped. One of each per session, removed at its end.
+
+
+def _private(make: Callable[[], PrivatePostgres | PrivateMariaDB]) -> Iterator:
+    try:
+        server = make()
+    except ServerMissing as exc:
+        if os.environ.get("CI") == "true":  # CI must run these tests, not skip them
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture(scope="session")
+def _private_postgres() -> Iterator[PrivatePostgres]:
+    yield from _private(PrivatePostgres.create)
+
+
+@pytest.fixture(scope="session")
+def _private_mariadb() -> Iterator[PrivateMariaDB]:
+    yield from _private(PrivateMariaDB.create)
+
+
+@pytest.fixture
+def private_postgres(_private_postgres: PrivatePostgres) -> PrivatePostgres:
+    """A PostgreSQL server of this session's own (trust auth), running when the test starts;
+    `.stop()` / `.start()` it freely."""
+    if not _private_postgres.running:  # an earlier test failed while it was stopped
+        _private_postgres.start()
+    return _private_postgres
+
+
+@pytest.fixture
+def private_mariadb(_private_mariadb: PrivateMariaDB) -> PrivateMariaDB:
+    """A MariaDB server of this session's own (root, no password), running when the test
+    starts; `.stop()` / `.start()` it freely."""
+    if not _private_mariadb.running:
+        _private_mariadb.start()
+    return _private_mariadb

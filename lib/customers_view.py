@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from lib import actions, policy, runtime, unmask, url_state
+from lib import actions, pii_search, policy, runtime, unmask, url_state
 from lib.actions.base import Result
 from lib.actions.context import current as action_context
 from lib.engine import Engine
@@ -98,39 +98,12 @@ RESULT = "customers_result"  # the last action's result, shown once after the re
 PROFILES = "customers_profiles"  # customer id -> (monotonic time, profile | error)
 FORM_KEYS = tuple(f"customers_new_{f}" for f in CONTACT_FIELDS)
 
+SEARCHED = "customers_searched"  # the search last counted in the audit log
 _ALL_DIGITS = re.compile(r"[0-9]+")
-_PHONE_SHAPED = re.compile(r"[0-9+().\s-]+")
-_NOT_DIGIT = re.compile(r"[^0-9]")
-MAX_ID_DIGITS = 18  # fits a BIGINT
-MIN_PHONE_DIGITS = 4  # "5678-", "010-1234": enough to mean a phone number
-MIN_PURE_PHONE_DIGITS = 7  # all digits and this long: a phone number as well as an id
+MAX_ID_DIGITS = pii_search.MAX_ID_DIGITS
 
 
 # --- search and filters ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Search:
-    """What the search box matches; None means "not this way"."""
-
-    id: int | None = None
-    text: str | None = None
-    digits: str | None = None
-
-
-def parse_search(q: str | None) -> Search:
-    """The search box's text as the terms customers_list.sql binds."""
-    q = " ".join((q or "").split())
-    if not q:
-        return Search()
-    digits = _NOT_DIGIT.sub("", q)
-    if _ALL_DIGITS.fullmatch(q):
-        return Search(
-            id=int(q) if len(q) <= MAX_ID_DIGITS else None,
-            digits=q if len(q) >= MIN_PURE_PHONE_DIGITS else None,
-        )
-    phone = _PHONE_SHAPED.fullmatch(q) is not None and len(digits) >= MIN_PHONE_DIGITS
-    return Search(text=q, digits=digits if phone else None)
 
 
 @dataclass(frozen=True)
@@ -144,9 +117,13 @@ class Filters:
     date_to: date | None = None  # inclusive
     sort: tuple[str, str] = DEFAULT_SORT
 
+    @property
+    def search(self) -> pii_search.Search:
+        """What the search box matches: lib.pii_search's rules for personal data."""
+        return pii_search.parse(self.q)
+
     def params(self) -> dict[str, Any]:
         """The bound parameters of customers_list.sql / customers_count.sql."""
-        search = parse_search(self.q)
         return {
             "segment_all": not self.segments,
             "segments": list(self.segments),
@@ -154,15 +131,13 @@ class Filters:
             "statuses": list(self.statuses),
             "date_from": self.date_from.isoformat() if self.date_from else None,
             "date_to": self.date_to.isoformat() if self.date_to else None,
-            "q_id": search.id,
-            "q_text": search.text,
-            "q_digits": search.digits,
+            **self.search.params(),
         }
 
     def url(self) -> dict[str, object]:
         """The URL's query parameters for these filters (empty ones are left out)."""
         return {
-            P_Q: self.q,
+            P_Q: self.search.in_url,  # none for a search on personal data
             P_SEGMENT: list(self.segments),
             P_STATUS: list(self.statuses),
             P_FROM: self.date_from,
@@ -173,7 +148,8 @@ class Filters:
     def problem(self) -> str | None:
         if self.date_from and self.date_to and self.date_from > self.date_to:
             return "The 'Signed up from' date is after the 'to' date."
-        return None
+        search = self.search
+        return search.problem or (pii_search.NOT_SEARCHABLE if search.matches_nothing else None)
 
 
 def parse_sort(raw: str | None) -> tuple[str, str]:
@@ -210,7 +186,7 @@ def seed() -> None:
         return
     # Nothing selected, pending or paged on a last visit applies; "page" is the pager's
     # plain key, which other pages' pagers share.
-    for key in (P_PAGE, VIEW, SHOWN, PICKED, TABLE, UNMASKING, RESULT, *FORM_KEYS):
+    for key in (P_PAGE, VIEW, SHOWN, PICKED, TABLE, UNMASKING, RESULT, SEARCHED, *FORM_KEYS):
         state.pop(key, None)
     qp = st.query_params
     state[K_Q] = qp.get(P_Q, "")
@@ -732,6 +708,24 @@ def customers_grid(principal: Principal, filters: Filters) -> None:
         customer_detail(principal, int(state[SELECTED]))
 
 
+def count_search(principal: Principal, filters: Filters) -> None:
+    """A new search on personal data gets its audit row (the term masked) and a note that
+    the link leaves it out; rerunning the same search is not a new one."""
+    search = filters.search
+    state = st.session_state
+    if search.kind is None:
+        state[SEARCHED] = None
+        return
+    if state.get(SEARCHED) != search:
+        pii_search.record(action_context().audit, principal, search, "customer")
+        state[SEARCHED] = search
+    st.caption(
+        ":material/shield_person: A search on personal data matches whole e-mail addresses "
+        "and phone numbers, and names by their beginning. It is recorded in the audit log "
+        "and left out of the page's link."
+    )
+
+
 def render(principal: Principal) -> None:
     """The whole page for a principal that may open it."""
     engine = runtime.engine()
@@ -748,6 +742,7 @@ def render(principal: Principal) -> None:
     if problem:
         st.warning(problem, icon=":material/filter_alt_off:")
     else:
+        count_search(principal, filters)
         customers_grid(principal, filters)
     with freshness:
         freshness_bar(engine, SOURCES, "customers")

@@ -1,8 +1,10 @@
 -- sources: crm
 -- One page of customers for the Customers page; personal data is masked by the page.
 -- Keep the WHERE clause the same as customers_count.sql's: the pager counts what this lists.
--- The search terms come from lib.customers_view.Search: $q_id matches the id exactly,
--- $q_text the name or e-mail (case-insensitive substring), $q_digits the phone's digits.
+-- The search terms come from lib.pii_search.Search, whose rules keep search from revealing
+-- more than the mask shows: $q_id the id and $q_email the e-mail exactly, $q_name the
+-- beginning of the name, $q_phone the phone's digits exactly (+82 numbers in domestic form,
+-- as lib.pii_search.normalise_phone does).
 -- sortable: id, name, segment, status, signup_date
 -- default_sort: signup_date desc
 SELECT
@@ -20,11 +22,15 @@ WHERE ($segment_all OR c.segment IN (SELECT unnest(CAST($segments AS VARCHAR[]))
   AND ($date_from IS NULL OR CAST(c.signup_date AS DATE) >= CAST($date_from AS DATE))
   AND ($date_to IS NULL OR CAST(c.signup_date AS DATE) <= CAST($date_to AS DATE))
   AND (
-    ($q_id IS NULL AND $q_text IS NULL AND $q_digits IS NULL)
+    ($q_id IS NULL AND $q_email IS NULL AND $q_phone IS NULL AND $q_name IS NULL)
     OR c.id = CAST($q_id AS BIGINT)
-    OR contains(lower(c.name), lower(CAST($q_text AS VARCHAR)))
-    OR contains(lower(c.email), lower(CAST($q_text AS VARCHAR)))
-    OR contains(regexp_replace(c.phone, '[^0-9]', '', 'g'), CAST($q_digits AS VARCHAR))
+    OR lower(trim(c.email)) = CAST($q_email AS VARCHAR)
+    OR starts_with(lower(c.name), CAST($q_name AS VARCHAR))
+    OR CASE
+        WHEN starts_with(ltrim(c.phone), '+82')
+        THEN '0' || ltrim(substr(regexp_replace(c.phone, '[^0-9]', '', 'g'), 3), '0')
+        ELSE regexp_replace(c.phone, '[^0-9]', '', 'g')
+    END = CAST($q_phone AS VARCHAR)
   )
 ORDER BY __order_by__
 LIMIT $limit OFFSET $offset

@@ -1,0 +1,139 @@
+"""Search boxes over personal data that reveal no more than the mask shows.
+
+A substring search is an oracle: typing one more character at a time recovers a masked
+e-mail address or phone number. So a search box that reaches personal data matches
+
+- an e-mail address exactly, ignoring case and surrounding spaces;
+- a phone number exactly, on its digits (010-1234-5678 = 01012345678 = +82 10 1234 5678);
+- a name by its beginning, at least MIN_NAME_PREFIX characters (shorter is refused);
+- an id exactly, as typed.
+
+A search on personal data stays out of the URL (`Search.in_url`) and is counted in the
+audit log, one row per search with its kind and its term masked (`record`).
+
+    search = parse("010-1234-5678")   # Search(phone="01012345678")
+    search.kind                       # "phone"
+    record(audit, principal, search, "customer")
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from lib.audit import AuditEntry, AuditStore
+from lib.masking import mask
+from lib.principal import Principal
+
+MIN_NAME_PREFIX = 2
+MIN_PHONE_DIGITS = 8  # 1588-1234 is the shortest whole number people search by
+MAX_ID_DIGITS = 18  # fits a BIGINT
+
+SHORT_NAME = (
+    f"Type at least {MIN_NAME_PREFIX} characters to search by name: names match by their beginning."
+)
+PARTIAL_PHONE = "Phone numbers match only in full, e.g. 010-1234-5678."
+NOT_SEARCHABLE = (
+    "Search by the beginning of a name, a whole e-mail address, a whole phone number or an id."
+)
+
+_ALL_DIGITS = re.compile(r"[0-9]+")
+_PHONE_SHAPED = re.compile(r"[0-9+().\s-]+")
+_HAS_DIGIT = re.compile(r"[0-9]")
+_NOT_DIGIT = re.compile(r"[^0-9]")
+
+
+def normalise_phone(text: str) -> str:
+    """A phone number as its digits, a +82 number in its domestic form (+82 10 … -> 010…).
+
+    queries/customers_list.sql normalises the stored numbers the same way."""
+    digits = _NOT_DIGIT.sub("", text)
+    if text.strip().startswith("+82"):
+        return "0" + digits[2:].lstrip("0")
+    return digits
+
+
+def normalise_email(text: str) -> str:
+    return text.strip().lower()
+
+
+@dataclass(frozen=True)
+class Search:
+    """What a search box's text matches; None means "not this way"."""
+
+    text: str | None = None  # the typed text, spaces collapsed
+    id: int | None = None
+    email: str | None = None
+    phone: str | None = None
+    name: str | None = None  # lower case, matched as the beginning of the name
+    problem: str | None = None  # why the text cannot be searched as it is
+
+    @property
+    def kind(self) -> str | None:
+        """The kind of personal data this search reaches ("email", "phone", "name"), or None."""
+        for kind in ("email", "phone", "name"):
+            if getattr(self, kind) is not None:
+                return kind
+        return None
+
+    @property
+    def in_url(self) -> str | None:
+        """The text the URL may keep: none for a search on personal data."""
+        return None if self.kind else self.text
+
+    @property
+    def matches_nothing(self) -> bool:
+        """Text was typed but it is no id, e-mail, phone or name (e.g. "tpk_1f3a")."""
+        return bool(self.text) and self.id is None and self.kind is None
+
+    def masked_term(self) -> str | None:
+        kind = self.kind
+        return None if kind is None else str(mask(kind, getattr(self, kind)))
+
+    def params(self) -> dict[str, Any]:
+        """The bound parameters a query's search clause takes."""
+        return {"q_id": self.id, "q_email": self.email, "q_phone": self.phone, "q_name": self.name}
+
+
+def parse(q: str | None) -> Search:
+    """The search box's text as the terms a query binds, under the rules above."""
+    q = " ".join((q or "").split())
+    if not q:
+        return Search()
+    if "@" in q:
+        return Search(text=q, email=normalise_email(q))
+    if _ALL_DIGITS.fullmatch(q):
+        long_enough = len(q) >= MIN_PHONE_DIGITS  # all digits and this long: maybe a phone
+        return Search(
+            text=q,
+            id=int(q) if len(q) <= MAX_ID_DIGITS else None,
+            phone=normalise_phone(q) if long_enough else None,
+        )
+    if _PHONE_SHAPED.fullmatch(q):
+        if len(_NOT_DIGIT.sub("", q)) >= MIN_PHONE_DIGITS:
+            return Search(text=q, phone=normalise_phone(q))
+        return Search(text=q, problem=PARTIAL_PHONE)
+    if _HAS_DIGIT.search(q):
+        return Search(text=q)  # no name has digits: an order's payment key, say
+    if len(q) < MIN_NAME_PREFIX:
+        return Search(text=q, problem=SHORT_NAME)
+    return Search(text=q, name=q.lower())
+
+
+def record(audit: AuditStore, principal: Principal, search: Search, target_type: str) -> None:
+    """Count a search on personal data in the audit log: who, which kind, the term masked."""
+    kind = search.kind
+    if kind is None:
+        return
+    audit.append(
+        AuditEntry(
+            actor=principal.username,
+            actor_roles=principal.roles,
+            action=f"{target_type}.search",
+            target_type=target_type,
+            target_id=None,
+            outcome="ok",
+            detail={"kind": kind, "term": search.masked_term()},
+        )
+    )

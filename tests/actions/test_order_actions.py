@@ -4,9 +4,12 @@ sandbox over HTTP, on SQLite and on PostgreSQL (orders and audit log in one data
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ import sqlalchemy as sa
 
 from lib import actions
 from lib.actions.context import ActionContext
+from lib.actions.orders import MAX_REJECT_REASON
 from lib.audit import AuditStore
 from lib.demo.load_sql import copy_tables
 from lib.demo.services.serve import DEFAULT_SECRET, ServiceThread, create_service
@@ -27,8 +31,28 @@ ANALYST = Principal("analyst", "Ana Analyst", ("analyst",))
 
 
 class Stack:
-    def __init__(self, ctx: ActionContext, gateway_url: str, shop: sa.Engine) -> None:
-        self.ctx, self.gateway_url, self.shop = ctx, gateway_url, shop
+    def __init__(
+        self, ctx: ActionContext, gateway: ServiceThread, shop: sa.Engine, gateway_dir: Path
+    ) -> None:
+        self.ctx, self.gateway, self.shop = ctx, gateway, shop
+        self.gateway_url = gateway.url
+        self.gateway_dir = gateway_dir  # where the gateway keeps its ledger
+
+    def gateway_payment(self, payment_key: str) -> sqlite3.Row:
+        """The payment as the gateway's own ledger holds it (read even while it is down)."""
+        path = self.gateway_dir / "gateway.sqlite"
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+            con.row_factory = sqlite3.Row
+            return con.execute(
+                "SELECT balance_amount, status FROM payments WHERE payment_key = ?",
+                (payment_key,),
+            ).fetchone()
+
+    def gateway_key_done(self, key: str) -> bool:
+        path = self.gateway_dir / "gateway.sqlite"
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+            row = con.execute("SELECT state FROM idempotency WHERE key = ?", (key,)).fetchone()
+        return row is not None and row[0] == "done"
 
     def order(self, status: str, min_amount: int = 0) -> int:
         with self.shop.connect() as conn:
@@ -87,7 +111,7 @@ def sqlite_stack(demo_dir: Path, tmp_path: Path) -> Iterator[Stack]:
         payments=_client(gateway.url),
     )
     with actions.use_context(ctx):
-        yield Stack(ctx, gateway.url, shop)
+        yield Stack(ctx, gateway, shop, tmp_path)
     gateway.stop()
 
 
@@ -103,7 +127,7 @@ def pg_stack(demo_dir: Path, tmp_path: Path, pg_server) -> Iterator[Stack]:
     shop = make_engine(url)
     ctx = ActionContext(audit=audit, databases={"shop": shop}, payments=_client(gateway.url))
     with actions.use_context(ctx):
-        yield Stack(ctx, gateway.url, shop)
+        yield Stack(ctx, gateway, shop, tmp_path)
     gateway.stop()
     shop.dispose()
     audit.dispose()
@@ -306,3 +330,240 @@ def test_an_unknown_outcome_blocks_a_new_refund_until_reconciled(sqlite_stack):
     assert [c["cancelAmount"] for c in stack.ledger(pay.payment_key)] == [1_000]
     assert _payment(stack, order_id).balance_amount == pay.balance_amount - 1_000
     assert actions.run("order.reconcile", OPERATOR, order_id=order_id).outcome == "conflict"
+
+
+# --- an order and its payment stay in step when a step fails --------------------------------
+
+# What the gateway holds for a payment, by the status of its order, once nothing is in doubt.
+GATEWAY_STATUS_FOR = {
+    "pending": "DONE",
+    "approved": "DONE",
+    "rejected": "CANCELED",
+    "refunded": "CANCELED",
+    "partially_refunded": "PARTIAL_CANCELED",
+}
+
+
+def held_refunds(stack: Stack, order_id: int) -> list[str]:
+    with stack.ctx.db("shop").connect() as conn:  # creates the refunds table if missing
+        return list(
+            conn.execute(
+                sa.text(
+                    "SELECT status FROM refunds WHERE order_id = :i "
+                    "AND status IN ('requested', 'unknown') ORDER BY id"
+                ),
+                {"i": order_id},
+            ).scalars()
+        )
+
+
+def assert_in_step(stack: Stack, order_id: int) -> str:
+    """The order, the shop's payment and the gateway's ledger agree, and the audit chain
+    verifies. Returns the order's status."""
+    assert stack.ctx.audit.verify().ok
+    assert held_refunds(stack, order_id) == [], "a refund is still waiting to be decided"
+    status = stack.row("SELECT status FROM orders WHERE id = :i", i=order_id).status
+    pay = _payment(stack, order_id)
+    gateway = stack.gateway_payment(pay.payment_key)
+    assert (pay.balance_amount, pay.status) == (gateway["balance_amount"], gateway["status"])
+    assert gateway["status"] == GATEWAY_STATUS_FOR[status], (status, gateway["status"])
+    return status
+
+
+def wait_until(check: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "the gateway never finished the delayed request"
+        time.sleep(0.05)
+
+
+def refusing(stack: Stack, code: str, count: int = 1, append: bool = False) -> None:
+    stack.fault(mode="refuse", status=400, code=code, count=count, append=append)
+
+
+def test_a_reject_reason_longer_than_the_gateway_takes_is_invalid_and_changes_nothing(stack):
+    order_id = stack.order("pending")
+    pay = _payment(stack, order_id)
+    result = actions.run("order.reject", OPERATOR, order_id=order_id, reason="x" * 190)
+    assert result.outcome == "invalid"
+    assert result.message == f"reason must be at most {MAX_REJECT_REASON} characters"
+    assert stack.ledger(pay.payment_key) == []
+    assert assert_in_step(stack, order_id) == "pending"
+
+
+def test_a_refund_reason_longer_than_the_gateway_takes_is_invalid(sqlite_stack):
+    stack = sqlite_stack
+    order_id = stack.order("approved")
+    pay = _payment(stack, order_id)
+    result = actions.run("order.refund", OPERATOR, order_id=order_id, reason="y" * 201)
+    assert (result.outcome, result.message) == ("invalid", "reason must be at most 200 characters")
+    assert stack.ledger(pay.payment_key) == []
+
+
+def test_a_reject_without_a_gateway_is_refused_before_anything_changes(sqlite_stack):
+    stack = sqlite_stack
+    stack.ctx.payments = None
+    order_id = stack.order("pending")
+    result = actions.run("order.reject", OPERATOR, order_id=order_id, reason="out of stock")
+    assert result.outcome == "failed"
+    assert result.message == "No payment gateway is configured; the order was not rejected."
+    assert stack.row("SELECT status FROM orders WHERE id = :i", i=order_id).status == "pending"
+    assert [r["outcome"] for r in stack.audit_rows(action="order.reject")] == ["failed"]
+
+
+def test_a_reject_the_gateway_refuses_leaves_the_order_pending_and_paid(stack):
+    order_id = stack.order("pending")
+    refusing(stack, "NOT_CANCELABLE_PAYMENT")
+    result = actions.run("order.reject", OPERATOR, order_id=order_id, reason="out of stock")
+    assert result.outcome == "failed"
+    assert result.message == (
+        f"Order {order_id} was not rejected: the gateway did not cancel its payment "
+        "(NOT_CANCELABLE_PAYMENT). It is still pending."
+    )
+    assert assert_in_step(stack, order_id) == "pending"
+    rows = stack.audit_rows(action="order.reject", target_id=str(order_id))
+    assert [r["outcome"] for r in rows] == ["requested", "failed"]
+    assert rows[1]["detail"]["status"] == {"before": "rejected", "after": "pending"}
+    # Nothing holds it: it can be approved (or rejected again) now.
+    assert actions.run("order.approve", OPERATOR, order_id=order_id).ok
+
+
+class Crash(BaseException):
+    """The app process dying mid-action (not an error any handler would catch)."""
+
+
+def test_a_refund_left_requested_by_a_crash_is_settled_by_reconcile(sqlite_stack, monkeypatch):
+    stack = sqlite_stack
+    order_id = stack.order("approved", min_amount=10_000)
+    pay = _payment(stack, order_id)
+    real_cancel = stack.ctx.payments.cancel
+
+    def cancel_then_die(*args, **kwargs):
+        real_cancel(*args, **kwargs)  # the gateway applies it...
+        raise Crash  # ...and the process dies before the refund is settled
+
+    monkeypatch.setattr(stack.ctx.payments, "cancel", cancel_then_die)
+    with pytest.raises(Crash):
+        actions.run("order.refund", OPERATOR, order_id=order_id, amount=4_000, reason="crash")
+    monkeypatch.undo()
+    assert held_refunds(stack, order_id) == ["requested"]
+    assert [c["cancelAmount"] for c in stack.ledger(pay.payment_key)] == [4_000]
+    # Its amount is held: the rest of the balance is all a new refund may take.
+    too_much = actions.run(
+        "order.refund", OPERATOR, order_id=order_id, amount=pay.balance_amount, reason="all"
+    )
+    assert too_much.outcome == "invalid" and "exceeds the refundable balance" in too_much.message
+
+    stack.ctx.payments = _client(stack.gateway_url)  # a fresh process: nothing remembered
+    settled = actions.run("order.reconcile", OPERATOR, order_id=order_id)
+    assert settled.ok, settled.message
+    assert settled.message == (
+        f"Refunded ₩4,000 on order {order_id}; balance ₩{pay.balance_amount - 4_000:,}."
+    )
+    assert [c["cancelAmount"] for c in stack.ledger(pay.payment_key)] == [4_000]
+    assert assert_in_step(stack, order_id) == "partially_refunded"
+
+
+def test_a_refund_whose_retry_is_refused_after_an_unanswered_attempt_is_not_failed(sqlite_stack):
+    stack = sqlite_stack
+    order_id = stack.order("approved", min_amount=10_000)
+    pay = _payment(stack, order_id)
+    stack.fault(mode="applied_then_500")  # applied, the answer lost
+    refusing(stack, "ALREADY_PROCESSED_PAYMENT", count=2, append=True)  # retry and replay
+    result = actions.run(
+        "order.refund", OPERATOR, order_id=order_id, amount=3_000, reason="wrong colour"
+    )
+    assert result.ok, result.message  # the lookup found it applied
+    assert [c["cancelAmount"] for c in stack.ledger(pay.payment_key)] == [3_000]
+    assert assert_in_step(stack, order_id) == "partially_refunded"
+
+
+def test_a_refund_whose_retry_is_refused_and_cannot_be_looked_up_is_unknown(sqlite_stack):
+    stack = sqlite_stack
+    order_id = stack.order("approved", min_amount=10_000)
+    pay = _payment(stack, order_id)
+    stack.fault(mode="applied_then_500")
+    refusing(stack, "ALREADY_PROCESSED_PAYMENT", count=2, append=True)
+    stack.fault(mode="error500", count=1, append=True)  # the lookup fails too
+    result = actions.run(
+        "order.refund", OPERATOR, order_id=order_id, amount=3_000, reason="wrong colour"
+    )
+    assert result.outcome == "unknown", result.message
+    assert held_refunds(stack, order_id) == ["unknown"]
+    assert _payment(stack, order_id).balance_amount == pay.balance_amount  # not freed
+    assert actions.run("order.reconcile", OPERATOR, order_id=order_id).ok
+    assert assert_in_step(stack, order_id) == "partially_refunded"
+
+
+# --- the gateway down, slow or failing during each action ------------------------------------
+# Client: 0.6 s per attempt, one retry. "slow" holds every request 1 s before handling it
+# (so each attempt, the replay and the lookup time out, and the work still happens later);
+# "5xx" answers 500 without doing the work; "down" stops the gateway.
+
+FAULTS = ("down", "slow", "5xx")
+MEANWHILE = {"order.reject": "rejected", "order.refund": "approved"}  # while unknown
+AFTER_NO_GATEWAY = {
+    "order.approve": "approved",
+    "order.reject": "pending",
+    "order.refund": "approved",
+}
+
+
+def _break_gateway(stack: Stack, fault: str) -> None:
+    if fault == "down":
+        stack.gateway.stop()
+    elif fault == "slow":
+        stack.fault(mode="slow", delay=1.0, count=4)
+    else:
+        stack.fault(mode="error500", count=10)
+
+
+def _act(action: str, order_id: int):
+    params = {"order.approve": {}, "order.reject": {"reason": "out of stock"}}.get(
+        action, {"amount": 2_000, "reason": "damaged box"}
+    )
+    return actions.run(action, OPERATOR, order_id=order_id, **params)
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("action", ["order.approve", "order.reject", "order.refund"])
+def test_the_gateway_failing_during_an_action_leaves_the_order_in_step(sqlite_stack, action, fault):
+    stack = sqlite_stack
+    order_id = stack.order("approved" if action == "order.refund" else "pending", 10_000)
+    _break_gateway(stack, fault)
+    result = _act(action, order_id)
+
+    if action == "order.approve" or fault == "down":
+        # Approve never calls the gateway; a gateway that is down was never reached.
+        expected = "ok" if action == "order.approve" else "failed"
+        assert result.outcome == expected, result.message
+        assert assert_in_step(stack, order_id) == AFTER_NO_GATEWAY[action]
+        return
+
+    # Slow or failing: the cancel may have happened. It is recorded as unknown, meanwhile
+    # the order is in its documented state, and nothing else may refund the payment.
+    assert result.outcome == "unknown", result.message
+    assert "Reconcile" in result.message
+    assert held_refunds(stack, order_id) == ["unknown"]
+    assert (
+        stack.row("SELECT status FROM orders WHERE id = :i", i=order_id).status
+        == (MEANWHILE[action])
+    )
+    assert stack.ctx.audit.verify().ok
+    again = actions.run("order.refund", OPERATOR, order_id=order_id, reason="again")
+    assert again.outcome == "conflict"
+
+    # The gateway recovers (the delayed requests finish); reconcile decides it, once.
+    stack.fault(mode="none")
+    key = stack.row(
+        "SELECT idempotency_key FROM refunds WHERE order_id = :i", i=order_id
+    ).idempotency_key
+    if fault == "slow":
+        wait_until(lambda: stack.gateway_key_done(key))
+    settled = actions.run("order.reconcile", OPERATOR, order_id=order_id)
+    assert settled.ok, settled.message
+    pay = _payment(stack, order_id)
+    assert len(stack.ledger(pay.payment_key)) == 1
+    assert assert_in_step(stack, order_id) == (
+        "rejected" if action == "order.reject" else "partially_refunded"
+    )

@@ -643,6 +643,8 @@ def customer_detail(principal: Principal, customer_id: int) -> None:
     with st.spinner("Loading orders and tickets…"):
         orders = _related(engine, "customers_orders", customer_id, ORDERS_SHOWN)
         tickets = _related(engine, "customers_tickets", customer_id, TICKETS_SHOWN)
+    if isinstance(tickets, pd.DataFrame):  # customers type subjects, contact details and all
+        tickets = tickets.assign(subject=tickets["subject"].map(mask_contacts))
     may_edit = customer is not None and policy.may_run(principal, "customer.update_contact")
     labels = [_tab_label("Orders", orders), _tab_label("Support tickets", tickets)]
     if may_edit:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ from lib.customers_view import EMPTY, PAGE_SIZE, TABLE, UNMASKING
 from lib.masking import looks_like_raw_pii, mask
 from lib.pii_search import SHORT_NAME
 from tests.pages.conftest import sign_in
-from tests.stack import crm
+from tests.stack import crm, write_config
 
 pytestmark = pytest.mark.pages
 
@@ -301,6 +302,26 @@ def test_customer_api_down_still_shows_orders_and_tickets(app, demo_dir):
     assert len(order_frame) == min(orders, 20)
     assert list(order_frame["ordered_at"]) == sorted(order_frame["ordered_at"], reverse=True)
     assert set(ticket_frame["ticket"]) == {t["_id"] for t in mine}
+
+
+def test_contact_details_in_a_ticket_subject_are_masked(app, demo_dir, tmp_path, monkeypatch):
+    data = tmp_path / "demo"  # a copy: the subject is changed for this test only
+    shutil.copytree(demo_dir, data)
+    tickets = json.loads((data / "tickets.json").read_text(encoding="utf-8"))
+    ticket = next(t for t in tickets if t["customer_id"] == API_DOWN)
+    ticket["subject"] = "Call me on 010 - 2345 - 6789 or at sora.park@example.com, order 4321"
+    (data / "tickets.json").write_text(json.dumps(tickets, ensure_ascii=False), encoding="utf-8")
+    config = write_config(tmp_path, data)
+    # A MongoDB stand-in of its own, seeded from the changed file (one per URI per process).
+    text = config.read_text(encoding="utf-8").replace("mongomock://demo", f"mongomock://{tmp_path}")
+    config.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("BACKOFFICE_CONFIG", str(config))
+    at = open_customers(app, id=str(API_DOWN))
+    frame = next(df.value for df in at.dataframe if "ticket" in df.value.columns)
+    subject = frame.set_index("ticket").loc[ticket["_id"], "subject"]
+    assert subject == "Call me on 010 - **** - 6789 or at s***@example.com, order 4321"
+    text = page_text(at)
+    assert "2345" not in text and "sora.park" not in text
 
 
 def test_a_customer_without_tickets_says_so(app, demo_dir):

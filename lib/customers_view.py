@@ -37,7 +37,7 @@ from lib.actions.base import Result
 from lib.actions.context import current as action_context
 from lib.engine import Engine
 from lib.errors import BackofficeError, SourceUnavailable
-from lib.masking import PII_COLUMNS, mask_frame
+from lib.masking import PII_COLUMNS, mask_contacts, mask_frame
 from lib.principal import Principal
 from lib.sources import rest
 from lib.ui import freshness_bar, pager, show_error, show_result

@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 from lib.errors import ConfigError
 from lib.secrets_store import get_secret
 from lib.sources.base import KINDS, SourceConfig
+from lib.users import DEMO_USERS_FILE, check_deployed_users
+from lib.users import SETTING as USERS_SETTING
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config" / "backoffice.toml"
@@ -113,6 +115,21 @@ def _source_config(
     )
 
 
+def _users_file(app: Mapping[str, Any], demo: bool) -> Path:
+    # The demo falls back to the demo users; outside it nothing of the demo may sign anyone
+    # in, so the file must be named, exist and hold no demo password.
+    if demo:
+        return resolve_path(app.get("users_file", DEMO_USERS_FILE))
+    if not app.get("users_file"):
+        raise ConfigError(
+            f"{USERS_SETTING} is not set: with demo = false the demo users do not sign in; "
+            "name a users file of your own (usernames, bcrypt hashes, roles)"
+        )
+    path = resolve_path(app["users_file"])
+    check_deployed_users(path)
+    return path
+
+
 def load_settings(
     path: str | Path | None = None, secret: Callable[[str], str | None] = get_secret
 ) -> Settings:
@@ -126,6 +143,7 @@ def load_settings(
         raise ConfigError(f"{config_path.name} is not valid TOML: {exc}") from exc
     app = raw.get("app", {})
     demo = bool(app.get("demo", False))
+    users_file = _users_file(app, demo)
     demo_secrets = raw.get("demo_secrets", {}) if demo else {}
     sources = tuple(
         _source_config(name, spec, secret, demo_secrets)
@@ -135,7 +153,7 @@ def load_settings(
         config_path=config_path,
         demo=demo,
         demo_dir=resolve_path(app.get("demo_dir", "var/demo")),
-        users_file=resolve_path(app.get("users_file", "config/users.yaml")),
+        users_file=users_file,
         queries_dir=resolve_path(app.get("queries_dir", "queries")),
         sources=sources,
         app=app,

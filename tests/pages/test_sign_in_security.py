@@ -2,7 +2,10 @@
 logout that revokes the cookie."""
 
 import hashlib
+import re
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from lib import lockout
 from lib.actions import context
@@ -10,6 +13,7 @@ from lib.auth import BAD_CREDENTIALS, record_logout, revoked
 from lib.session_cookie import SessionToken
 from lib.username_digest import digest_key, username_digest
 from tests.pages.conftest import sign_in
+from tests.stack import write_config
 
 
 def login_rows(username: str) -> list[tuple[str, str]]:
@@ -74,3 +78,33 @@ def test_a_logged_out_session_is_refused_and_the_others_are_not(app):
     assert not revoked(store, token("phone"))  # another browser stays signed in
     lockout.record_logout(store, "support", ("support",))  # a logout naming no session
     assert revoked(store, token("phone"))
+
+
+@pytest.mark.parametrize(
+    ("users_line", "setting_problem"),
+    [
+        ("", "[app] users_file is not set: with demo = false"),
+        ('users_file = "config/users.yaml"', "[app] users_file"),  # the demo users
+    ],
+)
+def test_outside_the_demo_the_demo_users_stop_the_app_with_one_line(
+    app, tmp_path, demo_dir, monkeypatch, users_line, setting_problem
+):
+    text = write_config(tmp_path, demo_dir).read_text(encoding="utf-8")
+    text = text.replace("demo = true", "demo = false")
+    text = re.sub(r"(?m)^users_file = .*$", users_line, text)
+    deployed = tmp_path / "deployed.toml"
+    deployed.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("BACKOFFICE_CONFIG", str(deployed))
+    # Every other secret set as a deployment would: only the users file is wrong.
+    monkeypatch.setenv("BACKOFFICE_SECRET_COOKIE_KEY", "k" * 48)
+    monkeypatch.setenv("BACKOFFICE_SECRET_GATEWAY_SECRET_KEY", "test_sk_deployed")
+
+    at = app()
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [at.error[0].value]
+    assert at.error[0].value.startswith(setting_problem)
+    assert "\n" not in at.error[0].value
+    assert not at.text_input and not at.button  # no sign-in form
+    assert "Demo logins" not in "".join(c.value for c in at.caption)

@@ -8,6 +8,7 @@ import streamlit as st
 from lib import export, url_state
 from lib.actions.context import current
 from lib.audit.chain import HASHED_COLUMNS
+from lib.masking import mask_contacts
 from lib.pages import require
 
 require("audit")
@@ -54,6 +55,8 @@ else:
     df = pd.DataFrame(rows)
     df["actor_roles"] = df.actor_roles.map(", ".join)
     df["detail"] = df.detail.map(lambda d: ", ".join(f"{k}={v}" for k, v in d.items()))
+    for column in ("reason", "detail"):  # free text: shown and exported with contacts masked
+        df[column] = df[column].map(mask_contacts)
     shown = [c for c in HASHED_COLUMNS if c != "prev_hash"]  # every audited column
     count = f"{len(df):,} row" + ("s" if len(df) != 1 else "")
     st.caption(f"Newest {count}" + (f" (at most {LIMIT} shown)" if len(df) == LIMIT else ""))

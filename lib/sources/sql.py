@@ -158,7 +158,7 @@ def failure_reason(cfg: SourceConfig, exc: BaseException) -> str:
         att: Attachment | None = attachment(cfg)
     except ConfigError:
         att = None
-    if att is not None and _CONNECT_FAILED.search(text):
+    if att is not None and att.extension != "sqlite" and _CONNECT_FAILED.search(text):
         cause = next((c for pattern, c in _CAUSES if pattern.search(text)), None)
         return f"cannot connect to its {att.server} server" + (f" ({cause})" if cause else "")
     text = _QUOTED_TARGET.sub("", text)

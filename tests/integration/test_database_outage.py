@@ -224,6 +224,21 @@ def test_a_snapshot_is_served_with_its_age_while_its_database_is_down(
             conn.execute(sa.text("DELETE FROM sellers WHERE id = 999"))
 
 
+def test_a_missing_sqlite_file_is_named_without_its_folder(tmp_path, queries):
+    missing = tmp_path / "private" / "folder" / "crm.sqlite"
+    crm = SourceConfig(
+        "crm", "sql", options={"url": f"sqlite:///{missing}", "tables": {"customers": {}}}
+    )
+    engine = Engine([crm], queries, loaders={})
+    try:
+        with pytest.raises(SourceUnavailable) as err:
+            engine.query("crm_customers")
+    finally:
+        engine.close()
+    assert str(err.value).startswith("Source 'crm' is unavailable")
+    assert "crm.sqlite" in str(err.value) and str(missing.parent) not in str(err.value)
+
+
 @pytest.fixture
 def silent_server() -> Iterator[int]:
     """A port that accepts connections and never says a word, as a hung server does."""

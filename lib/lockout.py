@@ -252,15 +252,6 @@ def record_failure(store: AuditStore, username: str, now: datetime | None = None
     return until is not None
 
 
-def record_refused_while_locked(store: AuditStore, username: str) -> None:
-    """Count an attempt refused because the username is locked (no audit row of its own)."""
-    _ensure_table(store)
-    with store.begin() as conn:
-        state = _load(conn, username)
-        state.refused += 1
-        _save(conn, state)
-
-
 def record_logout(store: AuditStore, username: str, roles: tuple[str, ...]) -> None:
     store.append(_entry(username, roles, LOGOUT, "ok"))
 

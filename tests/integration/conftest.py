@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 
+from lib.audit import AuditStore
 from lib.demo.services.serve import ServiceThread, create_service
 from tests.integration.servers import PrivateMariaDB, PrivatePostgres, ServerMissing
 
@@ -134,6 +137,30 @@ def build_tiny_demo(demo_dir: Path) -> TinyDemo:
             demo.orders[oid] = order
             demo.payments[payment["payment_key"]] = payment
     return demo
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def audit_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty place for an audit_log: a SQLite file, or a fresh schema in the session's
+    PostgreSQL database (the server is asked for only by the PostgreSQL case)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'audit.sqlite'}"
+    pg_url: str = request.getfixturevalue("pg_url")
+    schema = f"audit_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    engine.dispose()
+    return f"{pg_url}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def store(audit_url: str) -> Iterator[AuditStore]:
+    """An empty audit store at `audit_url` (so on SQLite and on PostgreSQL)."""
+    store = AuditStore(audit_url)
+    store.create_schema()
+    yield store
+    store.dispose()
 
 
 @pytest.fixture

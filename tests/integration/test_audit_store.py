@@ -20,29 +20,6 @@ from lib.settings import ROOT
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def audit_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty place for an audit_log: a SQLite file, or a fresh schema in the session's
-    PostgreSQL database (the server is asked for only by the PostgreSQL case)."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'audit.sqlite'}"
-    pg_url: str = request.getfixturevalue("pg_url")
-    schema = f"audit_{uuid.uuid4().hex[:8]}"
-    engine = sa.create_engine(pg_url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    engine.dispose()
-    return f"{pg_url}?options=-csearch_path%3D{schema}"
-
-
-@pytest.fixture
-def store(audit_url: str) -> Iterator[AuditStore]:
-    store = AuditStore(audit_url)
-    store.create_schema()
-    yield store
-    store.dispose()
-
-
 @pytest.fixture
 def raw(audit_url: str) -> Iterator[sa.Engine]:
     """A plain engine on the same database: what someone bypassing the store would use."""

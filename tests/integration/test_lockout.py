@@ -7,13 +7,10 @@ and refused attempts are counted, not written one audit row each.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
+import threading
 from datetime import UTC, datetime, timedelta, tzinfo
-from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from lib import lockout
 from lib.audit import AuditStore
@@ -23,25 +20,6 @@ pytestmark = pytest.mark.integration
 
 RIGHT = "right-password"
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditStore]:
-    """An empty audit store: a SQLite file, or a fresh schema in the session's PostgreSQL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'audit.sqlite'}"
-    else:
-        pg_url: str = request.getfixturevalue("pg_url")
-        schema = f"lockout_{uuid.uuid4().hex[:8]}"
-        engine = sa.create_engine(pg_url)
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        engine.dispose()
-        url = f"{pg_url}?options=-csearch_path%3D{schema}"
-    audit = AuditStore(url)
-    audit.create_schema()
-    yield audit
-    audit.dispose()
 
 
 class Clock:
@@ -154,3 +132,37 @@ def test_the_lock_holds_for_another_app_process(store: AuditStore, clock: Clock)
         assert not result.ok and result.locked_until == clock.now + lockout.LOCK_FOR
     finally:
         other_process.dispose()
+
+
+def test_parallel_guesses_get_no_more_tries_than_sequential_ones(store: AuditStore) -> None:
+    # 20 guesses at once (say, 20 browser tabs): each holds its place while its password is
+    # checked, so only 5 are checked at all; the rest are refused before any has failed.
+    checking, done = threading.Semaphore(0), threading.Semaphore(0)
+    release = threading.Event()
+    results: list[lockout.Attempt] = []
+
+    def slow_wrong_password() -> bool:
+        checking.release()
+        release.wait()
+        return False
+
+    def guess() -> None:
+        results.append(lockout.attempt(store, "seller1", slow_wrong_password))
+        done.release()
+
+    threads = [threading.Thread(target=guess) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for _ in range(lockout.MAX_FAILURES):
+        assert checking.acquire(timeout=60)  # five checks under way, holding their places
+    for _ in range(20 - lockout.MAX_FAILURES):
+        assert done.acquire(timeout=60)  # the others come back while those five still check
+    assert all(r.refused for r in results)
+    release.set()
+    for t in threads:
+        t.join(timeout=60)
+    assert not checking.acquire(blocking=False)  # no sixth check ever started
+    assert sum(r.refused for r in results) == 20 - lockout.MAX_FAILURES
+    assert sum(r.just_locked for r in results) == 1
+    outcomes = [r["outcome"] for r in store.query(target_id="seller1", limit=None)]
+    assert sorted(outcomes) == ["failed"] * lockout.MAX_FAILURES + ["locked"]

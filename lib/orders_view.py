@@ -26,7 +26,12 @@ import streamlit as st
 from lib import actions, policy, runtime, url_state
 from lib.actions.base import Result
 from lib.actions.context import current as action_context
-from lib.actions.orders import REFUNDABLE  # the statuses order.refund accepts
+from lib.actions.orders import (  # the limits the actions enforce, and what they accept
+    MAX_REFUND_REASON,
+    MAX_REJECT_REASON,
+    REFUNDABLE,
+    awaiting_reconcile,
+)
 from lib.engine import Engine
 from lib.errors import BackofficeError
 from lib.masking import mask, mask_frame
@@ -418,6 +423,12 @@ def refund(
     return result
 
 
+def reconcile(principal: Principal, order_ids: Sequence[int]) -> None:
+    """Ask the gateway what became of each order's undecided refunds (order.reconcile)."""
+    results = [actions.run("order.reconcile", principal, order_id=i) for i in order_ids]
+    _record("Reconcile", results, _payment_keys(order_ids))
+
+
 def show_results() -> None:
     results_panel(RESULTS)
 
@@ -442,7 +453,10 @@ def _close_dialogs() -> None:
 
 def toolbar(principal: Principal, selected: Sequence[Mapping[str, Any]]) -> None:
     """The buttons the role may use, enabled for what the selection allows."""
-    may = {a: policy.may_run(principal, f"order.{a}") for a in ("approve", "reject", "refund")}
+    may = {
+        a: policy.may_run(principal, f"order.{a}")
+        for a in ("approve", "reject", "refund", "reconcile")
+    }
     pending = [r["id"] for r in selected if r["status"] == "pending"]
     one = selected[0] if len(selected) == 1 else None
     refundable = one is not None and one["status"] in REFUNDABLE and (one["balance"] or 0) > 0
@@ -489,6 +503,24 @@ def toolbar(principal: Principal, selected: Sequence[Mapping[str, Any]]) -> None
                 args=(one["id"] if one else 0,),
                 help="Refund all or part of one selected order's balance.",
             )
+    if may["reconcile"] and selected:
+        undecided = sorted(awaiting_reconcile([r["id"] for r in selected]))
+        if undecided:
+            listed = ", ".join(f"#{i}" for i in undecided)
+            st.warning(
+                f"The gateway has not said what became of a refund of {listed}: "
+                "Reconcile asks it again. Do not refund these orders again meanwhile.",
+                icon=":material/sync_problem:",
+            )
+            st.button(
+                "Reconcile",
+                key="orders_reconcile",
+                icon=":material/sync:",
+                on_click=reconcile,
+                args=(principal, tuple(undecided)),
+                help="Ask the gateway whether each undecided refund happened, under its "
+                "own idempotency key, and record the answer.",
+            )
 
 
 @st.dialog("Reject orders", on_dismiss=_close_dialogs)
@@ -500,7 +532,9 @@ def reject_dialog(principal: Principal) -> None:
     noun = "order" if len(order_ids) == 1 else f"{len(order_ids)} orders"
     st.markdown(f"Reject {noun}: {listed}")
     st.caption("Each payment is canceled in full through the gateway.")
-    reason = st.text_area("Reason", key="orders_reject_reason", max_chars=200, height=80)
+    reason = st.text_area(
+        "Reason", key="orders_reject_reason", max_chars=MAX_REJECT_REASON, height=80
+    )
     with st.container(horizontal=True):
         submit = st.button("Reject", key="orders_reject_submit", type="primary")
         cancel = st.button("Cancel", key="orders_reject_cancel")
@@ -550,7 +584,7 @@ def refund_dialog(principal: Principal) -> None:
         step=1_000,
         help="Partial refunds are allowed, up to the balance.",
     )
-    reason = st.text_input("Reason", key="orders_refund_reason", max_chars=200)
+    reason = st.text_input("Reason", key="orders_refund_reason", max_chars=MAX_REFUND_REASON)
     with st.container(horizontal=True):
         submit = st.button(
             f"Refund ₩{int(amount or 0):,}", key="orders_refund_submit", type="primary"

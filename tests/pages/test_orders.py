@@ -6,21 +6,27 @@ test picks its orders by their current state, from an id range no other test use
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from lib import actions
 from lib.actions import context
+from lib.demo.seed import FILES, MARKER
+from lib.demo.services.serve import ServiceThread, create_service
 from lib.masking import mask
 from lib.orders_view import EMPTY, PAGE_SIZE, REFUNDING, TABLE
 from lib.pages import NOT_PERMITTED, PRINCIPAL_KEY
 from lib.principal import Principal
+from lib.records import ensure_action_tables, now_text, payments, refunds
 from lib.settings import ROOT
+from lib.sqlengine import make_engine
 from tests.pages.conftest import sign_in
 from tests.stack import shop, write_config
 
@@ -370,3 +376,76 @@ def test_a_source_that_is_down_is_named_and_the_filters_still_work(tmp_path, dem
     finally:
         st.cache_resource.clear()
         context.reset()
+
+
+# --- a refund whose outcome the gateway left unknown -----------------------------------------
+
+
+@pytest.fixture
+def own_orders_app(
+    tmp_path: Path, demo_dir: Path, monkeypatch
+) -> Iterator[tuple[Callable[[], AppTest], Path]]:
+    """The page over this test's own copy of the demo data and its own gateway."""
+    data = tmp_path / "demo"
+    data.mkdir()
+    for name in [*FILES, MARKER]:
+        shutil.copy(demo_dir / name, data / name)
+    gateway = ServiceThread(create_service("gateway", data)).start()
+    monkeypatch.setenv(
+        "BACKOFFICE_CONFIG", str(write_config(tmp_path, data, {"gateway": gateway.url}))
+    )
+    st.cache_resource.clear()
+    context.reset()
+    yield (lambda: AppTest.from_file(HOME, default_timeout=60)), data
+    st.cache_resource.clear()
+    context.reset()
+    gateway.stop()
+
+
+def _unknown_refund(data: Path, order_id: int, amount: int) -> None:
+    """A refund recorded as unknown: its request never got an answer from the gateway."""
+    engine = make_engine(f"sqlite:///{data / 'shop.sqlite'}")
+    try:
+        ensure_action_tables(engine, "shop")
+        with engine.begin() as conn:
+            key = conn.execute(
+                sa.select(payments.c.payment_key).where(payments.c.order_id == order_id)
+            ).scalar_one()
+            conn.execute(
+                sa.insert(refunds).values(
+                    order_id=order_id,
+                    payment_key=key,
+                    amount=amount,
+                    reason="gateway timed out",
+                    idempotency_key=f"page-{order_id}",
+                    status="unknown",
+                    requested_by="operator",
+                    requested_at=now_text(),
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+def test_an_unknown_refund_can_be_reconciled_from_the_page(own_orders_app):
+    make, data = own_orders_app
+    order_id, balance = shop(
+        data,
+        "SELECT o.id, p.balance_amount FROM orders o JOIN payments p ON p.order_id = o.id "
+        "WHERE o.status = 'approved' AND p.balance_amount >= 20000 ORDER BY o.id LIMIT 1",
+    )[0]
+    at = open_orders(make, q=str(order_id), sort="id")
+    select(at, list(table(at)["id"]).index(order_id))
+    assert not [b for b in at.button if b.key == "orders_reconcile"]  # nothing to decide
+
+    _unknown_refund(data, order_id, 4_000)
+    at.run()
+    assert any(f"a refund of #{order_id}" in w.value for w in at.warning)
+    at.button(key="orders_reconcile").click().run()
+    assert not at.exception
+    done = f"Refunded ₩4,000 on order {order_id}; balance ₩{balance - 4_000:,}."
+    assert alerts(at).count(done) == 1
+    assert [t.value for t in at.toast] == [done]
+    assert shop(data, "SELECT status FROM refunds WHERE order_id = ?", order_id) == [("done",)]
+    assert balance_of(data, order_id) == balance - 4_000
+    assert not [b for b in at.button if b.key == "orders_reconcile"]  # decided

@@ -17,7 +17,6 @@ When a database server stops while the app runs:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -149,11 +148,7 @@ class Engine:
         if cfg.kind == "sql":
             return sql_source.failure_reason(cfg, exc)
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        secrets = list(cfg.secrets.values())
-        if cfg.kind == "sql":
-            with contextlib.suppress(BackofficeError):
-                secrets += list(sql_source.attachment(cfg).secret_values)
-        for value in secrets:
+        for value in cfg.secrets.values():
             if value:
                 text = text.replace(value, "***")
         return text[:300]

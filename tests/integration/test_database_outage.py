@@ -64,7 +64,9 @@ def databases(
     shop_db = root_url.rsplit("/", 1)[1]
     admin = sa.create_engine(root_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE USER 'shop_app'@'%' IDENTIFIED BY '{PASSWORD}'"))
+        conn.execute(
+            sa.text(f"CREATE USER IF NOT EXISTS 'shop_app'@'%' IDENTIFIED BY '{PASSWORD}'")
+        )
         conn.execute(sa.text(f"GRANT ALL ON `{shop_db}`.* TO 'shop_app'@'%'"))
     admin.dispose()
     shop_url = f"mysql+pymysql://shop_app:{PASSWORD}@127.0.0.1:{my.port}/{shop_db}"

@@ -714,18 +714,10 @@ def count_search(principal: Principal, filters: Filters) -> None:
     """A new search on personal data gets its audit row (the term masked) and a note that
     the link leaves it out; rerunning the same search is not a new one."""
     search = filters.search
-    state = st.session_state
-    if search.kind is None:
-        state[SEARCHED] = None
-        return
-    if state.get(SEARCHED) != search:
-        pii_search.record(action_context().audit, principal, search, "customer")
-        state[SEARCHED] = search
-    st.caption(
-        ":material/shield_person: A search on personal data matches whole e-mail addresses "
-        "and phone numbers, and names by their beginning. It is recorded in the audit log "
-        "and left out of the page's link."
-    )
+    audit = action_context().audit
+    pii_search.record_once(st.session_state, SEARCHED, audit, principal, search, "customer")
+    if search.kind is not None:
+        st.caption(pii_search.NOTE)
 
 
 def render(principal: Principal) -> None:

@@ -1,7 +1,8 @@
 """The Orders & payments page: what it filters, shows and does.
 
 - Filters (status, date range, amount range, seller, search, sort) are mirrored in the URL
-  (`/orders?status=pending&q=김&sort=-amount&page=2`) and restored from it.
+  (`/orders?status=pending&q=4321&sort=-amount&page=2`) and restored from it; a search
+  on a customer's name or e-mail follows lib.pii_search's rules and stays out of the URL.
 - The table is paged and sorted in DuckDB (queries/orders_list.sql, orders_count.sql): the
   browser gets one page, never the whole table. Customer names are masked.
 - Approve / Reject / Refund act on the selected rows, one action per row, each with its own
@@ -23,7 +24,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from lib import actions, policy, runtime, url_state
+from lib import actions, pii_search, policy, runtime, url_state
 from lib.actions.base import Result
 from lib.actions.context import current as action_context
 from lib.actions.orders import (  # the limits the actions enforce, and what they accept
@@ -80,6 +81,7 @@ REFUNDING = "orders_refunding"  # the refund dialog is open for this order id
 PAYMENTS = "orders_payments"  # payment_key -> Payment, or the lookup's error text
 NOTES = "orders_notes"  # what was ignored in the URL, said once
 SEEDS = "orders_seeds"  # the filters the URL asked for when the page was entered
+SEARCHED = "orders_searched"  # the search on personal data last counted in the audit log
 
 DISPLAY_COLUMNS = [
     "id",
@@ -120,7 +122,10 @@ class Filters:
             "min_amount": self.min_amount,
             "max_amount": self.max_amount,
             "seller_id": self.seller_id,
-            "q": self.q,
+            "q": self.q,  # an order id or the beginning of a payment key
+            # A customer's name by its beginning, an e-mail whole (lib.pii_search's rules).
+            "q_name": self.search.name,
+            "q_email": self.search.email,
         }
 
     def url(self) -> dict[str, object]:
@@ -132,7 +137,7 @@ class Filters:
             P_MIN: self.min_amount,
             P_MAX: self.max_amount,
             P_SELLER: self.seller_id,
-            P_Q: self.q,
+            P_Q: self.search.in_url,  # none for a search on personal data
             P_SORT: encode_sort(self.sort),
         }
 
@@ -146,7 +151,13 @@ class Filters:
             and self.min_amount > self.max_amount
         ):
             return "The minimum amount is above the maximum."
+        if self.search.problem == pii_search.SHORT_NAME:
+            return pii_search.SHORT_NAME
         return None
+
+    @property
+    def search(self) -> pii_search.Search:
+        return pii_search.parse(self.q)
 
 
 def parse_sort(raw: str | None) -> tuple[str, str]:
@@ -212,7 +223,7 @@ def seed(sellers: Mapping[int, str]) -> Filters:
         # Entering the page (Streamlit dropped its widgets' state on the way out): nothing
         # selected or pending on the last visit applies, and the URL says which page of
         # the table to show ("page" is the pager's plain key, which other pages share).
-        for key in (P_PAGE, VIEW, SHOWN, TABLE, REJECTING, REFUNDING, SEEDS):
+        for key in (P_PAGE, VIEW, SHOWN, TABLE, REJECTING, REFUNDING, SEEDS, SEARCHED):
             state.pop(key, None)
         state[SEEDS], state[NOTES] = from_url(st.query_params, sellers)
     return state[SEEDS]
@@ -775,6 +786,10 @@ def render(principal: Principal) -> None:
     if problem:
         st.warning(problem, icon=":material/filter_alt_off:")
     else:
+        audit = action_context().audit
+        pii_search.record_once(state, SEARCHED, audit, principal, filters.search, "order")
+        if filters.search.kind is not None:
+            st.caption(pii_search.NOTE)
         orders_grid(principal, filters)
     with freshness:
         freshness_bar(engine, SOURCES, "orders")

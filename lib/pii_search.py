@@ -19,6 +19,7 @@ audit log, one row per search with its kind and its term masked (`record`).
 from __future__ import annotations
 
 import re
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,11 @@ SHORT_NAME = (
     f"Type at least {MIN_NAME_PREFIX} characters to search by name: names match by their beginning."
 )
 PARTIAL_PHONE = "Phone numbers match only in full, e.g. 010-1234-5678."
+NOTE = (
+    ":material/shield_person: A search on personal data matches whole e-mail addresses and "
+    "phone numbers, and names by their beginning. It is recorded in the audit log and left "
+    "out of the page's link."
+)
 NOT_SEARCHABLE = (
     "Search by the beginning of a name, a whole e-mail address, a whole phone number or an id."
 )
@@ -137,3 +143,20 @@ def record(audit: AuditStore, principal: Principal, search: Search, target_type:
             detail={"kind": kind, "term": search.masked_term()},
         )
     )
+
+
+def record_once(
+    seen: MutableMapping[str, Any],
+    key: str,
+    audit: AuditStore,
+    principal: Principal,
+    search: Search,
+    target_type: str,
+) -> None:
+    """`record` a search unless it is the one last recorded under seen[key]: a page that
+    reruns (paging, selecting a row) repeats its search, which is not a new one."""
+    if search.kind is None:
+        seen[key] = None
+    elif seen.get(key) != search:
+        record(audit, principal, search, target_type)
+        seen[key] = search

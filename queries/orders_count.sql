@@ -15,6 +15,6 @@ WHERE ($status_all OR o.status IN (SELECT unnest(CAST($statuses AS VARCHAR[]))))
     $q IS NULL
     OR o.id = TRY_CAST($q AS BIGINT)
     OR starts_with(p.payment_key, $q)
-    OR contains(lower(c.name), lower($q))
-    OR contains(lower(c.email), lower($q))
+    OR starts_with(lower(c.name), CAST($q_name AS VARCHAR))
+    OR lower(trim(c.email)) = CAST($q_email AS VARCHAR)
   )

@@ -7,7 +7,6 @@ test picks its orders by their current state, from an id range no other test use
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,12 +22,13 @@ from lib.demo.services.serve import ServiceThread, create_service
 from lib.masking import mask
 from lib.orders_view import EMPTY, PAGE_SIZE, REFUNDING, TABLE
 from lib.pages import NOT_PERMITTED, PRINCIPAL_KEY
+from lib.pii_search import SHORT_NAME
 from lib.principal import Principal
 from lib.records import ensure_action_tables, now_text, payments, refunds
 from lib.settings import ROOT
 from lib.sqlengine import make_engine
 from tests.pages.conftest import sign_in
-from tests.stack import shop, write_config
+from tests.stack import crm, shop, write_config
 
 pytestmark = pytest.mark.pages
 
@@ -142,25 +142,43 @@ def test_amount_range_from_the_url_is_applied(orders_app, demo_dir):
     assert total_of(at) == shop(demo_dir, in_range)[0][0]
 
 
-def test_search_by_a_korean_name_fragment_finds_its_orders_with_names_masked(orders_app, demo_dir):
-    con = sqlite3.connect(demo_dir / "crm.sqlite")
-    names = [r[0] for r in con.execute("SELECT name FROM customers ORDER BY id")]
-    con.close()
-    korean = next(n for n in names if len(n) == 3 and "\uac00" <= n[1] <= "\ud7a3")
-    fragment = korean[1:]  # the given name: masked, it never shows whole
-    matching = {i + 1 for i, n in enumerate(names) if fragment in n}
+def orders_of(demo_dir: Path, customer_ids: set[int]) -> int:
+    marks = ",".join("?" * len(customer_ids))
+    sql = f"SELECT count(*) FROM orders WHERE customer_id IN ({marks})"
+    return shop(demo_dir, sql, *sorted(customer_ids))[0][0] if customer_ids else 0
+
+
+def name_searches() -> list[dict]:
+    return context.current().audit.query(action="order.search", actor="operator", limit=None)
+
+
+def test_a_name_matches_by_its_beginning_stays_out_of_the_url_and_is_audited(orders_app, demo_dir):
+    names = dict(crm(demo_dir, "SELECT id, name FROM customers"))
+    korean = next(n for n in names.values() if len(n) == 3 and "\uac00" <= n[1] <= "\ud7a3")
+    prefix = korean[:2]
+    before = len(name_searches())
+    at = open_orders(orders_app, q=prefix, status="approved")
+    matching = {i for i, n in names.items() if n.startswith(prefix)}
     expected = shop(
         demo_dir,
-        f"SELECT count(*) FROM orders WHERE customer_id IN ({','.join('?' * len(matching))})",
+        f"SELECT count(*) FROM orders WHERE status = 'approved' AND customer_id IN"
+        f" ({','.join('?' * len(matching))})",
         *sorted(matching),
     )[0][0]
-    at = open_orders(orders_app, q=fragment)
-    df = table(at)
     assert total_of(at) == expected
-    assert all("*" in name for name in df["customer"])
-    assert {mask("name", n) for n in names if fragment in n} >= set(df["customer"])
-    assert at.text_input(key="q").value == fragment
-    assert at.query_params["q"] == fragment
+    assert all("*" in name for name in table(at)["customer"])
+    assert at.text_input(key="q").value == prefix
+    assert "q" not in at.query_params and at.query_params["status"] == "approved"
+    at.run()  # the same search again is not a new one
+    rows = name_searches()
+    assert len(rows) == before + 1
+    assert rows[0]["detail"] == {"kind": "name", "term": mask("name", prefix)}
+    hidden = korean[1:]  # the given name, which masking hides, finds no one who only holds it
+    at = open_orders(orders_app, q=hidden)
+    starting = {i for i, n in names.items() if n.startswith(hidden)}
+    assert (total_of(at) if at.dataframe else 0) == orders_of(demo_dir, starting)
+    at = open_orders(orders_app, q=korean[:1])
+    assert [w.value for w in at.warning] == [SHORT_NAME] and not at.dataframe
 
 
 def test_search_matches_an_order_id_exactly_and_a_payment_key_prefix(orders_app, demo_dir):
@@ -174,21 +192,16 @@ def test_search_matches_an_order_id_exactly_and_a_payment_key_prefix(orders_app,
     assert all(k.startswith(key[:12]) for k in table(at)["payment_key"])
 
 
-def test_search_matches_a_customer_email_whatever_its_case(orders_app, demo_dir):
+def test_search_matches_a_whole_customer_email_whatever_its_case(orders_app, demo_dir):
     (customer_id,) = shop(demo_dir, "SELECT customer_id FROM orders WHERE id = 4322")[0]
-    con = sqlite3.connect(demo_dir / "crm.sqlite")
-    (email,) = con.execute("SELECT email FROM customers WHERE id = ?", (customer_id,)).fetchone()
-    matching = [
-        i for (i,) in con.execute("SELECT id FROM customers WHERE instr(lower(email), ?)", (email,))
-    ]
-    con.close()
-    placeholders = ",".join("?" * len(matching))
-    expected = shop(
-        demo_dir, f"SELECT count(*) FROM orders WHERE customer_id IN ({placeholders})", *matching
-    )[0][0]
-    at = open_orders(orders_app, q=email.upper())
-    assert total_of(at) == expected
-    assert 4322 in set(table(at)["id"]) or expected > PAGE_SIZE
+    [(email,)] = crm(demo_dir, "SELECT email FROM customers WHERE id = ?", customer_id)
+    at = open_orders(orders_app, q=f" {email.upper()} ")
+    assert total_of(at) == orders_of(demo_dir, {customer_id})
+    assert 4322 in set(table(at)["id"]) or total_of(at) > PAGE_SIZE
+    assert "q" not in at.query_params
+    for part in (email.split("@")[0], email[1:], "@" + email.split("@")[1]):
+        at = open_orders(orders_app, q=part)
+        assert not at.dataframe, part  # a part of an address reveals nothing
 
 
 def test_page_two_differs_from_page_one_and_is_in_the_url(orders_app):

@@ -36,7 +36,15 @@ from lib.actions.products import CATEGORIES
 from lib.engine import Engine
 from lib.errors import BackofficeError
 from lib.principal import Principal
-from lib.ui import RESULT_ICONS, freshness_bar, keep_results, pager, results_panel, show_error
+from lib.ui import (
+    RESULT_ICONS,
+    escape_markdown,
+    freshness_bar,
+    keep_results,
+    pager,
+    results_panel,
+    show_error,
+)
 
 SOURCES = ("shop",)
 PAGE_SIZE = 20
@@ -179,8 +187,7 @@ def seed(principal: Principal) -> None:
                 "This link named a seller; the seller portal shows your own catalogue."
             )
     if policy.sees_all_tenants(principal) and K_TENANT not in state:
-        raw = qp.get(P_TENANT, "")
-        state[K_TENANT] = int(raw) if raw.isdigit() else None
+        state[K_TENANT] = url_state.parse_int(qp.get(P_TENANT), minimum=1)
 
 
 def tenant_picker(principal: Principal, sellers: Mapping[int, str]) -> int | None:
@@ -381,7 +388,7 @@ def deactivate_dialog(principal: Principal) -> None:
         st.rerun()
     names = {r["id"]: r["name"] for r in st.session_state.get(SHOWN) or []}
     for i in product_ids:
-        st.markdown(f"- #{i} {names.get(i, '')}")
+        st.markdown(f"- #{i} {escape_markdown(names.get(i, ''))}")
     st.caption("They stay in your catalogue, off sale. This page cannot put them back on sale.")
     with st.container(horizontal=True):
         confirm = st.button(
@@ -467,7 +474,7 @@ def invalid_message(result: Result) -> str:
 
 @st.dialog("New product", on_dismiss=_close_create)
 def new_product_dialog(principal: Principal, tenant: int, seller: str) -> None:
-    st.caption(f"Adds an on-sale product to {seller}’s catalogue.")
+    st.caption(f"Adds an on-sale product to {escape_markdown(seller)}’s catalogue.")
     with st.form("seller_new_product", border=False):
         st.text_input("Name", key=NEW_NAME, max_chars=120)
         st.selectbox(
@@ -492,7 +499,7 @@ def new_product_dialog(principal: Principal, tenant: int, seller: str) -> None:
             state[CREATING] = False
             state[P_PAGE] = 1  # newest first: it is at the top of the first page
             st.rerun()
-        st.error(invalid_message(result), icon=RESULT_ICONS.get(result.outcome))
+        st.error(escape_markdown(invalid_message(result)), icon=RESULT_ICONS.get(result.outcome))
 
 
 # --- the page --------------------------------------------------------------------------------
@@ -572,7 +579,7 @@ def header(principal: Principal, tenant: int, sellers: Mapping[int, str]) -> str
     """The seller's name and id, and the New product button; returns the name."""
     name = sellers.get(tenant, f"Seller #{tenant}")
     left, right = st.columns([3, 1], vertical_alignment="bottom")
-    left.subheader(name, anchor=False)
+    left.subheader(escape_markdown(name), anchor=False)
     if policy.sees_all_tenants(principal):
         left.caption(f"Seller #{tenant} · you are viewing this catalogue as staff")
     else:

@@ -40,7 +40,7 @@ from lib.errors import BackofficeError, SourceUnavailable
 from lib.masking import PII_COLUMNS, mask_contacts, mask_frame
 from lib.principal import Principal
 from lib.sources import rest
-from lib.ui import freshness_bar, pager, show_error, show_result
+from lib.ui import escape_markdown, freshness_bar, pager, show_error, show_result
 
 SEGMENTS = ("vip", "regular", "dormant", "new")
 STATUSES = ("active", "inactive", "blocked")
@@ -166,11 +166,7 @@ def _url_choices(name: str, options: Sequence[str]) -> list[str]:
 
 
 def _url_date(name: str) -> date | None:
-    raw = st.query_params.get(name)
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
+    return url_state.parse_date(st.query_params.get(name))
 
 
 def _url_id() -> int | None:
@@ -325,14 +321,12 @@ def _close_detail() -> None:
 
 # --- the customer in detail ------------------------------------------------------------------
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$:])")
-
 
 def md(value: object) -> str:
     """Text shown in markdown as it is: a masked e-mail's '*' must not turn into italics."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "—"
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(value))
+    return escape_markdown(value)
 
 
 def _utc(value: str) -> datetime | None:
@@ -507,7 +501,7 @@ def unmask_dialog(principal: Principal) -> None:
             reason=reason,
         )
         if not result.ok:
-            st.error(result.message, icon=":material/error:")
+            st.error(escape_markdown(result.message), icon=":material/error:")
             return
         st.session_state[RESULT] = result
         _close_unmask()

@@ -38,7 +38,14 @@ from lib.errors import BackofficeError
 from lib.masking import mask, mask_frame
 from lib.payments import Payment
 from lib.principal import Principal
-from lib.ui import freshness_bar, keep_results, pager, results_panel, show_error
+from lib.ui import (
+    escape_markdown,
+    freshness_bar,
+    keep_results,
+    pager,
+    results_panel,
+    show_error,
+)
 
 STATUSES = ("pending", "approved", "rejected", "refunded", "partially_refunded")
 SORTS = {
@@ -168,21 +175,6 @@ def encode_sort(sort: tuple[str, str]) -> str | None:
     return url_state.encode_sort(sort, DEFAULT_SORT)
 
 
-def _int_or_none(raw: str | None, minimum: int) -> int | None:
-    try:
-        value = int(raw) if raw not in (None, "") else None
-    except ValueError:
-        return None
-    return value if value is not None and value >= minimum else None
-
-
-def _date_or_none(raw: str | None) -> date | None:
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
-
-
 def from_url(query: Mapping[str, str], sellers: Mapping[int, str]) -> tuple[Filters, list[str]]:
     """The filters a URL's query parameters ask for, and a note for each value not understood
     (it is left out: an old or mistyped link still opens, on a wider view)."""
@@ -191,18 +183,19 @@ def from_url(query: Mapping[str, str], sellers: Mapping[int, str]) -> tuple[Filt
     asked = [v for v in raw.split(url_state.SEP) if v]
     unknown = [v for v in asked if v not in STATUSES]
     if unknown:
-        notes.append(f"Ignored status '{', '.join(unknown)}' from the link: not a known value.")
-    seller = _int_or_none(query.get(P_SELLER), minimum=1)
+        asked_for = url_state.quoted(", ".join(unknown))
+        notes.append(f"Ignored status '{asked_for}' from the link: not a known value.")
+    seller = url_state.parse_int(query.get(P_SELLER), minimum=1)
     if seller is not None and sellers and seller not in sellers:
         notes.append(f"Ignored seller '{seller}' from the link: no such seller.")
         seller = None
     q = (query.get(P_Q) or "").strip()
     filters = Filters(
         statuses=tuple(s for s in STATUSES if s in asked),
-        date_from=_date_or_none(query.get(P_FROM)),
-        date_to=_date_or_none(query.get(P_TO)),
-        min_amount=_int_or_none(query.get(P_MIN), minimum=0),
-        max_amount=_int_or_none(query.get(P_MAX), minimum=0),
+        date_from=url_state.parse_date(query.get(P_FROM)),
+        date_to=url_state.parse_date(query.get(P_TO)),
+        min_amount=url_state.parse_int(query.get(P_MIN), minimum=0),
+        max_amount=url_state.parse_int(query.get(P_MAX), minimum=0),
         seller_id=seller,
         q=q or None,
         sort=parse_sort(query.get(P_SORT)),
@@ -577,7 +570,7 @@ def refund_dialog(principal: Principal) -> None:
         st.error(f"No order {order_id}.")
         return
     order = _records(found)[0]
-    customer = mask("name", found["customer"].iloc[0])
+    customer = escape_markdown(mask("name", found["customer"].iloc[0]))
     balance = order["balance"] or 0
     st.markdown(
         f"Order **#{order['id']}** · {customer} · {order['status'].replace('_', ' ')}  \n"
@@ -654,7 +647,7 @@ def payment_panel(selected: Sequence[Mapping[str, Any]]) -> None:
         return
     payment = lookup_payment(key)
     if isinstance(payment, str):
-        st.error(payment, icon=":material/error:")
+        st.error(escape_markdown(payment), icon=":material/error:")
         st.button(
             "Ask the gateway again",
             key="orders_payment_retry",
@@ -665,8 +658,9 @@ def payment_panel(selected: Sequence[Mapping[str, Any]]) -> None:
         return
     status = payment.status.replace("_", " ").capitalize()
     st.caption(
-        f"Order #{row['id']} · payment `{payment.payment_key}` · "
-        f"{payment.method.replace('_', ' ')} · as the gateway holds it: **{status}**"
+        f"Order #{row['id']} · payment {escape_markdown(payment.payment_key)} · "
+        f"{escape_markdown(payment.method.replace('_', ' '))} · as the gateway holds it: "
+        f"**{escape_markdown(status)}**"
     )
     m = st.columns(3)
     m[0].metric("Paid", f"₩{payment.total_amount:,}")
@@ -775,7 +769,7 @@ def render(principal: Principal) -> None:
     sellers = load_sellers(engine)
     start = seed(sellers)
     for note in st.session_state.pop(NOTES, []):
-        st.caption(note)
+        st.caption(escape_markdown(note))  # it quotes the URL
     filters = filter_form(sellers, start)
     state = st.session_state
     if state.get(VIEW) is not None and state[VIEW] != filters:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -11,10 +12,43 @@ from lib.actions.base import Result
 from lib.engine import Engine
 from lib.errors import BackofficeError
 
+# Characters with a meaning in Streamlit's markdown wherever they stand: emphasis, code,
+# links and images, HTML and entities, headings, tables, strike-through, LaTeX.
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*\[\]<>#|~$&]")
+_UNDERSCORES = re.compile(r"_+")
+_BLOCK_START = re.compile(r"^(\s*)([-+=]|[0-9]+[.)])")  # a list item or heading line
+# Bare URLs become links after markdown is parsed, escapes or not: a word joiner (U+2060,
+# invisible) between "http" and "://" or "www" and "." keeps them text.
+_BARE_URL = re.compile(r"(?i)(?<=https)(?=://)|(?<=http)(?=://)|(?<=www)(?=\.)")
+
+
+def escape_markdown(text: object) -> str:
+    """`text` shown as it is where Streamlit renders markdown (st.markdown, st.caption,
+    alerts, toasts, subheaders, widget labels): for text that users, sources or URLs
+    control, such as product names, reasons, URL parameters and error messages.
+
+    "**bold** [x](http://evil)" shows those very characters, not bold text and a link.
+    Line breaks become spaces: the text is one line within its element."""
+    flat = " ".join(str(text).splitlines())
+    out = _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(), flat)
+    out = _UNDERSCORES.sub(_escape_underscores, out)
+    out = _BLOCK_START.sub(lambda m: f"{m.group(1)}{m.group(2)[:-1]}\\{m.group(2)[-1]}", out)
+    return _BARE_URL.sub("\u2060", out)
+
+
+def _escape_underscores(run: re.Match[str]) -> str:
+    """Underscores between letters or digits (customer_api) never emphasise (CommonMark),
+    so they stay as they are; any other run may, and is escaped."""
+    text, start, end = run.string, run.start(), run.end()
+    inside_word = start > 0 and end < len(text) and text[start - 1].isalnum()
+    if inside_word and text[end].isalnum():
+        return run.group()
+    return "\\_" * (end - start)
+
 
 def show_error(exc: BackofficeError) -> None:
     """The one-line message of an error the user can act on."""
-    st.error(str(exc), icon=":material/error:")
+    st.error(escape_markdown(exc), icon=":material/error:")
 
 
 def krw_short(amount: float) -> str:
@@ -64,11 +98,12 @@ RESULT_ICONS = {
 
 def show_result(result: Result) -> None:
     """A toast per action result; refusals also stay on the page as a message."""
-    st.toast(result.message, icon=RESULT_ICONS.get(result.outcome))
+    message = escape_markdown(result.message)
+    st.toast(message, icon=RESULT_ICONS.get(result.outcome))
     if result.outcome == "conflict":
-        st.warning(result.message, icon=RESULT_ICONS["conflict"])
+        st.warning(message, icon=RESULT_ICONS["conflict"])
     elif not result.ok:
-        st.error(result.message, icon=RESULT_ICONS.get(result.outcome))
+        st.error(message, icon=RESULT_ICONS.get(result.outcome))
 
 
 def pager(total: int, page_size: int, key: str) -> int:
@@ -112,11 +147,11 @@ def results_panel(state_key: str) -> None:
     if batch.get("fresh"):
         batch["fresh"] = False
         for r in results:
-            st.toast(r.message, icon=RESULT_ICONS.get(r.outcome))
+            st.toast(escape_markdown(r.message), icon=RESULT_ICONS.get(r.outcome))
     done = sum(r.ok for r in results)
     with st.container(border=True):
         head, close = st.columns([5, 1], vertical_alignment="center")
-        head.markdown(f"**{batch['title']}**: {done} of {len(results)} done")
+        head.markdown(f"**{escape_markdown(batch['title'])}**: {done} of {len(results)} done")
         close.button(
             "Clear",
             key=f"{state_key}_clear",
@@ -125,10 +160,10 @@ def results_panel(state_key: str) -> None:
             type="tertiary",
         )
         for r in results:
-            icon = RESULT_ICONS.get(r.outcome)
+            icon, message = RESULT_ICONS.get(r.outcome), escape_markdown(r.message)
             if r.ok:
-                st.success(r.message, icon=icon)
+                st.success(message, icon=icon)
             elif r.outcome == "conflict":
-                st.warning(r.message, icon=icon)
+                st.warning(message, icon=icon)
             else:
-                st.error(r.message, icon=icon)
+                st.error(message, icon=icon)

@@ -7,17 +7,53 @@ a teammate's copied URL, or a deep link opened before signing in all start from 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 
 import streamlit as st
 
 SEP = ","
+# What a URL may ask for. Anything else is read as "not given" (the page's default), so a
+# mistyped, stale or hostile link opens the page on a wider view instead of failing.
+MAX_INT = 2**53 - 1  # the largest whole number a browser holds exactly; fits a BIGINT
+MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2999, 12, 31)  # date pickers add years to these
+_INT = re.compile(r"-?[0-9]{1,16}")  # ASCII only: not "²", "١٢", "1_000" that int() reads
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_int(raw: str | None, minimum: int | None = None, maximum: int = MAX_INT) -> int | None:
+    """A whole number from the URL (ASCII digits, an optional leading minus) between
+    `minimum` and `maximum`; None for anything else."""
+    text = (raw or "").strip()
+    if not _INT.fullmatch(text):
+        return None
+    value = int(text)
+    if (minimum is not None and value < minimum) or value > maximum:
+        return None
+    return value
+
+
+def parse_date(raw: str | None) -> date | None:
+    """A YYYY-MM-DD date from the URL between MIN_DATE and MAX_DATE; None for anything else."""
+    text = (raw or "").strip()
+    if not _DATE.fullmatch(text):
+        return None
+    try:
+        value = date.fromisoformat(text)
+    except ValueError:  # 2026-02-30
+        return None
+    return value if MIN_DATE <= value <= MAX_DATE else None
 
 
 def _seed(key: str, value: object) -> None:
     if key not in st.session_state:
         st.session_state[key] = value
+
+
+def quoted(value: str, limit: int = 40) -> str:
+    """A value from the URL shortened to quote back in a note ("Ignored status 'xyz…'")."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 def seed_text(key: str, default: str = "") -> None:
@@ -36,31 +72,17 @@ def seed_multi(key: str, options: Collection[str], default: Sequence[str] = ()) 
 
 
 def seed_date(key: str, default: date | None) -> None:
-    raw = st.query_params.get(key)
-    try:
-        value = date.fromisoformat(raw) if raw else default
-    except ValueError:
-        value = default
-    _seed(key, value)
+    _seed(key, get_date(key, default))
 
 
 def seed_int(key: str, default: int | None, minimum: int | None = None) -> None:
-    raw = st.query_params.get(key)
-    try:
-        value = int(raw) if raw not in (None, "") else default
-    except ValueError:
-        value = default
-    if value is not None and minimum is not None and value < minimum:
-        value = default
-    _seed(key, value)
+    value = parse_int(st.query_params.get(key), minimum)
+    _seed(key, default if value is None else value)
 
 
-def get_date(name: str, default: date) -> date:
-    raw = st.query_params.get(name)
-    try:
-        return date.fromisoformat(raw) if raw else default
-    except ValueError:
-        return default
+def get_date(name: str, default: date | None) -> date | None:
+    value = parse_date(st.query_params.get(name))
+    return default if value is None else value
 
 
 def encode(value: object) -> str:

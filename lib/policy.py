@@ -51,6 +51,13 @@ def sees_all_tenants(principal: Principal | None) -> bool:
     return scopes == {"all"}
 
 
+def sees_sources(principal: Principal | None) -> bool:
+    """Whether this user sees the back ends behind the app (their names, tables, row counts
+    and errors) and may refresh them all: staff who read every tenant. Sellers are
+    external: none of that is theirs to see."""
+    return sees_all_tenants(principal)
+
+
 def may_touch_tenant(principal: Principal | None, tenant: int | None) -> bool:
     """Whether this user may read or change a row that belongs to `tenant`."""
     if principal is None:

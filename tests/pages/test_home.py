@@ -43,3 +43,22 @@ def test_wrong_password_is_refused(app):
 def test_unknown_user_is_refused_the_same_way(app):
     at = sign_in(app(), "nobody", "operator-demo")
     assert [e.value for e in at.error] == ["Username or password is incorrect."]
+
+
+def test_a_seller_sees_a_welcome_and_its_portal_not_the_sources(app):
+    at = sign_in(app(), "seller1", "seller1-demo")
+    assert not at.exception
+    shown = texts(at) + "\n".join(str(m.value) for m in [*at.subheader, *at.warning, *at.info])
+    assert "Seller One" in shown
+    # Nothing about the back ends: no overview, no counts, no errors naming files or hosts.
+    assert not at.dataframe and not at.warning and not at.error
+    for word in ("Sources", "sources reachable", "crm", "customer_api", "sqlite", "127.0.0.1"):
+        assert word not in shown, word
+    assert "Refresh all sources" not in [b.label for b in at.button]
+    links = {el.proto.label for el in at.main.get("page_link")}
+    assert links == {"Seller portal"}
+
+
+def test_staff_may_refresh_every_source(app):
+    at = sign_in(app(), "analyst", "analyst-demo")
+    assert "Refresh all sources" in [b.label for b in at.button]

@@ -126,7 +126,6 @@ def test_a_copied_url_restores_its_filters_in_a_fresh_browser(browser, app_url, 
     page = first.new_page()
     log_in(page, app_url, "operator", "operator-demo", path="/customers")
     page.get_by_role("heading", name="Customers").wait_for(timeout=30_000)
-    search(page, "kim")
     segment(page).get_by_role("combobox").click()
     page.get_by_role("option", name="VIP").click()
     page.keyboard.press("Escape")
@@ -136,7 +135,7 @@ def test_a_copied_url_restores_its_filters_in_a_fresh_browser(browser, app_url, 
     caption = page.get_by_text("Rows 1–").inner_text()
     copied = page.url
     query = parse_qs(urlparse(copied).query)
-    assert query["q"] == ["kim"] and query["segment"] == ["vip"]
+    assert query["segment"] == ["vip"]
     snap(page, artifacts / "customers-filters-1280.png", 1280)
     first.close()
 
@@ -145,9 +144,8 @@ def test_a_copied_url_restores_its_filters_in_a_fresh_browser(browser, app_url, 
     path = copied.removeprefix(app_url)
     log_in(page, app_url, "operator", "operator-demo", path=path)
     page.get_by_role("heading", name="Customers").wait_for(timeout=30_000)
-    assert page.get_by_role("textbox", name="Search").input_value() == "kim"
     page.get_by_text(caption).wait_for(timeout=30_000)
     expect(segment(page)).to_contain_text("VIP", timeout=30_000)
-    assert "segment=vip" in page.url and "q=kim" in page.url
+    assert "segment=vip" in page.url
     snap(page, artifacts / "customers-filters-390.png", 390)
     fresh.close()

@@ -7,6 +7,9 @@ from typing import Any
 import sqlalchemy as sa
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
+# A write to a server that is gone fails after this long, instead of hanging the page.
+CONNECT_TIMEOUT_S = 5
+MYSQL_IO_TIMEOUT_S = 30  # PyMySQL read/write: a server that went silent mid-statement
 READ_ONLY = "read_only"  # execution option: a SQLite read needs no write lock
 MYSQL_DIALECTS = ("mysql", "mariadb")
 
@@ -38,7 +41,21 @@ def make_engine(url: str | sa.URL, *, wal: bool = False) -> sa.Engine:
     backend = url.get_backend_name()
     if backend == "mysql":
         return sa.create_engine(
-            ensure_utf8mb4(url.render_as_string(False)), pool_pre_ping=True, hide_parameters=True
+            ensure_utf8mb4(url.render_as_string(False)),
+            pool_pre_ping=True,
+            hide_parameters=True,
+            connect_args={
+                "connect_timeout": CONNECT_TIMEOUT_S,
+                "read_timeout": MYSQL_IO_TIMEOUT_S,
+                "write_timeout": MYSQL_IO_TIMEOUT_S,
+            },
+        )
+    if backend == "postgresql":
+        return sa.create_engine(
+            url,
+            pool_pre_ping=True,
+            hide_parameters=True,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
         )
     if backend != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)

@@ -269,6 +269,24 @@ def test_a_server_that_never_answers_fails_after_the_connect_timeout(
     assert "no answer in time" in str(outcome[0])
 
 
+@pytest.mark.parametrize("source", ["crm", "shop"])
+def test_a_write_to_a_server_that_never_answers_fails_instead_of_hanging(
+    source, databases, silent_server
+):
+    from lib.sqlengine import make_engine as make_write_engine
+
+    url = sa.make_url({"crm": databases.crm_url, "shop": databases.shop_url}[source])
+    engine = make_write_engine(url.set(port=silent_server))
+    outcome: list[BaseException | object] = []
+    worker = threading.Thread(target=lambda: outcome.append(_try(engine.connect)))
+    worker.daemon = True
+    worker.start()
+    worker.join(timeout=60)  # far above the 5 s connect timeout: "not hanging", not a speed
+    assert outcome, f"a write to {source} still waits for a server that never answers"
+    assert isinstance(outcome[0], sa.exc.OperationalError), outcome[0]
+    engine.dispose()
+
+
 def _try(fn: Callable[..., object], *args: object) -> BaseException | object:
     try:
         return fn(*args)

@@ -76,7 +76,7 @@ def test_support_searches_unmasks_an_email_and_the_audit_row_exists(
     row = customer(demo_dir, UNMASKED)
     log_in(page, app_url, "support", "support-demo", path="/customers")
     page.get_by_role("heading", name="Customers").wait_for(timeout=30_000)
-    search(page, row["email"].split("@")[0])
+    search(page, row["email"])  # whole: a part of an address finds nothing
     page.get_by_text("Rows 1–1 of 1").wait_for(timeout=30_000)
     select_first_row(page)
     page.get_by_role("heading", name=f"Customer #{UNMASKED}").wait_for(timeout=30_000)

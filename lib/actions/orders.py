@@ -324,11 +324,15 @@ def _not_applied(call: Call, r: Reserved, code: str) -> str:
     with call.transaction("shop") as tx:
         _claim(tx, r.refund_id, "failed", code)
         order = _order(tx.conn, r.order_id)
-        balance = tx.execute(
-            sa.select(payments.c.balance_amount).where(payments.c.payment_key == r.payment_key)
-        ).scalar_one()
+        pay = tx.execute(
+            sa.select(payments.c.balance_amount, payments.c.status).where(
+                payments.c.payment_key == r.payment_key
+            )
+        ).one()
         status = order.status
-        if order.status == "rejected" and r.amount >= balance:
+        # A reject's cancel of a still fully paid payment: the order goes back to pending.
+        paid = pay.status == "DONE" and r.amount >= pay.balance_amount
+        if r.rejecting and order.status == "rejected" and paid:
             tx.execute(
                 sa.update(orders)
                 .where(orders.c.id == r.order_id, orders.c.status == "rejected")

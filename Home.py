@@ -3,6 +3,7 @@
 import streamlit as st
 
 from lib import auth, runtime, session_cookie
+from lib.ui import escape_markdown
 from lib.errors import ConfigError
 from lib.pages import PRINCIPAL_KEY, navigation, signed_out_navigation
 
@@ -35,7 +36,7 @@ st.session_state[PRINCIPAL_KEY] = principal
 nav = navigation(principal)
 with st.sidebar:
     st.divider()
-    st.markdown(f"**{principal.name}**  \n{', '.join(principal.roles)}")
+    st.markdown(f"**{escape_markdown(principal.name)}**  \n{', '.join(principal.roles)}")
     auth.logout_button(principal)
     session_cookie.draw_writer()  # sets the cookie after sign-in, whichever run completes
 nav.run()

@@ -3,9 +3,9 @@
 import streamlit as st
 
 from lib import auth, runtime, session_cookie
-from lib.ui import escape_markdown
 from lib.errors import ConfigError
 from lib.pages import PRINCIPAL_KEY, navigation, signed_out_navigation
+from lib.ui import escape_markdown
 
 st.set_page_config(page_title="Backoffice", page_icon=":material/dashboard:", layout="wide")
 

@@ -31,7 +31,7 @@ SESSION_ENDED = "You were signed out (logged out in another tab, or the session 
 _SESSION = "_session_token"  # session_state: this browser session's SessionToken
 _LOCKED = "_login_locked_until"
 _ENDED = "_session_ended"
-_CLOCK_SKEW = timedelta(minutes=5)
+_CLOCK_SKEW = timedelta(hours=1)
 # A bcrypt hash of no one's password: an unknown username costs the same time as a known one.
 _NO_SUCH_USER = "$2b$10$VXL7QbyHUB8WdFwxCcWkWuvrKKHm08qvYkWXIZ.ii/V7.jsFEKRZG"
 
@@ -49,7 +49,8 @@ def audit_target(username: str, users: dict[str, Any]) -> str:
 
 
 def check_password(store: AuditStore, users: dict[str, Any], username: str, password: str) -> bool:
-    """Whether `password` is `username`'s, unless the name is locked; every attempt audited."""
+    """Whether `password` is `username`'s. While the name is locked the password is not
+    checked; lockout.attempt audits each attempt, or counts it while locked."""
     user = users.get(username)
 
     def right() -> bool:  # not called while the name is locked
@@ -91,20 +92,15 @@ def record_logout(store: AuditStore, token: SessionToken, roles: tuple[str, ...]
 
 
 def revoked(store: AuditStore, token: SessionToken) -> bool:
-    """Whether this session was logged out, or its user logged out of every session since
-    it began. Logouts are looked up from a little before the token's time, so clocks a few
-    minutes apart across app processes cannot hide one."""
+    """Whether this browser session was logged out. Logouts are looked up from a while
+    before the token's time, so app processes whose clocks differ cannot hide one."""
     rows = store.query(
         action=lockout.LOGOUT,
         target_id=token.username,
         since=token.issued_at - _CLOCK_SKEW,
         limit=None,
     )
-    return any(
-        row["detail"].get("session") == token.session_id
-        or ("session" not in row["detail"] and row["occurred_at"] >= token.issued_at)
-        for row in rows
-    )
+    return any(row["detail"].get("session") == token.session_id for row in rows)
 
 
 def _end_session() -> None:
@@ -125,6 +121,7 @@ def _current(settings: Settings, store: AuditStore, users: dict[str, Any]) -> Se
         if token.username in users and not _expired(token) and not revoked(store, token):
             return token
         _end_session()
+        session_cookie.leave_as_is()
         st.session_state[_ENDED] = True
         return None
     key = cookie_key(settings.demo, settings.demo_dir)

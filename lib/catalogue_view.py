@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from lib import actions, policy, runtime, url_state
+from lib import policy, runtime, session_guard, url_state
 from lib.actions.base import Result
 from lib.actions.products import CATEGORIES
 from lib.engine import Engine
@@ -345,7 +345,7 @@ def save_edits(principal: Principal) -> None:
     """One product.update per changed row, with the updated_at the row was shown with."""
     shown = st.session_state.get(SHOWN) or []
     results = [
-        actions.run(
+        session_guard.run_action(
             "product.update",
             principal,
             product_id=row["id"],
@@ -365,7 +365,9 @@ def discard_edits() -> None:
 
 def deactivate(principal: Principal, product_ids: Sequence[int]) -> None:
     """product.deactivate for each product, each with its own result."""
-    results = [actions.run("product.deactivate", principal, product_id=i) for i in product_ids]
+    results = [
+        session_guard.run_action("product.deactivate", principal, product_id=i) for i in product_ids
+    ]
     _record("Deactivate", results)
 
 
@@ -381,7 +383,7 @@ def _close_dialog() -> None:
     st.session_state[DEACTIVATING] = None
 
 
-@st.dialog("Take products off sale", on_dismiss=_close_dialog)
+@session_guard.dialog("Take products off sale", on_dismiss=_close_dialog)
 def deactivate_dialog(principal: Principal) -> None:
     product_ids = st.session_state.get(DEACTIVATING)
     if not product_ids:
@@ -458,7 +460,7 @@ def create_product(principal: Principal, tenant: int) -> Result:
     }
     if policy.sees_all_tenants(principal):
         params["seller_id"] = tenant
-    result = actions.run("product.create", principal, **params)
+    result = session_guard.run_action("product.create", principal, **params)
     if result.ok:
         name = " ".join(str(params["name"]).split())
         _record("New product", [replace(result, message=f"{result.message} “{name}” is on sale.")])
@@ -472,7 +474,7 @@ def invalid_message(result: Result) -> str:
     return f"Not created: {result.message[:1].upper()}{result.message[1:]}."
 
 
-@st.dialog("New product", on_dismiss=_close_create)
+@session_guard.dialog("New product", on_dismiss=_close_create)
 def new_product_dialog(principal: Principal, tenant: int, seller: str) -> None:
     st.caption(f"Adds an on-sale product to {escape_markdown(seller)}’s catalogue.")
     with st.form("seller_new_product", border=False):
@@ -505,7 +507,7 @@ def new_product_dialog(principal: Principal, tenant: int, seller: str) -> None:
 # --- the page --------------------------------------------------------------------------------
 
 
-@st.fragment
+@session_guard.fragment
 def products_grid(principal: Principal, tenant: int, filters: Filters) -> None:
     """Results, the editable table, its pager and the deactivate bar: one fragment, so an
     edit, a save or a page turn reruns only this part."""

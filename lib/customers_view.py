@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from lib import actions, pii_search, policy, runtime, unmask, url_state
+from lib import pii_search, policy, runtime, session_guard, unmask, url_state
 from lib.actions.base import Result
 from lib.actions.context import current as action_context
 from lib.engine import Engine
@@ -453,7 +453,7 @@ def contact_panel(principal: Principal, customer: Mapping[str, Any]) -> None:
         )
 
 
-@st.dialog("Unmask personal data", on_dismiss=_close_unmask)
+@session_guard.dialog("Unmask personal data", on_dismiss=_close_unmask)
 def unmask_dialog(principal: Principal) -> None:
     customer_id = st.session_state.get(UNMASKING)
     if not customer_id:
@@ -493,7 +493,7 @@ def unmask_dialog(principal: Principal) -> None:
         if len(reason) < MIN_REASON:
             st.error(f"Give a reason (at least {MIN_REASON} characters).")
             return
-        result = actions.run(
+        result = session_guard.run_action(
             "customer.unmask",
             principal,
             customer_id=int(customer_id),
@@ -529,7 +529,7 @@ def contact_form(principal: Principal, customer: Mapping[str, Any]) -> None:
         st.warning("Fill in at least one field to change.")
         return
     with st.spinner("Saving…"):
-        result = actions.run(
+        result = session_guard.run_action(
             "customer.update_contact", principal, customer_id=customer_id, **changes
         )
     if not result.ok:
@@ -659,7 +659,7 @@ def customer_detail(principal: Principal, customer_id: int) -> None:
 # --- the page --------------------------------------------------------------------------------
 
 
-@st.fragment
+@session_guard.fragment
 def customers_grid(principal: Principal, filters: Filters) -> None:
     """The table, its pager and the customer in detail: one fragment, so selecting a row,
     turning a page or unmasking reruns only this part of the page."""

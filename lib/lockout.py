@@ -228,34 +228,3 @@ def locked_until(store: AuditStore, username: str, now: datetime | None = None) 
     if state.locked_until is not None and state.locked_until > now:
         return state.locked_until
     return None
-
-
-def record_success(store: AuditStore, username: str, roles: tuple[str, ...]) -> None:
-    """Audit a sign-in whose password was checked elsewhere; starts the failure count again."""
-    _ensure_table(store)
-    with store.begin() as conn:
-        state = _load(conn, username)
-        state.forget_before(clock())
-        _succeed(store, conn, state, roles)
-        _save(conn, state)
-
-
-def record_failure(store: AuditStore, username: str, now: datetime | None = None) -> bool:
-    """Record a failed sign-in; returns True if this failure locked the username."""
-    _ensure_table(store)
-    now = now or clock()
-    with store.begin() as conn:
-        state = _load(conn, username)
-        state.forget_before(now)
-        until = _fail(store, conn, state, now, held=None)
-        _save(conn, state)
-    return until is not None
-
-
-def record_logout(store: AuditStore, username: str, roles: tuple[str, ...]) -> None:
-    store.append(_entry(username, roles, LOGOUT, "ok"))
-
-
-def last_logout(store: AuditStore, username: str, since: datetime) -> datetime | None:
-    rows = store.query(action=LOGOUT, target_id=username, since=since, limit=1)
-    return rows[0]["occurred_at"] if rows else None

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from lib import actions, pii_search, policy, runtime, url_state
+from lib import pii_search, policy, runtime, session_guard, url_state
 from lib.actions.base import Result
 from lib.actions.context import current as action_context
 from lib.actions.orders import (  # the limits the actions enforce, and what they accept
@@ -408,13 +408,16 @@ def _payment_keys(order_ids: Iterable[int]) -> list[str | None]:
 
 def approve(principal: Principal, order_ids: Sequence[int]) -> None:
     """Approve each order on its own: one order.approve each, one result each."""
-    results = [actions.run("order.approve", principal, order_id=i) for i in order_ids]
+    results = [session_guard.run_action("order.approve", principal, order_id=i) for i in order_ids]
     _record("Approve", results, _payment_keys(order_ids))
 
 
 def reject(principal: Principal, order_ids: Sequence[int], reason: str) -> None:
     """Reject each order on its own (order.reject also cancels its payment)."""
-    results = [actions.run("order.reject", principal, order_id=i, reason=reason) for i in order_ids]
+    results = [
+        session_guard.run_action("order.reject", principal, order_id=i, reason=reason)
+        for i in order_ids
+    ]
     _record("Reject", results, _payment_keys(order_ids))
 
 
@@ -422,14 +425,18 @@ def refund(
     principal: Principal, order_id: int, payment_key: str | None, amount: int, reason: str
 ) -> Result:
     """Refund `amount` of one order's payment (all or part of its balance)."""
-    result = actions.run("order.refund", principal, order_id=order_id, amount=amount, reason=reason)
+    result = session_guard.run_action(
+        "order.refund", principal, order_id=order_id, amount=amount, reason=reason
+    )
     _record("Refund", [result], [payment_key])
     return result
 
 
 def reconcile(principal: Principal, order_ids: Sequence[int]) -> None:
     """Ask the gateway what became of each order's undecided refunds (order.reconcile)."""
-    results = [actions.run("order.reconcile", principal, order_id=i) for i in order_ids]
+    results = [
+        session_guard.run_action("order.reconcile", principal, order_id=i) for i in order_ids
+    ]
     _record("Reconcile", results, _payment_keys(order_ids))
 
 
@@ -527,7 +534,7 @@ def toolbar(principal: Principal, selected: Sequence[Mapping[str, Any]]) -> None
             )
 
 
-@st.dialog("Reject orders", on_dismiss=_close_dialogs)
+@session_guard.dialog("Reject orders", on_dismiss=_close_dialogs)
 def reject_dialog(principal: Principal) -> None:
     order_ids = st.session_state.get(REJECTING)
     if not order_ids:
@@ -556,7 +563,7 @@ def reject_dialog(principal: Principal) -> None:
         st.rerun()
 
 
-@st.dialog("Refund", on_dismiss=_close_dialogs)
+@session_guard.dialog("Refund", on_dismiss=_close_dialogs)
 def refund_dialog(principal: Principal) -> None:
     order_id = st.session_state.get(REFUNDING)
     if not order_id:
@@ -712,7 +719,7 @@ def payment_panel(selected: Sequence[Mapping[str, Any]]) -> None:
 # --- the page --------------------------------------------------------------------------------
 
 
-@st.fragment
+@session_guard.fragment
 def orders_grid(principal: Principal, filters: Filters) -> None:
     """Results, buttons, the table, its pager and the selected payment: one fragment, so a
     selection, a page turn or an approval reruns only this part."""

@@ -95,6 +95,12 @@ def forget() -> None:
     st.session_state[_TO_WRITE] = ("", 0)
 
 
+def leave_as_is() -> None:
+    """Write nothing more from this session: its sign-in ended elsewhere, and the browser's
+    cookie may by now be a newer session's, which a late write would overwrite."""
+    st.session_state.pop(_TO_WRITE, None)
+
+
 def draw_writer() -> None:
     """Draw the script that sets (or deletes) the cookie, if this session has one to write.
 

@@ -8,6 +8,8 @@ import pytest
 
 from lib.session_cookie import COOKIE_NAME
 from tests.e2e.conftest import log_in, wait_idle
+from tests.e2e.test_orders_browser import select_row
+from tests.stack import shop
 
 pytestmark = pytest.mark.e2e
 
@@ -108,4 +110,31 @@ def test_a_forged_cookie_signs_nobody_in(browser, app_url):
     page = context.new_page()
     page.goto(app_url + "/audit")
     assert shows_sign_in(page)
+    context.close()
+
+
+def test_a_tab_signed_out_elsewhere_can_neither_act_nor_read_on(browser, app_url, demo_dir):
+    # A click inside the grid's fragment, or a button's callback, runs without Home.py:
+    # the session must be checked there too. Orders 18,600-18,800 are this test's.
+    (order_id,) = shop(
+        demo_dir,
+        "SELECT id FROM orders WHERE status = 'pending' AND id BETWEEN 18600 AND 18800 LIMIT 1",
+    )[0]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    first = context.new_page()
+    log_in(first, app_url, "operator", "operator-demo", path=f"/orders?q={order_id}")
+    assert signed_in_on(first, "Orders & payments")
+    assert session_cookie(context) is not None
+    second = context.new_page()
+    second.goto(f"{app_url}/orders?q={order_id}")
+    assert signed_in_on(second, "Orders & payments")
+    select_row(second, 0)
+    second.get_by_text("1 selected").wait_for(timeout=30_000)
+
+    first.get_by_role("button", name="Log out").click()
+    assert shows_sign_in(first)
+
+    second.get_by_role("button", name="Approve").click()
+    assert shows_sign_in(second)
+    assert shop(demo_dir, "SELECT status FROM orders WHERE id = ?", order_id) == [("pending",)]
     context.close()

@@ -1,6 +1,6 @@
 """Sign-in for the Streamlit app: the form, the password check, and a session that lasts.
 
-Passwords are bcrypt hashes, checked with streamlit-authenticator's Hasher. Around the check
+Passwords are bcrypt hashes (lib/users). Around the check
 we keep a lockout in the audit log (so it holds across app processes) and an audit row for
 every success, failure, lockout and logout. The session outlives the tab through a signed
 cookie (lib/session_cookie): read from the request when a browser session starts, checked
@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import streamlit as st
-from streamlit_authenticator import Hasher
 
 from lib import lockout, session_cookie
 from lib.audit import AuditEntry, AuditStore
@@ -23,7 +22,7 @@ from lib.principal import Principal
 from lib.session_cookie import SessionToken
 from lib.settings import Settings
 from lib.username_digest import digest_key, username_digest
-from lib.users import load_users, principal_for
+from lib.users import load_users, password_matches, principal_for
 
 COOKIE_DAYS = 1.0  # default session lifetime; `[app] session_days` sets another
 BAD_CREDENTIALS = "Username or password is incorrect."
@@ -54,7 +53,9 @@ def check_password(store: AuditStore, users: dict[str, Any], username: str, pass
     user = users.get(username)
 
     def right() -> bool:  # not called while the name is locked
-        return Hasher.check_pw(password, user["password"] if user else _NO_SUCH_USER) and bool(user)
+        return password_matches(password, user["password"] if user else _NO_SUCH_USER) and bool(
+            user
+        )
 
     roles = tuple(user["roles"]) if user else ()
     result = lockout.attempt(store, audit_target(username, users), right, roles)

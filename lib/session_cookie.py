@@ -3,8 +3,8 @@
 Issued at sign-in, written into the browser by a script on the page, read back from the
 request (`st.context.cookies`) when a new browser session starts, and revoked at logout.
 
-Why not streamlit-authenticator's cookie: it writes the cookie through a component that
-the browser renders only if the script's run completes; a run that reruns right after
+Why not streamlit-authenticator's login widget: it writes its cookie through a component
+that the browser renders only if the script's run completes; a run that reruns right after
 sign-in (ours must, to register the role's pages) discards it, so a reload asked to sign in
 again. Here the token to write is kept in the session and the writer is drawn on every run
 until the session ends, so whichever run completes writes it.

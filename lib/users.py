@@ -67,12 +67,13 @@ def _demo_password_user(hashes: tuple[tuple[str, str], ...]) -> str | None:
         if hashed in demo.values():
             return name
     for name, hashed in hashes:
-        if name in demo and _matches(f"{name}-demo", hashed):
+        if name in demo and password_matches(f"{name}-demo", hashed):
             return name
     return None
 
 
-def _matches(password: str, hashed: str) -> bool:
+def password_matches(password: str, hashed: str) -> bool:
+    """Whether `password` is the one `hashed` (a bcrypt hash) was made from."""
     try:
         return bcrypt.checkpw(password.encode(), hashed.encode())
     except ValueError:  # not a bcrypt hash bcrypt can read: cannot be the demo's

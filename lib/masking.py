@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Collection, Mapping
+import string
+import unicodedata
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 import pandas as pd
@@ -72,10 +74,6 @@ _COMMA_ADDRESS_FAST = re.compile(r"\s*([^,\d*\s][^,\d*]*?)\s*,\s*([^,\d*\s][^,\d
 # The demo (and most Korean) phone shape, masked without walking every character.
 _PHONE_FAST = re.compile(r"(0[0-9]{1,2})-([0-9]{3,4})-([0-9]{4})")
 
-_RAW_EMAIL = re.compile(
-    r"([A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+)@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9-]+)+"
-)
 _RAW_KR_MOBILE = re.compile(
     r"(?<![0-9])(?:01[016789]|\+82[ -]?0?1[016789])[-. ]?[0-9]{3,4}[-. ]?[0-9]{4}(?![0-9])"
 )
@@ -352,31 +350,85 @@ def _walk(value: Any, kinds: Mapping[str, str], kind: str | None) -> Any:
 
 # Contact details inside free text (ticket subjects, reasons, audit detail): e-mail addresses
 # and phone numbers in the Korean and international shapes people type. A separator is a
-# dash or dot, spaces around it allowed, or spaces alone. Digits are ASCII only, and a number
-# glued to letters or digits on either side (an order id, a payment key) is not a phone.
+# dash or dot, spaces around it allowed, or spaces alone. A number glued to ASCII letters or
+# digits on either side (an order id, a payment key) is not a phone; one glued to Hangul
+# ("연락처010-1234-5678로") is, as Korean writes particles and labels without a space.
+#
+# Matching runs on a folded copy of the text, one character for one so positions agree:
+# full-width forms (０１０, ＠) as ASCII, any decimal digit as an ASCII one, dash-like
+# characters (‐ ‑ ‒ – — ― − －) as '-'. What is hidden is then hidden in the text as typed.
+_DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d")
+
+
+class _Fold(dict):
+    """str.translate table built as characters come: only the ones that fold are mapped."""
+
+    def __missing__(self, code: int) -> int:
+        ch = chr(code)
+        if ch in _DASHES:
+            folded = ord("-")
+        elif 0xFF01 <= code <= 0xFF5E:  # full-width ASCII
+            folded = code - 0xFEE0
+        elif ch.isdecimal():
+            folded = ord("0") + unicodedata.decimal(ch)
+        else:
+            folded = code
+        self[code] = folded
+        return folded
+
+
+_FOLD = _Fold()
+_EMAIL_PUNCT = "!#$%&'*+/=?^_`{|}~.-"  # an address's local part: these, letters and digits
+_EMAIL_LOCAL_CHARS = frozenset(string.ascii_letters + string.digits + _EMAIL_PUNCT)
 _SEP = r"(?:\s*[-.]\s*|\s+)"
 _CONTACT_IN_TEXT = re.compile(
-    r"(?P<email>[\w!#$%&'*+/=?^`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9-]+)+)"
-    r"|(?<![\w+])(?P<phone>"
+    # \w takes in Hangul glued before the address; _email_in_text tells it apart again.
+    # It starts at a letter, digit or '*' (a masked one), not at a quote around it.
+    rf"(?<![\w*])(?P<email>[\w*][\w{_EMAIL_PUNCT}]*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+)"
+    r"|(?<![0-9A-Za-z_+])(?P<phone>"
     # +82 10-1234-5678, +1 (415) 555-0100, +821012345678
     rf"\+[0-9]{{1,3}}(?:{_SEP}?(?:\([0-9]{{1,4}}\)|[0-9]{{1,4}})){{2,5}}"
     # 010-1234-5678, 02 123 4567, (02) 123-4567, 01012345678
     rf"|(?:\(0[0-9]{{1,2}}\)|0[0-9]{{1,2}}){_SEP}?[0-9]{{3,4}}{_SEP}?[0-9]{{4}}"
     # 1588-1234: nationwide service numbers (15xx, 16xx, 18xx), always with a separator
     rf"|1[568][0-9]{{2}}{_SEP}[0-9]{{4}}"
-    r")(?![\w])"
+    r")(?![0-9A-Za-z_])"
 )
 _MIN_PHONE_DIGITS = 8  # "+12 34 56" is a score, not a phone number
 
 
-def _mask_contact(match: re.Match[str]) -> str:
-    if match["email"] is not None:
-        return _mask_email(match["email"])
-    phone = match["phone"]
-    if sum(ch.isdigit() for ch in phone) < _MIN_PHONE_DIGITS:
-        return phone
-    return _mask_phone(phone)
+def _fold(text: str) -> str:
+    return text if text.isascii() else text.translate(_FOLD)
+
+
+def _email_in_text(typed: str, folded: str) -> tuple[str, bool]:
+    """An address found in text, masked by the e-mail rule, and whether that hid anything.
+
+    Hangul glued before it ("메일은a.kim@…") stays as it is: the local part is the ASCII
+    run before '@', or all of it when it has no ASCII (김민수@example.com)."""
+    at = folded.rindex("@")
+    start = at
+    while start > 0 and folded[start - 1] in _EMAIL_LOCAL_CHARS:
+        start -= 1
+    if start == at:
+        start = 0
+    local = typed[start:at]
+    first = local[0] if len(local) > 1 and local[0] != "*" else ""
+    hidden = local[len(first) :]
+    return f"{typed[:start]}{first}{MASK}{typed[at:]}", any(ch != "*" for ch in hidden)
+
+
+def _contacts_in(text: str) -> Iterator[tuple[int, int, str, bool]]:
+    """(start, end, masked, whether masking hid anything) for each contact detail in text."""
+    for m in _CONTACT_IN_TEXT.finditer(_fold(text)):
+        start, end = m.span()
+        typed = text[start:end]
+        if m["email"] is not None:
+            yield start, end, *_email_in_text(typed, m["email"])
+        elif sum(ch.isdigit() for ch in m["phone"]) >= _MIN_PHONE_DIGITS:
+            masked = _mask_phone(typed)
+            yield start, end, masked, masked != typed
 
 
 def mask_contacts(text: object) -> object:
@@ -388,18 +440,21 @@ def mask_contacts(text: object) -> object:
     """
     if _is_missing(text):
         return text
-    return _CONTACT_IN_TEXT.sub(_mask_contact, str(text))
+    text = str(text)
+    out, done = [], 0
+    for start, end, masked, _ in _contacts_in(text):
+        out += (text[done:start], masked)
+        done = end
+    return "".join(out) + text[done:] if out else text
 
 
 def looks_like_raw_pii(text: str) -> bool:
-    """Whether `text` holds an unmasked email address or a full Korean mobile number.
-
-    An email counts as raw when its local part has no '*'; a mobile number when all its
-    digits are there (010-1234-5678, 01012345678, +82 10-1234-5678).
-    """
+    """Whether `text` holds contact details not masked yet: anything `mask_contacts` would
+    hide a character of (an e-mail address, a phone number in any shape it knows), and
+    also a whole Korean mobile number glued to letters (call01012345678)."""
     if not text:
         return False
     text = str(text)
-    if _RAW_KR_MOBILE.search(text):
+    if any(hides for *_, hides in _contacts_in(text)):
         return True
-    return any("*" not in m.group(1) for m in _RAW_EMAIL.finditer(text))
+    return _RAW_KR_MOBILE.search(_fold(text)) is not None

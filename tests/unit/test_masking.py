@@ -325,6 +325,17 @@ def test_mask_detail_refuses_an_unknown_kind():
         "call 010 1234 5678",
         "+82 10-1234-5678",
         "011-123-4567",
+        "02-123-4567",
+        "(02) 123-4567",
+        "+1 (415) 555-0100",
+        "ARS 1588-1234",
+        "010-1234-5678로 연락주세요",
+        "연락처010-1234-5678",
+        "전화 010 1234 5678번",
+        "010–1234–5678",
+        "０１０-１２３４-５６７８",
+        "메일은a.kim@example.com로",
+        "김민수@example.com",
     ],
 )
 def test_raw_contact_data_is_detected(text):
@@ -342,7 +353,10 @@ def test_raw_contact_data_is_detected(text):
         "order 20250101234567 approved",
         "payment tpk_b0c50fd2ca6428edb0ae",
         "user@localhost",
-        "02-123-4567",
+        "02-***-4567",
+        "+1 (***) ***-0100",
+        "메일은a***@example.com로",
+        "주문번호 20250101234567번",
     ],
 )
 def test_masked_or_harmless_text_is_not_flagged(text):
@@ -372,6 +386,21 @@ def test_masked_or_harmless_text_is_not_flagged(text):
             "고객 김민수 (minsu@example.co.kr, 010-9876-5432) 환불 요청",
             "고객 김민수 (m***@example.co.kr, 010-****-5432) 환불 요청",
         ),
+        # Korean glues particles and labels to a number or an address without a space.
+        ("010-1234-5678로 연락주세요", "010-****-5678로 연락주세요"),
+        ("연락처010-1234-5678", "연락처010-****-5678"),
+        ("전화 010 1234 5678번", "전화 010 **** 5678번"),
+        ("사무실 02-123-4567입니다", "사무실 02-***-4567입니다"),
+        ("대표번호1588-1234", "대표번호****-1234"),
+        ("해외+1 (415) 555-0100로", "해외+1 (***) ***-0100로"),
+        ("메일은a.kim@example.com로", "메일은a***@example.com로"),
+        ("김민수@example.com", "김***@example.com"),
+        # Dash-like separators and full-width forms, kept as typed.
+        ("010–1234–5678", "010–****–5678"),
+        ("010 — 1234 — 5678", "010 — **** — 5678"),
+        ("010‐1234‑5678 or 010−1234－5678", "010‐****‑5678 or 010−****－5678"),
+        ("０１０-１２３４-５６７８", "０１０-****-５６７８"),
+        ("ａ．ｋｉｍ＠ｅｘａｍｐｌｅ．ｃｏｍ", "ａ***＠ｅｘａｍｐｌｅ．ｃｏｍ"),
     ],
 )
 def test_contact_details_inside_free_text_are_masked_by_their_kind(text, masked):
@@ -390,6 +419,8 @@ def test_contact_details_inside_free_text_are_masked_by_their_kind(text, masked)
         "ticket T0099, amount=5000, expires_at=2026-11-30T10:00:00+00:00",
         "already masked: j***@example.com, 010-****-5678, +82 **-****-5678",
         "score +12 34",
+        "주문번호 20250101234567번, 환불 12,000원",
+        "payment tpk_0101234567890abc",
         "",
     ],
 )
@@ -505,10 +536,67 @@ def test_masked_audit_detail_passes_the_raw_data_guard(generated, email):
     assert re.search(r"\*", masked["before"]["email"])
 
 
-@given(korean_mobiles(), st.emails(), st.sampled_from([" ", ", ", " (", ": ", "\n"]))
+@given(
+    korean_mobiles(),
+    st.emails(),
+    st.sampled_from([" ", ", ", " (", ": ", "\n", "로", "는 ", " 번호", "처"]),
+)
 def test_contacts_inside_text_never_pass_the_raw_data_guard(generated, email, glue):
     number, _, _ = generated
     masked = mask_contacts(f"call{glue}{number}{glue}or write{glue}{email}{glue}thanks")
     assert f"call{glue}{mask('phone', number)}{glue}or write{glue}" in masked
     assert not looks_like_raw_pii(masked)
+    assert mask_contacts(masked) == masked
+
+
+_FULL_WIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
+
+
+@given(korean_mobiles(), st.sampled_from(["-", "–", "—", "‐", "‑", "‒", "−", "－"]), st.booleans())
+def test_phones_with_dash_like_separators_or_full_width_digits_are_masked(generated, dash, wide):
+    number, at, middle = generated
+    typed = number.replace("-", dash)
+    if wide:
+        typed = typed.translate(_FULL_WIDTH)
+    masked = mask_contacts(f"연락처{typed}로 연락주세요")
+    assert masked.startswith("연락처") and masked.endswith("로 연락주세요")
+    assert masked[3 + at : 3 + at + len(middle)] == "*" * len(middle)
+    assert looks_like_raw_pii(f"연락처{typed}로")
+    assert not looks_like_raw_pii(masked)
+    assert mask_contacts(masked) == masked
+
+
+# Text made of what contact details and their surroundings are made of.
+contact_pieces = st.lists(
+    st.sampled_from(
+        [
+            *"0123456789*@.+-() 로번a_",
+            "–",
+            "０",
+            "１",
+            "＠",
+            "010",
+            "02",
+            "1588",
+            "1234",
+            "5678",
+            "kim",
+            "example.com",
+            "연락처",
+        ]
+    ),
+    max_size=16,
+).map("".join)
+
+
+def _shown(text: str) -> str:
+    return re.sub(r"\*+", "*", text)
+
+
+@given(contact_pieces)
+@settings(max_examples=500)
+def test_whatever_mask_contacts_would_hide_the_raw_data_guard_flags(text):
+    masked = mask_contacts(text)
+    if _shown(masked) != _shown(text):  # masking hid a character
+        assert looks_like_raw_pii(text)
     assert mask_contacts(masked) == masked

@@ -11,15 +11,20 @@ e-mail address or phone number. So a search box that reaches personal data match
 A search on personal data stays out of the URL (`Search.in_url`) and is counted in the
 audit log, one row per search with its kind and its term masked (`record`).
 
+A box says which kinds of personal data its query reaches (`kinds`): on Orders, which
+searches no phone numbers, 20250101234567 is an order id only, kept in the URL and not
+audited, while a whole phone number typed there is refused (and kept out of the URL).
+
     search = parse("010-1234-5678")   # Search(phone="01012345678")
     search.kind                       # "phone"
     record(audit, principal, search, "customer")
+    parse("20250101234567", kinds=("email", "name")).id   # 20250101234567, kind None
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import MutableMapping
+from collections.abc import Collection, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,11 +35,13 @@ from lib.principal import Principal
 MIN_NAME_PREFIX = 2
 MIN_PHONE_DIGITS = 8  # 1588-1234 is the shortest whole number people search by
 MAX_ID_DIGITS = 18  # fits a BIGINT
+KINDS = ("email", "phone", "name")  # what a search box may reach, for `parse(kinds=...)`
 
 SHORT_NAME = (
     f"Type at least {MIN_NAME_PREFIX} characters to search by name: names match by their beginning."
 )
 PARTIAL_PHONE = "Phone numbers match only in full, e.g. 010-1234-5678."
+NO_PHONE_SEARCH = "Phone numbers are not searched here: search by an id, a name or an e-mail."
 NOTE = (
     ":material/shield_person: A search on personal data matches whole e-mail addresses and "
     "phone numbers, and names by their beginning. It is recorded in the audit log and left "
@@ -74,6 +81,7 @@ class Search:
     phone: str | None = None
     name: str | None = None  # lower case, matched as the beginning of the name
     problem: str | None = None  # why the text cannot be searched as it is
+    private: bool = False  # personal data the box does not search: still not for the URL
 
     @property
     def kind(self) -> str | None:
@@ -86,7 +94,7 @@ class Search:
     @property
     def in_url(self) -> str | None:
         """The text the URL may keep: none for a search on personal data."""
-        return None if self.kind else self.text
+        return None if self.kind or self.private else self.text
 
     @property
     def matches_nothing(self) -> bool:
@@ -102,26 +110,41 @@ class Search:
         return {"q_id": self.id, "q_email": self.email, "q_phone": self.phone, "q_name": self.name}
 
 
-def parse(q: str | None) -> Search:
-    """The search box's text as the terms a query binds, under the rules above."""
+def parse(q: str | None, kinds: Collection[str] = KINDS) -> Search:
+    """The search box's text as the terms a query binds, under the rules above.
+
+    `kinds`: the personal data the box's query reaches (some of KINDS); text of a kind
+    it does not reach is never read as that kind, and is not searched as personal data."""
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown search kinds: {sorted(unknown)}")
     q = " ".join((q or "").split())
     if not q:
         return Search()
     if "@" in q:
-        return Search(text=q, email=normalise_email(q))
+        if "email" in kinds:
+            return Search(text=q, email=normalise_email(q))
+        return Search(text=q, private=True)
+    phones = "phone" in kinds
     if _ALL_DIGITS.fullmatch(q):
         long_enough = len(q) >= MIN_PHONE_DIGITS  # all digits and this long: maybe a phone
         return Search(
             text=q,
             id=int(q) if len(q) <= MAX_ID_DIGITS else None,
-            phone=normalise_phone(q) if long_enough else None,
+            phone=normalise_phone(q) if long_enough and phones else None,
+            # No id starts with 0: where phones are not searched, 010… stays out of the URL.
+            private=long_enough and not phones and q.startswith("0"),
         )
     if _PHONE_SHAPED.fullmatch(q):
-        if len(_NOT_DIGIT.sub("", q)) >= MIN_PHONE_DIGITS:
+        if len(_NOT_DIGIT.sub("", q)) < MIN_PHONE_DIGITS:
+            return Search(text=q, problem=PARTIAL_PHONE if phones else None)
+        if phones:
             return Search(text=q, phone=normalise_phone(q))
-        return Search(text=q, problem=PARTIAL_PHONE)
+        return Search(text=q, problem=NO_PHONE_SEARCH, private=True)
     if _HAS_DIGIT.search(q):
         return Search(text=q)  # no name has digits: an order's payment key, say
+    if "name" not in kinds:
+        return Search(text=q)
     if len(q) < MIN_NAME_PREFIX:
         return Search(text=q, problem=SHORT_NAME)
     return Search(text=q, name=q.lower())

@@ -22,7 +22,7 @@ from lib.demo.services.serve import ServiceThread, create_service
 from lib.masking import mask
 from lib.orders_view import EMPTY, PAGE_SIZE, REFUNDING, TABLE
 from lib.pages import NOT_PERMITTED, PRINCIPAL_KEY
-from lib.pii_search import SHORT_NAME
+from lib.pii_search import NO_PHONE_SEARCH, NOTE, SHORT_NAME
 from lib.principal import Principal
 from lib.records import ensure_action_tables, now_text, payments, refunds
 from lib.settings import ROOT
@@ -190,6 +190,23 @@ def test_search_matches_an_order_id_exactly_and_a_payment_key_prefix(orders_app,
     at = open_orders(orders_app, q=key[:12])
     assert order_id in set(table(at)["id"])
     assert all(k.startswith(key[:12]) for k in table(at)["payment_key"])
+
+
+def test_a_long_number_is_an_order_id_kept_in_the_url_and_not_audited(orders_app):
+    before = len(name_searches())
+    at = open_orders(orders_app, q="20250101234567")  # 8+ digits: an id, no phone here
+    assert [i.value for i in at.info] == [EMPTY]
+    assert at.query_params["q"] == "20250101234567"
+    assert NOTE not in [c.value for c in at.caption]
+    assert len(name_searches()) == before
+
+
+def test_a_phone_number_is_not_searched_on_orders_and_stays_out_of_the_url(orders_app):
+    before = len(name_searches())
+    at = open_orders(orders_app, q="010-1234-5678")
+    assert [w.value for w in at.warning] == [NO_PHONE_SEARCH] and not at.dataframe
+    assert "q" not in at.query_params
+    assert len(name_searches()) == before
 
 
 def test_search_matches_a_whole_customer_email_whatever_its_case(orders_app, demo_dir):

@@ -22,7 +22,6 @@ through `lib.actions.run`.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -99,8 +98,6 @@ PROFILES = "customers_profiles"  # customer id -> (monotonic time, profile | err
 FORM_KEYS = tuple(f"customers_new_{f}" for f in CONTACT_FIELDS)
 
 SEARCHED = "customers_searched"  # the search last counted in the audit log
-_ALL_DIGITS = re.compile(r"[0-9]+")
-MAX_ID_DIGITS = pii_search.MAX_ID_DIGITS
 
 
 # --- search and filters ----------------------------------------------------------------------
@@ -170,8 +167,7 @@ def _url_date(name: str) -> date | None:
 
 
 def _url_id() -> int | None:
-    raw = (st.query_params.get(P_ID) or "").strip()
-    return int(raw) if _ALL_DIGITS.fullmatch(raw) and len(raw) <= MAX_ID_DIGITS else None
+    return url_state.parse_int(st.query_params.get(P_ID), minimum=1)
 
 
 def seed() -> None:

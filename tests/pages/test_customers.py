@@ -24,6 +24,7 @@ from lib.actions import context
 from lib.customers_view import EMPTY, PAGE_SIZE, TABLE, UNMASKING
 from lib.masking import looks_like_raw_pii, mask
 from lib.pii_search import SHORT_NAME
+from lib.url_state import MAX_INT
 from tests.pages.conftest import sign_in
 from tests.stack import crm, write_config
 
@@ -284,6 +285,14 @@ def test_selecting_a_row_opens_the_customer_and_puts_its_id_in_the_url(app):
     at.button(key="customers_close").click().run()
     assert "id" not in at.query_params
     assert not at.subheader
+
+
+@pytest.mark.parametrize("raw", ["0", "-3", str(MAX_INT + 1), "9" * 18])
+def test_an_id_outside_the_bounds_of_ids_in_the_url_opens_no_customer(app, raw):
+    at = open_customers(app, id=raw)
+    assert not at.subheader and not at.warning  # no "Customer #…", no "No customer #…"
+    assert "id" not in at.query_params
+    assert len(table(at)) == PAGE_SIZE
 
 
 def test_customer_api_down_still_shows_orders_and_tickets(app, demo_dir):

@@ -20,6 +20,12 @@ _BLOCK_START = re.compile(r"^(\s*)([-+=]|[0-9]+[.)])")  # a list item or heading
 # Bare URLs become links after markdown is parsed, escapes or not: a word joiner (U+2060,
 # invisible) between "http" and "://" or "www" and "." keeps them text.
 _BARE_URL = re.compile(r"(?i)(?<=https)(?=://)|(?<=http)(?=://)|(?<=www)(?=\.)")
+# Streamlit turns ":material/name:", emoji shortcodes (":smile:", ":+1:", ":100:") and
+# directives (":red[…]", ":small") into icons, emoji and styles. It rewrites ":material/"
+# in the source before markdown is read, so a backslash does not stop an icon: a word
+# joiner after the colon stops all three (checked in Chromium with Streamlit 1.67).
+# Times (10:00) and "note: text" are left alone.
+_SHORTCODE_COLON = re.compile(r"(?<=:)(?=[A-Za-z_+-]|[0-9][A-Za-z0-9_+-]*:)")
 
 
 def escape_markdown(text: object) -> str:
@@ -27,12 +33,14 @@ def escape_markdown(text: object) -> str:
     alerts, toasts, subheaders, widget labels): for text that users, sources or URLs
     control, such as product names, reasons, URL parameters and error messages.
 
-    "**bold** [x](http://evil)" shows those very characters, not bold text and a link.
+    "**bold** [x](http://evil)" shows those very characters, not bold text and a link, and
+    ":material/home: :smile:" those characters, not an icon and an emoji.
     Line breaks become spaces: the text is one line within its element."""
     flat = " ".join(str(text).splitlines())
     out = _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(), flat)
     out = _UNDERSCORES.sub(_escape_underscores, out)
     out = _BLOCK_START.sub(lambda m: f"{m.group(1)}{m.group(2)[:-1]}\\{m.group(2)[-1]}", out)
+    out = _SHORTCODE_COLON.sub("\u2060", out)
     return _BARE_URL.sub("\u2060", out)
 
 

@@ -43,6 +43,7 @@ PARAMS = (
     "target",
 )
 MARKDOWN = "**bold** [x](http://evil) :red[red] `code`"
+CODES = ":material/home: :smile:"  # a Material icon and an emoji shortcode
 HOSTILE: tuple[str | list[str], ...] = (
     "bogus",
     "1" + "0" * 30,  # 10**30
@@ -57,6 +58,7 @@ HOSTILE: tuple[str | list[str], ...] = (
     "9999-12-31",
     "0001-01-01",
     MARKDOWN,
+    CODES,
     "",
     ["pending", "bogus", "2"],  # a repeated key
 )
@@ -86,14 +88,16 @@ def shown_text(at: AppTest) -> list[str]:
 
 
 def renders_markdown(text: str) -> bool:
-    """Whether MARKDOWN from the URL would render as markdown (bold, a link, colour, code,
-    a bare URL made a link) rather than as the characters it is."""
+    """Whether MARKDOWN or CODES from the URL would render as markdown (bold, a link, colour,
+    code, a bare URL made a link, an icon, an emoji) rather than as the characters it is."""
     return bool(
         "**bold**" in text
         or re.search(r"(?<!\\)\]\(", text)
         or ":red[" in text
         or "`code`" in text
         or "http://evil" in text
+        or ":material/home:" in text
+        or ":smile:" in text
     )
 
 

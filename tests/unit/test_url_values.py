@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -71,3 +72,29 @@ def test_a_long_value_is_shortened_before_it_is_quoted_back():
 )
 def test_markdown_in_text_is_escaped(text, escaped):
     assert escape_markdown(text) == escaped
+
+
+# What Streamlit's markdown finds in text once escapes are read: a Material icon (it rewrites
+# ":material/" in the source first), an emoji or logo shortcode, a directive (":red[x]").
+_STREAMLIT_CODES = re.compile(r":material/|:[A-Za-z0-9_+-]+:|:[A-Za-z]")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "refund for :material/home: order",
+        "great :smile: :+1: :-1: :100: :streamlit:",
+        "a:b:c:d",
+        ":red[warning] :small and :blue-background[x]",
+        "reason::material/delete::smile::",
+    ],
+)
+def test_icon_and_emoji_codes_in_text_show_as_typed(text):
+    escaped = escape_markdown(text)
+    read = re.sub(r"\\(.)", r"\1", escaped)  # the text markdown hands to Streamlit's plugins
+    assert not _STREAMLIT_CODES.search(read)
+    assert read.replace("\u2060", "") == text
+
+
+def test_colons_of_times_and_labels_are_left_as_they_are():
+    assert escape_markdown("at 10:00, note: ok (ratio 1:2)") == "at 10:00, note: ok (ratio 1:2)"

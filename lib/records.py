@@ -75,6 +75,12 @@ payments = sa.Table(
 
 # A refund is recorded as requested, with its idempotency key, before the gateway is
 # called; `requested` and `unknown` rows hold their amount against the payment's balance.
+# `cancels_before` is how many cancels the gateway held for the payment before this one: the
+# lookup that decides an unknown refund looks only after them, so an older cancel of the same
+# amount and reason is never taken for this one. `cancels_after` is the count the gateway
+# answered with once it applied this one (the next refund's `cancels_before`). `rejects_order`
+# marks the cancel a reject made: only its failure sends the order back to pending. The three
+# are nullable because rows written before them have none (ensure_action_tables adds them).
 refunds = sa.Table(
     "refunds",
     shop,
@@ -89,13 +95,17 @@ refunds = sa.Table(
     sa.Column("requested_at", sa.Text, nullable=False),
     sa.Column("settled_at", sa.Text),
     sa.Column("gateway_code", sa.Text),
+    sa.Column("cancels_before", sa.Integer),
+    sa.Column("cancels_after", sa.Integer),
+    sa.Column("rejects_order", sa.Boolean),
 )
 
 ACTION_TABLES = {"shop": [refunds], "crm": []}
 
 
 def ensure_action_tables(engine: sa.Engine, db: str) -> None:
-    """Create the tables the action layer owns in a system of record, if missing."""
+    """Create the tables the action layer owns in a system of record, if missing, and add
+    the (nullable) columns a table made by an older version lacks."""
     tables = ACTION_TABLES.get(db, [])
     if not tables:
         return
@@ -106,6 +116,29 @@ def ensure_action_tables(engine: sa.Engine, db: str) -> None:
         missing = [t for t in tables if not sa.inspect(engine).has_table(t.name)]
         if missing:
             raise
+    for table in tables:
+        _add_missing_columns(engine, table)
+
+
+def _add_missing_columns(engine: sa.Engine, table: sa.Table) -> None:
+    have = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
+    quote = engine.dialect.identifier_preparer.quote
+    for column in table.columns:
+        if column.name in have or not column.nullable:
+            continue
+        kind = column.type.compile(dialect=engine.dialect)
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.text(
+                        f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} {kind}"
+                    )
+                )
+        except sa.exc.DBAPIError:
+            # Another app process added it between the look and the ALTER.
+            fresh = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
+            if column.name not in fresh:
+                raise
 
 
 def now_text() -> str:

@@ -3,19 +3,32 @@ reconcile.
 
 State machine: pending -> approved | rejected; approved / partially_refunded -> refunded |
 partially_refunded. A refund is reserved against the payment's balance in the same
-transaction that records it as requested, so two refunds cannot together exceed it.
+transaction that records it as requested, so two refunds cannot together exceed it. A rejected
+order's payment is canceled in full by the reject, so it has nothing left to refund; only an
+order rejected before rejects canceled the payment (its money still held) may be refunded,
+and it stays rejected.
+
+One refund of a payment at a time: while one is held (requested or unknown) a new one is
+refused. The gateway takes no second cancel of a payment while one is under way (Toss refuses
+two within a second), and a refund whose outcome is unknown is found among the payment's
+cancels by its place: it can only be one of those after `cancels_before`, the count the
+gateway held when it was reserved, so an older cancel of the same amount and reason is never
+taken for it. That count is the gateway's answer to the previous refund of the payment, 0 for
+a payment the shop shows untouched, else read from the gateway before the cancel is sent.
 
 An order and its payment stay in agreement whatever the gateway does:
 
 - Everything the gateway would refuse that we can know (the reason's length, no gateway
   configured, nothing left to cancel) is checked before anything changes.
 - A reject moves the order from pending to rejected and records the cancel of the whole
-  balance as requested in one transaction, then calls the gateway. So from that moment the
+  balance as requested (marked as the reject's own) in one transaction, then calls the
+  gateway. So from that moment the
   order is `rejected` (no one can approve it meanwhile) and its refund row says whether the
   money went back:
   - applied: the payment mirrors the gateway (CANCELED, balance 0);
   - refused, or never sent: in one transaction the refund is `failed` and the order is
-    `pending` again; the user is told it was not rejected;
+    `pending` again, its payment untouched by the reject; the user is told it was not
+    rejected;
   - unknown (timeout, 5xx, a connection lost mid-call): the refund is `unknown` and the order
     stays `rejected` while it is: no new refund of the payment is accepted, and the Orders
     page offers Reconcile. order.reconcile then settles it: applied as above, not applied
@@ -31,7 +44,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
 import sqlalchemy as sa
@@ -43,8 +56,10 @@ from lib.errors import ActionFailed, Conflict, OutcomeUnknown, ValidationFailed
 from lib.payments import MAX_CANCEL_REASON, GatewayError, Payment
 from lib.records import now_text, orders, payments, refunds
 
+# `rejected` only while money is left on the payment (rejected before rejects canceled it).
 REFUNDABLE = ("approved", "partially_refunded", "rejected")
 HOLDING = ("requested", "unknown")  # refund states that hold their amount
+MIN_REASON = 3  # of a reject or a refund; the Orders page states it from here
 
 
 def _order(conn: sa.Connection, order_id: int, lock: bool = False) -> Any:
@@ -95,6 +110,7 @@ def approve(call: Call, order_id: int) -> Result:
 # What the gateway is told when a reject cancels the payment; the reason must fit in what
 # the gateway takes with it (Toss: cancelReason at most MAX_CANCEL_REASON characters).
 REJECT_CANCEL_REASON = "order rejected: {reason}"
+REJECT_CANCEL_PREFIX = REJECT_CANCEL_REASON.format(reason="")
 MAX_REJECT_REASON = MAX_CANCEL_REASON - len(REJECT_CANCEL_REASON.format(reason=""))
 MAX_REFUND_REASON = MAX_CANCEL_REASON
 
@@ -103,7 +119,7 @@ def _validate_reject(p: dict[str, Any]) -> dict[str, Any]:
     v.only(p, {"order_id", "reason"})
     return {
         "order_id": v.integer(p, "order_id", minimum=1),
-        "reason": v.reason(p, min_len=3, max_len=MAX_REJECT_REASON),
+        "reason": v.reason(p, min_len=MIN_REASON, max_len=MAX_REJECT_REASON),
     }
 
 
@@ -128,7 +144,7 @@ def _validate_refund(p: dict[str, Any]) -> dict[str, Any]:
     return {
         "order_id": v.integer(p, "order_id", minimum=1),
         "amount": v.integer(p, "amount", minimum=1, required=False),
-        "reason": v.reason(p, min_len=3, max_len=MAX_REFUND_REASON),
+        "reason": v.reason(p, min_len=MIN_REASON, max_len=MAX_REFUND_REASON),
     }
 
 
@@ -142,7 +158,8 @@ class Reserved:
     amount: int
     idempotency_key: str
     reason: str  # the cancelReason sent to the gateway
-    rejecting: bool  # recorded with the order's move from pending to rejected
+    rejecting: bool  # the reject's own cancel, recorded with the order's move to rejected
+    cancels_before: int | None  # the payment's cancels at the gateway before this one
 
 
 def _reserve(
@@ -173,8 +190,9 @@ def _reserve(
                 raise ValidationFailed(f"No order {order_id}")
             if order.status not in REFUNDABLE:
                 raise Conflict(
-                    f"Order {order_id} is {order.status.replace('_', ' ')}; "
-                    "only approved or partially refunded orders can be refunded."
+                    f"Order {order_id} is {order.status.replace('_', ' ')}; only approved or "
+                    "partially refunded orders can be refunded (or a rejected one whose "
+                    "payment still holds money)."
                 )
         pay = tx.execute(
             sa.select(payments).where(payments.c.order_id == order_id).with_for_update()
@@ -197,7 +215,17 @@ def _reserve(
                 "A previous refund of this payment has an unknown outcome; "
                 "it must be reconciled before another refund."
             )
+        if holding:
+            raise Conflict(
+                f"Another refund of order {order_id} is still being processed; try again once "
+                "it is settled (if it stays so, use Reconcile on the order)."
+            )
         if available <= 0:
+            if not rejecting and order.status == "rejected":
+                raise Conflict(
+                    f"Order {order_id} is rejected and its payment was canceled in full; "
+                    "there is nothing left to refund."
+                )
             raise Conflict(f"Nothing left to refund on order {order_id}.")
         amount = available if amount is None else amount
         if amount > available:
@@ -205,6 +233,7 @@ def _reserve(
                 f"amount ₩{amount:,} exceeds the refundable balance ₩{available:,}"
             )
         key = uuid.uuid4().hex
+        before = _known_cancel_count(tx.conn, pay)
         refund_id = tx.execute(
             sa.insert(refunds).values(
                 order_id=order_id,
@@ -215,6 +244,8 @@ def _reserve(
                 status="requested",
                 requested_by=call.actor.username,
                 requested_at=now_text(),
+                cancels_before=before,
+                rejects_order=rejecting,
             )
         ).inserted_primary_key[0]
         detail: dict[str, Any] = {
@@ -227,7 +258,44 @@ def _reserve(
         if rejecting:
             detail["status"] = {"before": "pending", "after": "rejected"}
         tx.audit("requested", detail, reject_reason if rejecting else reason)
-    return Reserved(refund_id, order_id, pay.payment_key, amount, key, reason, rejecting)
+    return Reserved(refund_id, order_id, pay.payment_key, amount, key, reason, rejecting, before)
+
+
+def _known_cancel_count(conn: sa.Connection, pay: Any) -> int | None:
+    """How many cancels the gateway holds for this payment, as far as the shop knows without
+    asking: the count the gateway answered the payment's last refund with, or 0 for a payment
+    the shop shows untouched. None when it does not know (a payment canceled in part before or
+    outside the app, or refunded before counts were kept): the gateway is asked then."""
+    last_done = conn.execute(
+        sa.select(refunds.c.cancels_after)
+        .where(refunds.c.payment_key == pay.payment_key, refunds.c.status == "done")
+        .order_by(refunds.c.id.desc())
+        .limit(1)
+    ).first()
+    if last_done is not None:
+        return last_done.cancels_after
+    if pay.status == "DONE" and pay.balance_amount == pay.amount:
+        return 0
+    return None
+
+
+def _with_cancel_count(call: Call, r: Reserved) -> Reserved:
+    """`r` with its `cancels_before`, read from the gateway and kept on the refund row if it
+    was not known. Called before the cancel is sent (nothing of this refund can be among the
+    cancels yet), and no other refund of the payment can start meanwhile: the count is exact.
+    Raises GatewayError if the gateway cannot say (then nothing was sent)."""
+    if r.cancels_before is not None:
+        return r
+    gateway = call.ctx.payments
+    assert gateway is not None  # checked before anything was reserved
+    count = len(gateway.get(r.payment_key).cancels)
+    with call.ctx.db("shop").begin() as conn:
+        conn.execute(
+            sa.update(refunds)
+            .where(refunds.c.id == r.refund_id, refunds.c.cancels_before.is_(None))
+            .values(cancels_before=count)
+        )
+    return replace(r, cancels_before=count)
 
 
 def refund(call: Call, order_id: int, amount: int | None, reason: str) -> Result:
@@ -245,6 +313,7 @@ def _cancel(call: Call, r: Reserved) -> Result:
     gateway = call.ctx.payments
     assert gateway is not None  # checked before anything was reserved
     try:
+        r = _with_cancel_count(call, r)
         payment: Payment | None = gateway.cancel(
             r.payment_key, r.amount, r.reason, r.idempotency_key
         )
@@ -253,7 +322,7 @@ def _cancel(call: Call, r: Reserved) -> Result:
         if r.rejecting:
             message = (
                 f"Order {r.order_id} was not rejected: the gateway did not cancel its payment "
-                f"({exc.code}). It is still pending."
+                f"({exc.code}). {_it_is(status)}"
             )
         else:
             message = f"The gateway refused the refund: {exc.code}."
@@ -261,7 +330,13 @@ def _cancel(call: Call, r: Reserved) -> Result:
     except OutcomeUnknown:
         # Same key only: the gateway applies one cancel per key, whatever we retry.
         try:
-            payment = gateway.reconcile(r.payment_key, r.idempotency_key, r.amount, reason=r.reason)
+            payment = gateway.reconcile(
+                r.payment_key,
+                r.idempotency_key,
+                r.amount,
+                r.cancels_before,
+                reason=r.reason,
+            )
         except OutcomeUnknown:
             _settle(call, r.refund_id, "unknown", None, "unknown", {"amount": r.amount})
             return call.result("unknown", _unknown_message(r), status=_order_status(call, r))
@@ -283,12 +358,17 @@ def _unknown_message(r: Reserved) -> str:
     )
 
 
-def _not_applied_message(r: Reserved, status: str) -> str:
+def _it_is(status: str) -> str:
+    """The order's status after a reject that did not happen, as the user is told it."""
     if status == "pending":
-        return (
-            f"The gateway did not cancel the payment of order {r.order_id}; "
-            "the order is pending again."
-        )
+        return "It is still pending."
+    return f"It is {status.replace('_', ' ')}."
+
+
+def _not_applied_message(r: Reserved, status: str) -> str:
+    if r.rejecting:
+        now = "pending again" if status == "pending" else status.replace("_", " ")
+        return f"The gateway did not cancel the payment of order {r.order_id}; the order is {now}."
     return f"The gateway did not apply the refund of ₩{r.amount:,}; the amount is free again."
 
 
@@ -318,21 +398,14 @@ def _settle(
 
 
 def _not_applied(call: Call, r: Reserved, code: str) -> str:
-    """The gateway did not apply the refund: free its amount and, if it was a reject's cancel
-    of the whole balance, move the order back to pending (a rejected order stands only with
-    its payment canceled). Returns the order's status after."""
+    """The gateway did not apply the refund: free its amount and, if it was the reject's own
+    cancel, move the order back to pending (a rejected order stands only with its payment
+    canceled, whatever was refunded of it before). Returns the order's status after."""
     with call.transaction("shop") as tx:
         _claim(tx, r.refund_id, "failed", code)
         order = _order(tx.conn, r.order_id)
-        pay = tx.execute(
-            sa.select(payments.c.balance_amount, payments.c.status).where(
-                payments.c.payment_key == r.payment_key
-            )
-        ).one()
         status = order.status
-        # A reject's cancel of a still fully paid payment: the order goes back to pending.
-        paid = pay.status == "DONE" and r.amount >= pay.balance_amount
-        if r.rejecting and order.status == "rejected" and paid:
+        if r.rejecting and order.status == "rejected":
             tx.execute(
                 sa.update(orders)
                 .where(orders.c.id == r.order_id, orders.c.status == "rejected")
@@ -354,6 +427,11 @@ def _apply(call: Call, r: Reserved, payment: Payment) -> Result:
     """The gateway applied the refund: mirror its balance and move the order's status."""
     with call.transaction("shop") as tx:
         _claim(tx, r.refund_id, "done", None)
+        tx.execute(  # the next refund of the payment counts the cancels from here
+            sa.update(refunds)
+            .where(refunds.c.id == r.refund_id)
+            .values(cancels_after=len(payment.cancels))
+        )
         balance_before = tx.execute(
             sa.select(payments.c.balance_amount).where(payments.c.payment_key == r.payment_key)
         ).scalar_one()
@@ -381,12 +459,14 @@ def _apply(call: Call, r: Reserved, payment: Payment) -> Result:
             },
             r.reason,
         )
-    if order.status == "rejected":
+    if r.rejecting:
         message = f"Order {r.order_id} rejected and its payment canceled."
     else:
         message = (
             f"Refunded ₩{r.amount:,} on order {r.order_id}; balance ₩{payment.balance_amount:,}."
         )
+        if new_status == "rejected":
+            message += " The order stays rejected."
     return call.result(
         "ok", message, amount=r.amount, balance=payment.balance_amount, status=new_status
     )
@@ -435,10 +515,17 @@ def reconcile(call: Call, order_id: int) -> Result:
     if not held:
         raise Conflict(f"No refund of order {order_id} is waiting to be reconciled.")
     with call.ctx.db("shop").connect() as conn:
-        rejecting = _order(conn, order_id).status == "rejected"
+        order_status = _order(conn, order_id).status
     result: Result | None = None
     still_unknown = 0
     for row in held:
+        # A row written before the reject mark and the cancel count were kept: a reject's
+        # cancel is told by its cancelReason, and its lookup matches any cancel of its amount
+        # and reason, as it did then (a count read now could be one after its own cancel).
+        legacy = row.rejects_order is None
+        rejecting = row.rejects_order
+        if legacy:
+            rejecting = order_status == "rejected" and row.reason.startswith(REJECT_CANCEL_PREFIX)
         r = Reserved(
             row.id,
             order_id,
@@ -446,13 +533,18 @@ def reconcile(call: Call, order_id: int) -> Result:
             row.amount,
             row.idempotency_key,
             row.reason,
-            rejecting,
+            bool(rejecting),
+            row.cancels_before,
         )
         try:
+            if not legacy:
+                # Without its count, its cancel was never sent (the count is kept first), so
+                # the count read now is the one before it.
+                r = _with_cancel_count(call, r)
             payment = call.ctx.payments.reconcile(
-                r.payment_key, r.idempotency_key, r.amount, reason=r.reason
+                r.payment_key, r.idempotency_key, r.amount, r.cancels_before, reason=r.reason
             )
-        except OutcomeUnknown:
+        except (OutcomeUnknown, GatewayError):
             still_unknown += 1
             if row.status == "requested":
                 # Its request is gone and the gateway will not say: hold it as unknown, so no

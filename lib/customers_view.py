@@ -34,6 +34,7 @@ import streamlit as st
 from lib import pii_search, policy, runtime, session_guard, unmask, url_state
 from lib.actions.base import Result
 from lib.actions.context import current as action_context
+from lib.actions.customers import MIN_UNMASK_REASON as MIN_REASON  # what customer.unmask takes
 from lib.engine import Engine
 from lib.errors import BackofficeError, SourceUnavailable
 from lib.masking import PII_COLUMNS, mask_contacts, mask_frame
@@ -59,7 +60,6 @@ SOURCES = ("crm", "shop", "support")
 API_SOURCE = "customer_api"
 PROFILE_TTL = 30.0  # seconds a profile read from the customer API is reused in a session
 EMPTY = "No customers match these filters."
-MIN_REASON = 10  # customer.unmask refuses shorter reasons
 FIELD_LABELS = {"name": "Name", "email": "E-mail", "phone": "Phone", "address": "Address"}
 CONTACT_FIELDS = ("email", "phone", "address")
 

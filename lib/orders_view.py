@@ -30,6 +30,7 @@ from lib.actions.context import current as action_context
 from lib.actions.orders import (  # the limits the actions enforce, and what they accept
     MAX_REFUND_REASON,
     MAX_REJECT_REASON,
+    MIN_REASON,
     REFUNDABLE,
     awaiting_reconcile,
 )
@@ -63,7 +64,6 @@ PAGE_SIZE = 20
 SOURCES = ("shop", "crm")
 EMPTY = "No orders match these filters."
 ANY_SELLER = 0  # the seller filter's "any" (a selectbox's None would read "Choose an option")
-MIN_REASON = 3  # order.reject / order.refund refuse shorter reasons
 
 # URL parameters (and the widget keys that hold them).
 P_STATUS, P_FROM, P_TO, P_MIN, P_MAX, P_SELLER, P_Q, P_PAGE, P_SORT = (

@@ -22,6 +22,7 @@ from lib.records import customers, now_text
 from lib.sqlengine import READ_ONLY
 
 CONTACT_FIELDS = ("email", "phone", "address")
+MIN_UNMASK_REASON = 10  # the Customers page states it from here
 
 _EMAIL = re.compile(
     r"[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}"
@@ -137,7 +138,7 @@ def _validate_unmask(p: dict[str, Any]) -> dict[str, Any]:
     return {
         "customer_id": v.integer(p, "customer_id", minimum=1),
         "fields": sorted(set(fields)),
-        "reason": v.reason(p, min_len=10),
+        "reason": v.reason(p, min_len=MIN_UNMASK_REASON),
     }
 
 

@@ -6,6 +6,7 @@ one carrying an e-mail address or a phone number, before anything changes.
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import pytest
@@ -74,3 +75,24 @@ def test_a_missing_or_short_reason_is_still_refused_as_before():
         v.reason({})
     with pytest.raises(ValidationFailed, match="reason must be at least 10 characters"):
         v.reason({"reason": "too short"}, min_len=10)
+
+
+# The page that asks for each reason, and the name under which its action states the minimum.
+PAGE_MINIMUM = {
+    "customer.unmask": ("lib.customers_view", "lib.actions.customers", "MIN_UNMASK_REASON"),
+    "order.reject": ("lib.orders_view", "lib.actions.orders", "MIN_REASON"),
+    "order.refund": ("lib.orders_view", "lib.actions.orders", "MIN_REASON"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TAKES_A_REASON))
+def test_the_reason_minimum_a_page_asks_for_is_the_one_its_action_states_and_enforces(name):
+    page_name, action_module, constant = PAGE_MINIMUM[name]
+    page = importlib.import_module(page_name)
+    stated = getattr(importlib.import_module(action_module), constant)
+    assert stated == page.MIN_REASON  # read from the action, not a number of the page's own
+    _, params = TAKES_A_REASON[name]
+    validate = ACTIONS[name].validate
+    with pytest.raises(ValidationFailed, match=f"reason must be at least {stated} characters"):
+        validate({**params, "reason": "x" * (stated - 1)})
+    assert validate({**params, "reason": "x" * stated})["reason"] == "x" * stated

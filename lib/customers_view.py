@@ -700,14 +700,18 @@ def customers_grid(principal: Principal, filters: Filters) -> None:
         customer_detail(principal, int(state[SELECTED]))
 
 
-def count_search(principal: Principal, filters: Filters) -> None:
+def count_search(principal: Principal, filters: Filters) -> str | None:
     """A new search on personal data gets its audit row (the term masked) and a note that
-    the link leaves it out; rerunning the same search is not a new one."""
+    the link leaves it out; rerunning the same search is not a new one. Returns why the
+    search may not run (too many of them), or None."""
     search = filters.search
     audit = action_context().audit
-    pii_search.record_once(st.session_state, SEARCHED, audit, principal, search, "customer")
-    if search.kind is not None:
+    refused = pii_search.record_once(
+        st.session_state, SEARCHED, audit, principal, search, "customer"
+    )
+    if search.kind is not None and not refused:
         st.caption(pii_search.NOTE)
+    return refused
 
 
 def render(principal: Principal) -> None:
@@ -725,8 +729,9 @@ def render(principal: Principal) -> None:
     problem = filters.problem()
     if problem:
         st.warning(problem, icon=":material/filter_alt_off:")
+    elif refused := count_search(principal, filters):
+        st.warning(refused, icon=":material/hourglass:")
     else:
-        count_search(principal, filters)
         customers_grid(principal, filters)
     with freshness:
         freshness_bar(engine, SOURCES, "customers")

@@ -787,9 +787,11 @@ def render(principal: Principal) -> None:
     problem = filters.problem()
     if problem:
         st.warning(problem, icon=":material/filter_alt_off:")
+    elif refused := pii_search.record_once(
+        state, SEARCHED, action_context().audit, principal, filters.search, "order"
+    ):
+        st.warning(refused, icon=":material/hourglass:")
     else:
-        audit = action_context().audit
-        pii_search.record_once(state, SEARCHED, audit, principal, filters.search, "order")
         if filters.search.kind is not None:
             st.caption(pii_search.NOTE)
         orders_grid(principal, filters)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, MutableMapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lib.audit import AuditEntry, AuditStore
@@ -33,6 +34,16 @@ from lib.masking import mask
 from lib.principal import Principal
 
 MIN_NAME_PREFIX = 2
+# A name's beginning still tells a letter the mask hides (김민 finds 김*준), one guess a
+# search: so searches on personal data are counted per user, and refused past this many.
+MAX_SEARCHES = 30
+SEARCH_WINDOW = timedelta(minutes=10)
+SEARCH_ACTIONS = ("customer.search", "order.search")
+TOO_MANY = (
+    f"You have searched personal data {MAX_SEARCHES} times in the last "
+    f"{int(SEARCH_WINDOW.total_seconds() // 60)} minutes: wait a few minutes, or filter by "
+    "segment, status or dates instead."
+)
 MIN_PHONE_DIGITS = 8  # 1588-1234 is the shortest whole number people search by
 MAX_ID_DIGITS = 18  # fits a BIGINT
 KINDS = ("email", "phone", "name")  # what a search box may reach, for `parse(kinds=...)`
@@ -150,22 +161,50 @@ def parse(q: str | None, kinds: Collection[str] = KINDS) -> Search:
     return Search(text=q, name=q.lower())
 
 
-def record(audit: AuditStore, principal: Principal, search: Search, target_type: str) -> None:
-    """Count a search on personal data in the audit log: who, which kind, the term masked."""
-    kind = search.kind
-    if kind is None:
-        return
-    audit.append(
-        AuditEntry(
-            actor=principal.username,
-            actor_roles=principal.roles,
-            action=f"{target_type}.search",
-            target_type=target_type,
-            target_id=None,
-            outcome="ok",
-            detail={"kind": kind, "term": search.masked_term()},
-        )
+def _entry(principal: Principal, search: Search, target_type: str, outcome: str) -> AuditEntry:
+    return AuditEntry(
+        actor=principal.username,
+        actor_roles=principal.roles,
+        action=f"{target_type}.search",
+        target_type=target_type,
+        target_id=None,
+        outcome=outcome,
+        detail={"kind": search.kind, "term": search.masked_term()},
     )
+
+
+def searches_in_window(audit: AuditStore, principal: Principal, now: datetime) -> int:
+    """How many searches on personal data `principal` ran in the window up to `now`."""
+    return sum(
+        len(
+            audit.query(
+                actor=principal.username,
+                action=action,
+                outcome="ok",
+                since=now - SEARCH_WINDOW,
+                limit=MAX_SEARCHES,
+            )
+        )
+        for action in SEARCH_ACTIONS
+    )
+
+
+def record(
+    audit: AuditStore,
+    principal: Principal,
+    search: Search,
+    target_type: str,
+    now: datetime | None = None,
+) -> bool:
+    """Count a search on personal data in the audit log (who, which kind, the term masked);
+    False, and a `denied` row, if the user has run MAX_SEARCHES in the window already."""
+    if search.kind is None:
+        return True
+    if searches_in_window(audit, principal, now or datetime.now(UTC)) >= MAX_SEARCHES:
+        audit.append(_entry(principal, search, target_type, "denied"))
+        return False
+    audit.append(_entry(principal, search, target_type, "ok"))
+    return True
 
 
 def record_once(
@@ -175,11 +214,15 @@ def record_once(
     principal: Principal,
     search: Search,
     target_type: str,
-) -> None:
-    """`record` a search unless it is the one last recorded under seen[key]: a page that
-    reruns (paging, selecting a row) repeats its search, which is not a new one."""
+) -> str | None:
+    """`record` a search unless it is the one last admitted under seen[key]: a page that
+    reruns (paging, selecting a row) repeats its search, which is not a new one. Returns
+    why the search may not run (TOO_MANY), or None."""
     if search.kind is None:
         seen[key] = None
     elif seen.get(key) != search:
-        record(audit, principal, search, target_type)
+        if not record(audit, principal, search, target_type):
+            seen[key] = None
+            return TOO_MANY
         seen[key] = search
+    return None

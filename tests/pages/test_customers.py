@@ -15,6 +15,7 @@ import re
 import shutil
 import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from streamlit.testing.v1 import AppTest
 from lib.actions import context
 from lib.customers_view import EMPTY, PAGE_SIZE, TABLE, UNMASKING
 from lib.masking import looks_like_raw_pii, mask
-from lib.pii_search import SHORT_NAME
+from lib.pii_search import MAX_SEARCHES, SEARCH_WINDOW, SHORT_NAME, TOO_MANY, parse, record
 from lib.url_state import MAX_INT
 from tests.pages.conftest import sign_in
 from tests.stack import crm, write_config
@@ -435,3 +436,27 @@ def test_filters_of_another_page_do_not_leak_into_this_one(app, demo_dir):
     assert not at.exception
     assert at.multiselect(key="customers_status").value == []
     assert total_of(at) == crm(demo_dir, "SELECT count(*) FROM customers")[0][0]
+
+
+def test_searches_on_personal_data_past_the_limit_are_refused(app, demo_dir, tmp_path, monkeypatch):
+    # An audit log of this test's own: the count is per user, across all of its searches.
+    config = write_config(tmp_path, demo_dir)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace(f"{demo_dir}/audit.sqlite", f"{tmp_path}/audit.sqlite"))
+    monkeypatch.setenv("BACKOFFICE_CONFIG", str(config))
+    at = open_customers(app, q="김민")  # the first search of the window runs
+    assert not at.warning and len(table(at)) > 0
+    audit = context.current().audit
+    support = at.session_state["principal"]
+    for _ in range(MAX_SEARCHES - 1):
+        assert record(audit, support, parse("이서"), "customer")
+    at.text_input(key="customers_q").input("박지").run()
+    assert [w.value for w in at.warning] == [TOO_MANY]
+    assert not at.dataframe
+    denied = audit.query(action="customer.search", outcome="denied", limit=None)
+    assert [(r["actor"], r["detail"]["kind"]) for r in denied] == [("support", "name")]
+    # Searches that touch no personal data still run; so does the window's end.
+    at.text_input(key="customers_q").input("").run()
+    assert not at.warning and len(table(at)) > 0
+    later = datetime.now(UTC) + SEARCH_WINDOW + timedelta(seconds=1)
+    assert record(audit, support, parse("박지"), "customer", now=later)

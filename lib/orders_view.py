@@ -35,10 +35,12 @@ from lib.actions.orders import (  # the limits the actions enforce, and what the
     awaiting_reconcile,
 )
 from lib.engine import Engine
-from lib.errors import BackofficeError
+from lib.errors import BackofficeError, ValidationFailed
 from lib.masking import mask, mask_frame
 from lib.payments import Payment
 from lib.principal import Principal
+from lib.refund_account import BANKS, MAX_ACCOUNT_NUMBER, MAX_HOLDER_NAME, WHY, needs_account
+from lib.refund_account import parse as parse_refund_account
 from lib.ui import (
     escape_markdown,
     freshness_bar,
@@ -413,21 +415,35 @@ def approve(principal: Principal, order_ids: Sequence[int]) -> None:
     _record("Approve", results, _payment_keys(order_ids))
 
 
-def reject(principal: Principal, order_ids: Sequence[int], reason: str) -> None:
-    """Reject each order on its own (order.reject also cancels its payment)."""
+def reject(
+    principal: Principal,
+    order_ids: Sequence[int],
+    reason: str,
+    refund_account: Mapping[str, str] | None = None,
+) -> None:
+    """Reject each order on its own (order.reject also cancels its payment; a paid-in
+    virtual-account payment is refunded to `refund_account`, for a single order)."""
+    extra = {} if refund_account is None else {"refund_account": dict(refund_account)}
     results = [
-        session_guard.run_action("order.reject", principal, order_id=i, reason=reason)
+        session_guard.run_action("order.reject", principal, order_id=i, reason=reason, **extra)
         for i in order_ids
     ]
     _record("Reject", results, _payment_keys(order_ids))
 
 
 def refund(
-    principal: Principal, order_id: int, payment_key: str | None, amount: int, reason: str
+    principal: Principal,
+    order_id: int,
+    payment_key: str | None,
+    amount: int,
+    reason: str,
+    refund_account: Mapping[str, str] | None = None,
 ) -> Result:
-    """Refund `amount` of one order's payment (all or part of its balance)."""
+    """Refund `amount` of one order's payment (all or part of its balance); a paid-in
+    virtual-account payment to `refund_account` {bank, account_number, holder_name}."""
+    extra = {} if refund_account is None else {"refund_account": dict(refund_account)}
     result = session_guard.run_action(
-        "order.refund", principal, order_id=order_id, amount=amount, reason=reason
+        "order.refund", principal, order_id=order_id, amount=amount, reason=reason, **extra
     )
     _record("Refund", [result], [payment_key])
     return result
@@ -458,7 +474,14 @@ def _close_dialogs() -> None:
     state[REJECTING] = None
     state[REFUNDING] = None
     # What was typed is for that one dialog: the next one starts empty.
-    typed = ("orders_reject_reason", "orders_refund_reason", "orders_refund_amount_")
+    typed = (
+        "orders_reject_reason",
+        "orders_refund_reason",
+        "orders_refund_amount_",
+        "orders_refund_bank",
+        "orders_refund_account_number",
+        "orders_refund_holder",
+    )
     for key in [k for k in state if str(k).startswith(typed)]:
         del state[key]
 
@@ -547,6 +570,14 @@ def reject_dialog(principal: Principal) -> None:
     reason = st.text_area(
         "Reason", key="orders_reject_reason", max_chars=MAX_REJECT_REASON, height=80
     )
+    account = None
+    if len(order_ids) == 1 and _needs_refund_account(order_ids[0]):
+        account = refund_account_form()
+    elif len(order_ids) > 1:
+        st.caption(
+            "A virtual-account payment that was paid in needs the customer's bank account: "
+            "reject such an order on its own."
+        )
     with st.container(horizontal=True):
         submit = st.button("Reject", key="orders_reject_submit", type="primary")
         cancel = st.button("Cancel", key="orders_reject_cancel")
@@ -558,8 +589,10 @@ def reject_dialog(principal: Principal) -> None:
         if len(reason) < MIN_REASON:
             st.error(f"Give a reason (at least {MIN_REASON} characters).")
             return
+        if account is not None and not _account_typed(account):
+            return
         with st.spinner("Rejecting…"):
-            reject(principal, order_ids, reason)
+            reject(principal, order_ids, reason, account)
         _close_dialogs()
         st.rerun()
 
@@ -597,6 +630,9 @@ def refund_dialog(principal: Principal) -> None:
         help="Partial refunds are allowed, up to the balance.",
     )
     reason = st.text_input("Reason", key="orders_refund_reason", max_chars=MAX_REFUND_REASON)
+    account = None
+    if needs_account(found["method"].iloc[0], found["payment_status"].iloc[0]):
+        account = refund_account_form()
     with st.container(horizontal=True):
         submit = st.button(
             f"Refund ₩{int(amount or 0):,}", key="orders_refund_submit", type="primary"
@@ -613,10 +649,64 @@ def refund_dialog(principal: Principal) -> None:
         if len(reason) < MIN_REASON:
             st.error(f"Give a reason (at least {MIN_REASON} characters).")
             return
+        if account is not None and not _account_typed(account):
+            return
         with st.spinner("Refunding through the gateway…"):
-            refund(principal, order["id"], order["payment_key"], int(amount), reason)
+            refund(principal, order["id"], order["payment_key"], int(amount), reason, account)
         _close_dialogs()
         st.rerun()
+
+
+def _needs_refund_account(order_id: int) -> bool:
+    """Whether this order's payment is a paid-in virtual account (its cancel names the
+    customer's bank account); False if the shop cannot say (the action decides then)."""
+    try:
+        found = runtime.engine().query("orders_one", order_id=int(order_id))
+    except BackofficeError:
+        return False
+    if found.empty:
+        return False
+    return needs_account(found["method"].iloc[0], found["payment_status"].iloc[0])
+
+
+def _account_typed(account: Mapping[str, str]) -> bool:
+    """Check the typed account by the action's own rule, so the dialog stays open with what
+    was typed; says what is missing or wrong."""
+    if not all(account.values()):
+        st.error("Give the customer's bank, account number and account holder.")
+        return False
+    try:
+        parse_refund_account(account)
+    except ValidationFailed as exc:
+        st.error(str(exc))
+        return False
+    return True
+
+
+def refund_account_form() -> dict[str, str]:
+    """The customer's bank account a paid-in virtual-account payment is refunded to, as typed
+    (the action validates it; it is sent to the gateway and audited masked, never stored)."""
+    st.info(WHY + " Ask the customer for it.", icon=":material/account_balance:")
+    bank = st.selectbox(
+        "Bank",
+        list(BANKS),
+        index=None,
+        key="orders_refund_bank",
+        format_func=lambda code: BANKS.get(code, code),
+        placeholder="The customer's bank",
+    )
+    number = st.text_input(
+        "Account number",
+        key="orders_refund_account_number",
+        max_chars=MAX_ACCOUNT_NUMBER,
+        help=f"Digits only, up to {MAX_ACCOUNT_NUMBER}.",
+    )
+    holder = st.text_input("Account holder", key="orders_refund_holder", max_chars=MAX_HOLDER_NAME)
+    return {
+        "bank": bank or "",
+        "account_number": (number or "").strip(),
+        "holder_name": (holder or "").strip(),
+    }
 
 
 # --- the payment as the gateway holds it -----------------------------------------------------

@@ -33,6 +33,7 @@ import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from lib.errors import BackofficeError, OutcomeUnknown
+from lib.refund_account import RefundAccount
 
 log = logging.getLogger(__name__)
 
@@ -180,9 +181,20 @@ class PaymentsClient:
         )
 
     def cancel(
-        self, payment_key: str, amount: int | None, reason: str, idempotency_key: str
+        self,
+        payment_key: str,
+        amount: int | None,
+        reason: str,
+        idempotency_key: str,
+        refund_account: RefundAccount | None = None,
     ) -> Payment:
         """Cancel `amount` of the payment (None: its whole balance); returns the Payment after.
+
+        `refund_account` is sent as Toss's `refundReceiveAccount` (a paid-in virtual-account
+        payment needs it). It is kept only in this client's memory, with the rest of the body,
+        for `reconcile`'s replay (never written anywhere): a reconcile in another process
+        replays without it, the gateway refuses that replay, and the lookup decides. It never
+        appears in a log line or an error's text (a gateway that echoes it is masked).
 
         Timeouts, lost connections, 5xx and 409 IDEMPOTENT_REQUEST_PROCESSING are retried up
         to `retries` times with backoff, always under `idempotency_key`, so the gateway applies
@@ -198,6 +210,8 @@ class PaymentsClient:
         body: dict[str, Any] = {"cancelReason": reason}
         if amount is not None:
             body["cancelAmount"] = amount
+        if refund_account is not None:
+            body["refundReceiveAccount"] = refund_account.for_gateway()
         self._remember(idempotency_key, body)
 
         maybe_sent = False
@@ -217,17 +231,17 @@ class PaymentsClient:
                         f" earlier attempt went unanswered and the retry was refused"
                         f" ({attempt.error.code}); reconcile it before trying again"
                     )
-                raise attempt.error
+                raise _without_account(attempt.error, body)
             maybe_sent = maybe_sent or attempt.kind in ("unknown", "in_flight")
-            log.warning(
-                "gateway cancel of payment %s: %s (attempt %d)", payment_key, attempt.detail, n + 1
-            )
+            detail = _redact_account(attempt.detail, body)
+            log.warning("gateway cancel of payment %s: %s (attempt %d)", payment_key, detail, n + 1)
         tries = f"{self.config.retries + 1} attempts"
+        detail = _redact_account(attempt.detail, body)
         if not maybe_sent:
-            raise GatewayUnavailable(f"cancel of payment {payment_key}: {attempt.detail} ({tries})")
+            raise GatewayUnavailable(f"cancel of payment {payment_key}: {detail} ({tries})")
         raise OutcomeUnknown(
             f"Refund of payment {payment_key} may or may not have happened"
-            f" (gateway: {attempt.detail}, {tries}); reconcile it before trying again"
+            f" (gateway: {detail}, {tries}); reconcile it before trying again"
         )
 
     def reconcile(
@@ -277,7 +291,7 @@ class PaymentsClient:
         replay_detail = "no replay (request body unknown)"
         if body is not None:
             attempt = self._post_cancel_once(payment_key, body, idempotency_key)
-            replay_detail = f"replay: {attempt.detail}"
+            replay_detail = _redact_account(f"replay: {attempt.detail}", body)
             if attempt.kind == "ok":
                 return attempt.payment
             pending = attempt.kind in ("unknown", "in_flight")
@@ -392,6 +406,26 @@ class PaymentsClient:
     @staticmethod
     def _payment_path(payment_key: str) -> str:
         return "/v1/payments/" + quote(payment_key, safe="")
+
+
+def _redact_account(text: str, body: dict | None) -> str:
+    """`text` without the refund account's number or holder, should a gateway echo them."""
+    account = (body or {}).get("refundReceiveAccount") or {}
+    for key in ("accountNumber", "holderName"):
+        value = account.get(key)
+        if value:
+            text = text.replace(str(value), "***")
+    return text
+
+
+def _without_account(error: GatewayError, body: dict) -> GatewayError:
+    """The refusal as raised to callers: its message without the refund account."""
+    if "refundReceiveAccount" not in body:
+        return error
+    message = _redact_account(error.message, body)
+    if message == error.message:
+        return error
+    return GatewayError(error.code, message, error.http_status)
 
 
 def _never_sent(exc: requests.ConnectionError) -> bool:

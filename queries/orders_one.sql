@@ -6,6 +6,7 @@ SELECT
     o.amount,
     p.balance_amount AS balance,
     p.method,
+    p.status AS payment_status,
     p.payment_key,
     c.name AS customer
 FROM shop.orders AS o

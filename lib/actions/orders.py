@@ -55,6 +55,9 @@ from lib.actions.context import current as current_context
 from lib.errors import ActionFailed, Conflict, OutcomeUnknown, ValidationFailed
 from lib.payments import MAX_CANCEL_REASON, GatewayError, Payment
 from lib.records import now_text, orders, payments, refunds
+from lib.refund_account import REQUIRED as ACCOUNT_REQUIRED
+from lib.refund_account import RefundAccount, is_virtual_account, needs_account
+from lib.refund_account import parse as parse_refund_account
 
 # `rejected` only while money is left on the payment (rejected before rejects canceled it).
 REFUNDABLE = ("approved", "partially_refunded", "rejected")
@@ -116,21 +119,27 @@ MAX_REFUND_REASON = MAX_CANCEL_REASON
 
 
 def _validate_reject(p: dict[str, Any]) -> dict[str, Any]:
-    v.only(p, {"order_id", "reason"})
+    v.only(p, {"order_id", "reason", "refund_account"})
     return {
         "order_id": v.integer(p, "order_id", minimum=1),
         "reason": v.reason(p, min_len=MIN_REASON, max_len=MAX_REJECT_REASON),
+        "refund_account": parse_refund_account(p.get("refund_account")),
     }
 
 
-def reject(call: Call, order_id: int, reason: str) -> Result:
+def reject(
+    call: Call, order_id: int, reason: str, refund_account: RefundAccount | None = None
+) -> Result:
     """Reject a pending order and cancel its payment in full through the gateway, so that the
-    order and its payment agree whatever the gateway does (see the module's docstring)."""
+    order and its payment agree whatever the gateway does (see the module's docstring).
+    A paid-in virtual-account payment is refunded to `refund_account` (required then)."""
     call.target(order_id)
     if call.ctx.payments is None:
         raise ActionFailed("No payment gateway is configured; the order was not rejected.")
     cancel_reason = REJECT_CANCEL_REASON.format(reason=reason)
-    reserved = _reserve(call, order_id, None, cancel_reason, reject_reason=reason)
+    reserved = _reserve(
+        call, order_id, None, cancel_reason, reject_reason=reason, refund_account=refund_account
+    )
     if reserved is None:  # no payment, or nothing left on it: nothing to cancel
         return call.result("ok", f"Order {order_id} rejected.", status="rejected")
     return _cancel(call, reserved)
@@ -140,11 +149,14 @@ def reject(call: Call, order_id: int, reason: str) -> Result:
 
 
 def _validate_refund(p: dict[str, Any]) -> dict[str, Any]:
-    v.only(p, {"order_id", "amount", "reason"})
+    v.only(p, {"order_id", "amount", "reason", "refund_account"})
     return {
         "order_id": v.integer(p, "order_id", minimum=1),
         "amount": v.integer(p, "amount", minimum=1, required=False),
         "reason": v.reason(p, min_len=MIN_REASON, max_len=MAX_REFUND_REASON),
+        # {bank, account_number, holder_name}: where a paid-in virtual-account payment is
+        # refunded to (lib.refund_account); held in memory for the cancel, audited masked.
+        "refund_account": parse_refund_account(p.get("refund_account")),
     }
 
 
@@ -160,6 +172,9 @@ class Reserved:
     reason: str  # the cancelReason sent to the gateway
     rejecting: bool  # the reject's own cancel, recorded with the order's move to rejected
     cancels_before: int | None  # the payment's cancels at the gateway before this one
+    # Where a paid-in virtual-account payment is refunded to: in memory only, never stored
+    # (a reconcile has none; the client's memory of the body, or the lookup, decides then).
+    refund_account: RefundAccount | None = None
 
 
 def _reserve(
@@ -169,10 +184,12 @@ def _reserve(
     reason: str,
     *,
     reject_reason: str | None = None,
+    refund_account: RefundAccount | None = None,
 ) -> Reserved | None:
     """Record the refund as requested, holding its amount against the balance, in one
     transaction. With `reject_reason`, the same transaction moves the order from pending
-    to rejected and the refund is the whole balance (None if there is nothing to cancel)."""
+    to rejected and the refund is the whole balance (None if there is nothing to cancel).
+    A paid-in virtual-account payment needs `refund_account`; any other refuses one."""
     rejecting = reject_reason is not None
     with call.transaction("shop") as tx:
         if rejecting:
@@ -232,6 +249,7 @@ def _reserve(
             raise ValidationFailed(
                 f"amount ₩{amount:,} exceeds the refundable balance ₩{available:,}"
             )
+        _check_refund_account(pay, amount, refund_account)
         key = uuid.uuid4().hex
         before = _known_cancel_count(tx.conn, pay)
         refund_id = tx.execute(
@@ -257,8 +275,41 @@ def _reserve(
         }
         if rejecting:
             detail["status"] = {"before": "pending", "after": "rejected"}
+        if refund_account is not None:
+            detail["refund_account"] = refund_account.masked()  # never the raw account
         tx.audit("requested", detail, reject_reason if rejecting else reason)
-    return Reserved(refund_id, order_id, pay.payment_key, amount, key, reason, rejecting, before)
+    return Reserved(
+        refund_id,
+        order_id,
+        pay.payment_key,
+        amount,
+        key,
+        reason,
+        rejecting,
+        before,
+        refund_account,
+    )
+
+
+def _check_refund_account(pay: Any, amount: int, account: RefundAccount | None) -> None:
+    """Toss's virtual-account rule, before anything is recorded or sent: a paid-in
+    virtual-account payment is refunded to the customer's bank account, which the cancel
+    must name; before the deposit only the whole amount can be canceled; no other payment
+    takes an account (docs.tosspayments.com, guides/apis/cancel-payment)."""
+    if needs_account(pay.method, pay.status):
+        if account is None:
+            raise ValidationFailed(ACCOUNT_REQUIRED)
+        return
+    if account is not None:
+        raise ValidationFailed(
+            "refund_account is only for a virtual-account payment that was paid in; "
+            "this payment is refunded the way it was paid."
+        )
+    waiting = is_virtual_account(pay.method) and pay.status == "WAITING_FOR_DEPOSIT"
+    if waiting and amount != pay.amount:
+        raise ValidationFailed(
+            "A virtual-account payment not yet paid in can only be canceled in full."
+        )
 
 
 def _known_cancel_count(conn: sa.Connection, pay: Any) -> int | None:
@@ -298,11 +349,17 @@ def _with_cancel_count(call: Call, r: Reserved) -> Reserved:
     return replace(r, cancels_before=count)
 
 
-def refund(call: Call, order_id: int, amount: int | None, reason: str) -> Result:
+def refund(
+    call: Call,
+    order_id: int,
+    amount: int | None,
+    reason: str,
+    refund_account: RefundAccount | None = None,
+) -> Result:
     call.target(order_id)
     if call.ctx.payments is None:
         raise ActionFailed("No payment gateway is configured.")
-    reserved = _reserve(call, order_id, amount, reason)
+    reserved = _reserve(call, order_id, amount, reason, refund_account=refund_account)
     assert reserved is not None  # only a reject finds nothing to cancel
     return _cancel(call, reserved)
 
@@ -315,7 +372,7 @@ def _cancel(call: Call, r: Reserved) -> Result:
     try:
         r = _with_cancel_count(call, r)
         payment: Payment | None = gateway.cancel(
-            r.payment_key, r.amount, r.reason, r.idempotency_key
+            r.payment_key, r.amount, r.reason, r.idempotency_key, refund_account=r.refund_account
         )
     except GatewayError as exc:  # refused, or never sent: nothing happened
         status = _not_applied(call, r, exc.code)

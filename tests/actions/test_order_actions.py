@@ -841,3 +841,145 @@ def test_a_refunds_table_from_before_gets_its_new_columns_and_its_rows_reconcile
     again = actions.run("order.refund", OPERATOR, order_id=order_id, amount=1_000, reason="more")
     assert again.ok, again.message
     assert assert_in_step(stack, order_id) == "partially_refunded"
+
+
+# --- virtual-account refunds (issue 8, point 1) -------------------------------------------------
+# Toss (docs.tosspayments.com, guides/apis/cancel-payment "가상계좌 결제 취소하기"; reference,
+# refundReceiveAccount): a paid-in virtual-account payment is refunded to the customer's bank
+# account, which the cancel names {bank code, accountNumber <= 20 digits, holderName <= 60}.
+
+VA_NUMBER, VA_HOLDER = "11012345678", "홍길동"
+VA_ACCOUNT = {"bank": "88", "account_number": VA_NUMBER, "holder_name": VA_HOLDER}
+
+
+def _va_order(stack: Stack, status: str = "approved") -> int:
+    with stack.shop.connect() as conn:
+        return conn.execute(
+            sa.text(
+                "SELECT o.id FROM orders o JOIN payments p ON p.order_id = o.id"
+                " WHERE o.status = :s AND p.method = 'virtual_account' AND p.status = 'DONE'"
+                " AND p.balance_amount >= 10000 ORDER BY o.id LIMIT 1"
+            ),
+            {"s": status},
+        ).scalar_one()
+
+
+def _nothing_stored_raw(stack: Stack) -> None:
+    """The raw account number and holder are in no audit row and no refund row."""
+    for row in stack.audit_rows():
+        text = repr(row)
+        assert VA_NUMBER not in text and VA_HOLDER not in text, text
+    refunds = []
+    if sa.inspect(stack.shop).has_table("refunds"):  # made on the first reserved refund
+        with stack.shop.connect() as conn:
+            refunds = conn.execute(sa.text("SELECT * FROM refunds")).all()
+    assert all(VA_NUMBER not in repr(r) and VA_HOLDER not in repr(r) for r in refunds)
+
+
+def test_a_virtual_account_refund_without_the_account_is_invalid_then_with_it_refunds_once(stack):
+    order_id = _va_order(stack)
+    pay = _payment(stack, order_id)
+
+    without = actions.run(
+        "order.refund", OPERATOR, order_id=order_id, amount=3_000, reason="damaged box"
+    )
+    assert without.outcome == "invalid"
+    assert "refund_account is required" in without.message
+    assert "bank account" in without.message
+    assert stack.ledger(pay.payment_key) == []  # nothing was sent
+    with stack.shop.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM refunds")).scalar_one() == 0
+
+    with_it = actions.run(
+        "order.refund",
+        OPERATOR,
+        order_id=order_id,
+        amount=3_000,
+        reason="damaged box",
+        refund_account=VA_ACCOUNT,
+    )
+    assert with_it.ok, with_it.message
+    assert [c["cancelAmount"] for c in stack.ledger(pay.payment_key)] == [3_000]
+    shop = _payment(stack, order_id)
+    gateway = stack.gateway_payment(pay.payment_key)
+    assert shop.balance_amount == gateway["balance_amount"] == pay.balance_amount - 3_000
+    assert shop.status == gateway["status"] == "PARTIAL_CANCELED"
+
+    [requested] = stack.audit_rows(action="order.refund", outcome="requested")
+    assert requested["detail"]["refund_account"] == {
+        "bank": "88",
+        "account_number": "*******5678",
+        "holder_name": "홍*동",
+    }
+    _nothing_stored_raw(stack)
+    assert stack.ctx.audit.verify().ok
+
+
+@pytest.mark.parametrize(
+    ("account", "says"),
+    [
+        ({**VA_ACCOUNT, "bank": "99"}, "bank must be one of Toss's bank codes"),
+        ({**VA_ACCOUNT, "bank": "신한은행"}, "bank must be one of Toss's bank codes"),
+        ({**VA_ACCOUNT, "account_number": "110-12x-5678"}, "digits only"),
+        ({**VA_ACCOUNT, "account_number": "١١٠١٢٣"}, "digits only"),
+        ({**VA_ACCOUNT, "account_number": "1" * 21}, "at most 20 digits"),
+        ({**VA_ACCOUNT, "holder_name": " "}, "holder_name is required"),
+        ({**VA_ACCOUNT, "holder_name": "김" * 61}, "at most 60 characters"),
+        ({**VA_ACCOUNT, "iban": "x"}, "unexpected fields"),
+        ("88/11012345678", "must be {bank, account_number, holder_name}"),
+    ],
+)
+def test_a_bad_refund_account_is_invalid_and_nothing_is_sent(sqlite_stack, account, says):
+    stack = sqlite_stack
+    order_id = _va_order(stack)
+    pay = _payment(stack, order_id)
+    result = actions.run(
+        "order.refund", OPERATOR, order_id=order_id, reason="damaged box", refund_account=account
+    )
+    assert result.outcome == "invalid"
+    assert says in result.message
+    assert VA_NUMBER not in result.message and VA_HOLDER not in result.message
+    assert stack.ledger(pay.payment_key) == []
+    _nothing_stored_raw(stack)
+
+
+def test_a_card_refund_takes_no_refund_account(sqlite_stack):
+    stack = sqlite_stack
+    with stack.shop.connect() as conn:
+        order_id = conn.execute(
+            sa.text(
+                "SELECT o.id FROM orders o JOIN payments p ON p.order_id = o.id"
+                " WHERE o.status = 'approved' AND p.method = 'card' AND p.status = 'DONE'"
+                " ORDER BY o.id LIMIT 1"
+            )
+        ).scalar_one()
+    pay = _payment(stack, order_id)
+    result = actions.run(
+        "order.refund", OPERATOR, order_id=order_id, reason="damaged box", refund_account=VA_ACCOUNT
+    )
+    assert result.outcome == "invalid"
+    assert "only for a virtual-account payment" in result.message
+    assert stack.ledger(pay.payment_key) == []
+
+
+def test_rejecting_a_paid_in_virtual_account_order_needs_the_refund_account(sqlite_stack):
+    stack = sqlite_stack
+    order_id = _va_order(stack, "pending")
+    pay = _payment(stack, order_id)
+    without = actions.run("order.reject", OPERATOR, order_id=order_id, reason="out of stock")
+    assert without.outcome == "invalid" and "refund_account is required" in without.message
+    assert stack.row("SELECT status FROM orders WHERE id = :i", i=order_id).status == "pending"
+    assert stack.ledger(pay.payment_key) == []
+
+    done = actions.run(
+        "order.reject",
+        OPERATOR,
+        order_id=order_id,
+        reason="out of stock",
+        refund_account=VA_ACCOUNT,
+    )
+    assert done.ok, done.message
+    assert stack.row("SELECT status FROM orders WHERE id = :i", i=order_id).status == "rejected"
+    assert len(stack.ledger(pay.payment_key)) == 1
+    assert stack.gateway_payment(pay.payment_key)["balance_amount"] == 0
+    _nothing_stored_raw(stack)

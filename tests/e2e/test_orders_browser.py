@@ -19,6 +19,7 @@ pytestmark = pytest.mark.e2e
 
 APPROVE = (18_800, 19_000)
 REFUND = (15_200, 15_400)
+VA_REFUND = (16_000, 16_400)  # a virtual-account payment's refund
 ROW_HEIGHT = 35  # px, Streamlit's dataframe rows (and its header)
 
 
@@ -131,6 +132,58 @@ def test_operator_refunds_part_of_a_payment_and_sees_the_balance_fall(
         (left,)
     ]
     screenshots(page, artifacts, "refunded")
+
+
+def test_a_virtual_account_refund_asks_for_the_customers_bank_account(
+    page, app_url, demo_dir, artifacts
+):
+    # Toss: a paid-in virtual-account payment is refunded to the customer's bank account
+    # (refundReceiveAccount; docs.tosspayments.com, guides/apis/cancel-payment).
+    order_id, balance = shop(
+        demo_dir,
+        "SELECT o.id, p.balance_amount FROM orders o JOIN payments p ON p.order_id = o.id"
+        " WHERE o.status = 'approved' AND p.method = 'virtual_account' AND p.status = 'DONE'"
+        " AND p.balance_amount >= 20000 AND o.id >= ? AND o.id < ? ORDER BY o.id LIMIT 1",
+        *VA_REFUND,
+    )[0]
+    open_orders(page, app_url, f"/orders?q={order_id}")
+    select_row(page, 0)
+    expect(metric(page, "Balance")).to_have_text(f"₩{balance:,}", timeout=30_000)
+    page.get_by_role("button", name="Refund…").click()
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for(timeout=30_000)
+    wait_idle(page)
+    why = "A virtual-account payment is refunded to the customer's bank account."
+    dialog.get_by_text(why, exact=False).wait_for(timeout=30_000)
+    amount = dialog.get_by_role("spinbutton", name="Amount (₩)")
+    amount.fill("10000")
+    amount.press("Tab")
+    wait_idle(page)
+    dialog.get_by_label("Reason").fill("late delivery")
+    dialog.get_by_label("Reason").press("Tab")
+    wait_idle(page)
+    dialog.get_by_test_id("stSelectbox").filter(has_text="Bank").click()
+    page.get_by_role("option", name="신한은행").click()
+    wait_idle(page)
+    number = dialog.get_by_role("textbox", name="Account number")
+    number.fill("11012345678")
+    number.press("Tab")
+    wait_idle(page)
+    holder = dialog.get_by_role("textbox", name="Account holder")
+    holder.fill("홍길동")
+    holder.press("Tab")
+    wait_idle(page)
+    screenshots(page, artifacts, "refund-virtual-account-dialog")
+    dialog.get_by_role("button", name="Refund ₩10,000").click()
+    wait_idle(page)
+    left = balance - 10_000
+    page.get_by_text(f"Refunded ₩10,000 on order {order_id}; balance ₩{left:,}.").first.wait_for(
+        timeout=30_000
+    )
+    assert page.get_by_role("dialog").count() == 0
+    assert shop(demo_dir, "SELECT balance_amount FROM payments WHERE order_id = ?", order_id) == [
+        (left,)
+    ]
 
 
 def test_a_copied_url_restores_its_filters_in_a_fresh_browser(

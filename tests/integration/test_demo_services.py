@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from contextlib import closing
 
 import pytest
 import requests
@@ -495,3 +497,91 @@ def test_serve_cli_runs_a_service(tiny_demo):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# --- virtual-account refunds (issue 8, point 1) ------------------------------------------------
+# Toss (docs.tosspayments.com, guides/apis/cancel-payment "가상계좌 결제 취소하기"; reference,
+# refundReceiveAccount; reference/error-codes, 결제 취소): a paid-in virtual-account payment is
+# refunded to {bank: a bank code, accountNumber: digits <= 20, holderName <= 60}; before the
+# deposit only the whole amount can be canceled.
+
+REFUND_TO = {"bank": "88", "accountNumber": "11012345678", "holderName": "홍길동"}
+
+
+def _as_virtual_account(tiny_demo, status: str = "DONE", amount: int = 30_000) -> str:
+    """Make one payment of the tiny shop a virtual-account one (before the gateway seeds)."""
+    key = tiny_demo.payment_key("DONE", amount)
+    with closing(sqlite3.connect(tiny_demo.dir / "shop.sqlite")) as con, con:
+        con.execute(
+            "UPDATE payments SET method = 'virtual_account', status = ? WHERE payment_key = ?",
+            (status, key),
+        )
+    return key
+
+
+def _cancel_to(gateway: str, key: str, account, amount: int | None = None) -> requests.Response:
+    body: dict = {"cancelReason": "customer request"}
+    if amount is not None:
+        body["cancelAmount"] = amount
+    if account is not None:
+        body["refundReceiveAccount"] = account
+    headers = {**BASIC, "Idempotency-Key": uuid.uuid4().hex}
+    return requests.post(
+        f"{gateway}/v1/payments/{key}/cancel", json=body, headers=headers, timeout=10
+    )
+
+
+@pytest.mark.parametrize(
+    ("account", "code"),
+    [
+        (None, "INVALID_REQUEST"),
+        ({**REFUND_TO, "bank": "99"}, "INVALID_BANK"),
+        ({**REFUND_TO, "bank": "088"}, "INVALID_BANK"),
+        ({**REFUND_TO, "accountNumber": "110-1234-5678"}, "INVALID_REFUND_ACCOUNT_NUMBER"),
+        ({**REFUND_TO, "accountNumber": "1" * 21}, "INVALID_REFUND_ACCOUNT_NUMBER"),
+        ({**REFUND_TO, "holderName": ""}, "INVALID_REFUND_ACCOUNT_INFO"),
+        ({**REFUND_TO, "holderName": "김" * 61}, "INVALID_REFUND_ACCOUNT_INFO"),
+    ],
+)
+def test_a_paid_in_virtual_account_refuses_a_cancel_without_a_valid_refund_account(
+    tiny_demo, start_service, account, code
+):
+    key = _as_virtual_account(tiny_demo)
+    gateway = start_service("gateway", tiny_demo.dir)
+    resp = _cancel_to(gateway, key, account, 10_000)
+    assert (resp.status_code, resp.json()["code"]) == (400, code)
+    assert REFUND_TO["accountNumber"] not in resp.text
+    assert applied(gateway, key) == []
+    assert payment(gateway, key)["balanceAmount"] == 30_000
+
+
+def test_a_paid_in_virtual_account_is_refunded_to_the_account_given(tiny_demo, start_service):
+    key = _as_virtual_account(tiny_demo)
+    gateway = start_service("gateway", tiny_demo.dir)
+    part = _cancel_to(gateway, key, REFUND_TO, 10_000)
+    assert part.status_code == 200, part.text
+    assert (part.json()["status"], part.json()["balanceAmount"]) == ("PARTIAL_CANCELED", 20_000)
+    rest_of_it = _cancel_to(gateway, key, {**REFUND_TO, "holderName": "Emily Clark"})
+    assert (rest_of_it.json()["status"], rest_of_it.json()["balanceAmount"]) == ("CANCELED", 0)
+    assert [c["cancelAmount"] for c in applied(gateway, key)] == [10_000, 20_000]
+    # The ledger keeps no trace of the account (Toss answers it masked; the sandbox not at all).
+    assert REFUND_TO["accountNumber"] not in str(applied(gateway, key))
+    assert REFUND_TO["accountNumber"] not in part.text
+
+
+def test_a_virtual_account_not_yet_paid_in_is_canceled_in_full_only(tiny_demo, start_service):
+    key = _as_virtual_account(tiny_demo, status="WAITING_FOR_DEPOSIT")
+    gateway = start_service("gateway", tiny_demo.dir)
+    part = _cancel_to(gateway, key, None, 10_000)
+    assert (part.status_code, part.json()["code"]) == (
+        403,
+        "NOT_ALLOWED_PARTIAL_REFUND_WAITING_DEPOSIT",
+    )
+    whole = _cancel_to(gateway, key, None)  # nothing was paid in: no account to name
+    assert whole.status_code == 200, whole.text
+    assert (whole.json()["status"], whole.json()["balanceAmount"]) == ("CANCELED", 0)
+
+
+def test_a_card_payment_is_canceled_without_a_refund_account(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 30_000)
+    assert _cancel_to(gateway, key, None, 10_000).status_code == 200

@@ -25,6 +25,7 @@ from lib.payments import (
     Payment,
     PaymentsClient,
 )
+from lib.refund_account import RefundAccount
 
 pytestmark = pytest.mark.integration
 
@@ -402,3 +403,75 @@ def test_connection_closed_after_sending_is_unknown():
         stop.set()
         thread.join(timeout=2)
         listener.close()
+
+
+# --- virtual-account refunds (issue 8, point 1) ------------------------------------------------
+# Toss: a paid-in virtual-account payment is canceled with refundReceiveAccount {bank,
+# accountNumber, holderName} (docs.tosspayments.com, guides/apis/cancel-payment; reference).
+
+ACCOUNT_NUMBER, HOLDER = "11012345678", "홍길동"
+
+
+@pytest.fixture
+def va_gateway(tiny_demo, start_service) -> tuple[str, str]:
+    """The gateway with one paid-in virtual-account payment of 30,000; (url, payment key)."""
+    key = tiny_demo.payment_key("DONE", 30_000)
+    with closing(sqlite3.connect(tiny_demo.dir / "shop.sqlite")) as con, con:
+        con.execute("UPDATE payments SET method = 'virtual_account' WHERE payment_key = ?", (key,))
+    return start_service("gateway", tiny_demo.dir), key
+
+
+def _account() -> RefundAccount:
+    return RefundAccount("88", ACCOUNT_NUMBER, HOLDER)
+
+
+def test_cancel_sends_the_refund_account_as_refund_receive_account(va_gateway, caplog):
+    url, key = va_gateway
+    client = make_client(url)
+    with pytest.raises(GatewayError) as refused:
+        client.cancel(key, 10_000, "customer request", idempotency_key="va-no-account")
+    assert refused.value.code == "INVALID_REQUEST"
+
+    done = client.cancel(
+        key, 10_000, "customer request", idempotency_key="va-1", refund_account=_account()
+    )
+    assert (done.status, done.balance_amount) == ("PARTIAL_CANCELED", 20_000)
+    assert [c["cancelAmount"] for c in ledger(url, key)] == [10_000]
+    # Never in a log line, nor in the account's own repr.
+    assert ACCOUNT_NUMBER not in caplog.text and HOLDER not in caplog.text
+    assert ACCOUNT_NUMBER not in repr(_account()) and HOLDER not in repr(_account())
+
+
+def test_a_refused_refund_account_is_not_in_the_error(va_gateway):
+    url, key = va_gateway
+    client = make_client(url)
+    bad = RefundAccount("99", ACCOUNT_NUMBER, HOLDER)  # not a bank code
+    with pytest.raises(GatewayError) as refused:
+        client.cancel(key, 10_000, "customer request", idempotency_key="va-bad", refund_account=bad)
+    assert refused.value.code == "INVALID_BANK"
+    for text in (str(refused.value), repr(refused.value), refused.value.message):
+        assert ACCOUNT_NUMBER not in text and HOLDER not in text
+    assert ledger(url, key) == []
+
+
+def test_an_unknown_virtual_account_refund_is_reconciled_with_the_account_kept_in_memory(
+    va_gateway, caplog
+):
+    url, key = va_gateway
+    client = make_client(url, retries=0)
+    arm(url, "applied_then_500")
+    with pytest.raises(OutcomeUnknown) as unknown:
+        client.cancel(
+            key, 10_000, "customer request", idempotency_key="va-unknown", refund_account=_account()
+        )
+    assert ACCOUNT_NUMBER not in str(unknown.value)
+    # The replay carries the same body (the account from memory): the stored answer comes back.
+    found = client.reconcile(key, "va-unknown", 10_000, 0)
+    assert found is not None and found.balance_amount == 20_000
+    assert len(ledger(url, key)) == 1
+    # A client that never saw the body (another process) replays without the account: refused,
+    # and the lookup decides by the cancel after the count.
+    fresh = make_client(url)
+    again = fresh.reconcile(key, "va-unknown", 10_000, 0, reason="customer request")
+    assert again is not None and len(ledger(url, key)) == 1
+    assert ACCOUNT_NUMBER not in caplog.text and HOLDER not in caplog.text

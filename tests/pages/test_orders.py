@@ -42,6 +42,8 @@ APPROVE_TWO = (18_200, 18_400)
 CONFLICT = (18_400, 18_600)
 REJECT = (18_600, 18_800)
 REFUND = (15_000, 15_200)
+VA_REFUND = (15_400, 16_000)  # a virtual-account payment's refund
+VA_REJECT = (19_000, 19_400)  # a virtual-account payment's reject
 
 
 @pytest.fixture
@@ -343,6 +345,53 @@ def test_refund_dialog_refunds_part_of_the_balance(orders_app, demo_dir):
     assert "damaged box" in list(at.dataframe[1].value["reason"])  # the gateway's cancels
 
 
+def test_refund_dialog_of_a_virtual_account_asks_for_the_bank_account(orders_app, demo_dir):
+    # Toss: a paid-in virtual-account (가상계좌) payment is refunded to the customer's bank
+    # account, named in the cancel as refundReceiveAccount (docs.tosspayments.com,
+    # guides/apis/cancel-payment "가상계좌 결제 취소하기").
+    order_id, balance, key = shop(
+        demo_dir,
+        "SELECT o.id, p.balance_amount, p.payment_key FROM orders o"
+        " JOIN payments p ON p.order_id = o.id WHERE o.status = 'approved'"
+        " AND p.method = 'virtual_account' AND p.status = 'DONE' AND p.balance_amount >= 20000"
+        " AND o.id >= ? AND o.id < ? ORDER BY o.id LIMIT 1",
+        *VA_REFUND,
+    )[0]
+    at = open_orders(orders_app, q=str(order_id))
+    select(at, 0)
+    at.session_state[REFUNDING] = order_id  # what the Refund… button does
+    at.run()
+    assert "A virtual-account payment is refunded to the customer's bank account." in (
+        " ".join(i.value for i in at.info)
+    )
+    bank = at.selectbox(key="orders_refund_bank")
+    assert bank.value is None and "신한은행" in bank.options
+    at.number_input(key=f"orders_refund_amount_{order_id}").set_value(10_000)
+    at.text_input(key="orders_refund_reason").input("damaged box")
+    at.button(key="orders_refund_submit").click().run()
+    assert "Give the customer's bank, account number and account holder." in [
+        e.value for e in at.error
+    ]
+    assert balance_of(demo_dir, order_id) == balance  # nothing was sent
+
+    at.selectbox(key="orders_refund_bank").set_value("88")
+    at.text_input(key="orders_refund_account_number").input("11012x45678")
+    at.text_input(key="orders_refund_holder").input("홍길동")
+    at.button(key="orders_refund_submit").click().run()
+    assert "refund_account.account_number must be digits only" in [e.value for e in at.error]
+    assert balance_of(demo_dir, order_id) == balance
+
+    at.text_input(key="orders_refund_account_number").input("11012345678")
+    at.button(key="orders_refund_submit").click().run()
+    assert not at.exception
+    assert f"Refunded ₩10,000 on order {order_id}; balance ₩{balance - 10_000:,}." in alerts(at)
+    assert balance_of(demo_dir, order_id) == balance - 10_000
+    for typed in ("orders_refund_account_number", "orders_refund_holder", "orders_refund_bank"):
+        assert typed not in at.session_state  # the dialog forgot what was typed
+    rows = shop(demo_dir, "SELECT * FROM refunds WHERE payment_key = ?", key)
+    assert len(rows) == 1 and "11012345678" not in repr(rows)
+
+
 def test_reject_dialog_requires_a_reason(orders_app, demo_dir):
     order_id = pending_in(demo_dir, REJECT)[0]
     at = open_orders(orders_app, status="pending", q=str(order_id))
@@ -356,6 +405,35 @@ def test_reject_dialog_requires_a_reason(orders_app, demo_dir):
     assert status_of(demo_dir, order_id) == "rejected"
     assert balance_of(demo_dir, order_id) == 0
     assert f"Order {order_id} rejected and its payment canceled." in alerts(at)
+
+
+def test_reject_dialog_of_a_paid_in_virtual_account_asks_for_the_bank_account(orders_app, demo_dir):
+    order_id = shop(
+        demo_dir,
+        "SELECT o.id FROM orders o JOIN payments p ON p.order_id = o.id"
+        " WHERE o.status = 'pending' AND p.method = 'virtual_account' AND p.status = 'DONE'"
+        " AND o.id >= ? AND o.id < ? ORDER BY o.id LIMIT 1",
+        *VA_REJECT,
+    )[0][0]
+    at = open_orders(orders_app, status="pending", q=str(order_id))
+    select(at, 0)
+    at.button(key="orders_reject").click().run()
+    assert "A virtual-account payment is refunded to the customer's bank account." in (
+        " ".join(i.value for i in at.info)
+    )
+    at.text_area(key="orders_reject_reason").input("out of stock")
+    at.button(key="orders_reject_submit").click().run()
+    assert "Give the customer's bank, account number and account holder." in [
+        e.value for e in at.error
+    ]
+    assert status_of(demo_dir, order_id) == "pending"
+    at.selectbox(key="orders_refund_bank").set_value("06")
+    at.text_input(key="orders_refund_account_number").input("123456789012")
+    at.text_input(key="orders_refund_holder").input("Emily Clark")
+    at.button(key="orders_reject_submit").click().run()
+    assert not at.exception
+    assert f"Order {order_id} rejected and its payment canceled." in alerts(at)
+    assert (status_of(demo_dir, order_id), balance_of(demo_dir, order_id)) == ("rejected", 0)
 
 
 # --- access and sources ----------------------------------------------------------------------

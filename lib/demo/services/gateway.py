@@ -32,6 +32,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from lib import refund_account
 from lib.demo.services import iso_utc, open_readonly
 from lib.demo.services.auth import basic_secret_matches
 from lib.demo.services.faults import PROCESSING_DELAY, install_faults
@@ -90,6 +91,8 @@ class GatewayError(Exception):
 class CancelRequest:
     reason: str
     amount: int | None  # None: the whole balance
+    # Toss's refundReceiveAccount as sent (checked against the payment in _apply_cancel).
+    refund_account: dict | None = None
 
     @classmethod
     def parse(cls, raw: bytes) -> tuple[CancelRequest, str]:
@@ -111,8 +114,11 @@ class CancelRequest:
         # bool is an int in Python; JSON true is not an amount.
         if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
             raise GatewayError(400, "INVALID_REQUEST", "cancelAmount must be an integer")
+        account = body.get("refundReceiveAccount")
+        if account is not None and not isinstance(account, dict):
+            raise GatewayError(400, "INVALID_REQUEST", "refundReceiveAccount must be an object")
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return cls(reason=reason, amount=amount), canonical
+        return cls(reason=reason, amount=amount, refund_account=account), canonical
 
 
 def _now() -> str:
@@ -283,6 +289,9 @@ def _apply_cancel(
         return 400, GatewayError(
             400, "NOT_CANCELABLE_AMOUNT", f"cancelAmount must be between 1 and {balance}"
         ).body()
+    refused = _virtual_account_refusal(row, request, amount)
+    if refused is not None:
+        return refused.status, refused.body()
     left = balance - amount
     con.execute(
         "UPDATE payments SET balance_amount = ?, status = ? WHERE payment_key = ?",
@@ -294,6 +303,54 @@ def _apply_cancel(
         (payment_key, amount, request.reason, _now(), "txk_" + uuid.uuid4().hex),
     )
     return 200, _payment_object(con, payment_key) or {}
+
+
+def _virtual_account_refusal(
+    row: sqlite3.Row, request: CancelRequest, amount: int
+) -> GatewayError | None:
+    """Toss's rule for a virtual-account (가상계좌) payment (docs.tosspayments.com,
+    guides/apis/cancel-payment "가상계좌 결제 취소하기"; reference, refundReceiveAccount):
+    once paid in, a cancel must name the account to refund to {bank: a bank code,
+    accountNumber: digits, at most 20, holderName: at most 60}; before the deposit only the
+    whole amount can be canceled (403 NOT_ALLOWED_PARTIAL_REFUND_WAITING_DEPOSIT) and no
+    account is needed. The codes are Toss's (reference/error-codes, 결제 취소); a missing
+    account is INVALID_REQUEST. The sandbox checks the account's shape only (Toss also checks
+    that the holder owns it: INVALID_REFUND_ACCOUNT_INFO) and keeps nothing of it."""
+    if not refund_account.is_virtual_account(row["method"]):
+        return None
+    if row["status"] == refund_account.WAITING_FOR_DEPOSIT:
+        if amount != row["total_amount"]:
+            return GatewayError(
+                403,
+                "NOT_ALLOWED_PARTIAL_REFUND_WAITING_DEPOSIT",
+                "A virtual account not yet paid in can only be canceled in full",
+            )
+        return None
+    if row["status"] not in refund_account.PAID_IN:
+        return None
+    account = request.refund_account
+    if not account:
+        return GatewayError(
+            400, "INVALID_REQUEST", "refundReceiveAccount is required for a paid-in virtual account"
+        )
+    if str(account.get("bank")) not in refund_account.BANKS:
+        return GatewayError(400, "INVALID_BANK", "Not a valid bank code")
+    number = account.get("accountNumber")
+    if (
+        not isinstance(number, str)
+        or not number.isascii()
+        or not number.isdigit()
+        or len(number) > refund_account.MAX_ACCOUNT_NUMBER
+    ):
+        return GatewayError(400, "INVALID_REFUND_ACCOUNT_NUMBER", "Not a valid refund account")
+    holder = account.get("holderName")
+    if (
+        not isinstance(holder, str)
+        or not holder.strip()
+        or len(holder) > refund_account.MAX_HOLDER_NAME
+    ):
+        return GatewayError(400, "INVALID_REFUND_ACCOUNT_INFO", "Not a valid account holder")
+    return None
 
 
 def _payment_object(con: sqlite3.Connection, payment_key: str) -> dict[str, Any] | None:

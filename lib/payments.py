@@ -2,11 +2,13 @@
 
 A cancel moves money, so every failure is sorted into one of two kinds:
 
-- definite: the gateway answered a refusal (`GatewayError`), or the request provably never left
-  this process (`GatewayUnavailable`, a `GatewayError`). Nothing happened.
+- definite: the gateway answered a refusal whose code says nothing happened (`GatewayError`;
+  decided by the code, from CANCEL_ERRORS, never by the HTTP status), or the request provably
+  never left this process (`GatewayUnavailable`, a `GatewayError`). Nothing happened.
 - unknown (`lib.errors.OutcomeUnknown`): the request may have reached the gateway and no answer
   says what became of it (a timeout, a connection lost after sending, a 5xx, a key still
-  "in progress"). The refund may or may not have happened; `PaymentsClient.reconcile` decides.
+  "in progress", a temporary code such as PROVIDER_ERROR, FORBIDDEN_CONSECUTIVE_REQUEST). The
+  refund may or may not have happened; `PaymentsClient.reconcile` decides.
 
 Retries of a cancel always reuse the caller's Idempotency-Key: the gateway applies a key at most
 once and replays its first answer, so a retry can finish a refund but never make a second one.
@@ -23,9 +25,11 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
@@ -43,6 +47,79 @@ IN_FLIGHT = "IDEMPOTENT_REQUEST_PROCESSING"
 MAX_CANCEL_REASON = 200
 MAX_MESSAGE = 300  # a gateway message is cut to this, so an error stays one readable line
 REMEMBERED_REQUESTS = 1_000  # cancel bodies kept for reconcile's replay, per client
+# Toss processes only the first of two cancels of one payment within 1 s and answers the
+# second 403 FORBIDDEN_CONSECUTIVE_REQUEST (docs.tosspayments.com/reference/error-codes,
+# 결제 취소): attempts on one payment are spaced by at least this, in seconds.
+CANCEL_SPACING = 1.1  # 1 s, and a margin for the first request's time on the way
+# Toss keeps an idempotency key 15 days (docs.tosspayments.com/reference/using-api/idempotency);
+# after that a replay is a new cancel. Reconcile replays a key only while it is younger than
+# this, with a day's margin for clocks and queues; older, it decides by lookup only.
+REPLAY_KEY_MAX_AGE = 14 * 24 * 3600.0
+
+# What each documented error of POST /v1/payments/{paymentKey}/cancel tells this client, with
+# the HTTP status Toss documents for it (docs.tosspayments.com/reference/error-codes, "결제
+# 취소"; IDEMPOTENT_REQUEST_PROCESSING: reference/using-api/idempotency). The client decides by
+# the code, never by the status alone:
+# - REFUSED: this request did nothing (a definite no).
+# - UNKNOWN: temporary, or says nothing about our key; the cancel may be applied or may still
+#   be applied, so retry under the same key and, failing that, look it up before deciding.
+# A code not in this table is UNKNOWN too: it cannot prove that nothing happened.
+OK, REFUSED, UNKNOWN = "ok", "refused", "unknown"
+CANCEL_ERRORS: dict[str, tuple[int, str]] = {
+    "ALREADY_CANCELED_PAYMENT": (400, REFUSED),
+    "INVALID_REFUND_ACCOUNT_INFO": (400, REFUSED),
+    "EXCEED_CANCEL_AMOUNT_DISCOUNT_AMOUNT": (400, REFUSED),
+    "INVALID_REQUEST": (400, REFUSED),
+    "INVALID_REFUND_ACCOUNT_NUMBER": (400, REFUSED),
+    "INVALID_BANK": (400, REFUSED),
+    "NOT_MATCHES_REFUNDABLE_AMOUNT": (400, REFUSED),
+    "PROVIDER_ERROR": (400, UNKNOWN),  # "temporary error, try again"
+    "REFUND_REJECTED": (400, REFUSED),
+    "ALREADY_REFUND_PAYMENT": (400, REFUSED),
+    "FORBIDDEN_BANK_REFUND_REQUEST": (400, REFUSED),
+    "UNAUTHORIZED_KEY": (401, REFUSED),
+    "NOT_CANCELABLE_AMOUNT": (403, REFUSED),
+    "NOT_CANCELABLE_PAYMENT": (403, REFUSED),
+    # Another cancel of the payment arrived within 1 s and may still be completing (ours,
+    # an earlier attempt): the refusal says nothing about our key.
+    "FORBIDDEN_CONSECUTIVE_REQUEST": (403, UNKNOWN),
+    "FORBIDDEN_REQUEST": (403, REFUSED),
+    "EXCEED_MAX_REFUND_DUE": (403, REFUSED),
+    "NOT_ALLOWED_PARTIAL_REFUND_WAITING_DEPOSIT": (403, REFUSED),
+    "NOT_ALLOWED_PARTIAL_REFUND": (403, REFUSED),
+    "NOT_AVAILABLE_BANK": (403, REFUSED),
+    "INCORRECT_BASIC_AUTH_FORMAT": (403, REFUSED),
+    "NOT_CANCELABLE_PAYMENT_FOR_DORMANT_USER": (403, REFUSED),
+    "EXCEED_CANCEL_LIMIT": (403, REFUSED),
+    "NOT_FOUND_PAYMENT": (404, REFUSED),
+    "NOT_FOUND": (404, REFUSED),
+    IN_FLIGHT: (409, UNKNOWN),
+    "FAILED_INTERNAL_SYSTEM_PROCESSING": (500, UNKNOWN),
+    "FAILED_REFUND_PROCESS": (500, UNKNOWN),
+    "FAILED_PARTIAL_REFUND": (500, UNKNOWN),
+    "FAILED_METHOD_HANDLING_CANCEL": (500, UNKNOWN),
+    "FAILED_PAYMENT_INTERNAL_SYSTEM_PROCESSING": (500, UNKNOWN),
+    "COMMON_ERROR": (500, UNKNOWN),
+}
+
+
+def cancel_decision(code: str | None) -> str:
+    """REFUSED or UNKNOWN for an error answer to a cancel, by its code (see CANCEL_ERRORS)."""
+    return CANCEL_ERRORS.get(code or "", (0, UNKNOWN))[1]
+
+
+def _amount(value: Any) -> Decimal:
+    """A JSON amount, exact: Toss amounts are numbers that may carry decimals (other
+    currencies), and int() would silently cut them."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError("not an amount")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError("not an amount") from exc
+    if not amount.is_finite():
+        raise ValueError("not an amount")
+    return amount
 
 
 @dataclass(frozen=True)
@@ -62,10 +139,16 @@ class GatewayConfig:
 class Cancel:
     """One cancel (refund) the gateway holds for a payment."""
 
-    amount: int
+    amount: Decimal
     reason: str
     canceled_at: str  # ISO 8601 as the gateway sent it
     transaction_key: str
+    status: str = "DONE"  # cancels[].cancelStatus; absent means DONE
+
+    @property
+    def applied(self) -> bool:
+        """Toss documents cancelStatus DONE as "canceled"; anything else has moved no money."""
+        return self.status == "DONE"
 
 
 @dataclass(frozen=True)
@@ -76,9 +159,9 @@ class Payment:
     payment_key: str
     order_id: str
     status: str  # DONE / PARTIAL_CANCELED / CANCELED / ABORTED ...
-    method: str
-    total_amount: int
-    balance_amount: int
+    method: str  # Toss's Korean names: 카드, 가상계좌, 간편결제, 계좌이체 ...
+    total_amount: Decimal
+    balance_amount: Decimal
     approved_at: str
     cancels: list[Cancel]
 
@@ -91,15 +174,16 @@ class Payment:
                 order_id=str(body["orderId"]),
                 status=str(body["status"]),
                 method=str(body.get("method") or ""),
-                total_amount=int(body["totalAmount"]),
-                balance_amount=int(body["balanceAmount"]),
+                total_amount=_amount(body["totalAmount"]),
+                balance_amount=_amount(body["balanceAmount"]),
                 approved_at=str(body.get("approvedAt") or ""),
                 cancels=[
                     Cancel(
-                        amount=int(c["cancelAmount"]),
+                        amount=_amount(c["cancelAmount"]),
                         reason=str(c.get("cancelReason") or ""),
                         canceled_at=str(c.get("canceledAt") or ""),
                         transaction_key=str(c.get("transactionKey") or ""),
+                        status=str(c.get("cancelStatus") or "DONE"),
                     )
                     for c in body.get("cancels") or []
                 ],
@@ -109,7 +193,8 @@ class Payment:
 
 
 class GatewayError(BackofficeError):
-    """The gateway refused the request (HTTP 4xx with {code, message}): nothing happened."""
+    """The gateway refused the request ({code, message} with a code CANCEL_ERRORS calls
+    REFUSED): nothing happened. Temporary codes and unknown ones are never this."""
 
     def __init__(self, code: str, message: str, http_status: int) -> None:
         self.code, self.message, self.http_status = code, message, http_status
@@ -153,6 +238,9 @@ class PaymentsClient:
         self._auth = "Basic " + base64.b64encode(f"{config.secret_key}:".encode()).decode()
         # idempotency key -> the exact body sent under it, so reconcile can replay it.
         self._sent: OrderedDict[str, dict] = OrderedDict()
+        # payment key -> monotonic time of this client's last cancel request for it.
+        self._last_cancel: dict[str, float] = {}
+        self._spacing_lock = threading.Lock()
 
     # --- public ------------------------------------------------------------------------------
 
@@ -207,6 +295,8 @@ class PaymentsClient:
         """
         if not idempotency_key or not idempotency_key.strip():
             raise ValueError("cancel needs the caller's idempotency key")
+        if len(reason) > MAX_CANCEL_REASON:  # the final text, prefixes included
+            raise ValueError(f"cancelReason is longer than {MAX_CANCEL_REASON} characters")
         body: dict[str, Any] = {"cancelReason": reason}
         if amount is not None:
             body["cancelAmount"] = amount
@@ -252,8 +342,13 @@ class PaymentsClient:
         before_cancel_count: int | None = None,
         *,
         reason: str | None = None,
+        key_sent_at: float | None = None,
     ) -> Payment | None:
         """Decide a cancel whose outcome is unknown: the Payment if it happened, None if not.
+
+        `key_sent_at` (epoch seconds) is when the key was first used, if known: a key older
+        than REPLAY_KEY_MAX_AGE is never replayed (Toss forgets keys after 15 days, and a
+        replay would then be a new cancel); step 2 alone decides.
 
         1. Replay: send the same cancel once more under the same idempotency key. The gateway
            stores a key's first executed answer and replays it, so this is the exact answer:
@@ -289,6 +384,9 @@ class PaymentsClient:
                 body["cancelAmount"] = expected_amount
         pending = False  # a request under this key may still be applied after we look
         replay_detail = "no replay (request body unknown)"
+        if key_sent_at is not None and time.time() - key_sent_at > REPLAY_KEY_MAX_AGE:
+            body = None
+            replay_detail = "no replay (the key is older than the gateway keeps keys)"
         if body is not None:
             attempt = self._post_cancel_once(payment_key, body, idempotency_key)
             replay_detail = _redact_account(f"replay: {attempt.detail}", body)
@@ -309,7 +407,8 @@ class PaymentsClient:
         want_reason = reason if reason is not None else (body or {}).get("cancelReason")
         new = payment.cancels[before_cancel_count or 0 :]
         if any(
-            (expected_amount is None or c.amount == expected_amount)
+            c.applied
+            and (expected_amount is None or c.amount == expected_amount)
             and (want_reason is None or c.reason == want_reason)
             for c in new
         ):
@@ -330,8 +429,24 @@ class PaymentsClient:
         return attempt
 
     def _post_cancel_once(self, payment_key: str, body: dict, idempotency_key: str) -> _Attempt:
+        self._space(payment_key)
         path = self._payment_path(payment_key) + "/cancel"
         return self._send("POST", path, body, idempotency_key)
+
+    def _space(self, payment_key: str) -> None:
+        """Wait until CANCEL_SPACING has passed since this client's last cancel request of
+        the payment: Toss refuses the second of two within 1 s (see CANCEL_SPACING)."""
+        with self._spacing_lock:
+            last = self._last_cancel.get(payment_key)
+            now = time.monotonic()
+            start = now if last is None else max(now, last + CANCEL_SPACING)
+            self._last_cancel[payment_key] = start
+            if len(self._last_cancel) > REMEMBERED_REQUESTS:
+                for key, at in list(self._last_cancel.items()):
+                    if at < now - CANCEL_SPACING:
+                        del self._last_cancel[key]
+        if start > now:
+            time.sleep(start - now)
 
     def _send(
         self, method: str, path: str, body: dict | None, idempotency_key: str | None
@@ -374,15 +489,17 @@ class PaymentsClient:
             return _Attempt("in_flight", "a request with this idempotency key is still in progress")
         if status == 429:
             return _Attempt("unsent", "rate limited (HTTP 429)")
-        if 400 <= status < 500:
-            message = data.get("message") if isinstance(data, dict) else None
-            error = GatewayError(
-                self._clean(str(code or f"HTTP_{status}")),
-                self._clean(str(message or resp.reason or "no message")),
-                status,
-            )
+        message = data.get("message") if isinstance(data, dict) else None
+        error = GatewayError(
+            self._clean(str(code or f"HTTP_{status}")),
+            self._clean(str(message or resp.reason or "no message")),
+            status,
+        )
+        # By the code, never by the status alone (CANCEL_ERRORS): PROVIDER_ERROR is a 400
+        # that means "try again", NOT_CANCELABLE_AMOUNT a 403 that means no.
+        if isinstance(code, str) and cancel_decision(code) == REFUSED:
             return _Attempt("refused", str(error), error=error)
-        return _Attempt("unknown", f"answered HTTP {status}")
+        return _Attempt("unknown", f"answered HTTP {status} ({error.code})", error=error)
 
     # --- helpers -----------------------------------------------------------------------------
 

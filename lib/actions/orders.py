@@ -45,6 +45,7 @@ import uuid
 from collections.abc import Collection
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import sqlalchemy as sa
@@ -482,6 +483,7 @@ def _not_applied(call: Call, r: Reserved, code: str) -> str:
 
 def _apply(call: Call, r: Reserved, payment: Payment) -> Result:
     """The gateway applied the refund: mirror its balance and move the order's status."""
+    balance = _won(payment.balance_amount)
     with call.transaction("shop") as tx:
         _claim(tx, r.refund_id, "done", None)
         tx.execute(  # the next refund of the payment counts the cancels from here
@@ -495,12 +497,12 @@ def _apply(call: Call, r: Reserved, payment: Payment) -> Result:
         tx.execute(
             sa.update(payments)
             .where(payments.c.payment_key == r.payment_key)
-            .values(balance_amount=payment.balance_amount, status=payment.status)
+            .values(balance_amount=balance, status=payment.status)
         )
         order = _order(tx.conn, r.order_id)
         new_status = order.status
         if order.status != "rejected":
-            new_status = "refunded" if payment.balance_amount == 0 else "partially_refunded"
+            new_status = "refunded" if balance == 0 else "partially_refunded"
             tx.execute(
                 sa.update(orders)
                 .where(orders.c.id == r.order_id)
@@ -511,7 +513,7 @@ def _apply(call: Call, r: Reserved, payment: Payment) -> Result:
             {
                 "refund_id": r.refund_id,
                 "amount": r.amount,
-                "balance": {"before": balance_before, "after": payment.balance_amount},
+                "balance": {"before": balance_before, "after": balance},
                 "status": {"before": order.status, "after": new_status},
             },
             r.reason,
@@ -519,14 +521,28 @@ def _apply(call: Call, r: Reserved, payment: Payment) -> Result:
     if r.rejecting:
         message = f"Order {r.order_id} rejected and its payment canceled."
     else:
-        message = (
-            f"Refunded ₩{r.amount:,} on order {r.order_id}; balance ₩{payment.balance_amount:,}."
-        )
+        message = f"Refunded ₩{r.amount:,} on order {r.order_id}; balance ₩{balance:,}."
         if new_status == "rejected":
             message += " The order stays rejected."
-    return call.result(
-        "ok", message, amount=r.amount, balance=payment.balance_amount, status=new_status
-    )
+    return call.result("ok", message, amount=r.amount, balance=balance, status=new_status)
+
+
+def _won(amount: Any) -> int:
+    """A gateway amount (exact, lib.payments parses it as Decimal) as the shop's whole won.
+    A fraction cannot be mirrored in a KRW shop: it stops here, before anything is recorded,
+    rather than being cut as int() would."""
+    if amount != int(amount):
+        raise ValueError(f"the gateway's amount {amount} is not a whole number of won")
+    return int(amount)
+
+
+def _epoch(text: str | None) -> float | None:
+    """A 'YYYY-MM-DD HH:MM:SS' UTC time of the shop's records (lib.records.now_text), as epoch
+    seconds; None if it is not one."""
+    try:
+        return datetime.strptime(str(text), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
 
 
 # --- reconcile ------------------------------------------------------------------------------
@@ -599,7 +615,13 @@ def reconcile(call: Call, order_id: int) -> Result:
                 # the count read now is the one before it.
                 r = _with_cancel_count(call, r)
             payment = call.ctx.payments.reconcile(
-                r.payment_key, r.idempotency_key, r.amount, r.cancels_before, reason=r.reason
+                r.payment_key,
+                r.idempotency_key,
+                r.amount,
+                r.cancels_before,
+                reason=r.reason,
+                # Toss forgets a key after 15 days: an older one is decided by lookup only.
+                key_sent_at=_epoch(row.requested_at),
             )
         except (OutcomeUnknown, GatewayError):
             still_unknown += 1

@@ -21,9 +21,11 @@ from lib.actions.context import ActionContext
 from lib.actions.orders import MAX_REJECT_REASON
 from lib.audit import AuditStore
 from lib.demo.load_sql import copy_tables
+from lib.demo.services.gateway import TOSS_CANCEL_ERRORS
 from lib.demo.services.serve import DEFAULT_SECRET, ServiceThread, create_service
 from lib.payments import GatewayConfig, PaymentsClient
 from lib.principal import Principal
+from lib.records import now_text
 from lib.sqlengine import make_engine
 
 OPERATOR = Principal("operator", "Oscar Operator", ("operator",))
@@ -405,7 +407,9 @@ def wait_until(check: Callable[[], bool], seconds: float = 10.0) -> None:
 
 
 def refusing(stack: Stack, code: str, count: int = 1, append: bool = False) -> None:
-    stack.fault(mode="refuse", status=400, code=code, count=count, append=append)
+    """The gateway refuses with `code`, under the HTTP status Toss documents for it."""
+    status = TOSS_CANCEL_ERRORS[code]
+    stack.fault(mode="refuse", status=status, code=code, count=count, append=append)
 
 
 def test_a_reject_reason_longer_than_the_gateway_takes_is_invalid_and_changes_nothing(stack):
@@ -494,7 +498,7 @@ def test_a_refund_whose_retry_is_refused_after_an_unanswered_attempt_is_not_fail
     order_id = stack.order("approved", min_amount=10_000)
     pay = _payment(stack, order_id)
     stack.fault(mode="applied_then_500")  # applied, the answer lost
-    refusing(stack, "ALREADY_PROCESSED_PAYMENT", count=2, append=True)  # retry and replay
+    refusing(stack, "NOT_CANCELABLE_AMOUNT", count=2, append=True)  # retry and replay
     result = actions.run(
         "order.refund", OPERATOR, order_id=order_id, amount=3_000, reason="wrong colour"
     )
@@ -508,7 +512,7 @@ def test_a_refund_whose_retry_is_refused_and_cannot_be_looked_up_is_unknown(sqli
     order_id = stack.order("approved", min_amount=10_000)
     pay = _payment(stack, order_id)
     stack.fault(mode="applied_then_500")
-    refusing(stack, "ALREADY_PROCESSED_PAYMENT", count=2, append=True)
+    refusing(stack, "NOT_CANCELABLE_AMOUNT", count=2, append=True)
     stack.fault(mode="error500", count=1, append=True)  # the lookup fails too
     result = actions.run(
         "order.refund", OPERATOR, order_id=order_id, amount=3_000, reason="wrong colour"
@@ -612,7 +616,7 @@ def test_a_second_refund_of_the_same_amount_refused_on_retry_is_not_taken_for_th
     )
     assert first.ok, first.message
     stack.fault(mode="error500")  # the second's first attempt: not applied, answered 500
-    refusing(stack, "ALREADY_PROCESSED_PAYMENT", count=2, append=True)  # its retry and replay
+    refusing(stack, "NOT_CANCELABLE_AMOUNT", count=2, append=True)  # its retry and replay
     second = actions.run(
         "order.refund", OPERATOR, order_id=order_id, amount=3_000, reason="shipping fee"
     )
@@ -639,7 +643,7 @@ def test_reconcile_does_not_take_an_earlier_cancel_of_the_same_amount_for_an_unk
         "order.refund", OPERATOR, order_id=order_id, amount=3_000, reason="shipping fee"
     ).ok
     stack.fault(mode="error500")
-    refusing(stack, "ALREADY_PROCESSED_PAYMENT", count=2, append=True)
+    refusing(stack, "NOT_CANCELABLE_AMOUNT", count=2, append=True)
     stack.fault(mode="error500", count=1, append=True)  # and the lookup fails: unknown
     second = actions.run(
         "order.refund", OPERATOR, order_id=order_id, amount=3_000, reason="shipping fee"
@@ -647,7 +651,7 @@ def test_reconcile_does_not_take_an_earlier_cancel_of_the_same_amount_for_an_unk
     assert second.outcome == "unknown", second.message
     assert held_refunds(stack, order_id) == ["unknown"]
 
-    refusing(stack, "ALREADY_PROCESSED_PAYMENT")  # the replay refused: the lookup decides
+    refusing(stack, "NOT_CANCELABLE_AMOUNT")  # the replay refused: the lookup decides
     settled = actions.run("order.reconcile", OPERATOR, order_id=order_id)
     assert (settled.outcome, settled.message) == (
         "ok",
@@ -671,7 +675,7 @@ def test_a_refund_like_a_cancel_made_before_the_app_is_not_taken_for_it(sqlite_s
     assert seeded["cancelAmount"] == earlier
     passing_the_lookup(stack)
     stack.fault(mode="error500", append=True)
-    refusing(stack, "ALREADY_PROCESSED_PAYMENT", count=2, append=True)
+    refusing(stack, "NOT_CANCELABLE_AMOUNT", count=2, append=True)
     result = actions.run(
         "order.refund", OPERATOR, order_id=order_id, amount=earlier, reason=seeded["cancelReason"]
     )
@@ -831,9 +835,10 @@ def test_a_refunds_table_from_before_gets_its_new_columns_and_its_rows_reconcile
             sa.text(
                 "INSERT INTO refunds (order_id, payment_key, amount, reason, idempotency_key, "
                 "status, requested_by, requested_at) VALUES (:o, :k, 2000, 'old one', 'old-key', "
-                "'unknown', 'operator', '2026-11-01 00:00:00')"
+                "'unknown', 'operator', :at)"
             ),
-            {"o": order_id, "k": pay.payment_key},
+            # Recent: a key older than Toss keeps (15 days) is never replayed, only looked up.
+            {"o": order_id, "k": pay.payment_key, "at": now_text()},
         )
     settled = actions.run("order.reconcile", OPERATOR, order_id=order_id)
     assert settled.ok, settled.message
@@ -983,3 +988,69 @@ def test_rejecting_a_paid_in_virtual_account_order_needs_the_refund_account(sqli
     assert len(stack.ledger(pay.payment_key)) == 1
     assert stack.gateway_payment(pay.payment_key)["balance_amount"] == 0
     _nothing_stored_raw(stack)
+
+
+# --- Toss's documented behaviour, end to end (docs.tosspayments.com) ------------------------
+
+
+def test_a_consecutive_request_refusal_while_the_first_refund_completes_is_no_double_refund(
+    sqlite_stack,
+):
+    # The first attempt is still being processed when the client gives up on it; Toss refuses
+    # a second cancel of the payment within 1 s (403 FORBIDDEN_CONSECUTIVE_REQUEST). The
+    # refund must end applied once, not freed while the gateway completes it.
+    stack = sqlite_stack
+    order_id = stack.order("approved", min_amount=10_000)
+    pay = _payment(stack, order_id)
+    stack.fault(mode="processing_slow", delay=1.8)
+    result = actions.run(
+        "order.refund", OPERATOR, order_id=order_id, amount=2_000, reason="slow provider"
+    )
+    assert result.outcome == "ok", result.message
+    assert [c["cancelAmount"] for c in stack.ledger(pay.payment_key)] == [2_000]
+    assert _payment(stack, order_id).balance_amount == pay.balance_amount - 2_000
+    assert assert_in_step(stack, order_id) == "partially_refunded"
+
+
+def test_provider_error_then_success_refunds_once(sqlite_stack):
+    # reference/error-codes: 400 PROVIDER_ERROR is temporary ("try again"), not a refusal.
+    stack = sqlite_stack
+    order_id = stack.order("approved", min_amount=10_000)
+    pay = _payment(stack, order_id)
+    refusing(stack, "PROVIDER_ERROR")
+    result = actions.run(
+        "order.refund", OPERATOR, order_id=order_id, amount=2_500, reason="damaged box"
+    )
+    assert result.outcome == "ok", result.message
+    assert [c["cancelAmount"] for c in stack.ledger(pay.payment_key)] == [2_500]
+    assert assert_in_step(stack, order_id) == "partially_refunded"
+
+
+def test_reconcile_of_a_refund_older_than_the_gateway_keeps_keys_looks_it_up_only(sqlite_stack):
+    # reference/using-api/idempotency: keys live 15 days; replaying an older one is a new
+    # cancel. Reconcile decides such a refund by lookup only.
+    stack = sqlite_stack
+    order_id = stack.order("approved", min_amount=10_000)
+    pay = _payment(stack, order_id)
+    stack.fault(mode="applied_then_500")  # applied, answered 500
+    stack.fault(mode="error500", count=3, append=True)  # retry, replay, lookup: no answer
+    first = actions.run(
+        "order.refund", OPERATOR, order_id=order_id, amount=3_000, reason="late parcel"
+    )
+    assert first.outcome == "unknown", first.message
+    with stack.shop.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE refunds SET requested_at = '2026-01-01 00:00:00'"
+                " WHERE order_id = :i AND status = 'unknown'"
+            ),
+            {"i": order_id},
+        )
+    with closing(sqlite3.connect(stack.gateway_dir / "gateway.sqlite")) as con, con:
+        con.execute("UPDATE idempotency SET started_at = started_at - 15 * 86400")
+    time.sleep(1.1)  # past the gateway's 1 s between cancels of a payment
+    settled = actions.run("order.reconcile", OPERATOR, order_id=order_id)
+    assert settled.outcome == "ok", settled.message
+    assert [c["cancelAmount"] for c in stack.ledger(pay.payment_key)] == [3_000]
+    assert _payment(stack, order_id).balance_amount == pay.balance_amount - 3_000
+    assert assert_in_step(stack, order_id) == "partially_refunded"

@@ -176,6 +176,12 @@ def applied(gateway: str, key: str) -> list[dict]:
     return resp.json()
 
 
+# The sandbox, as Toss, processes only the first of two cancels of one payment within 1 s
+# (403 FORBIDDEN_CONSECUTIVE_REQUEST): `cancel` spaces its requests per payment unless told not to.
+CANCEL_SPACING = 1.1
+_last_cancel: dict[str, float] = {}
+
+
 def cancel(
     gateway: str,
     key: str,
@@ -183,9 +189,14 @@ def cancel(
     idem: str | None = None,
     reason: str = "customer request",
     timeout: float = 10,
+    spaced: bool = True,
 ) -> requests.Response:
     body = {"cancelReason": reason, **({"cancelAmount": amount} if amount is not None else {})}
     headers = {**BASIC, "Idempotency-Key": idem or uuid.uuid4().hex}
+    last = _last_cancel.get(f"{gateway}/{key}")
+    if spaced and last is not None:
+        time.sleep(max(0.0, last + CANCEL_SPACING - time.monotonic()))
+    _last_cancel[f"{gateway}/{key}"] = time.monotonic()
     return requests.post(
         f"{gateway}/v1/payments/{key}/cancel", json=body, headers=headers, timeout=timeout
     )
@@ -196,9 +207,10 @@ def test_payment_lookup_and_unknown_payment(tiny_demo, gateway):
     found = payment(gateway, key)
     assert found == {
         "paymentKey": key,
-        "orderId": tiny_demo.payments[key]["order_id"],
+        # As Toss's Payment object: orderId a string, method in Korean (the shop says "card").
+        "orderId": str(tiny_demo.payments[key]["order_id"]),
         "status": "DONE",
-        "method": "card",
+        "method": "카드",
         "totalAmount": 30_000,
         "balanceAmount": 30_000,
         "approvedAt": found["approvedAt"],
@@ -280,9 +292,11 @@ def test_cancel_beyond_the_balance_is_refused(tiny_demo, gateway):
     key = tiny_demo.payment_key("DONE", 20_000)
     for amount in (20_001, 0, -100):
         resp = cancel(gateway, key, amount)
-        assert (resp.status_code, resp.json()["code"]) == (400, "NOT_CANCELABLE_AMOUNT")
+        # Toss documents NOT_CANCELABLE_AMOUNT as 403 (reference/error-codes, 결제 취소).
+        assert (resp.status_code, resp.json()["code"]) == (403, "NOT_CANCELABLE_AMOUNT")
+    # ABORTED is an approval that failed (the Payment object's status), not a cancel.
     aborted = cancel(gateway, tiny_demo.payment_key("ABORTED"))
-    assert (aborted.status_code, aborted.json()["code"]) == (400, "ALREADY_CANCELED_PAYMENT")
+    assert (aborted.status_code, aborted.json()["code"]) == (403, "NOT_CANCELABLE_PAYMENT")
     assert payment(gateway, key)["balanceAmount"] == 20_000
     assert applied(gateway, key) == []
 
@@ -329,24 +343,28 @@ def run_together(n: int, call) -> list[requests.Response]:
 
 def test_concurrent_requests_with_one_key_apply_once(tiny_demo, gateway):
     key = tiny_demo.payment_key("DONE", 30_000)
-    results = run_together(8, lambda _: cancel(gateway, key, 1_000, idem="same-key"))
+    results = run_together(8, lambda _: cancel(gateway, key, 1_000, idem="same-key", spaced=False))
     ok = [r.json() for r in results if r.status_code == 200]
-    busy = [r.json()["code"] for r in results if r.status_code == 409]
+    busy = [r.json()["code"] for r in results if r.status_code in (403, 409)]
     assert len(ok) + len(busy) == 8
     assert ok and all(body == ok[0] for body in ok)
-    assert set(busy) <= {"IDEMPOTENT_REQUEST_PROCESSING"}
+    assert set(busy) <= {"IDEMPOTENT_REQUEST_PROCESSING", "FORBIDDEN_CONSECUTIVE_REQUEST"}
     assert len(applied(gateway, key)) == 1
     assert payment(gateway, key)["balanceAmount"] == 29_000
 
 
 def test_key_in_flight_answers_409_then_replays(tiny_demo, gateway):
     key = tiny_demo.payment_key("DONE", 30_000)
-    arm(gateway, "processing_slow", delay=1.0)
+    arm(gateway, "processing_slow", delay=2.5)
     first: list[requests.Response] = []
     slow = threading.Thread(target=lambda: first.append(cancel(gateway, key, 1_000, idem="k")))
     slow.start()
     time.sleep(0.3)
-    busy = cancel(gateway, key, 1_000, idem="k")
+    # Within 1 s of the first, Toss does not even look at the key.
+    too_soon = cancel(gateway, key, 1_000, idem="k", spaced=False)
+    assert (too_soon.status_code, too_soon.json()["code"]) == (403, "FORBIDDEN_CONSECUTIVE_REQUEST")
+    time.sleep(1.0)
+    busy = cancel(gateway, key, 1_000, idem="k", spaced=False)
     assert (busy.status_code, busy.json()["code"]) == (409, "IDEMPOTENT_REQUEST_PROCESSING")
     slow.join(timeout=10)
     assert first[0].status_code == 200
@@ -354,14 +372,23 @@ def test_key_in_flight_answers_409_then_replays(tiny_demo, gateway):
     assert len(applied(gateway, key)) == 1
 
 
-def test_concurrent_partial_cancels_never_overdraw(tiny_demo, gateway):
+def test_concurrent_cancels_of_one_payment_process_only_the_first(tiny_demo, gateway):
+    # Toss: two cancels of one payment within 1 s, only the first is processed; the others get
+    # 403 FORBIDDEN_CONSECUTIVE_REQUEST (docs.tosspayments.com/reference/error-codes, 결제 취소).
     key = tiny_demo.payment_key("DONE", 30_000)
-    results = run_together(10, lambda _: cancel(gateway, key, 7_000))
+    results = run_together(10, lambda _: cancel(gateway, key, 7_000, spaced=False))
     codes = sorted(r.json().get("code", "ok") for r in results)
-    assert codes.count("ok") == 4  # 4 x 7,000 of 30,000
-    assert set(codes) - {"ok"} == {"NOT_CANCELABLE_AMOUNT"}
-    assert payment(gateway, key)["balanceAmount"] == 2_000
-    assert sum(c["cancelAmount"] for c in applied(gateway, key)) == 28_000
+    assert codes == ["FORBIDDEN_CONSECUTIVE_REQUEST"] * 9 + ["ok"]
+    assert {r.status_code for r in results} == {200, 403}
+    assert payment(gateway, key)["balanceAmount"] == 23_000
+    assert [c["cancelAmount"] for c in applied(gateway, key)] == [7_000]
+
+
+def test_spaced_partial_cancels_never_overdraw(tiny_demo, gateway):
+    key = tiny_demo.payment_key("DONE", 20_000)
+    codes = [cancel(gateway, key, 7_000).json().get("code", "ok") for _ in range(3)]
+    assert codes == ["ok", "ok", "NOT_CANCELABLE_AMOUNT"]
+    assert payment(gateway, key)["balanceAmount"] == 6_000
 
 
 # --- faults ----------------------------------------------------------------------------------
@@ -388,6 +415,7 @@ def test_slow_fault_times_the_client_out_and_the_work_still_happens(tiny_demo, g
     while not applied(gateway, key) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [c["cancelAmount"] for c in applied(gateway, key)] == [4_000]
+    time.sleep(CANCEL_SPACING)  # the first reached the ledger only after its delay
     replay = cancel(gateway, key, 4_000, idem="k")
     assert (replay.status_code, replay.json()["balanceAmount"]) == (200, 26_000)
     assert len(applied(gateway, key)) == 1
@@ -526,6 +554,10 @@ def _cancel_to(gateway: str, key: str, account, amount: int | None = None) -> re
     if account is not None:
         body["refundReceiveAccount"] = account
     headers = {**BASIC, "Idempotency-Key": uuid.uuid4().hex}
+    last = _last_cancel.get(f"{gateway}/{key}")  # one cancel of a payment a second, as Toss
+    if last is not None:
+        time.sleep(max(0.0, last + CANCEL_SPACING - time.monotonic()))
+    _last_cancel[f"{gateway}/{key}"] = time.monotonic()
     return requests.post(
         f"{gateway}/v1/payments/{key}/cancel", json=body, headers=headers, timeout=10
     )

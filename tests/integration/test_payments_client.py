@@ -145,7 +145,8 @@ def test_amount_beyond_the_balance_is_a_definite_refusal(tiny_demo, gateway):
     with pytest.raises(GatewayError) as caught:
         client.cancel(key, 25_000, "too much", idempotency_key="refund-over")
     err = caught.value
-    assert (err.code, err.http_status) == ("NOT_CANCELABLE_AMOUNT", 400)
+    # Toss documents NOT_CANCELABLE_AMOUNT as 403 (reference/error-codes, 결제 취소).
+    assert (err.code, err.http_status) == ("NOT_CANCELABLE_AMOUNT", 403)
     assert str(err).startswith("Gateway refused: NOT_CANCELABLE_AMOUNT — ")
     assert "\n" not in str(err)
     assert client.session.posts() == 1  # a refusal is not retried
@@ -322,7 +323,7 @@ def test_slow_on_every_attempt_is_unknown_and_uses_one_key(tiny_demo, gateway):
 
 def test_key_still_in_progress_is_unknown_until_it_finishes(tiny_demo, gateway):
     key = tiny_demo.payment_key("DONE", 20_000)
-    arm(gateway, "processing_slow", delay=0.8, count=1)
+    arm(gateway, "processing_slow", delay=3.5, count=1)
     # Another request under the same key holds it in flight at the gateway.
     holder = threading.Thread(
         target=make_client(gateway, timeout=5).cancel,
@@ -330,6 +331,8 @@ def test_key_still_in_progress_is_unknown_until_it_finishes(tiny_demo, gateway):
     )
     holder.start()
     time.sleep(0.15)
+    # Its first attempt, within 1 s of the holder's, is refused FORBIDDEN_CONSECUTIVE_REQUEST
+    # (that says nothing of the key); the retry, spaced, finds the key in progress.
     client = make_client(gateway, retries=1)
     try:
         with pytest.raises(OutcomeUnknown) as caught:
@@ -475,3 +478,147 @@ def test_an_unknown_virtual_account_refund_is_reconciled_with_the_account_kept_i
     again = fresh.reconcile(key, "va-unknown", 10_000, 0, reason="customer request")
     assert again is not None and len(ledger(url, key)) == 1
     assert ACCOUNT_NUMBER not in caplog.text and HOLDER not in caplog.text
+
+
+# --- Toss's documented behaviour (docs.tosspayments.com) ------------------------------------
+
+
+def refuse_with(url: str, status: int, code: str, count: int = 1) -> None:
+    body = {"mode": "refuse", "status": status, "code": code, "count": count}
+    requests.post(f"{url}/_faults", json=body, timeout=5).raise_for_status()
+
+
+def test_provider_error_is_temporary_the_retry_a_second_later_refunds_once(tiny_demo, gateway):
+    # reference/error-codes: 400 PROVIDER_ERROR "일시적인 오류가 발생했습니다. 잠시 후 다시
+    # 시도해주세요." A 400 that means "try again", so never a final no.
+    key = tiny_demo.payment_key("DONE", 20_000)
+    client = make_client(gateway, retries=1)
+    refuse_with(gateway, 400, "PROVIDER_ERROR")
+    started = time.monotonic()
+    done = client.cancel(key, 5_000, "provider hiccup", idempotency_key="refund-provider")
+    assert (done.status, done.balance_amount) == ("PARTIAL_CANCELED", 15_000)
+    assert time.monotonic() - started >= 1.0  # Toss takes one cancel of a payment a second
+    assert client.session.keys_sent() == {"refund-provider"}
+    assert [c["cancelAmount"] for c in ledger(gateway, key)] == [5_000]
+
+
+def test_a_consecutive_request_refusal_while_the_first_completes_is_not_a_no(tiny_demo, gateway):
+    # The first attempt is still being processed when the client gives up on it. Toss refuses a
+    # second cancel of the payment within 1 s (403 FORBIDDEN_CONSECUTIVE_REQUEST): that says
+    # nothing of the first, which completes. The client spaces its attempts and never frees
+    # the amount on such a refusal.
+    key = tiny_demo.payment_key("DONE", 20_000)
+    arm(gateway, "processing_slow", delay=1.8)
+    client = make_client(gateway, retries=1)
+    with pytest.raises(OutcomeUnknown):
+        client.cancel(key, 4_000, "slow provider", idempotency_key="refund-consecutive")
+    found = client.reconcile(key, "refund-consecutive", 4_000, before_cancel_count=0)
+    assert found is not None and found.balance_amount == 16_000
+    assert [c["cancelAmount"] for c in ledger(gateway, key)] == [4_000]
+
+
+def age_key(demo_dir: Path, key: str, days: float) -> None:
+    with closing(sqlite3.connect(demo_dir / "gateway.sqlite")) as con, con:
+        con.execute(
+            "UPDATE idempotency SET started_at = started_at - ? WHERE key = ?", (days * 86400, key)
+        )
+
+
+def test_a_key_older_than_toss_keeps_is_never_replayed_at_reconcile(tiny_demo, gateway):
+    # reference/using-api/idempotency: a key is kept 15 days; after that the same key is a
+    # new request, so replaying it would refund a second time.
+    key = tiny_demo.payment_key("DONE", 20_000)
+    client = make_client(gateway, retries=0)
+    arm(gateway, "applied_then_500")
+    with pytest.raises(OutcomeUnknown):
+        client.cancel(key, 3_000, "old refund", idempotency_key="refund-old")
+    age_key(tiny_demo.dir, "refund-old", days=15)
+    posts = client.session.posts()
+    time.sleep(1.1)
+    found = client.reconcile(
+        key, "refund-old", 3_000, before_cancel_count=0, key_sent_at=time.time() - 15 * 86400
+    )
+    assert found is not None and found.balance_amount == 17_000
+    assert client.session.posts() == posts  # decided by lookup only
+    assert [c["cancelAmount"] for c in ledger(gateway, key)] == [3_000]
+    # The sandbox forgot the key as Toss does: the same key now is a new cancel.
+    again = requests.post(
+        f"{gateway}/v1/payments/{key}/cancel",
+        json={"cancelReason": "old refund", "cancelAmount": 3_000},
+        headers={**BASIC, "Idempotency-Key": "refund-old"},
+        timeout=5,
+    )
+    assert again.json()["balanceAmount"] == 14_000
+
+
+def test_a_reason_longer_than_toss_takes_is_never_sent(tiny_demo, gateway):
+    # guides/apis/cancel-payment: cancelReason is at most 200 characters.
+    client = make_client(gateway)
+    with pytest.raises(ValueError, match="200"):
+        client.cancel(tiny_demo.payment_key("DONE", 20_000), 1_000, "x" * 201, "refund-long")
+    assert client.session.posts() == 0
+
+
+class _Stub:
+    """A one-payment gateway over real HTTP answering GET with `payment` (JSON)."""
+
+    def __init__(self, payment: dict) -> None:
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        body = json.dumps(payment).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):  # quiet
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_cancel_not_done_is_not_taken_for_a_refund_and_amounts_stay_exact():
+    # The Payment object: cancels[].cancelStatus is DONE for a cancel that went through;
+    # amounts are numbers (other currencies carry decimals).
+    from decimal import Decimal
+
+    stub = _Stub(
+        {
+            "paymentKey": "pay_usd",
+            "orderId": "order-0001",
+            "status": "DONE",
+            "method": "카드",
+            "totalAmount": 100.5,
+            "balanceAmount": 100.5,
+            "approvedAt": "2026-11-30T00:00:00+09:00",
+            "cancels": [
+                {
+                    "cancelAmount": 40.25,
+                    "cancelReason": "late",
+                    "canceledAt": "2026-11-30T01:00:00+09:00",
+                    "transactionKey": "tx1",
+                    "cancelStatus": "IN_PROGRESS",
+                }
+            ],
+        }
+    )
+    try:
+        client = PaymentsClient(GatewayConfig(stub.url, DEFAULT_SECRET, retries=0))
+        found = client.get("pay_usd")
+        assert (found.total_amount, found.cancels[0].amount) == (Decimal("100.5"), Decimal("40.25"))
+        assert not found.cancels[0].applied
+        # The only cancel is not DONE: no refund happened (no body known, so lookup only).
+        assert client.reconcile("pay_usd", "k-usd", None, before_cancel_count=0) is None
+    finally:
+        stub.close()

@@ -12,8 +12,9 @@ Modes:
 - `applied_then_500`: do the work, then answer 500 instead of the real answer.
 - `applied_then_slow`: do the work, then wait `delay` seconds before answering: a client that
   times out has had its request applied.
-- `refuse`: answer `status` (a 4xx, default 400) with {"code": `code`} without doing the work,
-  as a gateway that refuses a request (or a retry of one) does.
+- `refuse`: answer `status` (a 4xx or 5xx, default 400) with {"code": `code`} without doing
+  the work, as a gateway that refuses a request (or a retry of one) does, or fails it with a
+  documented 5xx code (Toss's FAILED_* codes, COMMON_ERROR).
 - `processing_slow` (only where the app opts in, e.g. the gateway): the handler itself waits
   `delay` seconds mid-way (the gateway: with the idempotency key held as in flight).
 """
@@ -49,7 +50,7 @@ class FaultSpec(BaseModel):
     mode: str
     delay: float = Field(default=1.0, ge=0, le=300)
     count: int = Field(default=1, ge=1)
-    status: int = Field(default=400, ge=400, le=499)
+    status: int = Field(default=400, ge=400, le=599)
     code: str = Field(default="INVALID_REQUEST", min_length=1, max_length=64)
     append: bool = False
 

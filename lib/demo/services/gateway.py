@@ -11,6 +11,25 @@ The ledger is `gateway.sqlite` beside the demo databases, filled from shop.sqlit
 first time it is empty. It is the gateway's truth: refunds change it, never shop.sqlite (the
 app records its own side). Idempotency follows Toss/Stripe: a key's first executed answer is
 stored and replayed for the same request; a request that fails validation stores nothing.
+
+What it reproduces of Toss Payments, from docs.tosspayments.com (reference/error-codes "결제
+취소", reference/using-api/idempotency, guides/apis/cancel-payment, the Payment object):
+- each cancel error with the HTTP status Toss documents for its code (TOSS_CANCEL_ERRORS, this
+  sandbox's own copy of Toss's table, kept apart from the client's so a contract test can tell
+  them apart): NOT_CANCELABLE_AMOUNT and NOT_CANCELABLE_PAYMENT are 403, ALREADY_CANCELED_PAYMENT
+  400, PROVIDER_ERROR 400 (temporary), FAILED_* 500 (faults inject the ones it cannot cause);
+- a second cancel request of one payment within 1 s (CONSECUTIVE_WINDOW, any key, the same key
+  included) is not processed: 403 FORBIDDEN_CONSECUTIVE_REQUEST, nothing stored under its key;
+- idempotency keys live 15 days (IDEMPOTENCY_KEY_TTL): after that a key is new again, and a
+  replay under it is a new cancel;
+- the Payment object: `method` in Korean (카드, 가상계좌, 간편결제, 계좌이체), `orderId` a
+  string, `cancels[].cancelStatus` DONE, ABORTED meaning an approval that failed (a cancel of
+  it is 403 NOT_CANCELABLE_PAYMENT, not "already canceled").
+Where it is stricter than Toss, on purpose: a cancel without an Idempotency-Key header is
+refused (Toss runs it without idempotency; this shop never sends one, and a test that forgot
+the key should fail loudly), and a key reused with another body is refused 422 (Toss does not
+document comparing bodies; refusing keeps a client honest that reconcile replays the exact
+body it first sent).
 """
 
 from __future__ import annotations
@@ -38,6 +57,55 @@ from lib.demo.services.auth import basic_secret_matches
 from lib.demo.services.faults import PROCESSING_DELAY, install_faults
 
 LEDGER_FILE = "gateway.sqlite"
+# Toss: "two cancels of one payment within 1 s: only the first is processed" (403
+# FORBIDDEN_CONSECUTIVE_REQUEST). Seconds.
+CONSECUTIVE_WINDOW = 1.0
+# Toss keeps an idempotency key for 15 days (reference/using-api/idempotency). Seconds.
+IDEMPOTENCY_KEY_TTL = 15 * 24 * 3600.0
+# Toss's documented HTTP status of each cancel error code (reference/error-codes, 결제 취소),
+# copied here on purpose rather than imported from lib.payments: the sandbox states what Toss
+# does, the client what it concludes, and the contract test checks one against the other.
+TOSS_CANCEL_ERRORS: dict[str, int] = {
+    "ALREADY_CANCELED_PAYMENT": 400,
+    "INVALID_REFUND_ACCOUNT_INFO": 400,
+    "EXCEED_CANCEL_AMOUNT_DISCOUNT_AMOUNT": 400,
+    "INVALID_REQUEST": 400,
+    "INVALID_REFUND_ACCOUNT_NUMBER": 400,
+    "INVALID_BANK": 400,
+    "NOT_MATCHES_REFUNDABLE_AMOUNT": 400,
+    "PROVIDER_ERROR": 400,
+    "REFUND_REJECTED": 400,
+    "ALREADY_REFUND_PAYMENT": 400,
+    "FORBIDDEN_BANK_REFUND_REQUEST": 400,
+    "UNAUTHORIZED_KEY": 401,
+    "NOT_CANCELABLE_AMOUNT": 403,
+    "NOT_CANCELABLE_PAYMENT": 403,
+    "FORBIDDEN_CONSECUTIVE_REQUEST": 403,
+    "FORBIDDEN_REQUEST": 403,
+    "EXCEED_MAX_REFUND_DUE": 403,
+    "NOT_ALLOWED_PARTIAL_REFUND_WAITING_DEPOSIT": 403,
+    "NOT_ALLOWED_PARTIAL_REFUND": 403,
+    "NOT_AVAILABLE_BANK": 403,
+    "INCORRECT_BASIC_AUTH_FORMAT": 403,
+    "NOT_CANCELABLE_PAYMENT_FOR_DORMANT_USER": 403,
+    "EXCEED_CANCEL_LIMIT": 403,
+    "NOT_FOUND_PAYMENT": 404,
+    "NOT_FOUND": 404,
+    "IDEMPOTENT_REQUEST_PROCESSING": 409,
+    "FAILED_INTERNAL_SYSTEM_PROCESSING": 500,
+    "FAILED_REFUND_PROCESS": 500,
+    "FAILED_PARTIAL_REFUND": 500,
+    "FAILED_METHOD_HANDLING_CANCEL": 500,
+    "FAILED_PAYMENT_INTERNAL_SYSTEM_PROCESSING": 500,
+    "COMMON_ERROR": 500,
+}
+# The shop keeps its own method names; Toss's Payment object names them in Korean.
+TOSS_METHODS = {
+    "card": "카드",
+    "virtual_account": "가상계좌",
+    "easy_pay": "간편결제",
+    "transfer": "계좌이체",
+}
 # An idempotency key held in flight this long belongs to a request that died (the process
 # was killed mid-way): a retry may take it over. The owner check keeps the first from applying.
 STALE_IN_FLIGHT_SECONDS = 30.0
@@ -64,6 +132,10 @@ CREATE TABLE IF NOT EXISTS cancels (
     transaction_key TEXT NOT NULL UNIQUE
 );
 CREATE INDEX IF NOT EXISTS idx_cancels_payment_key ON cancels(payment_key);
+CREATE TABLE IF NOT EXISTS cancel_requests (
+    payment_key TEXT PRIMARY KEY,
+    received_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS idempotency (
     key TEXT PRIMARY KEY,
     request_hash TEXT NOT NULL,
@@ -78,6 +150,11 @@ CREATE TABLE IF NOT EXISTS idempotency (
 
 class GatewayError(Exception):
     """An answer in the gateway's error shape: HTTP `status`, body {"code", "message"}."""
+
+    @classmethod
+    def toss(cls, code: str, message: str) -> GatewayError:
+        """The error `code` with the status Toss documents for it (TOSS_CANCEL_ERRORS)."""
+        return cls(TOSS_CANCEL_ERRORS[code], code, message)
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
@@ -214,6 +291,26 @@ class Ledger:
         owner = uuid.uuid4().hex
         with closing(self._connect()) as con:
             with self._write(con):
+                now = time.time()
+                last = con.execute(
+                    "SELECT received_at FROM cancel_requests WHERE payment_key = ?",
+                    (payment_key,),
+                ).fetchone()
+                if last is not None and 0 <= now - last["received_at"] < CONSECUTIVE_WINDOW:
+                    refused = GatewayError.toss(
+                        "FORBIDDEN_CONSECUTIVE_REQUEST",
+                        "Another cancel of this payment arrived less than 1 s ago",
+                    )
+                    return refused.status, refused.body()  # not processed, nothing stored
+                con.execute(
+                    "INSERT INTO cancel_requests (payment_key, received_at) VALUES (?, ?)"
+                    " ON CONFLICT (payment_key) DO UPDATE SET received_at = excluded.received_at",
+                    (payment_key, now),
+                )
+                con.execute(  # a key older than Toss keeps one is new again
+                    "DELETE FROM idempotency WHERE key = ? AND state = 'done' AND started_at < ?",
+                    (idempotency_key, now - IDEMPOTENCY_KEY_TTL),
+                )
                 row = con.execute(
                     "SELECT * FROM idempotency WHERE key = ?", (idempotency_key,)
                 ).fetchone()
@@ -279,16 +376,19 @@ def _apply_cancel(
     row = con.execute("SELECT * FROM payments WHERE payment_key = ?", (payment_key,)).fetchone()
     if row is None:
         return 404, _not_found(payment_key).body()
-    if row["status"] in ("CANCELED", "ABORTED"):
-        return 400, GatewayError(
-            400, "ALREADY_CANCELED_PAYMENT", f"Payment is already {row['status']}"
-        ).body()
+    if row["status"] == "ABORTED":  # Toss: ABORTED is an approval that failed, not a cancel
+        refused = GatewayError.toss("NOT_CANCELABLE_PAYMENT", "The payment was never approved")
+        return refused.status, refused.body()
+    if row["status"] == "CANCELED":
+        refused = GatewayError.toss("ALREADY_CANCELED_PAYMENT", "Payment is already CANCELED")
+        return refused.status, refused.body()
     balance = row["balance_amount"]
     amount = balance if request.amount is None else request.amount
     if amount <= 0 or amount > balance:
-        return 400, GatewayError(
-            400, "NOT_CANCELABLE_AMOUNT", f"cancelAmount must be between 1 and {balance}"
-        ).body()
+        refused = GatewayError.toss(
+            "NOT_CANCELABLE_AMOUNT", f"cancelAmount must be between 1 and {balance}"
+        )
+        return refused.status, refused.body()
     refused = _virtual_account_refusal(row, request, amount)
     if refused is not None:
         return refused.status, refused.body()
@@ -362,9 +462,9 @@ def _payment_object(con: sqlite3.Connection, payment_key: str) -> dict[str, Any]
     ).fetchall()
     return {
         "paymentKey": row["payment_key"],
-        "orderId": row["order_id"],
+        "orderId": str(row["order_id"]),  # Toss: the shop's order id, a string
         "status": row["status"],
-        "method": row["method"],
+        "method": TOSS_METHODS.get(row["method"], row["method"]),
         "totalAmount": row["total_amount"],
         "balanceAmount": row["balance_amount"],
         "approvedAt": row["approved_at"],
@@ -378,6 +478,7 @@ def _cancel_object(row: sqlite3.Row) -> dict[str, Any]:
         "cancelReason": row["cancel_reason"],
         "canceledAt": row["canceled_at"],
         "transactionKey": row["transaction_key"],
+        "cancelStatus": "DONE",  # the sandbox applies a cancel at once or not at all
     }
 
 

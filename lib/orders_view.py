@@ -39,7 +39,14 @@ from lib.errors import BackofficeError, ValidationFailed
 from lib.masking import mask, mask_frame
 from lib.payments import Payment
 from lib.principal import Principal
-from lib.refund_account import BANKS, MAX_ACCOUNT_NUMBER, MAX_HOLDER_NAME, WHY, needs_account
+from lib.refund_account import (
+    BANKS,
+    MAX_ACCOUNT_NUMBER,
+    MAX_HOLDER_NAME,
+    WHY,
+    is_virtual_account,
+    may_need_account,
+)
 from lib.refund_account import parse as parse_refund_account
 from lib.ui import (
     escape_markdown,
@@ -631,7 +638,7 @@ def refund_dialog(principal: Principal) -> None:
     )
     reason = st.text_input("Reason", key="orders_refund_reason", max_chars=MAX_REFUND_REASON)
     account = None
-    if needs_account(found["method"].iloc[0], found["payment_status"].iloc[0]):
+    if _asks_refund_account(found["method"].iloc[0], order["payment_key"]):
         account = refund_account_form()
     with st.container(horizontal=True):
         submit = st.button(
@@ -658,15 +665,28 @@ def refund_dialog(principal: Principal) -> None:
 
 
 def _needs_refund_account(order_id: int) -> bool:
-    """Whether this order's payment is a paid-in virtual account (its cancel names the
-    customer's bank account); False if the shop cannot say (the action decides then)."""
+    """Whether to ask for the customer's bank account for this order's payment (see
+    _asks_refund_account); False if the shop cannot say (the action decides then)."""
     try:
         found = runtime.engine().query("orders_one", order_id=int(order_id))
     except BackofficeError:
         return False
     if found.empty:
         return False
-    return needs_account(found["method"].iloc[0], found["payment_status"].iloc[0])
+    key = found["payment_key"].iloc[0]
+    return _asks_refund_account(found["method"].iloc[0], None if pd.isna(key) else str(key))
+
+
+def _asks_refund_account(method: Any, payment_key: str | None) -> bool:
+    """Whether a cancel of this payment may need the customer's bank account: a
+    virtual-account payment that the gateway does not say is still waiting for its deposit.
+    The shop's copy of the status is not asked: it can be behind (the customer paid in since),
+    and then the account would never be asked for."""
+    if not is_virtual_account(method):
+        return False  # nothing to ask the gateway
+    looked_up = lookup_payment(payment_key) if payment_key else None
+    status = looked_up.status if isinstance(looked_up, Payment) else None
+    return may_need_account(method, status)
 
 
 def _account_typed(account: Mapping[str, str]) -> bool:

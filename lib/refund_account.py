@@ -84,6 +84,25 @@ def needs_account(method: object, status: object) -> bool:
     return is_virtual_account(method) and str(status or "") in PAID_IN
 
 
+def may_need_account(method: object, status: object) -> bool:
+    """Whether to ask for the account: a virtual-account payment not known to be still
+    waiting for its deposit. The shop's copy of the status can be behind (the customer paid
+    in since), so only the gateway's WAITING_FOR_DEPOSIT, read now, spares the question."""
+    return is_virtual_account(method) and str(status or "") != WAITING_FOR_DEPOSIT
+
+
+# A run of digits, possibly broken by the separators people type into an account number.
+_NUMBER_RUN = re.compile(r"[0-9](?:[0-9 .\-/]*[0-9])?")
+
+
+def appears_in(account: RefundAccount, text: str) -> bool:
+    """Whether `text` carries the account's number, its digits with or without separators
+    ("110-234-567890", "110 234 567890"), so it cannot travel unmasked in a free-text reason."""
+    return any(
+        account.account_number in re.sub(r"[^0-9]", "", run) for run in _NUMBER_RUN.findall(text)
+    )
+
+
 @dataclass(frozen=True)
 class RefundAccount:
     """A validated refund account. `repr` is masked; `for_gateway()` is the only raw form."""

@@ -37,6 +37,14 @@ An order and its payment stay in agreement whatever the gateway does:
   process died between reserving and settling) is decided by order.reconcile too.
 - A refund is settled once: settling is a conditional update of a still-held refund, so a
   request and a reconcile racing it cannot both apply it.
+- The shop's copy of a payment can be behind the gateway (a cancel made in the gateway's
+  console, a deposit paid in since). A refusal that says so (ALREADY_CANCELED_PAYMENT,
+  NOT_CANCELABLE_AMOUNT) or a reconcile's "not applied" copies the payment's balance and
+  status from a fresh lookup, and a reject whose payment is in fact canceled stands. Whether a
+  virtual-account cancel needs the refund account is decided on the gateway's status, read
+  just before.
+- Applied at the gateway is never reported as "nothing changed": an answer the shop cannot
+  record leaves the refund unknown, for order.reconcile.
 """
 
 from __future__ import annotations
@@ -57,7 +65,8 @@ from lib.errors import ActionFailed, Conflict, OutcomeUnknown, ValidationFailed
 from lib.payments import MAX_CANCEL_REASON, GatewayError, Payment
 from lib.records import now_text, orders, payments, refunds
 from lib.refund_account import REQUIRED as ACCOUNT_REQUIRED
-from lib.refund_account import RefundAccount, is_virtual_account, needs_account
+from lib.refund_account import WAITING_FOR_DEPOSIT, RefundAccount, is_virtual_account, needs_account
+from lib.refund_account import appears_in as account_in
 from lib.refund_account import parse as parse_refund_account
 
 # `rejected` only while money is left on the payment (rejected before rejects canceled it).
@@ -121,11 +130,28 @@ MAX_REFUND_REASON = MAX_CANCEL_REASON
 
 def _validate_reject(p: dict[str, Any]) -> dict[str, Any]:
     v.only(p, {"order_id", "reason", "refund_account"})
-    return {
-        "order_id": v.integer(p, "order_id", minimum=1),
-        "reason": v.reason(p, min_len=MIN_REASON, max_len=MAX_REJECT_REASON),
-        "refund_account": parse_refund_account(p.get("refund_account")),
-    }
+    return _without_account_in_reason(
+        {
+            "order_id": v.integer(p, "order_id", minimum=1),
+            "reason": v.reason(p, min_len=MIN_REASON, max_len=MAX_REJECT_REASON),
+            "refund_account": parse_refund_account(p.get("refund_account")),
+        }
+    )
+
+
+ACCOUNT_IN_REASON = (
+    "reason must not contain the refund account's number: give it only as the refund account "
+    "(the reason is kept and sent as typed)."
+)
+
+
+def _without_account_in_reason(params: dict[str, Any]) -> dict[str, Any]:
+    """The reason is audited, stored on the refund and sent to the gateway as typed: one that
+    carries the refund account's number would put it everywhere unmasked. Refused."""
+    account = params.get("refund_account")
+    if account is not None and account_in(account, params["reason"]):
+        raise ValidationFailed(ACCOUNT_IN_REASON)
+    return params
 
 
 def reject(
@@ -139,7 +165,13 @@ def reject(
         raise ActionFailed("No payment gateway is configured; the order was not rejected.")
     cancel_reason = REJECT_CANCEL_REASON.format(reason=reason)
     reserved = _reserve(
-        call, order_id, None, cancel_reason, reject_reason=reason, refund_account=refund_account
+        call,
+        order_id,
+        None,
+        cancel_reason,
+        reject_reason=reason,
+        refund_account=refund_account,
+        gateway_status=_gateway_status(call, order_id),
     )
     if reserved is None:  # no payment, or nothing left on it: nothing to cancel
         return call.result("ok", f"Order {order_id} rejected.", status="rejected")
@@ -151,14 +183,16 @@ def reject(
 
 def _validate_refund(p: dict[str, Any]) -> dict[str, Any]:
     v.only(p, {"order_id", "amount", "reason", "refund_account"})
-    return {
-        "order_id": v.integer(p, "order_id", minimum=1),
-        "amount": v.integer(p, "amount", minimum=1, required=False),
-        "reason": v.reason(p, min_len=MIN_REASON, max_len=MAX_REFUND_REASON),
-        # {bank, account_number, holder_name}: where a paid-in virtual-account payment is
-        # refunded to (lib.refund_account); held in memory for the cancel, audited masked.
-        "refund_account": parse_refund_account(p.get("refund_account")),
-    }
+    return _without_account_in_reason(
+        {
+            "order_id": v.integer(p, "order_id", minimum=1),
+            "amount": v.integer(p, "amount", minimum=1, required=False),
+            "reason": v.reason(p, min_len=MIN_REASON, max_len=MAX_REFUND_REASON),
+            # {bank, account_number, holder_name}: where a paid-in virtual-account payment is
+            # refunded to (lib.refund_account); held in memory for the cancel, audited masked.
+            "refund_account": parse_refund_account(p.get("refund_account")),
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -186,11 +220,13 @@ def _reserve(
     *,
     reject_reason: str | None = None,
     refund_account: RefundAccount | None = None,
+    gateway_status: str | None = None,
 ) -> Reserved | None:
     """Record the refund as requested, holding its amount against the balance, in one
     transaction. With `reject_reason`, the same transaction moves the order from pending
     to rejected and the refund is the whole balance (None if there is nothing to cancel).
-    A paid-in virtual-account payment needs `refund_account`; any other refuses one."""
+    A paid-in virtual-account payment needs `refund_account`; a card payment refuses one.
+    `gateway_status` is the payment's status read from the gateway just before, if known."""
     rejecting = reject_reason is not None
     with call.transaction("shop") as tx:
         if rejecting:
@@ -250,7 +286,7 @@ def _reserve(
             raise ValidationFailed(
                 f"amount ₩{amount:,} exceeds the refundable balance ₩{available:,}"
             )
-        _check_refund_account(pay, amount, refund_account)
+        refund_account = _check_refund_account(pay, amount, refund_account, gateway_status)
         key = uuid.uuid4().hex
         before = _known_cancel_count(tx.conn, pay)
         refund_id = tx.execute(
@@ -292,25 +328,56 @@ def _reserve(
     )
 
 
-def _check_refund_account(pay: Any, amount: int, account: RefundAccount | None) -> None:
+def _check_refund_account(
+    pay: Any, amount: int, account: RefundAccount | None, gateway_status: str | None
+) -> RefundAccount | None:
     """Toss's virtual-account rule, before anything is recorded or sent: a paid-in
     virtual-account payment is refunded to the customer's bank account, which the cancel
     must name; before the deposit only the whole amount can be canceled; no other payment
-    takes an account (docs.tosspayments.com, guides/apis/cancel-payment)."""
-    if needs_account(pay.method, pay.status):
-        if account is None:
-            raise ValidationFailed(ACCOUNT_REQUIRED)
-        return
-    if account is not None:
+    takes an account (docs.tosspayments.com, guides/apis/cancel-payment). Returns the
+    account to send.
+
+    Decided on the gateway's status read just before (`gateway_status`), else the shop's
+    copy, which can be behind: the customer may have paid in since it was written. So an
+    account given for a virtual-account payment is taken unless the gateway itself says it
+    still waits for its deposit (then there is nothing to send it for); the gateway decides."""
+    status = gateway_status or pay.status
+    virtual = is_virtual_account(pay.method)
+    if account is not None and not virtual:
         raise ValidationFailed(
             "refund_account is only for a virtual-account payment that was paid in; "
             "this payment is refunded the way it was paid."
         )
-    waiting = is_virtual_account(pay.method) and pay.status == "WAITING_FOR_DEPOSIT"
-    if waiting and amount != pay.amount:
-        raise ValidationFailed(
-            "A virtual-account payment not yet paid in can only be canceled in full."
-        )
+    if account is None and needs_account(pay.method, status):
+        raise ValidationFailed(ACCOUNT_REQUIRED)
+    if virtual and status == WAITING_FOR_DEPOSIT:
+        if amount != pay.amount:
+            raise ValidationFailed(
+                "A virtual-account payment not yet paid in can only be canceled in full."
+            )
+        if gateway_status == WAITING_FOR_DEPOSIT:
+            return None  # nothing was paid in: the cancel is not refunded to an account
+    return account
+
+
+def _gateway_status(call: Call, order_id: int) -> str | None:
+    """The status of the order's payment as the gateway holds it now, for a virtual-account
+    payment: whether its cancel needs the refund account depends on whether the customer has
+    paid in, which the shop's copy may not know yet. None for any other payment (nothing to
+    ask), and when the gateway cannot say (the shop's copy decides then, leniently)."""
+    gateway = call.ctx.payments
+    with call.ctx.db("shop").connect() as conn:
+        pay = conn.execute(
+            sa.select(payments.c.payment_key, payments.c.method).where(
+                payments.c.order_id == order_id
+            )
+        ).first()
+    if gateway is None or pay is None or not is_virtual_account(pay.method):
+        return None
+    try:
+        return gateway.get(pay.payment_key).status
+    except GatewayError:
+        return None
 
 
 def _known_cancel_count(conn: sa.Connection, pay: Any) -> int | None:
@@ -360,7 +427,14 @@ def refund(
     call.target(order_id)
     if call.ctx.payments is None:
         raise ActionFailed("No payment gateway is configured.")
-    reserved = _reserve(call, order_id, amount, reason, refund_account=refund_account)
+    reserved = _reserve(
+        call,
+        order_id,
+        amount,
+        reason,
+        refund_account=refund_account,
+        gateway_status=_gateway_status(call, order_id),
+    )
     assert reserved is not None  # only a reject finds nothing to cancel
     return _cancel(call, reserved)
 
@@ -377,6 +451,8 @@ def _cancel(call: Call, r: Reserved) -> Result:
         )
     except GatewayError as exc:  # refused, or never sent: nothing happened
         status = _not_applied(call, r, exc.code)
+        if r.rejecting and status == "rejected":
+            return call.result("ok", _canceled_before(r), code=exc.code, status=status)
         if r.rejecting:
             message = (
                 f"Order {r.order_id} was not rejected: the gateway did not cancel its payment "
@@ -399,9 +475,15 @@ def _cancel(call: Call, r: Reserved) -> Result:
             _settle(call, r.refund_id, "unknown", None, "unknown", {"amount": r.amount})
             return call.result("unknown", _unknown_message(r), status=_order_status(call, r))
         if payment is None:
-            status = _not_applied(call, r, "NOT_APPLIED")
+            status = _not_applied(call, r, NOT_APPLIED)
+            if r.rejecting and status == "rejected":
+                return call.result("ok", _canceled_before(r), status=status)
             return call.result("failed", _not_applied_message(r, status), status=status)
     return _apply(call, r, payment)
+
+
+def _canceled_before(r: Reserved) -> str:
+    return f"Order {r.order_id} rejected; its payment had already been canceled at the gateway."
 
 
 def _unknown_message(r: Reserved) -> str:
@@ -424,6 +506,8 @@ def _it_is(status: str) -> str:
 
 
 def _not_applied_message(r: Reserved, status: str) -> str:
+    if r.rejecting and status == "rejected":
+        return _canceled_before(r)
     if r.rejecting:
         now = "pending again" if status == "pending" else status.replace("_", " ")
         return f"The gateway did not cancel the payment of order {r.order_id}; the order is {now}."
@@ -455,25 +539,72 @@ def _settle(
         tx.audit(outcome, {"refund_id": refund_id, **detail})
 
 
+# What reconcile's "not applied" is recorded as.
+NOT_APPLIED = "NOT_APPLIED"
+# Refusals that say the shop's copy of the payment is behind the gateway's (it was canceled,
+# in part or in full, at the gateway directly or by another system), and reconcile's "not
+# applied" (its refund is not there, but others may be): the payment is read again.
+STALE_COPY = frozenset({"ALREADY_CANCELED_PAYMENT", "NOT_CANCELABLE_AMOUNT", NOT_APPLIED})
+
+
+def _current(call: Call, r: Reserved) -> tuple[Payment, int] | None:
+    """The payment and its balance in whole won as the gateway holds them now; None if the
+    gateway cannot say (the shop's copy stays as it is then)."""
+    gateway = call.ctx.payments
+    assert gateway is not None  # checked before anything was reserved
+    try:
+        payment = gateway.get(r.payment_key)
+        return payment, _won(payment.balance_amount)
+    except (GatewayError, ValueError):
+        return None
+
+
 def _not_applied(call: Call, r: Reserved, code: str) -> str:
     """The gateway did not apply the refund: free its amount and, if it was the reject's own
     cancel, move the order back to pending (a rejected order stands only with its payment
-    canceled, whatever was refunded of it before). Returns the order's status after."""
+    canceled, whatever was refunded of it before). After a refusal that says the shop's copy
+    of the payment is behind (STALE_COPY), the payment's balance and status are copied from
+    the gateway (the refund itself stays not applied) and the order follows them: a reject
+    whose payment is in fact canceled stands. Returns the order's status after."""
+    current = _current(call, r) if code in STALE_COPY else None
     with call.transaction("shop") as tx:
         _claim(tx, r.refund_id, "failed", code)
         order = _order(tx.conn, r.order_id)
         status = order.status
-        if r.rejecting and order.status == "rejected":
+        mirrored: dict[str, Any] = {}
+        if current is not None:
+            payment, balance = current
+            pay = tx.execute(
+                sa.select(payments).where(payments.c.payment_key == r.payment_key)
+            ).one()
+            if (pay.balance_amount, pay.status) != (balance, payment.status):
+                tx.execute(
+                    sa.update(payments)
+                    .where(payments.c.payment_key == r.payment_key)
+                    .values(balance_amount=balance, status=payment.status)
+                )
+                mirrored["balance"] = {"before": pay.balance_amount, "after": balance}
+            if status in ("approved", "partially_refunded") and balance < pay.amount:
+                status = "refunded" if balance == 0 else "partially_refunded"
+        canceled = current is not None and current[1] == 0
+        if r.rejecting and order.status == "rejected" and not canceled:
             tx.execute(
                 sa.update(orders)
                 .where(orders.c.id == r.order_id, orders.c.status == "rejected")
                 .values(status="pending", updated_at=now_text())
             )
             status = "pending"
+        elif status != order.status:
+            tx.execute(
+                sa.update(orders)
+                .where(orders.c.id == r.order_id, orders.c.status == order.status)
+                .values(status=status, updated_at=now_text())
+            )
         detail: dict[str, Any] = {
             "refund_id": r.refund_id,
             "amount": r.amount,
             "gateway_code": code,
+            **mirrored,
         }
         if status != order.status:
             detail["status"] = {"before": order.status, "after": status}
@@ -482,8 +613,20 @@ def _not_applied(call: Call, r: Reserved, code: str) -> str:
 
 
 def _apply(call: Call, r: Reserved, payment: Payment) -> Result:
-    """The gateway applied the refund: mirror its balance and move the order's status."""
-    balance = _won(payment.balance_amount)
+    """The gateway applied the refund: mirror its balance and move the order's status.
+    A balance the shop cannot record (not whole won) leaves the refund unknown, held for
+    order.reconcile: the money moved, so it is never reported as nothing changed."""
+    try:
+        balance = _won(payment.balance_amount)
+    except ValueError as exc:
+        _settle(call, r.refund_id, "unknown", None, "unknown", {"amount": r.amount})
+        return call.result(
+            "unknown",
+            f"The gateway applied the refund but answered a balance the shop cannot record "
+            f"({exc}); the refund is held as unknown. Use Reconcile on the order once the "
+            "gateway's answer is fixed. Do not refund again.",
+            status=_order_status(call, r),
+        )
     with call.transaction("shop") as tx:
         _claim(tx, r.refund_id, "done", None)
         tx.execute(  # the next refund of the payment counts the cancels from here
@@ -633,7 +776,7 @@ def reconcile(call: Call, order_id: int) -> Result:
             continue
         try:
             if payment is None:
-                status = _not_applied(call, r, "NOT_APPLIED")
+                status = _not_applied(call, r, NOT_APPLIED)
                 result = call.result(
                     "ok",
                     _not_applied_message(r, status),

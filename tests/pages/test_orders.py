@@ -7,6 +7,7 @@ test picks its orders by their current state, from an id range no other test use
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -557,3 +558,35 @@ def test_an_unknown_refund_can_be_reconciled_from_the_page(own_orders_app):
     assert shop(data, "SELECT status FROM refunds WHERE order_id = ?", order_id) == [("done",)]
     assert balance_of(data, order_id) == balance - 4_000
     assert not [b for b in at.button if b.key == "orders_reconcile"]  # decided
+
+
+def test_refund_dialog_asks_for_the_account_when_the_shop_missed_the_deposit(orders_app, demo_dir):
+    # The shop's copy still says WAITING_FOR_DEPOSIT; the gateway knows the customer paid in.
+    # The dialog asks by the gateway's status, so the refund can be made at all.
+    order_id, balance = shop(
+        demo_dir,
+        "SELECT o.id, p.balance_amount FROM orders o"
+        " JOIN payments p ON p.order_id = o.id WHERE o.status = 'approved'"
+        " AND p.method = 'virtual_account' AND p.status = 'DONE' AND p.balance_amount >= 20000"
+        " AND o.id >= ? AND o.id < ? ORDER BY o.id DESC LIMIT 1",
+        *VA_REFUND,
+    )[0]
+    con = sqlite3.connect(demo_dir / "shop.sqlite")
+    with con:
+        con.execute(
+            "UPDATE payments SET status = 'WAITING_FOR_DEPOSIT' WHERE order_id = ?", (order_id,)
+        )
+    con.close()
+    at = open_orders(orders_app, q=str(order_id))
+    select(at, 0)
+    at.session_state[REFUNDING] = order_id  # what the Refund… button does
+    at.run()
+    at.number_input(key=f"orders_refund_amount_{order_id}").set_value(10_000)
+    at.text_input(key="orders_refund_reason").input("damaged box")
+    at.selectbox(key="orders_refund_bank").set_value("88")
+    at.text_input(key="orders_refund_account_number").input("11012345678")
+    at.text_input(key="orders_refund_holder").input("홍길동")
+    at.button(key="orders_refund_submit").click().run()
+    assert not at.exception
+    assert f"Refunded ₩10,000 on order {order_id}; balance ₩{balance - 10_000:,}." in alerts(at)
+    assert balance_of(demo_dir, order_id) == balance - 10_000

@@ -23,6 +23,7 @@ from lib.audit import AuditStore
 from lib.demo.load_sql import copy_tables
 from lib.demo.services.gateway import TOSS_CANCEL_ERRORS
 from lib.demo.services.serve import DEFAULT_SECRET, ServiceThread, create_service
+from lib.errors import OutcomeUnknown
 from lib.payments import GatewayConfig, PaymentsClient
 from lib.principal import Principal
 from lib.records import now_text
@@ -265,7 +266,7 @@ def test_timeout_then_retry_with_the_same_key_cancels_exactly_once(sqlite_stack)
     )
     assert result.ok, result.message
     assert [c["cancelAmount"] for c in stack.ledger(pay.payment_key)] == [1_000]
-    assert _payment(stack, order_id).balance_amount == pay.balance_amount - 1_000
+    assert shop_balance_is_the_gateways(stack, order_id) == pay.balance_amount - 1_000
 
 
 def test_applied_then_500_is_reconciled_to_ok(sqlite_stack):
@@ -279,7 +280,7 @@ def test_applied_then_500_is_reconciled_to_ok(sqlite_stack):
     )
     assert result.ok, result.message
     assert len(stack.ledger(pay.payment_key)) == 1
-    assert _payment(stack, order_id).balance_amount == pay.balance_amount - 2_000
+    assert shop_balance_is_the_gateways(stack, order_id) == pay.balance_amount - 2_000
 
 
 def test_two_concurrent_refunds_over_the_balance_cannot_both_succeed(stack):
@@ -302,7 +303,7 @@ def test_two_concurrent_refunds_over_the_balance_cannot_both_succeed(stack):
     [refused] = [r for r in results if r.outcome != "ok"]
     assert refused.outcome in ("conflict", "invalid"), refused.message
     assert [c["cancelAmount"] for c in stack.ledger(pay.payment_key)] == [share]
-    assert _payment(stack, order_id).balance_amount == pay.balance_amount - share
+    assert shop_balance_is_the_gateways(stack, order_id) == pay.balance_amount - share
 
 
 def test_a_refund_asked_twice_at_once_is_sent_once(stack):
@@ -357,7 +358,7 @@ def test_an_unknown_outcome_blocks_a_new_refund_until_reconciled(sqlite_stack):
     settled = actions.run("order.reconcile", OPERATOR, order_id=order_id)
     assert settled.ok, settled.message
     assert [c["cancelAmount"] for c in stack.ledger(pay.payment_key)] == [1_000]
-    assert _payment(stack, order_id).balance_amount == pay.balance_amount - 1_000
+    assert shop_balance_is_the_gateways(stack, order_id) == pay.balance_amount - 1_000
     assert actions.run("order.reconcile", OPERATOR, order_id=order_id).outcome == "conflict"
 
 
@@ -397,6 +398,14 @@ def assert_in_step(stack: Stack, order_id: int) -> str:
     assert (pay.balance_amount, pay.status) == (gateway["balance_amount"], gateway["status"])
     assert gateway["status"] == GATEWAY_STATUS_FOR[status], (status, gateway["status"])
     return status
+
+
+def shop_balance_is_the_gateways(stack: Stack, order_id: int) -> int:
+    """The shop's balance and status of the order's payment are the gateway's; the balance."""
+    pay = _payment(stack, order_id)
+    gateway = stack.gateway_payment(pay.payment_key)
+    assert (pay.balance_amount, pay.status) == (gateway["balance_amount"], gateway["status"])
+    return pay.balance_amount
 
 
 def wait_until(check: Callable[[], bool], seconds: float = 10.0) -> None:
@@ -771,7 +780,7 @@ def test_an_unapplied_refund_of_a_rejected_order_leaves_it_rejected(sqlite_stack
     assert stack.row("SELECT status FROM orders WHERE id = :i", i=order_id).status == "rejected"
     assert held_refunds(stack, order_id) == []
     assert stack.ledger(pay.payment_key) == []
-    assert _payment(stack, order_id).balance_amount == pay.balance_amount
+    assert shop_balance_is_the_gateways(stack, order_id) == pay.balance_amount
 
 
 def test_a_rejected_order_whose_payment_was_canceled_has_nothing_to_refund(stack):
@@ -996,16 +1005,43 @@ def test_rejecting_a_paid_in_virtual_account_order_needs_the_refund_account(sqli
 def test_a_consecutive_request_refusal_while_the_first_refund_completes_is_no_double_refund(
     sqlite_stack,
 ):
-    # The first attempt is still being processed when the client gives up on it; Toss refuses
-    # a second cancel of the payment within 1 s (403 FORBIDDEN_CONSECUTIVE_REQUEST). The
-    # refund must end applied once, not freed while the gateway completes it.
+    # The refund's first attempt is still being processed when another replica sends the same
+    # cancel (same key) within 1 s: Toss refuses it 403 FORBIDDEN_CONSECUTIVE_REQUEST, which
+    # says nothing of the first. The refund must end applied once, never freed or doubled.
     stack = sqlite_stack
     order_id = stack.order("approved", min_amount=10_000)
     pay = _payment(stack, order_id)
     stack.fault(mode="processing_slow", delay=1.8)
-    result = actions.run(
-        "order.refund", OPERATOR, order_id=order_id, amount=2_000, reason="slow provider"
+    results: list = []
+    refund = threading.Thread(
+        target=lambda: results.append(
+            actions.run(
+                "order.refund", OPERATOR, order_id=order_id, amount=2_000, reason="slow provider"
+            )
+        )
     )
+
+    def reserved() -> bool:
+        try:  # the refunds table is made by the first refund
+            return (
+                stack.row("SELECT COUNT(*) AS n FROM refunds WHERE order_id = :i", i=order_id).n > 0
+            )
+        except sa.exc.OperationalError:
+            return False
+
+    refund.start()
+    try:
+        wait_until(reserved)
+        time.sleep(0.3)  # its request is at the gateway now, being processed
+        sent = stack.row(
+            "SELECT idempotency_key, amount, reason FROM refunds WHERE order_id = :i", i=order_id
+        )
+        replica = _client(stack.gateway_url, timeout=5, retries=0)
+        with pytest.raises(OutcomeUnknown, match="FORBIDDEN_CONSECUTIVE_REQUEST"):
+            replica.cancel(pay.payment_key, sent.amount, sent.reason, sent.idempotency_key)
+    finally:
+        refund.join(timeout=15)
+    [result] = results
     assert result.outcome == "ok", result.message
     assert [c["cancelAmount"] for c in stack.ledger(pay.payment_key)] == [2_000]
     assert _payment(stack, order_id).balance_amount == pay.balance_amount - 2_000
@@ -1023,6 +1059,7 @@ def test_provider_error_then_success_refunds_once(sqlite_stack):
     )
     assert result.outcome == "ok", result.message
     assert [c["cancelAmount"] for c in stack.ledger(pay.payment_key)] == [2_500]
+    assert shop_balance_is_the_gateways(stack, order_id) == pay.balance_amount - 2_500
     assert assert_in_step(stack, order_id) == "partially_refunded"
 
 

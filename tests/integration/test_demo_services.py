@@ -372,6 +372,25 @@ def test_key_in_flight_answers_409_then_replays(tiny_demo, gateway):
     assert len(applied(gateway, key)) == 1
 
 
+def test_key_in_flight_answers_409_whatever_the_body(tiny_demo, gateway):
+    # A request under a key still in flight is "in progress" even with another body (e.g. a
+    # replay without the refund account from a process that did not send the first): a
+    # refusal would tell that client that nothing happened while the first is being applied.
+    key = tiny_demo.payment_key("DONE", 30_000)
+    arm(gateway, "processing_slow", delay=2.5)
+    first: list[requests.Response] = []
+    slow = threading.Thread(target=lambda: first.append(cancel(gateway, key, 1_000, idem="kb")))
+    slow.start()
+    time.sleep(1.2)  # past the 1 s between cancels of a payment
+    other = cancel(gateway, key, 2_000, idem="kb", spaced=False)
+    assert (other.status_code, other.json()["code"]) == (409, "IDEMPOTENT_REQUEST_PROCESSING")
+    slow.join(timeout=10)
+    assert first[0].status_code == 200
+    # Once the key is done, another body under it is refused, as before.
+    assert cancel(gateway, key, 2_000, idem="kb").status_code == 422
+    assert [c["cancelAmount"] for c in applied(gateway, key)] == [1_000]
+
+
 def test_concurrent_cancels_of_one_payment_process_only_the_first(tiny_demo, gateway):
     # Toss: two cancels of one payment within 1 s, only the first is processed; the others get
     # 403 FORBIDDEN_CONSECUTIVE_REQUEST (docs.tosspayments.com/reference/error-codes, 결제 취소).

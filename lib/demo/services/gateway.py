@@ -27,7 +27,8 @@ What it reproduces of Toss Payments, from docs.tosspayments.com (reference/error
   it is 403 NOT_CANCELABLE_PAYMENT, not "already canceled").
 Where it is stricter than Toss, on purpose: a cancel without an Idempotency-Key header is
 refused (Toss runs it without idempotency; this shop never sends one, and a test that forgot
-the key should fail loudly), and a key reused with another body is refused 422 (Toss does not
+the key should fail loudly), and a key reused with another body is refused 422 once the first
+request under it is done (while it is in flight, 409 as for any request under it; Toss does not
 document comparing bodies; refusing keeps a client honest that reconcile replays the exact
 body it first sent).
 """
@@ -315,14 +316,17 @@ class Ledger:
                     "SELECT * FROM idempotency WHERE key = ?", (idempotency_key,)
                 ).fetchone()
                 if row is not None:
+                    # In flight first: a request under the key is still being applied, whatever
+                    # this one's body, and a client must hear "in progress", never a refusal.
+                    fresh = time.time() - row["started_at"] < STALE_IN_FLIGHT_SECONDS
+                    if row["state"] == "in_flight" and fresh:
+                        return 409, _processing().body()
                     if row["request_hash"] != request_hash:
                         return 422, GatewayError(
                             422, "INVALID_REQUEST", "Idempotency-Key was used for another request"
                         ).body()
                     if row["state"] == "done":
                         return row["status_code"], json.loads(row["response_json"])
-                    if time.time() - row["started_at"] < STALE_IN_FLIGHT_SECONDS:
-                        return 409, _processing().body()
                     con.execute(
                         "UPDATE idempotency SET owner = ?, started_at = ? WHERE key = ?",
                         (owner, time.time(), idempotency_key),

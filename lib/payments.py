@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -275,13 +276,19 @@ class PaymentsClient:
         reason: str,
         idempotency_key: str,
         refund_account: RefundAccount | None = None,
+        before_cancel_count: int | None = None,
     ) -> Payment:
         """Cancel `amount` of the payment (None: its whole balance); returns the Payment after.
 
+        A 200 counts only if our cancel in it (after `before_cancel_count`, else the last one
+        of this amount and reason) has cancelStatus DONE; listed but not DONE, or missing, is
+        OutcomeUnknown (the money may still move).
+
         `refund_account` is sent as Toss's `refundReceiveAccount` (a paid-in virtual-account
         payment needs it). It is kept only in this client's memory, with the rest of the body,
-        for `reconcile`'s replay (never written anywhere): a reconcile in another process
-        replays without it, the gateway refuses that replay, and the lookup decides. It never
+        for `reconcile`'s replay (never written anywhere), and dropped once the key is
+        decided: a reconcile in another process replays without it, a refusal of that replay
+        proves nothing, so the lookup decides and finding nothing stays unknown. It never
         appears in a log line or an error's text (a gateway that echoes it is masked).
 
         Timeouts, lost connections, 5xx and 409 IDEMPOTENT_REQUEST_PROCESSING are retried up
@@ -311,6 +318,16 @@ class PaymentsClient:
                 self._pause(n)
             attempt = self._post_cancel_once(payment_key, body, idempotency_key)
             if attempt.kind == "ok" and attempt.payment is not None:
+                ours = _our_cancel(
+                    attempt.payment, amount, reason, before_cancel_count, prefer_done=False
+                )
+                if ours is None or not ours.applied:
+                    state = "missing" if ours is None else f"cancelStatus {ours.status}"
+                    raise OutcomeUnknown(
+                        f"Refund of payment {payment_key} is not done yet (the gateway answered"
+                        f" with our cancel {state}); reconcile it before trying again"
+                    )
+                self._forget(idempotency_key)
                 return attempt.payment
             if attempt.kind == "refused" and attempt.error is not None:
                 if maybe_sent:
@@ -321,6 +338,7 @@ class PaymentsClient:
                         f" earlier attempt went unanswered and the retry was refused"
                         f" ({attempt.error.code}); reconcile it before trying again"
                     )
+                self._forget(idempotency_key)
                 raise _without_account(attempt.error, body)
             maybe_sent = maybe_sent or attempt.kind in ("unknown", "in_flight")
             detail = _redact_account(attempt.detail, body)
@@ -328,6 +346,7 @@ class PaymentsClient:
         tries = f"{self.config.retries + 1} attempts"
         detail = _redact_account(attempt.detail, body)
         if not maybe_sent:
+            self._forget(idempotency_key)
             raise GatewayUnavailable(f"cancel of payment {payment_key}: {detail} ({tries})")
         raise OutcomeUnknown(
             f"Refund of payment {payment_key} may or may not have happened"
@@ -358,6 +377,10 @@ class PaymentsClient:
            guarantees one refund at most. The body must be the one sent first (a key bound to
            another body is refused): it is the one this client sent under the key if it did,
            else {reason, expected_amount} when `reason` is given; with neither, skip to 2.
+           A rebuilt body may not be the one first sent (a refund account lives only in the
+           sender's memory), so a refusal of it, like a 422, an unsent replay (connect error,
+           429) or any answer but a definite refusal, leaves a request under the key possibly
+           pending: then not found is unknown, never None.
            A refusal is not taken at its word: after an attempt that may have been applied,
            a gateway that lost the key refuses the replay (ALREADY_CANCELED_PAYMENT, ...)
            although the refund happened, so the lookup of 2. decides; no request under the
@@ -368,7 +391,8 @@ class PaymentsClient:
            `before_cancel_count` (the count before the attempt, which tells our cancel from an
            older one of the same amount; without it every cancel counts), for one of
            `expected_amount` (any amount if None: a whole-balance cancel) and of the reason
-           sent, if known. Found: the Payment. Not found: None — but only when no request
+           sent, if known. Found with cancelStatus DONE: the Payment; found but not DONE:
+           OutcomeUnknown (the money may still move). Not found: None — but only when no request
            under the key can still be on its way. If the replay itself went unanswered or the
            key is still in progress, the gateway may yet apply it after our look, so the
            outcome stays unknown. Without a replay, None assumes the first attempts are over
@@ -378,6 +402,10 @@ class PaymentsClient:
         (timeouts, 5xx, auth refused on the lookup): try again later, with the same key.
         """
         body = self._sent.get(idempotency_key)
+        # A body rebuilt from {reason, amount} may differ from the one first sent (a refund
+        # account is kept in no process but the sender's): a refusal of it may speak only of
+        # that difference, never of our key, so it cannot prove that nothing happened.
+        rebuilt = body is None
         if body is None and reason is not None:
             body = {"cancelReason": reason}
             if expected_amount is not None:
@@ -387,16 +415,37 @@ class PaymentsClient:
         if key_sent_at is not None and time.time() - key_sent_at > REPLAY_KEY_MAX_AGE:
             body = None
             replay_detail = "no replay (the key is older than the gateway keeps keys)"
+        want_reason = reason if reason is not None else (body or {}).get("cancelReason")
         if body is not None:
             attempt = self._post_cancel_once(payment_key, body, idempotency_key)
             replay_detail = _redact_account(f"replay: {attempt.detail}", body)
-            if attempt.kind == "ok":
-                return attempt.payment
-            pending = attempt.kind in ("unknown", "in_flight")
+            if attempt.kind == "ok" and attempt.payment is not None:
+                ours = _our_cancel(
+                    attempt.payment, expected_amount, want_reason, before_cancel_count
+                )
+                if ours is not None and ours.applied:
+                    self._forget(idempotency_key)
+                    return attempt.payment
+                raise OutcomeUnknown(
+                    f"Refund of payment {payment_key} is still unknown: the gateway answered"
+                    f" the replay with our cancel"
+                    f" {'missing' if ours is None else 'not DONE (' + ours.status + ')'};"
+                    f" reconcile again later"
+                )
+            # Only a definite refusal of the exact body first sent says no request under the
+            # key is still on its way (one would be a 409); a replay never sent (connect
+            # error, 429), unanswered, in progress, or of a rebuilt body says nothing of it.
+            pending = attempt.kind != "refused" or rebuilt
             log.warning("reconcile of payment %s: %s; looking it up", payment_key, replay_detail)
 
         lookup = self._get_once(payment_key)
         if lookup.kind == "refused" and lookup.error and lookup.error.http_status == 404:
+            if pending:
+                raise OutcomeUnknown(
+                    f"Refund of payment {payment_key} is still unknown: {replay_detail};"
+                    f" lookup: {lookup.detail}"
+                )
+            self._forget(idempotency_key)
             return None  # no such payment: no refund of it can have happened
         if lookup.kind != "ok" or lookup.payment is None:
             raise OutcomeUnknown(
@@ -404,20 +453,22 @@ class PaymentsClient:
                 f" lookup: {lookup.detail}"
             )
         payment = lookup.payment
-        want_reason = reason if reason is not None else (body or {}).get("cancelReason")
-        new = payment.cancels[before_cancel_count or 0 :]
-        if any(
-            c.applied
-            and (expected_amount is None or c.amount == expected_amount)
-            and (want_reason is None or c.reason == want_reason)
-            for c in new
-        ):
+        ours = _our_cancel(payment, expected_amount, want_reason, before_cancel_count)
+        if ours is not None and ours.applied:
+            self._forget(idempotency_key)
             return payment
+        if ours is not None:
+            # Listed but not DONE: the gateway may still move the money; keep it held.
+            raise OutcomeUnknown(
+                f"Refund of payment {payment_key} is still unknown: the gateway lists it with"
+                f" cancelStatus {ours.status}; reconcile again later"
+            )
         if pending:
             raise OutcomeUnknown(
                 f"Refund of payment {payment_key} is still unknown: the gateway may still be"
                 f" applying it ({replay_detail}); reconcile again later"
             )
+        self._forget(idempotency_key)
         return None
 
     # --- one attempt -------------------------------------------------------------------------
@@ -470,9 +521,9 @@ class PaymentsClient:
             return _Attempt("unknown", "connection lost before the answer")
         except requests.RequestException as exc:  # e.g. a malformed answer mid-way
             return _Attempt("unknown", f"request failed ({type(exc).__name__})")
-        return self._classify(resp)
+        return self._classify(resp, body)
 
-    def _classify(self, resp: requests.Response) -> _Attempt:
+    def _classify(self, resp: requests.Response, body: dict | None = None) -> _Attempt:
         status = resp.status_code
         try:
             data = resp.json()
@@ -492,12 +543,15 @@ class PaymentsClient:
         message = data.get("message") if isinstance(data, dict) else None
         error = GatewayError(
             self._clean(str(code or f"HTTP_{status}")),
-            self._clean(str(message or resp.reason or "no message")),
+            # Redacted before it is cut: a cut can leave part of the account behind.
+            self._clean(_redact_account(str(message or resp.reason or "no message"), body)),
             status,
         )
         # By the code, never by the status alone (CANCEL_ERRORS): PROVIDER_ERROR is a 400
         # that means "try again", NOT_CANCELABLE_AMOUNT a 403 that means no.
-        if isinstance(code, str) and cancel_decision(code) == REFUSED:
+        # A 422 is no documented Toss answer: it refuses the request's shape (e.g. a key bound
+        # to another body), never says what became of our key.
+        if isinstance(code, str) and cancel_decision(code) == REFUSED and status != 422:
             return _Attempt("refused", str(error), error=error)
         return _Attempt("unknown", f"answered HTTP {status} ({error.code})", error=error)
 
@@ -511,6 +565,10 @@ class PaymentsClient:
         self._sent.move_to_end(idempotency_key)
         while len(self._sent) > REMEMBERED_REQUESTS:
             self._sent.popitem(last=False)
+
+    def _forget(self, idempotency_key: str) -> None:
+        """Drop a decided key's body (and the refund account in it) from memory."""
+        self._sent.pop(idempotency_key, None)
 
     def _clean(self, text: str) -> str:
         """One line, bounded, and without the secret even if a server echoed it back."""
@@ -526,13 +584,38 @@ class PaymentsClient:
 
 
 def _redact_account(text: str, body: dict | None) -> str:
-    """`text` without the refund account's number or holder, should a gateway echo them."""
+    """`text` without the refund account's number or holder, should a gateway echo them; the
+    number also when written with separators (110-123-45678, 110 1234 5678)."""
     account = (body or {}).get("refundReceiveAccount") or {}
-    for key in ("accountNumber", "holderName"):
-        value = account.get(key)
-        if value:
-            text = text.replace(str(value), "***")
+    holder = account.get("holderName")
+    if holder:
+        text = text.replace(str(holder), "***")
+    number = "".join(ch for ch in str(account.get("accountNumber") or "") if ch.isdigit())
+    if number:
+        spaced = r"[\s\-./]*".join(re.escape(d) for d in number)
+        text = re.sub(rf"(?<!\d){spaced}(?!\d)", "***", text)
     return text
+
+
+def _our_cancel(
+    payment: Payment,
+    amount: Any,
+    reason: str | None,
+    before_cancel_count: int | None,
+    prefer_done: bool = True,
+) -> Cancel | None:
+    """Our cancel in `payment`: among its cancels after `before_cancel_count` (all if None),
+    the last of `amount` (any if None) and `reason` (any if None), a DONE one first unless
+    `prefer_done` is False (the answer to our own cancel: ours is its latest)."""
+    candidates = [
+        c
+        for c in payment.cancels[before_cancel_count or 0 :]
+        if (amount is None or c.amount == amount) and (reason is None or c.reason == reason)
+    ]
+    done = [c for c in candidates if c.applied]
+    if done and prefer_done:
+        return done[-1]
+    return candidates[-1] if candidates else None
 
 
 def _without_account(error: GatewayError, body: dict) -> GatewayError:

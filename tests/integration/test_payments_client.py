@@ -503,17 +503,30 @@ def test_provider_error_is_temporary_the_retry_a_second_later_refunds_once(tiny_
 
 
 def test_a_consecutive_request_refusal_while_the_first_completes_is_not_a_no(tiny_demo, gateway):
-    # The first attempt is still being processed when the client gives up on it. Toss refuses a
-    # second cancel of the payment within 1 s (403 FORBIDDEN_CONSECUTIVE_REQUEST): that says
-    # nothing of the first, which completes. The client spaces its attempts and never frees
-    # the amount on such a refusal.
+    # The first attempt is still being processed; another replica sends the same refund (same
+    # key) within 1 s. Toss refuses it 403 FORBIDDEN_CONSECUTIVE_REQUEST: that says nothing of
+    # the first, which completes. The second never takes it for a no, and no refund is doubled.
     key = tiny_demo.payment_key("DONE", 20_000)
     arm(gateway, "processing_slow", delay=1.8)
-    client = make_client(gateway, retries=1)
-    with pytest.raises(OutcomeUnknown):
-        client.cancel(key, 4_000, "slow provider", idempotency_key="refund-consecutive")
-    found = client.reconcile(key, "refund-consecutive", 4_000, before_cancel_count=0)
+    first = threading.Thread(
+        target=make_client(gateway, timeout=5, retries=0).cancel,
+        args=(key, 4_000, "slow provider", "refund-consecutive"),
+    )
+    first.start()
+    time.sleep(0.2)
+    second = make_client(gateway, retries=0)
+    try:
+        with pytest.raises(OutcomeUnknown, match="FORBIDDEN_CONSECUTIVE_REQUEST") as caught:
+            second.cancel(key, 4_000, "slow provider", idempotency_key="refund-consecutive")
+        assert not isinstance(caught.value, GatewayError)
+        assert ledger(gateway, key) == []  # the first is still being applied
+        with pytest.raises(OutcomeUnknown):  # its replay finds the key in progress
+            second.reconcile(key, "refund-consecutive", 4_000, before_cancel_count=0)
+    finally:
+        first.join(timeout=5)
+    found = second.reconcile(key, "refund-consecutive", 4_000, before_cancel_count=0)
     assert found is not None and found.balance_amount == 16_000
+    assert found.balance_amount == make_client(gateway).get(key).balance_amount
     assert [c["cancelAmount"] for c in ledger(gateway, key)] == [4_000]
 
 
@@ -569,6 +582,10 @@ class _Stub:
         body = json.dumps(payment).encode()
 
         class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name): answers a cancel with it
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.do_GET()
+
             def do_GET(self):  # noqa: N802 (http.server's name)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -588,7 +605,7 @@ class _Stub:
         self.server.server_close()
 
 
-def test_a_cancel_not_done_is_not_taken_for_a_refund_and_amounts_stay_exact():
+def test_a_cancel_listed_but_not_done_keeps_the_refund_unknown_and_amounts_stay_exact():
     # The Payment object: cancels[].cancelStatus is DONE for a cancel that went through;
     # amounts are numbers (other currencies carry decimals).
     from decimal import Decimal
@@ -618,7 +635,141 @@ def test_a_cancel_not_done_is_not_taken_for_a_refund_and_amounts_stay_exact():
         found = client.get("pay_usd")
         assert (found.total_amount, found.cancels[0].amount) == (Decimal("100.5"), Decimal("40.25"))
         assert not found.cancels[0].applied
-        # The only cancel is not DONE: no refund happened (no body known, so lookup only).
-        assert client.reconcile("pay_usd", "k-usd", None, before_cancel_count=0) is None
+        # Our cancel is listed but not DONE: the money may still move, so it is neither a
+        # refund nor "nothing happened" (which would free the amount): unknown.
+        with pytest.raises(OutcomeUnknown, match="IN_PROGRESS"):
+            client.reconcile("pay_usd", "k-usd", None, before_cancel_count=0)
+        with pytest.raises(OutcomeUnknown, match="IN_PROGRESS"):
+            client.reconcile("pay_usd", "k-usd", None, before_cancel_count=0, reason="late")
+        # A 200 to the cancel itself whose cancel is not DONE is no refund either.
+        with pytest.raises(OutcomeUnknown, match="IN_PROGRESS"):
+            client.cancel("pay_usd", None, "late", idempotency_key="k-usd-2")
     finally:
         stub.close()
+
+
+# --- reconcile never frees an amount the gateway may still refund ---------------------------
+
+
+def _va_refund_in_flight(url: str, key: str, idem: str, delay: float = 3.0) -> threading.Thread:
+    """A virtual-account refund of 10,000 held in flight at the gateway for `delay` s."""
+    arm(url, "processing_slow", delay=delay)
+    sender = make_client(url, timeout=delay + 3, retries=0)
+    thread = threading.Thread(
+        target=sender.cancel,
+        args=(key, 10_000, "customer request", idem),
+        kwargs={"refund_account": _account()},
+    )
+    thread.start()
+    time.sleep(1.2)  # past the gateway's 1 s between cancels of a payment
+    return thread
+
+
+def test_a_virtual_account_refund_in_flight_is_not_freed_by_a_process_that_did_not_send_it(
+    va_gateway,
+):
+    # Another process (a restart, another replica) reconciles while the first request is still
+    # being applied. Its replay lacks the refund account (kept nowhere): the gateway says
+    # "in progress", and the refund stays unknown until the gateway has decided.
+    url, key = va_gateway
+    sender = _va_refund_in_flight(url, key, "va-race")
+    fresh = make_client(url, retries=0)
+    try:
+        with pytest.raises(OutcomeUnknown):
+            fresh.reconcile(key, "va-race", 10_000, 0, reason="customer request")
+    finally:
+        sender.join(timeout=10)
+    found = fresh.reconcile(key, "va-race", 10_000, 0, reason="customer request")
+    assert found is not None and found.balance_amount == 20_000
+    assert found.balance_amount == make_client(url).get(key).balance_amount
+    assert [c["cancelAmount"] for c in ledger(url, key)] == [10_000]
+
+
+def test_a_refused_replay_of_a_rebuilt_body_is_no_proof_that_nothing_happened(va_gateway):
+    # A gateway may compare the body before it looks for a request in flight (as Toss might):
+    # the rebuilt replay (no account) is refused INVALID_REQUEST, which says nothing of our key.
+    url, key = va_gateway
+    sender = _va_refund_in_flight(url, key, "va-rebuilt")
+    body = {"mode": "refuse", "status": 400, "code": "INVALID_REQUEST"}
+    requests.post(f"{url}/_faults", json=body, timeout=5).raise_for_status()
+    try:
+        with pytest.raises(OutcomeUnknown):
+            make_client(url, retries=0).reconcile(
+                key, "va-rebuilt", 10_000, 0, reason="customer request"
+            )
+    finally:
+        sender.join(timeout=10)
+    assert [c["cancelAmount"] for c in ledger(url, key)] == [10_000]  # it did happen
+
+
+def test_a_replay_that_was_never_sent_keeps_an_unanswered_refund_unknown(tiny_demo, gateway):
+    # The first attempt timed out on our side while the gateway still works on it; the
+    # replay is rate limited (429, never processed): the lookup finds nothing yet, and that
+    # must not be taken for "nothing happened".
+    key = tiny_demo.payment_key("DONE", 20_000)
+    arm(gateway, "processing_slow", delay=2.5)
+    body = {"mode": "refuse", "status": 429, "code": "TOO_MANY_REQUESTS", "append": True}
+    requests.post(f"{gateway}/_faults", json=body, timeout=5).raise_for_status()
+    client = make_client(gateway, retries=0)
+    with pytest.raises(OutcomeUnknown):
+        client.cancel(key, 3_000, "slow", idempotency_key="refund-429")
+    with pytest.raises(OutcomeUnknown):
+        client.reconcile(key, "refund-429", 3_000, before_cancel_count=0)
+    wait_for(lambda: idempotency_rows(tiny_demo.dir) == [("refund-429", "done")])
+    found = client.reconcile(key, "refund-429", 3_000, before_cancel_count=0)
+    assert found is not None and found.balance_amount == 17_000
+    assert [c["cancelAmount"] for c in ledger(gateway, key)] == [3_000]
+
+
+class _Refusing:
+    """A gateway over real HTTP that refuses every cancel with `message` (an echo)."""
+
+    def __init__(self, message: str) -> None:
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        body = json.dumps({"code": "INVALID_REFUND_ACCOUNT_NUMBER", "message": message}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(400)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):  # quiet
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_echoed_refund_account_is_masked_even_with_separators_or_cut():
+    # The echo straddles the 300-character cut, and is written with separators.
+    stub = _Refusing("x" * 290 + " 110-1234-5678 " + HOLDER + " / 110 1234 5678")
+    try:
+        client = make_client(stub.url, retries=0)
+        with pytest.raises(GatewayError) as refused:
+            client.cancel(
+                "pay_va", 1_000, "r", idempotency_key="va-echo", refund_account=_account()
+            )
+        for text in (str(refused.value), repr(refused.value), refused.value.message):
+            assert "110-1234" not in text and "1234" not in text and HOLDER not in text
+    finally:
+        stub.close()
+
+
+def test_a_settled_refund_leaves_no_refund_account_in_the_clients_memory(va_gateway):
+    url, key = va_gateway
+    client = make_client(url)
+    client.cancel(
+        key, 10_000, "customer request", idempotency_key="va-forget", refund_account=_account()
+    )
+    assert ACCOUNT_NUMBER not in repr(vars(client)) and HOLDER not in repr(vars(client))

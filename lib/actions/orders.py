@@ -447,7 +447,12 @@ def _cancel(call: Call, r: Reserved) -> Result:
     try:
         r = _with_cancel_count(call, r)
         payment: Payment | None = gateway.cancel(
-            r.payment_key, r.amount, r.reason, r.idempotency_key, refund_account=r.refund_account
+            r.payment_key,
+            r.amount,
+            r.reason,
+            r.idempotency_key,
+            refund_account=r.refund_account,
+            before_cancel_count=r.cancels_before,
         )
     except GatewayError as exc:  # refused, or never sent: nothing happened
         status = _not_applied(call, r, exc.code)

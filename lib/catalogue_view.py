@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from lib import policy, runtime, session_guard, url_state
+from lib import actions, policy, runtime, session_guard, url_state
 from lib.actions.base import Result
 from lib.actions.products import CATEGORIES
 from lib.engine import Engine
@@ -344,10 +344,11 @@ def _record(title: str, results: Sequence[Result]) -> None:
 def save_edits(principal: Principal) -> None:
     """One product.update per changed row, with the updated_at the row was shown with."""
     shown = st.session_state.get(SHOWN) or []
+    actor = session_guard.actor(principal)
     results = [
-        session_guard.run_action(
+        actions.run(
             "product.update",
-            principal,
+            actor,
             product_id=row["id"],
             expected_updated_at=row["version"],
             **params,
@@ -365,9 +366,8 @@ def discard_edits() -> None:
 
 def deactivate(principal: Principal, product_ids: Sequence[int]) -> None:
     """product.deactivate for each product, each with its own result."""
-    results = [
-        session_guard.run_action("product.deactivate", principal, product_id=i) for i in product_ids
-    ]
+    actor = session_guard.actor(principal)
+    results = [actions.run("product.deactivate", actor, product_id=i) for i in product_ids]
     _record("Deactivate", results)
 
 
@@ -460,7 +460,7 @@ def create_product(principal: Principal, tenant: int) -> Result:
     }
     if policy.sees_all_tenants(principal):
         params["seller_id"] = tenant
-    result = session_guard.run_action("product.create", principal, **params)
+    result = actions.run("product.create", session_guard.actor(principal), **params)
     if result.ok:
         name = " ".join(str(params["name"]).split())
         _record("New product", [replace(result, message=f"{result.message} “{name}” is on sale.")])

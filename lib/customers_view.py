@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from lib import pii_search, policy, runtime, session_guard, unmask, url_state
+from lib import actions, pii_search, policy, runtime, session_guard, unmask, url_state
 from lib.actions.base import Result
 from lib.actions.context import current as action_context
 from lib.actions.customers import MIN_UNMASK_REASON as MIN_REASON  # what customer.unmask takes
@@ -489,9 +489,9 @@ def unmask_dialog(principal: Principal) -> None:
         if len(reason) < MIN_REASON:
             st.error(f"Give a reason (at least {MIN_REASON} characters).")
             return
-        result = session_guard.run_action(
+        result = actions.run(
             "customer.unmask",
-            principal,
+            session_guard.actor(principal),
             customer_id=int(customer_id),
             fields=list(fields),
             reason=reason,
@@ -525,8 +525,11 @@ def contact_form(principal: Principal, customer: Mapping[str, Any]) -> None:
         st.warning("Fill in at least one field to change.")
         return
     with st.spinner("Saving…"):
-        result = session_guard.run_action(
-            "customer.update_contact", principal, customer_id=customer_id, **changes
+        result = actions.run(
+            "customer.update_contact",
+            session_guard.actor(principal),
+            customer_id=customer_id,
+            **changes,
         )
     if not result.ok:
         show_result(result)  # the typed values stay, to be corrected

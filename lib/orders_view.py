@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from lib import pii_search, policy, runtime, session_guard, url_state
+from lib import actions, pii_search, policy, runtime, session_guard, url_state
 from lib.actions.base import Result
 from lib.actions.context import current as action_context
 from lib.actions.orders import (  # the limits the actions enforce, and what they accept
@@ -418,7 +418,8 @@ def _payment_keys(order_ids: Iterable[int]) -> list[str | None]:
 
 def approve(principal: Principal, order_ids: Sequence[int]) -> None:
     """Approve each order on its own: one order.approve each, one result each."""
-    results = [session_guard.run_action("order.approve", principal, order_id=i) for i in order_ids]
+    actor = session_guard.actor(principal)
+    results = [actions.run("order.approve", actor, order_id=i) for i in order_ids]
     _record("Approve", results, _payment_keys(order_ids))
 
 
@@ -431,9 +432,9 @@ def reject(
     """Reject each order on its own (order.reject also cancels its payment; a paid-in
     virtual-account payment is refunded to `refund_account`, for a single order)."""
     extra = {} if refund_account is None else {"refund_account": dict(refund_account)}
+    actor = session_guard.actor(principal)
     results = [
-        session_guard.run_action("order.reject", principal, order_id=i, reason=reason, **extra)
-        for i in order_ids
+        actions.run("order.reject", actor, order_id=i, reason=reason, **extra) for i in order_ids
     ]
     _record("Reject", results, _payment_keys(order_ids))
 
@@ -449,8 +450,13 @@ def refund(
     """Refund `amount` of one order's payment (all or part of its balance); a paid-in
     virtual-account payment to `refund_account` {bank, account_number, holder_name}."""
     extra = {} if refund_account is None else {"refund_account": dict(refund_account)}
-    result = session_guard.run_action(
-        "order.refund", principal, order_id=order_id, amount=amount, reason=reason, **extra
+    result = actions.run(
+        "order.refund",
+        session_guard.actor(principal),
+        order_id=order_id,
+        amount=amount,
+        reason=reason,
+        **extra,
     )
     _record("Refund", [result], [payment_key])
     return result
@@ -458,9 +464,8 @@ def refund(
 
 def reconcile(principal: Principal, order_ids: Sequence[int]) -> None:
     """Ask the gateway what became of each order's undecided refunds (order.reconcile)."""
-    results = [
-        session_guard.run_action("order.reconcile", principal, order_id=i) for i in order_ids
-    ]
+    actor = session_guard.actor(principal)
+    results = [actions.run("order.reconcile", actor, order_id=i) for i in order_ids]
     _record("Reconcile", results, _payment_keys(order_ids))
 
 

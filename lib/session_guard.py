@@ -7,7 +7,7 @@ keep paging through customers or approving orders with the principal it was draw
 
     @session_guard.fragment            # instead of @st.fragment
     @session_guard.dialog("Refund")    # instead of @st.dialog(...)
-    session_guard.run_action("order.approve", principal, order_id=7)  # instead of actions.run
+    actions.run("order.approve", session_guard.actor(principal), order_id=7)
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import streamlit as st
 
-from lib import actions, auth, runtime
-from lib.actions.base import Result
+from lib import auth, runtime
 from lib.pages import PRINCIPAL_KEY
 from lib.principal import Principal
 
@@ -33,10 +32,10 @@ def holds(principal: Principal) -> bool:
     return now is not None and now.username == principal.username
 
 
-def run_action(name: str, principal: Principal, /, **params: Any) -> Result:
-    """`lib.actions.run` for a page: run as nobody, and so denied and audited as such, once
-    the session the page was drawn for has ended."""
-    return actions.run(name, principal if holds(principal) else None, **params)  # type: ignore[arg-type]
+def actor(principal: Principal) -> Principal | None:
+    """Who a page's action runs as: `principal` while the session the page was drawn for
+    holds, else nobody (so lib.actions.run denies and audits it). Ask once per batch."""
+    return principal if holds(principal) else None
 
 
 def _signed_in_or_rerun() -> None:

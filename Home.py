@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from lib import auth, runtime, session_cookie
+from lib.access import auth, session_cookie
+from lib.config import runtime
 from lib.errors import ConfigError
-from lib.pages import PRINCIPAL_KEY, navigation, signed_out_navigation
-from lib.ui import escape_markdown
+from lib.ui.navigation import PRINCIPAL_KEY, navigation, signed_out_navigation
+from lib.ui.widgets import escape_markdown
 
 st.set_page_config(page_title="Backoffice", page_icon=":material/dashboard:", layout="wide")
 

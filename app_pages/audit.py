@@ -5,11 +5,11 @@ from datetime import UTC, date, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from lib import export, url_state
+from lib.access.masking import mask_contacts
 from lib.actions.context import current
 from lib.audit.chain import HASHED_COLUMNS
-from lib.masking import mask_contacts
-from lib.pages import require
+from lib.ui import export, url_state
+from lib.ui.navigation import require
 
 require("audit")
 store = current().audit

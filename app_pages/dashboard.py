@@ -5,11 +5,12 @@ from datetime import date, timedelta
 import altair as alt
 import streamlit as st
 
-from lib import export, runtime
+from lib.config import runtime
 from lib.errors import BackofficeError
-from lib.pages import require
-from lib.ui import freshness_bar, krw_short, show_error
-from lib.url_state import get_date, set_params
+from lib.ui import export
+from lib.ui.navigation import require
+from lib.ui.url_state import get_date, set_params
+from lib.ui.widgets import freshness_bar, krw_short, show_error
 
 require("dashboard")
 engine = runtime.engine()

@@ -5,10 +5,11 @@ portal, nothing about the back ends (policy.sees_sources)."""
 import pandas as pd
 import streamlit as st
 
-from lib import policy, runtime
-from lib.pages import allowed_pages, require
-from lib.principal import Principal
-from lib.ui import ago, escape_markdown
+from lib.access import policy
+from lib.access.principal import Principal
+from lib.config import runtime
+from lib.ui.navigation import allowed_pages, require
+from lib.ui.widgets import ago, escape_markdown
 
 
 def page_links(principal: Principal) -> None:

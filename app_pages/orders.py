@@ -1,7 +1,7 @@
 """Orders & payments: filter orders, approve / reject / refund them, see each payment."""
 
-from lib import orders_view
-from lib.pages import require
+from lib.ui import orders as orders_view
+from lib.ui.navigation import require
 
 principal = require("orders")
 orders_view.render(principal)

@@ -28,13 +28,13 @@ import sqlalchemy as sa
 from bench.databases import PG_SERVER, ServerUnavailable, fresh_postgres, must_fail_when_skipped
 from bench.report import BenchFailed, Benchmark, cli, table
 from lib import actions
+from lib.access.principal import Principal
 from lib.actions.context import ActionContext
 from lib.audit import AuditStore
 from lib.demo.load_sql import copy_tables
 from lib.demo.seed import seed
-from lib.principal import Principal
-from lib.records import orders
-from lib.sqlengine import make_engine
+from lib.records.database import make_engine
+from lib.records.schema import orders
 
 OPERATOR = Principal("operator", "Oscar Operator", ("operator",))
 WARMUP_ORDERS = 20

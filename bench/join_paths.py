@@ -8,7 +8,7 @@ PostgreSQL database (with the keys and indexes a real one would have), then time
 
   join    a three-table join + aggregate (queries/tpch_revenue_by_segment_year.sql)
           (a) pandas read_sql through SQLAlchemy, merge, groupby
-          (b) lib.engine.Engine, tables declared `live` (DuckDB's postgres scanner)
+          (b) lib.reading.engine.Engine, tables declared `live` (DuckDB's postgres scanner)
           (c) the same Engine, tables declared `snapshot` (local DuckDB copies); the copy
               is timed on its own and left out of the query time
   search  the newest 50 open orders with a customer-name search
@@ -36,11 +36,11 @@ from duckdb_extensions import import_extension
 
 from bench.databases import PG_SERVER, fresh_postgres
 from bench.report import BenchFailed, Benchmark, best_of, cli, table
-from lib.engine import Engine
-from lib.queries import load_query
-from lib.sources.base import SourceConfig
-from lib.sources.sql import attachment
-from lib.sqlengine import make_engine
+from lib.reading.engine import Engine
+from lib.reading.queries import load_query
+from lib.reading.sources.base import SourceConfig
+from lib.reading.sources.sql import attachment
+from lib.records.database import make_engine
 
 QUERIES = Path(__file__).resolve().parent / "queries"
 TABLES = ("customer", "orders", "lineitem")

@@ -1,8 +1,8 @@
-"""`lib.masking.mask_frame` over the demo customers repeated to 100k and 1M rows.
+"""`lib.access.masking.mask_frame` over the demo customers repeated to 100k and 1M rows.
 
 `python -m bench.masking [--rows 100000 1000000] [--repeat 2]`
 
-Masks name, e-mail, phone and address (lib.masking.PII_COLUMNS["customers"]), the columns a
+Masks name, e-mail, phone and address (lib.access.masking.PII_COLUMNS["customers"]), the columns a
 customer table shows, and reports rows per second.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 
 from bench.report import BenchFailed, Benchmark, best_of, cli, table
+from lib.access.masking import PII_COLUMNS, looks_like_raw_pii, mask_frame
 from lib.demo import data
-from lib.masking import PII_COLUMNS, looks_like_raw_pii, mask_frame
 
 COLUMNS = PII_COLUMNS["customers"]
 

@@ -38,8 +38,8 @@ def parser() -> argparse.ArgumentParser:
 
 def _config(dest: Path, demo_dir: Path, urls: dict[str, str]) -> Path:
     """The shipped config with its demo files and back-end URLs pointed at this run's."""
+    from lib.config.settings import DEFAULT_CONFIG
     from lib.demo.services.serve import DEFAULT_PORTS
-    from lib.settings import DEFAULT_CONFIG
 
     text = DEFAULT_CONFIG.read_text(encoding="utf-8").replace('"var/demo', f'"{demo_dir}')
     text = text.replace("sqlite:///var/demo", f"sqlite:///{demo_dir}")

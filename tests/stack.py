@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from lib.config.settings import DEFAULT_CONFIG
 from lib.demo.services.serve import DEFAULT_PORTS
-from lib.settings import DEFAULT_CONFIG
 
 
 def write_config(dest: Path, demo_dir: Path, service_urls: dict[str, str] | None = None) -> Path:

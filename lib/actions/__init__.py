@@ -12,7 +12,8 @@ import logging
 import uuid
 from typing import Any
 
-from lib import policy
+from lib.access import policy
+from lib.access.principal import Principal
 from lib.actions import customers, orders, products, sheets
 from lib.actions.base import Action, Call, Result
 from lib.actions.context import ActionContext, current, use_context
@@ -23,7 +24,6 @@ from lib.errors import (
     OutcomeUnknown,
     ValidationFailed,
 )
-from lib.principal import Principal
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from lib.access.principal import Principal
 from lib.actions.context import ActionContext
 from lib.audit import AuditEntry
-from lib.principal import Principal
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import sqlalchemy as sa
 
 from lib.audit import AuditStore
 from lib.errors import ConfigError
-from lib.payments import GatewayConfig, PaymentsClient
-from lib.records import ensure_action_tables
-from lib.sqlengine import make_engine
+from lib.payments.gateway import GatewayConfig, PaymentsClient
+from lib.records.database import make_engine
+from lib.records.schema import ensure_action_tables
 
 
 @dataclass
@@ -44,7 +44,7 @@ class ActionContext:
     def same_database_as_audit(self, name: str) -> bool:
         """True when the change and its audit row can share one transaction."""
         url = self.db(name).url
-        return url.render_as_string(False) == self.audit.engine.url.render_as_string(False)
+        return url.render_as_string(False) == self.audit.db.url.render_as_string(False)
 
 
 _lock = threading.Lock()
@@ -52,8 +52,8 @@ _context: ActionContext | None = None
 
 
 def from_settings() -> ActionContext:
-    from lib.settings import load_settings
-    from lib.sources.sql import sqlalchemy_url
+    from lib.config.settings import load_settings
+    from lib.reading.sources.sql import sqlalchemy_url
 
     settings = load_settings()
     audit = AuditStore(settings.audit_url)

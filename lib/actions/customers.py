@@ -1,7 +1,7 @@
 """Customer actions: update contact details, unmask personal data for a while.
 
 Personal data never reaches the audit log raw: a contact change is recorded as masked
-before/after values (lib.masking, the same rule as every screen), an unmask as the kinds
+before/after values (lib.access.masking, the same rule as every screen), an unmask as the kinds
 revealed and for how long, never the values. Messages never quote what was typed either,
 since they are audited too.
 """
@@ -13,13 +13,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from lib import policy, unmask
+from lib.access import policy, unmask
+from lib.access.masking import mask_detail
 from lib.actions import validation as v
 from lib.actions.base import Action, Call, Result
 from lib.errors import ActionDenied, Conflict, ValidationFailed
-from lib.masking import mask_detail
-from lib.records import customers, now_text
-from lib.sqlengine import READ_ONLY
+from lib.records.database import READ_ONLY
+from lib.records.schema import customers, now_text
 
 CONTACT_FIELDS = ("email", "phone", "address")
 MIN_UNMASK_REASON = 10  # the Customers page states it from here

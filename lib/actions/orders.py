@@ -62,12 +62,17 @@ from lib.actions import validation as v
 from lib.actions.base import Action, Call, Result, Tx
 from lib.actions.context import current as current_context
 from lib.errors import ActionFailed, Conflict, OutcomeUnknown, ValidationFailed
-from lib.payments import MAX_CANCEL_REASON, GatewayError, Payment
-from lib.records import now_text, orders, payments, refunds
-from lib.refund_account import REQUIRED as ACCOUNT_REQUIRED
-from lib.refund_account import WAITING_FOR_DEPOSIT, RefundAccount, is_virtual_account, needs_account
-from lib.refund_account import appears_in as account_in
-from lib.refund_account import parse as parse_refund_account
+from lib.payments.gateway import MAX_CANCEL_REASON, GatewayError, Payment
+from lib.payments.refund_account import REQUIRED as ACCOUNT_REQUIRED
+from lib.payments.refund_account import (
+    WAITING_FOR_DEPOSIT,
+    RefundAccount,
+    is_virtual_account,
+    needs_account,
+)
+from lib.payments.refund_account import appears_in as account_in
+from lib.payments.refund_account import parse as parse_refund_account
+from lib.records.schema import now_text, orders, payments, refunds
 
 # `rejected` only while money is left on the payment (rejected before rejects canceled it).
 REFUNDABLE = ("approved", "partially_refunded", "rejected")
@@ -189,7 +194,8 @@ def _validate_refund(p: dict[str, Any]) -> dict[str, Any]:
             "amount": v.integer(p, "amount", minimum=1, required=False),
             "reason": v.reason(p, min_len=MIN_REASON, max_len=MAX_REFUND_REASON),
             # {bank, account_number, holder_name}: where a paid-in virtual-account payment is
-            # refunded to (lib.refund_account); held in memory for the cancel, audited masked.
+            # refunded to (lib.payments.refund_account); held in memory for the cancel,
+            # audited masked.
             "refund_account": parse_refund_account(p.get("refund_account")),
         }
     )
@@ -676,7 +682,7 @@ def _apply(call: Call, r: Reserved, payment: Payment) -> Result:
 
 
 def _won(amount: Any) -> int:
-    """A gateway amount (exact, lib.payments parses it as Decimal) as the shop's whole won.
+    """A gateway amount (exact, lib.payments.gateway parses it as Decimal) as the shop's whole won.
     A fraction cannot be mirrored in a KRW shop: it stops here, before anything is recorded,
     rather than being cut as int() would."""
     if amount != int(amount):
@@ -685,8 +691,8 @@ def _won(amount: Any) -> int:
 
 
 def _epoch(text: str | None) -> float | None:
-    """A 'YYYY-MM-DD HH:MM:SS' UTC time of the shop's records (lib.records.now_text), as epoch
-    seconds; None if it is not one."""
+    """A 'YYYY-MM-DD HH:MM:SS' UTC time of the shop's records (lib.records.schema.now_text),
+    as epoch seconds; None if it is not one."""
     try:
         return datetime.strptime(str(text), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
     except ValueError:

@@ -1,6 +1,6 @@
 """Product actions: create, update, deactivate. A seller acts only within its own tenant.
 
-Tenant rule (lib.policy.may_touch_tenant): a seller's product of another tenant and a
+Tenant rule (lib.access.policy.may_touch_tenant): a seller's product of another tenant and a
 product that does not exist are refused with the same message, so a seller cannot learn
 which ids other tenants use. Staff who see every tenant (admin) are told plainly when a
 product does not exist. No parameter moves a product to another tenant.
@@ -17,16 +17,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from lib import policy
+from lib.access import policy
 from lib.actions import validation as v
 from lib.actions.base import Action, Call, Result
 from lib.errors import ActionDenied, Conflict, ValidationFailed
-from lib.records import now_text, products, sellers
+from lib.records.schema import now_text, products, sellers
 
 CATEGORIES = ("fashion", "beauty", "electronics", "home", "food", "sports")
 EDITABLE = ("name", "price", "stock", "category")
 MAXIMUM = 1_000_000_000  # price (won) and stock: far above any real value, inside INT32
-STAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # lib.records.now_text
+STAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # lib.records.schema.now_text
 
 # The seller directory, read only here (to check that an admin names a real seller).
 

@@ -1,7 +1,7 @@
 """Spreadsheet import: rows into a database table, every cell checked, all or nothing.
 
 Only the tables declared in IMPORTS can be written, each with its columns' types (those of
-lib.sources.cells, so a cell is read exactly as the spreadsheet pages read it). Every row is
+lib.reading.sources.cells, so a cell is read exactly as the spreadsheet pages read it). Every row is
 checked before anything is written; the first bad cell is named like a spreadsheet names it
 (the header is row 1, the first data row is row 2). The rows then go in in one transaction.
 Each imported row carries the request id of its import, which its audit row also has.
@@ -16,12 +16,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from lib.access.masking import looks_like_raw_pii
 from lib.actions import validation as v
 from lib.actions.base import Action, Call, Result
 from lib.errors import ValidationFailed
-from lib.masking import looks_like_raw_pii
-from lib.records import now_text
-from lib.sources.cells import CellInvalid, is_empty, parse_cell, shown
+from lib.reading.sources.cells import CellInvalid, is_empty, parse_cell, shown
+from lib.records.schema import now_text
 
 MAX_ROWS = 50_000  # one transaction; a larger sheet is imported in parts
 

@@ -105,7 +105,7 @@ def free_text(
 ) -> str | None:
     """Text a person types that is stored and audited as is (a reason, a product name):
     it must not carry someone's e-mail address or phone number."""
-    from lib.masking import looks_like_raw_pii
+    from lib.access.masking import looks_like_raw_pii
 
     value = text(params, name, min_len=min_len, max_len=max_len, required=required)
     if value is not None and looks_like_raw_pii(value):
@@ -120,7 +120,7 @@ def reason(params: Mapping[str, Any], *, min_len: int = 3, max_len: int = 500) -
     """The `reason` every action that asks for one takes: kept in the audit log as typed and
     shown to auditors, so one holding an e-mail address or a phone number in any shape
     (010 1234 5678, 02-123-4567, +1 (415) 555-0100) is refused, for its author to rephrase."""
-    from lib.masking import looks_like_raw_pii, mask_contacts
+    from lib.access.masking import looks_like_raw_pii, mask_contacts
 
     value = text(params, "reason", min_len=min_len, max_len=max_len) or ""
     if mask_contacts(value) != value or looks_like_raw_pii(value):

@@ -14,7 +14,7 @@ from lib.errors import BackofficeError
 
 
 def _default_url() -> str:
-    from lib.settings import load_settings  # only when needed: --url works without a config
+    from lib.config.settings import load_settings  # only when needed: --url works without a config
 
     return load_settings().audit_url
 

@@ -2,7 +2,7 @@
 
 Appends are serialized so the chain never forks. PostgreSQL: a transaction-scoped advisory
 lock taken before the last row is read, held until commit or rollback. SQLite: every write
-transaction starts with BEGIN IMMEDIATE (lib.sqlengine), which takes the database's single
+transaction starts with BEGIN IMMEDIATE (lib.records.database), which takes the database's single
 write lock up front, so a second writer waits (busy timeout) before it reads anything.
 Either way the id is the last id + 1 and the primary key, so a writer that somehow read a
 stale last row fails on the duplicate id instead of forking the chain.
@@ -23,7 +23,7 @@ from lib.audit.chain import GENESIS_HASH, ChainReport, check_chain, row_hash
 from lib.audit.entry import AuditEntry, AuditRow, refuse_raw_emails, to_json
 from lib.audit.schema import audit_log
 from lib.errors import ConfigError
-from lib.sqlengine import READ_ONLY, make_engine
+from lib.records.database import READ_ONLY, make_engine
 
 # pg_advisory_xact_lock key for the chain: the bytes of "auditlog" as a bigint.
 CHAIN_LOCK_KEY = int.from_bytes(b"auditlog", "big")
@@ -44,13 +44,13 @@ class AuditStore:
         self.backend = self.url.get_backend_name()
         if self.backend not in ("sqlite", "postgresql"):
             raise ConfigError(f"Audit store: use SQLite or PostgreSQL, not '{self.backend}'")
-        self.engine = make_engine(self.url, wal=True)  # DuckDB never reads the audit log
+        self.db = make_engine(self.url, wal=True)  # DuckDB never reads the audit log
 
     def __repr__(self) -> str:
         return f"AuditStore({self.url.render_as_string(hide_password=True)!r})"
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        self.db.dispose()
 
     # --- schema ---------------------------------------------------------------------------
 
@@ -72,7 +72,7 @@ class AuditStore:
         """A connection in a write transaction (chain lock held on PostgreSQL), committed on
         exit or rolled back on an exception. Change other tables of this database through it
         and `record` the change: both commit or neither does."""
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             # Chain lock first, before any row lock the caller takes: one lock order, so an
             # action's transaction and another's record cannot deadlock on each other.
             _lock_chain(conn)
@@ -118,7 +118,7 @@ class AuditStore:
 
     @contextmanager
     def _reading(self) -> Iterator[sa.Connection]:
-        with self.engine.connect() as conn:
+        with self.db.connect() as conn:
             conn.execution_options(**{READ_ONLY: True})
             with conn.begin():  # one snapshot for the whole read
                 yield conn

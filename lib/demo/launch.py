@@ -12,9 +12,9 @@ from pathlib import Path
 
 import requests
 
+from lib.config.settings import ROOT, load_settings
 from lib.demo.seed import seed
 from lib.demo.services.serve import DEFAULT_PORTS as SERVICES
-from lib.settings import ROOT, load_settings
 
 APP_PORT = 8501
 LOGINS = ("admin", "operator", "support", "analyst", "auditor", "seller1", "seller2")

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeEngine
 
-from lib.sqlengine import MYSQL_DIALECTS, ensure_utf8mb4
+from lib.records.database import MYSQL_DIALECTS, ensure_utf8mb4
 
 CHUNK_ROWS = 2000
 

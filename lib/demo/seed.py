@@ -233,7 +233,7 @@ def _write_json(path: Path, rows: list[data.Row]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from lib.settings import ROOT  # only the CLI needs the repo location
+    from lib.config.settings import ROOT  # only the CLI needs the repo location
 
     parser = argparse.ArgumentParser(description="Write the demo data files.")
     parser.add_argument("--dir", type=Path, default=ROOT / "var" / "demo", help="target directory")

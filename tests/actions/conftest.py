@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from lib.access.principal import Principal
 from lib.actions import ActionContext, use_context
 from lib.audit import AuditStore
 from lib.demo.load_sql import copy_tables
-from lib.principal import Principal
-from lib.records import products, sellers
-from lib.sqlengine import make_engine
+from lib.records.database import make_engine
+from lib.records.schema import products, sellers
 
 
 def sqlite_context(tmp_path: Path, demo_dir: Path) -> ActionContext:

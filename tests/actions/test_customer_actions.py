@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from lib import unmask
+from lib.access import unmask
+from lib.access.masking import looks_like_raw_pii, mask
 from lib.actions import run
-from lib.masking import looks_like_raw_pii, mask
-from lib.records import customers
+from lib.records.schema import customers
 
 ALL_KINDS = ["address", "email", "name", "phone"]
 REASON = "customer called about a lost parcel, ticket 4411"
@@ -202,7 +202,7 @@ def test_roles_without_unmask_are_denied_and_audited(ctx, principals, audit_rows
 
 
 def test_kinds_outside_the_role_are_denied_by_name(sqlite_ctx, principals, monkeypatch):
-    monkeypatch.setattr("lib.policy.unmask_kinds", lambda principal: {"email"})
+    monkeypatch.setattr("lib.access.policy.unmask_kinds", lambda principal: {"email"})
     result = run(
         "customer.unmask",
         principals["support"],

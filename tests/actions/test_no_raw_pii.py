@@ -18,11 +18,11 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lib.access.masking import looks_like_raw_pii
 from lib.actions import run
 from lib.actions.customers import normalize_phone
 from lib.errors import ValidationFailed
-from lib.masking import looks_like_raw_pii
-from lib.records import customers, now_text
+from lib.records.schema import customers, now_text
 
 SURNAMES = "김이박최정윤한오임신"
 GIVEN = "민지현준영하은빈예아"  # none of these is in the area names kept by address masking

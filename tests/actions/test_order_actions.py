@@ -17,6 +17,7 @@ import requests
 import sqlalchemy as sa
 
 from lib import actions
+from lib.access.principal import Principal
 from lib.actions.context import ActionContext
 from lib.actions.orders import MAX_REJECT_REASON
 from lib.audit import AuditStore
@@ -24,10 +25,9 @@ from lib.demo.load_sql import copy_tables
 from lib.demo.services.gateway import TOSS_CANCEL_ERRORS
 from lib.demo.services.serve import DEFAULT_SECRET, ServiceThread, create_service
 from lib.errors import OutcomeUnknown
-from lib.payments import GatewayConfig, PaymentsClient
-from lib.principal import Principal
-from lib.records import now_text
-from lib.sqlengine import make_engine
+from lib.payments.gateway import GatewayConfig, PaymentsClient
+from lib.records.database import make_engine
+from lib.records.schema import now_text
 
 OPERATOR = Principal("operator", "Oscar Operator", ("operator",))
 ANALYST = Principal("analyst", "Ana Analyst", ("analyst",))

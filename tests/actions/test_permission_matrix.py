@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from lib import actions, policy
+from lib import actions
+from lib.access import policy
+from lib.access.principal import Principal
 from lib.actions.context import ActionContext
 from lib.demo.services.serve import DEFAULT_SECRET, ServiceThread, create_service
-from lib.payments import GatewayConfig, PaymentsClient
-from lib.principal import Principal
+from lib.payments.gateway import GatewayConfig, PaymentsClient
 from tests.actions.conftest import PRINCIPALS, sqlite_context
 
 # One user per role; a seller acts for its own tenant.
@@ -29,7 +30,7 @@ def _first(ctx: ActionContext, sql: str) -> int:
 
 def _unknown_refund(ctx: ActionContext, order_id: int) -> int:
     """A refund whose gateway call never got an answer (its key was never sent)."""
-    from lib.records import now_text, payments, refunds
+    from lib.records.schema import now_text, payments, refunds
 
     with ctx.db("shop").begin() as conn:
         key = conn.execute(

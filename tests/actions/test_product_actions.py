@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from lib.actions import run
-from lib.records import products
+from lib.records.schema import products
 
 MISSING = 999_999
 

@@ -79,9 +79,9 @@ def test_a_missing_or_short_reason_is_still_refused_as_before():
 
 # The page that asks for each reason, and the name under which its action states the minimum.
 PAGE_MINIMUM = {
-    "customer.unmask": ("lib.customers_view", "lib.actions.customers", "MIN_UNMASK_REASON"),
-    "order.reject": ("lib.orders_view", "lib.actions.orders", "MIN_REASON"),
-    "order.refund": ("lib.orders_view", "lib.actions.orders", "MIN_REASON"),
+    "customer.unmask": ("lib.ui.customers", "lib.actions.customers", "MIN_UNMASK_REASON"),
+    "order.reject": ("lib.ui.orders", "lib.actions.orders", "MIN_REASON"),
+    "order.refund": ("lib.ui.orders", "lib.actions.orders", "MIN_REASON"),
 }
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from lib.config.settings import ROOT
 from lib.demo.launch import streamlit_command
-from lib.settings import ROOT
 from tests.stack import write_config
 
 CHROMIUM = "/usr/bin/chromium"

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import expect
 
+from lib.access.masking import mask
 from lib.audit import AuditStore
-from lib.masking import mask
 from tests.e2e.conftest import log_in, wait_idle
 
 pytestmark = pytest.mark.e2e

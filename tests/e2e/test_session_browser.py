@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from lib.session_cookie import COOKIE_NAME
+from lib.access.session_cookie import COOKIE_NAME
 from tests.e2e.conftest import log_in, wait_idle
 from tests.e2e.test_orders_browser import select_row
 from tests.stack import shop

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from lib.audit import GENESIS_HASH, AuditEntry, AuditStore
-from lib.settings import ROOT
+from lib.config.settings import ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -149,14 +149,14 @@ def test_rolled_back_transaction_leaves_neither_the_change_nor_its_audit_row(
         conn.exec_driver_sql("UPDATE orders SET status = 'approved' WHERE id = 1")
         store.record(conn, entry(1))
         raise ActionFailed
-    with store.engine.connect() as conn:
+    with store.db.connect() as conn:
         assert conn.exec_driver_sql("SELECT status FROM orders").scalar() == "pending"
     assert store.query() == []
 
     with store.begin() as conn:
         conn.exec_driver_sql("UPDATE orders SET status = 'approved' WHERE id = 1")
         row = store.record(conn, entry(1))
-    with store.engine.connect() as conn:
+    with store.db.connect() as conn:
         assert conn.exec_driver_sql("SELECT status FROM orders").scalar() == "approved"
     assert row.id == 1 and row.prev_hash == GENESIS_HASH  # the rollback left no gap
     assert store.verify().ok

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from lib.config.settings import ROOT
 from lib.demo.load_sql import copy_tables
-from lib.engine import Engine
-from lib.settings import ROOT
-from lib.sources.base import SourceConfig
+from lib.reading.engine import Engine
+from lib.reading.sources.base import SourceConfig
 
 pytestmark = pytest.mark.integration
 

@@ -1,5 +1,5 @@
 """The Customers search at the query level: customers_list.sql and customers_count.sql, run by
-the engine over a copy of the demo CRM (SQLite through DuckDB), with lib.pii_search's terms.
+the engine over a copy of the demo CRM (SQLite through DuckDB), with lib.access.pii_search's terms.
 
 Searching personal data finds whole values only: a part of an e-mail address or of a phone
 number finds nothing, a name matches by its beginning.
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lib import pii_search
-from lib.engine import Engine
-from lib.settings import load_settings
+from lib.access import pii_search
+from lib.config.settings import load_settings
+from lib.reading.engine import Engine
 from tests.stack import write_config
 
 EMILY, MINSU, SEOUL = 990001, 990002, 990003

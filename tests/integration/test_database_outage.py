@@ -23,13 +23,13 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from lib import actions
+from lib.access.principal import Principal
 from lib.actions import context
+from lib.config.settings import ROOT
 from lib.demo.load_sql import copy_tables
-from lib.engine import RETRY_AFTER_S, Engine
 from lib.errors import SourceUnavailable
-from lib.principal import Principal
-from lib.settings import ROOT
-from lib.sources.base import SourceConfig
+from lib.reading.engine import RETRY_AFTER_S, Engine
+from lib.reading.sources.base import SourceConfig
 from tests.integration.servers import PrivateMariaDB, PrivatePostgres
 from tests.pages.conftest import sign_in
 from tests.stack import shop, write_config
@@ -273,7 +273,7 @@ def test_a_server_that_never_answers_fails_after_the_connect_timeout(
 def test_a_write_to_a_server_that_never_answers_fails_instead_of_hanging(
     source, databases, silent_server
 ):
-    from lib.sqlengine import make_engine as make_write_engine
+    from lib.records.database import make_engine as make_write_engine
 
     url = sa.make_url({"crm": databases.crm_url, "shop": databases.shop_url}[source])
     engine = make_write_engine(url.set(port=silent_server))

@@ -14,11 +14,11 @@ from contextlib import closing
 import pytest
 import requests
 
+from lib.config.settings import ROOT
 from lib.demo.services.auth import basic_secret_header
 from lib.demo.services.serve import DEFAULT_SECRET, DEFAULT_TOKEN, free_port
-from lib.settings import ROOT
-from lib.sources import rest
-from lib.sources.base import SourceConfig
+from lib.reading.sources import rest
+from lib.reading.sources.base import SourceConfig
 
 pytestmark = pytest.mark.integration
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from lib.engine import Engine
 from lib.errors import SourceUnavailable
-from lib.sources.base import SourceConfig
+from lib.reading.engine import Engine
+from lib.reading.sources.base import SourceConfig
 
 
 class Clock:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 import pytest
 
-from lib import lockout
+from lib.access import lockout
 from lib.audit import AuditStore
 from lib.audit import store as audit_store_module
 

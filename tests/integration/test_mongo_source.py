@@ -5,10 +5,10 @@ import uuid
 
 import pytest
 
-from lib.engine import Engine
 from lib.errors import SourceUnavailable
-from lib.sources import mongo
-from lib.sources.base import SourceConfig
+from lib.reading.engine import Engine
+from lib.reading.sources import mongo
+from lib.reading.sources.base import SourceConfig
 
 TICKETS = [
     {

@@ -5,11 +5,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from lib.engine import Engine
+from lib.config.settings import ROOT
 from lib.errors import SourceUnavailable
-from lib.settings import ROOT
-from lib.sources import rest
-from lib.sources.base import SourceConfig
+from lib.reading.engine import Engine
+from lib.reading.sources import rest
+from lib.reading.sources.base import SourceConfig
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +103,7 @@ def test_api_rows_join_database_rows_in_duckdb(demo_services, demo_dir, tmp_path
 
 
 def test_shipped_config_declares_both_pagination_styles():
-    from lib.settings import load_settings
+    from lib.config.settings import load_settings
 
     styles = {
         spec["pagination"]

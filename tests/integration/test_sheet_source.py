@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from lib.errors import SheetInvalid, SourceUnavailable
-from lib.sources import sheet
-from lib.sources.base import SourceConfig
+from lib.reading.sources import sheet
+from lib.reading.sources.base import SourceConfig
 from tests.fakes.server import start_app_in_thread
 from tests.fakes.sheets_api import create_app
 

@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from lib.actions import context
-from lib.settings import ROOT
+from lib.config.settings import ROOT
 from tests.stack import write_config
 
 HOME = str(ROOT / "Home.py")

@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lib.access.masking import looks_like_raw_pii, mask
+from lib.access.pii_search import MAX_SEARCHES, SEARCH_WINDOW, SHORT_NAME, TOO_MANY, parse, record
 from lib.actions import context
-from lib.customers_view import EMPTY, PAGE_SIZE, TABLE, UNMASKING
-from lib.masking import looks_like_raw_pii, mask
-from lib.pii_search import MAX_SEARCHES, SEARCH_WINDOW, SHORT_NAME, TOO_MANY, parse, record
-from lib.url_state import MAX_INT
+from lib.ui.customers import EMPTY, PAGE_SIZE, TABLE, UNMASKING
+from lib.ui.url_state import MAX_INT
 from tests.pages.conftest import sign_in
 from tests.stack import crm, write_config
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.pages import PAGES, PageSpec
+from lib.ui.navigation import PAGES, PageSpec
 from tests.pages.conftest import sign_in
 
 pytestmark = pytest.mark.pages

@@ -3,10 +3,10 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import policy
-from lib.pages import NOT_PERMITTED, PAGES, PRINCIPAL_KEY
-from lib.principal import Principal
-from lib.settings import ROOT
+from lib.access import policy
+from lib.access.principal import Principal
+from lib.config.settings import ROOT
+from lib.ui.navigation import NOT_PERMITTED, PAGES, PRINCIPAL_KEY
 from tests.pages.conftest import sign_in
 
 

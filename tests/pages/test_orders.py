@@ -17,17 +17,17 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from lib import actions
+from lib.access.masking import mask
+from lib.access.pii_search import NO_PHONE_SEARCH, NOTE, SHORT_NAME
+from lib.access.principal import Principal
 from lib.actions import context
+from lib.config.settings import ROOT
 from lib.demo.seed import FILES, MARKER
 from lib.demo.services.serve import ServiceThread, create_service
-from lib.masking import mask
-from lib.orders_view import EMPTY, PAGE_SIZE, REFUNDING, TABLE
-from lib.pages import NOT_PERMITTED, PRINCIPAL_KEY
-from lib.pii_search import NO_PHONE_SEARCH, NOTE, SHORT_NAME
-from lib.principal import Principal
-from lib.records import ensure_action_tables, now_text, payments, refunds
-from lib.settings import ROOT
-from lib.sqlengine import make_engine
+from lib.records.database import make_engine
+from lib.records.schema import ensure_action_tables, now_text, payments, refunds
+from lib.ui.navigation import NOT_PERMITTED, PRINCIPAL_KEY
+from lib.ui.orders import EMPTY, PAGE_SIZE, REFUNDING, TABLE
 from tests.pages.conftest import sign_in
 from tests.stack import crm, shop, write_config
 

@@ -13,11 +13,11 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from lib import actions
+from lib.access.principal import Principal
 from lib.actions import context
-from lib.catalogue_view import EDITOR, EMPTY, PAGE_SIZE
-from lib.pages import NOT_PERMITTED, PRINCIPAL_KEY
-from lib.principal import Principal
-from lib.settings import ROOT
+from lib.config.settings import ROOT
+from lib.ui.navigation import NOT_PERMITTED, PRINCIPAL_KEY
+from lib.ui.seller import EDITOR, EMPTY, PAGE_SIZE
 from tests.pages.conftest import HOME, sign_in
 from tests.stack import shop, write_config
 

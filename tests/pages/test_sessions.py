@@ -1,7 +1,7 @@
 """A browser session's sign-in, as the app sees it: one token per sign-in, ended by logout."""
 
-from lib.auth import _SESSION, SESSION_ENDED
-from lib.pages import PRINCIPAL_KEY
+from lib.access.auth import _SESSION, SESSION_ENDED
+from lib.ui.navigation import PRINCIPAL_KEY
 from tests.pages.conftest import sign_in
 
 

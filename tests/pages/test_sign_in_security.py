@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from lib.access.auth import BAD_CREDENTIALS, record_logout, revoked
+from lib.access.session_cookie import SessionToken
+from lib.access.username_digest import digest_key, username_digest
 from lib.actions import context
-from lib.auth import BAD_CREDENTIALS, record_logout, revoked
-from lib.session_cookie import SessionToken
-from lib.username_digest import digest_key, username_digest
 from tests.pages.conftest import sign_in
 from tests.stack import write_config
 

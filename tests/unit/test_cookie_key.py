@@ -1,6 +1,6 @@
 import pytest
 
-from lib.cookie_key import MIN_BYTES, SAMPLE_VALUE, cookie_key
+from lib.access.cookie_key import MIN_BYTES, SAMPLE_VALUE, cookie_key
 from lib.errors import ConfigError
 
 

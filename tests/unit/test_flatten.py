@@ -2,7 +2,7 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from lib.sources.flatten import flatten, to_arrow
+from lib.reading.sources.flatten import flatten, to_arrow
 
 
 def test_nested_objects_become_prefixed_columns_and_lists_json():

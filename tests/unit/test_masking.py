@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lib.masking import (
+from lib.access.masking import (
     DETAIL_KEYS,
     KINDS,
     PII_COLUMNS,

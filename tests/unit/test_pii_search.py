@@ -1,10 +1,11 @@
-"""What a search box's text matches (lib.pii_search.parse), by the kinds its query reaches."""
+"""What a search box's text matches (lib.access.pii_search.parse), by the kinds its query
+reaches."""
 
 from __future__ import annotations
 
 import pytest
 
-from lib.pii_search import NO_PHONE_SEARCH, parse
+from lib.access.pii_search import NO_PHONE_SEARCH, parse
 
 ORDERS = ("email", "name")  # the Orders page searches no phone numbers
 

@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from lib.config.settings import ROOT
 from lib.errors import QueryNotFound
-from lib.queries import load_query
-from lib.settings import ROOT
+from lib.reading.queries import load_query
 
 QUERIES = ROOT / "queries"
 
@@ -27,7 +27,7 @@ def test_unknown_query_is_reported_by_name(tmp_path: Path):
 
 
 def test_every_shipped_query_names_only_configured_sources():
-    from lib.settings import load_settings
+    from lib.config.settings import load_settings
 
     configured = {s.name for s in load_settings().sources}
     for path in QUERIES.glob("*.sql"):

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from lib import session_cookie
+from lib.access import session_cookie
 
 KEY = "k" * 48
 DAY = timedelta(days=1)

@@ -4,8 +4,8 @@ import bcrypt
 import pytest
 import yaml
 
+from lib.config.settings import ROOT, load_settings
 from lib.errors import ConfigError
-from lib.settings import ROOT, load_settings
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from lib.errors import SheetInvalid
-from lib.sources.cells import CellInvalid, parse_cell, rows_to_table, shown
+from lib.reading.sources.cells import CellInvalid, parse_cell, rows_to_table, shown
 
 
 @pytest.mark.parametrize("value", [None, "", "   "])

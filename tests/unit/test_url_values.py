@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from lib.ui import escape_markdown
-from lib.url_state import MAX_INT, parse_date, parse_int, quoted
+from lib.ui.url_state import MAX_INT, parse_date, parse_int, quoted
+from lib.ui.widgets import escape_markdown
 
 
 @pytest.mark.parametrize(

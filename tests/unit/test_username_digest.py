@@ -2,9 +2,9 @@ import hashlib
 
 import pytest
 
-from lib.cookie_key import MIN_BYTES
+from lib.access.cookie_key import MIN_BYTES
+from lib.access.username_digest import digest_key, username_digest
 from lib.errors import ConfigError
-from lib.username_digest import digest_key, username_digest
 
 TYPED = "correct horse battery staple"  # a password typed into the username box
 

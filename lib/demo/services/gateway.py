@@ -52,10 +52,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from lib import refund_account
 from lib.demo.services import iso_utc, open_readonly
 from lib.demo.services.auth import basic_secret_matches
 from lib.demo.services.faults import PROCESSING_DELAY, install_faults
+from lib.payments import refund_account
 
 LEDGER_FILE = "gateway.sqlite"
 # Toss: "two cancels of one payment within 1 s: only the first is processed" (403
@@ -64,8 +64,8 @@ CONSECUTIVE_WINDOW = 1.0
 # Toss keeps an idempotency key for 15 days (reference/using-api/idempotency). Seconds.
 IDEMPOTENCY_KEY_TTL = 15 * 24 * 3600.0
 # Toss's documented HTTP status of each cancel error code (reference/error-codes, 결제 취소),
-# copied here on purpose rather than imported from lib.payments: the sandbox states what Toss
-# does, the client what it concludes, and the contract test checks one against the other.
+# copied here on purpose rather than imported from lib.payments.gateway: the sandbox states
+# what Toss does, the client what it concludes, and the contract test checks one against the other.
 TOSS_CANCEL_ERRORS: dict[str, int] = {
     "ALREADY_CANCELED_PAYMENT": 400,
     "INVALID_REFUND_ACCOUNT_INFO": 400,

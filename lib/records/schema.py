@@ -1,0 +1,168 @@
+"""The systems of record the actions change, as SQLAlchemy Core tables.
+
+Reads go through DuckDB; only lib/actions writes, through these definitions, with bound
+parameters. `refunds` is the action layer's own table beside the orders it refunds.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+shop = sa.MetaData()
+crm = sa.MetaData()
+
+customers = sa.Table(
+    "customers",
+    crm,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("email", sa.String(255), nullable=False),
+    sa.Column("phone", sa.Text, nullable=False),
+    sa.Column("address", sa.Text, nullable=False),
+    sa.Column("segment", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("signup_date", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Text, nullable=False),
+)
+
+sellers = sa.Table(
+    "sellers",
+    shop,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+)
+
+products = sa.Table(
+    "products",
+    shop,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("seller_id", sa.Integer, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("category", sa.Text, nullable=False),
+    sa.Column("price", sa.Integer, nullable=False),
+    sa.Column("stock", sa.Integer, nullable=False),
+    sa.Column("active", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Text, nullable=False),
+)
+
+orders = sa.Table(
+    "orders",
+    shop,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("customer_id", sa.Integer, nullable=False),
+    sa.Column("seller_id", sa.Integer, nullable=False),
+    sa.Column("product_id", sa.Integer, nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("amount", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("ordered_at", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.Text, nullable=False),
+)
+
+payments = sa.Table(
+    "payments",
+    shop,
+    sa.Column("payment_key", sa.String(64), primary_key=True),
+    sa.Column("order_id", sa.Integer, nullable=False, unique=True),
+    sa.Column("amount", sa.Integer, nullable=False),
+    sa.Column("balance_amount", sa.Integer, nullable=False),
+    sa.Column("method", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("approved_at", sa.Text, nullable=False),
+)
+
+# A refund is recorded as requested, with its idempotency key, before the gateway is
+# called; `requested` and `unknown` rows hold their amount against the payment's balance.
+# `cancels_before` is how many cancels the gateway held for the payment before this one: the
+# lookup that decides an unknown refund looks only after them, so an older cancel of the same
+# amount and reason is never taken for this one. `cancels_after` is the count the gateway
+# answered with once it applied this one (the next refund's `cancels_before`). `rejects_order`
+# marks the cancel a reject made: only its failure sends the order back to pending. The three
+# are nullable because rows written before them have none (ensure_action_tables adds them).
+refunds = sa.Table(
+    "refunds",
+    shop,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("order_id", sa.Integer, nullable=False, index=True),
+    sa.Column("payment_key", sa.String(64), nullable=False, index=True),
+    sa.Column("amount", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("idempotency_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("status", sa.String(16), nullable=False),  # requested | done | failed | unknown
+    sa.Column("requested_by", sa.Text, nullable=False),
+    sa.Column("requested_at", sa.Text, nullable=False),
+    sa.Column("settled_at", sa.Text),
+    sa.Column("gateway_code", sa.Text),
+    sa.Column("cancels_before", sa.Integer),
+    sa.Column("cancels_after", sa.Integer),
+    sa.Column("rejects_order", sa.Boolean),
+)
+
+ACTION_TABLES = {"shop": [refunds], "crm": []}
+
+
+def ensure_action_tables(engine: sa.Engine, db: str) -> None:
+    """Create the tables the action layer owns in a system of record, if missing, and add
+    the (nullable) columns a table made by an older version lacks."""
+    tables = ACTION_TABLES.get(db, [])
+    if not tables:
+        return
+    try:
+        tables[0].metadata.create_all(engine, tables=tables, checkfirst=True)
+    except sa.exc.DBAPIError:
+        # Another app process created them between the check and the CREATE.
+        missing = [t for t in tables if not sa.inspect(engine).has_table(t.name)]
+        if missing:
+            raise
+    for table in tables:
+        _add_missing_columns(engine, table)
+
+
+def _add_missing_columns(engine: sa.Engine, table: sa.Table) -> None:
+    have = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
+    quote = engine.dialect.identifier_preparer.quote
+    for column in table.columns:
+        if column.name in have or not column.nullable:
+            continue
+        kind = column.type.compile(dialect=engine.dialect)
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.text(
+                        f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} {kind}"
+                    )
+                )
+        except sa.exc.DBAPIError:
+            # Another app process added it between the look and the ALTER.
+            fresh = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
+            if column.name not in fresh:
+                raise
+
+
+def now_text() -> str:
+    """A UTC time as the systems of record store it: 'YYYY-MM-DD HH:MM:SS'."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# --- the audit database's side tables --------------------------------------------------------
+# Kept beside audit_log (not in a system of record): an unmask grant is written in the same
+# transaction as the audit row that records it. Created by lib.access.unmask (checkfirst).
+audit_side = sa.MetaData()
+
+unmask_grants = sa.Table(
+    "unmask_grants",
+    audit_side,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("customer_id", sa.BigInteger, nullable=False),
+    sa.Column("fields", sa.Text, nullable=False),  # kinds, sorted, comma-separated
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("granted_at", sa.Text, nullable=False),  # ISO 8601 UTC, microseconds: sorts as text
+    sa.Column("expires_at", sa.Text, nullable=False),
+    sa.Column("request_id", sa.Text, nullable=False),
+    sa.Index("ix_unmask_grants_lookup", "actor", "customer_id", "expires_at"),
+)

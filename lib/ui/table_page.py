@@ -1,0 +1,445 @@
+"""A table page, declared once and drawn by one renderer, as Django admin declares a
+ModelAdmin (`list_filter`, `search_fields`, `ordering`, `actions`).
+
+A page declares its list query, filters (lib.ui.table_filters), sort, columns, selection
+and row actions; `render` draws the filter form mirrored in the URL, then one fragment with
+the last action's results, the buttons the role may use, the paged and sorted table and the
+page's own panel. An action runs once per selected row through `lib.actions.run`, each with
+its own result. See docs/adding-a-table-page.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import pandas as pd
+import streamlit as st
+
+from lib import actions
+from lib.access import pii_search, policy
+from lib.access.principal import Principal
+from lib.actions.context import current as action_context
+from lib.config import runtime
+from lib.errors import BackofficeError
+from lib.ui import session_guard, url_state
+from lib.ui.table_filters import Filter, Search, Sort
+from lib.ui.widgets import escape_markdown, freshness_bar, keep_results, results_panel, show_error
+
+Row = dict[str, Any]
+ROW_HEIGHT = 35  # px: Streamlit's grid rows and header, so a page of rows has no empty row
+
+
+class Listing(Protocol):
+    """Where a table's rows come from: one page of them and the total, in one query."""
+
+    def fetch(
+        self, params: Mapping[str, Any], sort: tuple[str, str], limit: int, offset: int
+    ) -> tuple[pd.DataFrame, int]: ...
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    """queries/<name>.sql through the DuckDB engine (lib.reading.engine.Engine.page)."""
+
+    name: str
+
+    def fetch(
+        self, params: Mapping[str, Any], sort: tuple[str, str], limit: int, offset: int
+    ) -> tuple[pd.DataFrame, int]:
+        return runtime.engine().page(self.name, sort=sort, limit=limit, offset=offset, **params)
+
+
+@dataclass(frozen=True)
+class RowAction:
+    """A button acting on the selected rows: `action` (lib.actions name, and the policy's
+    permission) runs once per row that `applies`, with `params(row)`. With a `dialog`, the
+    button opens it instead; the dialog collects what the action needs and calls
+    `run_action`."""
+
+    action: str
+    label: str
+    params: Callable[[Row], dict[str, Any]]
+    applies: Callable[[Row], bool] = lambda row: True
+    dialog: Callable[[Principal, Sequence[Row]], None] | None = None
+    single: bool = False  # acts on one selected row only
+    hidden_unless_applicable: bool = False
+    primary: bool = False
+    icon: str | None = None
+    help: str | None = None
+
+
+Scope = Callable[[Principal], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class TablePage:
+    name: str  # the page's name: its session keys, widget keys and URL path
+    title: str
+    listing: Listing
+    sort: Sort
+    columns: Mapping[str, Any]  # shown column -> st.column_config
+    records: Callable[[pd.DataFrame], list[Row]]  # plain values of what actions need; has "id"
+    filters: tuple[Filter, ...] = ()
+    display: Callable[[pd.DataFrame], pd.DataFrame] = lambda df: df
+    selection: Literal["multi-row", "single-row"] | None = "multi-row"
+    actions: tuple[RowAction, ...] = ()
+    sources: tuple[str, ...] = ()  # for the freshness bar; none for a page not read by DuckDB
+    empty: str = "Nothing matches these filters."
+    caption: str | None = None  # above the table
+    page_size: int = 20
+    # The page's own parts: bound parameters that are not filters (a seller's tenant; None
+    # stops the page), the table drawn another way (an editable grid, returning the
+    # selected rows), the panel below the table, and what to do after an action's results.
+    scope: Scope | None = None
+    grid: Callable[[Principal, pd.DataFrame, list[Row]], list[Row]] | None = None
+    panel: Callable[[Principal, list[Row]], None] | None = None
+    after_action: Callable[[str, Sequence[Row]], None] | None = None
+    extra_url: Callable[[], dict[str, object]] | None = None
+    forget_on_entry: tuple[str, ...] = field(default=())  # the page's own session keys
+
+    def key(self, part: str) -> str:
+        return f"{self.name}_{part}"
+
+    @property
+    def search(self) -> Search | None:
+        return next((f for f in self.filters if isinstance(f, Search)), None)
+
+
+@dataclass(frozen=True)
+class View:
+    """What the table shows now: each filter's value (by position), the sort, the scope."""
+
+    values: tuple[Any, ...]
+    sort: tuple[str, str]
+    scope: tuple[tuple[str, Any], ...] = ()
+
+    def params(self, page: TablePage) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.scope)
+        for f, value in zip(page.filters, self.values, strict=True):
+            out.update(f.query_params(value))
+        return out
+
+
+# --- filters mirrored in the URL -------------------------------------------------------------
+
+
+def _options(page: TablePage) -> list[Mapping[Any, str]]:
+    out = []
+    for f in page.filters:
+        opts = getattr(f, "options", {})
+        out.append(opts() if callable(opts) else opts if isinstance(opts, Mapping) else {})
+    return out
+
+
+def entered(page: TablePage, options: Sequence[Mapping[Any, str]]) -> View:
+    """The view the URL asks for, read when the page is entered (Streamlit drops a page's
+    widget state on the way out: a missing seed means "just entered"); nothing selected,
+    paged or open on a last visit applies."""
+    state = st.session_state
+    if page.key("seeds") in state and page.key("sort_by") in state:
+        return state[page.key("seeds")]
+    for part in ("page", "view", "shown", "table", "dialog", "searched", "results"):
+        state.pop(page.key(part), None)
+    for key in page.forget_on_entry:
+        state.pop(key, None)
+    query = st.query_params
+    values, notes = [], []
+    for f, opts in zip(page.filters, options, strict=True):
+        value, said = f.from_url(query, opts)
+        values.append(value)
+        notes.extend(said)
+    state[page.key("page")] = url_state.parse_int(query.get("page"), minimum=1) or 1
+    state[page.key("notes")] = notes
+    state[page.key("seeds")] = View(tuple(values), page.sort.from_url(query))
+    return state[page.key("seeds")]
+
+
+def filter_form(page: TablePage, start: View, options: Sequence[Mapping[Any, str]]) -> View:
+    """The filter widgets, starting from `start`; returns what they say now. The search and
+    the plain choices stand on top; ranges and the sort in "More filters"."""
+    values: list[Any] = list(start.values)
+    top = [i for i, f in enumerate(page.filters) if not f.advanced]
+    more = [i for i, f in enumerate(page.filters) if f.advanced]
+    opened = start.sort != page.sort.default or any(
+        start.values[i] not in (None, (), (None, None)) for i in more
+    )
+    with st.container(border=True):
+        if top:
+            widths = [3 if isinstance(page.filters[i], Search) else 2 for i in top]
+            for col, i in zip(st.columns(widths), top, strict=True):
+                with col:
+                    f = page.filters[i]
+                    values[i] = f.widget(page.key(f.params[0]), start.values[i], options[i])
+        with st.expander("More filters and sort", expanded=opened):
+            cols = st.columns(2) if more else [st.container()]
+            for n, i in enumerate(more):
+                with cols[n % 2]:
+                    f = page.filters[i]
+                    values[i] = f.widget(page.key(f.params[0]), start.values[i], options[i])
+            sort = page.sort.widget(page.key("sort"), start.sort)
+    return View(tuple(values), sort)
+
+
+def _write_url(page: TablePage, view: View) -> None:
+    out: dict[str, object] = {}
+    for f, value in zip(page.filters, view.values, strict=True):
+        out.update(f.url(value))
+    out.update(page.sort.url(view.sort))
+    if page.extra_url:
+        out.update(page.extra_url())
+    url_state.write(out)
+
+
+# --- the table -------------------------------------------------------------------------------
+
+
+def _fetch(page: TablePage, view: View) -> tuple[pd.DataFrame, int, int]:
+    """The current page's rows, the total, and the page number (moved to the last page
+    when the list shrank below it)."""
+    state = st.session_state
+    number = max(1, int(state.get(page.key("page")) or 1))
+    params = view.params(page)
+    with st.spinner("Loading…"):
+        df, total = page.listing.fetch(
+            params, view.sort, page.page_size, (number - 1) * page.page_size
+        )
+        last = max(1, -(-total // page.page_size))
+        if df.empty and number > last:
+            number = last
+            df, total = page.listing.fetch(
+                params, view.sort, page.page_size, (number - 1) * page.page_size
+            )
+    state[page.key("page")] = number
+    return df, total, number
+
+
+def _turn(page: TablePage, step: int) -> None:
+    st.session_state[page.key("page")] = max(1, int(st.session_state[page.key("page")]) + step)
+
+
+def pager(page: TablePage, total: int, number: int) -> None:
+    pages = max(1, -(-total // page.page_size))
+    left, middle, right = st.columns([1, 3, 1], vertical_alignment="center")
+    left.button(
+        "Previous",
+        key=page.key("page_prev"),
+        disabled=number <= 1,
+        icon=":material/chevron_left:",
+        on_click=_turn,
+        args=(page, -1),
+    )
+    right.button(
+        "Next",
+        key=page.key("page_next"),
+        disabled=number >= pages,
+        icon=":material/chevron_right:",
+        on_click=_turn,
+        args=(page, 1),
+    )
+    first = (number - 1) * page.page_size + 1
+    last = min(number * page.page_size, total)
+    middle.caption(f"Rows {first:,}–{last:,} of {total:,} · page {number} of {pages}")
+    url_state.write({"page": number if number > 1 else None})
+
+
+def follow_selection(page: TablePage, rows: Sequence[Row]) -> None:
+    """Keep the same rows selected when the rows shown change (an approved order left the
+    pending filter, another page, another sort): a selection is positions in the table,
+    and a button must never act on whatever row slid into a selected position."""
+    state = st.session_state
+    before = state.get(page.key("shown"))
+    ids = [r["id"] for r in rows]
+    if before is None or [r["id"] for r in before] == ids:
+        return
+    picked = selected_positions(page)
+    chosen = {before[i]["id"] for i in picked if 0 <= i < len(before)}
+    state[page.key("table")] = {
+        "selection": {"rows": [i for i, x in enumerate(ids) if x in chosen], "columns": []}
+    }
+
+
+def selected_positions(page: TablePage) -> list[int]:
+    table = st.session_state.get(page.key("table"))
+    try:
+        return list(table["selection"]["rows"])  # type: ignore[index]
+    except (KeyError, TypeError):
+        return []
+
+
+def table(page: TablePage, df: pd.DataFrame, rows: list[Row]) -> list[Row]:
+    """The read-only grid; returns the selected rows."""
+    event = st.dataframe(
+        page.display(df),
+        key=page.key("table"),
+        on_select="rerun" if page.selection else "ignore",
+        selection_mode=page.selection or "multi-row",
+        hide_index=True,
+        width="stretch",
+        height=ROW_HEIGHT * (len(df) + 1) + 3,
+        column_config=dict(page.columns),
+        column_order=list(page.columns),
+    )
+    if not page.selection:
+        return []
+    return [rows[i] for i in event.selection.rows if 0 <= i < len(rows)]
+
+
+# --- actions ---------------------------------------------------------------------------------
+
+
+def run_action(
+    page: TablePage, principal: Principal, row_action: RowAction, rows: Sequence[Row], **extra: Any
+) -> None:
+    """Run `row_action` once per row it applies to, each with its own result, and keep the
+    results for the panel above the table."""
+    actor = session_guard.actor(principal)
+    chosen = [r for r in rows if row_action.applies(r)]
+    results = [
+        actions.run(row_action.action, actor, **row_action.params(r), **extra) for r in chosen
+    ]
+    keep_results(page.key("results"), row_action.label.rstrip("…"), results)
+    if page.after_action:
+        page.after_action(row_action.action, chosen)
+
+
+def open_dialog(page: TablePage, row_action: RowAction, rows: Sequence[Row]) -> None:
+    st.session_state[page.key("dialog")] = (row_action.action, tuple(rows))
+
+
+def close_dialog(page: TablePage, typed: Sequence[str] = ()) -> None:
+    """Close the page's dialog; what was typed in it (keys starting with `typed`) goes, so
+    the next one starts empty."""
+    state = st.session_state
+    state[page.key("dialog")] = None
+    for key in [k for k in state if typed and str(k).startswith(tuple(typed))]:
+        del state[key]
+
+
+def toolbar(page: TablePage, principal: Principal, selected: Sequence[Row]) -> None:
+    """The buttons the role may use (from the policy), enabled for what the selection
+    allows."""
+    allowed = [a for a in page.actions if policy.may_run(principal, a.action)]
+    if not allowed:
+        return
+    if page.selection == "multi-row":
+        st.caption(f"{len(selected)} selected" if selected else "Select rows to act on them.")
+    with st.container(horizontal=True):
+        for a in allowed:
+            rows = [r for r in selected if a.applies(r)]
+            usable = bool(rows) and (not a.single or len(selected) == 1)
+            if a.hidden_unless_applicable and not rows:
+                continue
+            label = f"{a.label} {len(rows)}" if len(rows) > 1 and not a.dialog else a.label
+            callback = open_dialog if a.dialog else run_action
+            args = (page, a, tuple(rows)) if a.dialog else (page, principal, a, tuple(rows))
+            st.button(
+                label,
+                key=page.key(a.action.rsplit(".", 1)[-1]),
+                type="primary" if a.primary else "secondary",
+                icon=a.icon,
+                disabled=not usable,
+                on_click=callback,
+                args=args,
+                help=a.help,
+            )
+
+
+def _open_dialog(page: TablePage, principal: Principal) -> None:
+    opened = st.session_state.get(page.key("dialog"))
+    if not opened:
+        return
+    name, rows = opened
+    row_action = next((a for a in page.actions if a.action == name and a.dialog), None)
+    if row_action is not None and row_action.dialog is not None:
+        row_action.dialog(principal, rows)
+
+
+# --- the page --------------------------------------------------------------------------------
+
+
+@session_guard.fragment
+def grid(page: TablePage, principal: Principal, view: View) -> None:
+    """Results, buttons, the table, its pager and the page's panel: one fragment, so a
+    selection, a page turn or an action reruns only this part."""
+    state = st.session_state
+    results_panel(page.key("results"))
+    try:
+        df, total, number = _fetch(page, view)
+    except BackofficeError as exc:
+        show_error(exc)
+        state[page.key("shown")] = None
+        return
+    if total == 0:
+        st.info(page.empty, icon=":material/search_off:")
+        state[page.key("shown")] = []
+        selected: list[Row] = []
+    else:
+        rows = page.records(df)
+        follow_selection(page, rows)
+        bar = st.container()
+        if page.caption:
+            st.caption(page.caption)
+        selected = page.grid(principal, df, rows) if page.grid else table(page, df, rows)
+        pager(page, total, number)
+        state[page.key("shown")] = rows
+        with bar:
+            toolbar(page, principal, selected)
+        _open_dialog(page, principal)
+    if page.panel:
+        page.panel(principal, selected)
+
+
+def render(page: TablePage, principal: Principal) -> None:
+    """The whole page for a principal that may open it."""
+    st.title(page.title)
+    freshness = st.container()  # filled last, once the sources have been read
+    state = st.session_state
+    options = _options(page)
+    start = entered(page, options)
+    for note in state.pop(page.key("notes"), []):
+        st.caption(escape_markdown(note))  # it quotes the URL
+    scope = page.scope(principal) if page.scope else {}
+    if scope is None:
+        return
+    view = filter_form(page, start, options)
+    view = View(view.values, view.sort, tuple(sorted(scope.items())))
+    if state.get(page.key("view")) not in (None, view):
+        state[page.key("page")] = 1  # new filters, sort or scope: back to the first page
+    state[page.key("view")] = view
+    _write_url(page, view)
+    problem = next(
+        (p for f, v in zip(page.filters, view.values, strict=True) if (p := f.problem(v))),
+        None,
+    )
+    search = page.search
+    if problem:
+        st.warning(problem, icon=":material/filter_alt_off:")
+    elif search and search.pii_target and (refused := _count_search(page, principal, view)):
+        st.warning(refused, icon=":material/hourglass:")
+    else:
+        grid(page, principal, view)
+    if page.sources:
+        with freshness:
+            freshness_bar(runtime.engine(), page.sources, page.name)
+
+
+def _count_search(page: TablePage, principal: Principal, view: View) -> str | None:
+    """A new search on personal data gets its audit row (the term masked) and a note that
+    the link leaves it out; the same search again is not a new one. Returns why the search
+    may not run (too many of them), or None."""
+    search = page.search
+    assert search is not None and search.pii_target is not None
+    parsed = search.parsed(view.values[page.filters.index(search)])
+    refused = pii_search.record_once(
+        st.session_state,
+        page.key("searched"),
+        action_context().audit,
+        principal,
+        parsed,
+        search.pii_target,
+    )
+    if parsed.kind is not None and not refused:
+        st.caption(pii_search.NOTE)
+    return refused

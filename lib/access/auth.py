@@ -40,7 +40,7 @@ def audit_target(username: str, users: dict[str, Any]) -> str:
     someone's e-mail address) is recorded only as a digest."""
     if username in users:
         return username
-    from lib import runtime  # the digest key comes from the settings' secrets
+    from lib.config import runtime  # the digest key comes from the settings' secrets
 
     settings = runtime.settings()
     key = digest_key(settings.demo, settings.demo_dir)

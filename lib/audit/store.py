@@ -131,8 +131,40 @@ class AuditStore:
             )
             return check_chain(row._mapping for row in result)
 
+    def page(
+        self, *, limit: int, offset: int = 0, newest_first: bool = True, **filters: Any
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the rows matching `filters` (as `query` takes them) and how many match
+        in all, from one statement (`count(*) OVER ()`)."""
+        total = sa.func.count().over().label("total_rows")
+        stmt = self._select(**filters).add_columns(total).limit(limit).offset(offset)
+        c = audit_log.c
+        stmt = stmt.order_by(c.id.desc() if newest_first else c.id)
+        with self._reading() as conn:
+            found = [row._mapping for row in conn.execute(stmt)]
+        if not found and offset > 0:
+            return [], self.page(limit=1, **filters)[1]
+        rows = [AuditRow.from_stored(r).as_dict() for r in found]
+        return rows, int(found[0]["total_rows"]) if found else 0
+
     def query(
         self,
+        *,
+        limit: int | None = 100,
+        newest_first: bool = True,
+        **filters: Any,
+    ) -> list[dict[str, Any]]:
+        """Rows matching every given filter (see `_select`), decoded like AuditRow.as_dict(),
+        newest first unless told otherwise."""
+        stmt = self._select(**filters)
+        stmt = stmt.order_by(audit_log.c.id.desc() if newest_first else audit_log.c.id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self._reading() as conn:
+            return [AuditRow.from_stored(row._mapping).as_dict() for row in conn.execute(stmt)]
+
+    @staticmethod
+    def _select(
         *,
         actor: str | None = None,
         action: str | None = None,
@@ -142,11 +174,9 @@ class AuditStore:
         request_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
-        limit: int | None = 100,
-        newest_first: bool = True,
-    ) -> list[dict[str, Any]]:
-        """Rows matching every given filter (since inclusive, until exclusive, aware times),
-        decoded like AuditRow.as_dict(), newest first unless told otherwise."""
+    ) -> sa.Select:
+        """The rows matching every given filter (since inclusive, until exclusive, aware
+        times)."""
         c = audit_log.c
         stmt = sa.select(audit_log)
         for column, value in (
@@ -163,11 +193,7 @@ class AuditStore:
             stmt = stmt.where(c.occurred_at >= utc_text(since))
         if until is not None:
             stmt = stmt.where(c.occurred_at < utc_text(until))
-        stmt = stmt.order_by(c.id.desc() if newest_first else c.id)
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        with self._reading() as conn:
-            return [AuditRow.from_stored(row._mapping).as_dict() for row in conn.execute(stmt)]
+        return stmt
 
 
 def _lock_chain(conn: sa.Connection) -> None:

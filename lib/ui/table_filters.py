@@ -131,6 +131,7 @@ class MultiChoice:
     options: Sequence[str]
     query: str  # "status" binds status_all and statuses
     placeholder: str = "Any"
+    format: Callable[[str], str] = _label  # an option's label
     advanced: bool = False
 
     @property
@@ -154,7 +155,7 @@ class MultiChoice:
             list(self.options),
             default=list(start),
             key=key,
-            format_func=_label,
+            format_func=self.format,
             placeholder=self.placeholder,
         )
         return tuple(v for v in self.options if v in chosen)
@@ -163,7 +164,8 @@ class MultiChoice:
         return {self.param: list(value)}
 
     def query_params(self, value: tuple[str, ...]) -> dict[str, Any]:
-        return {f"{self.query}_all": not value, f"{self.query}s": list(value)}
+        plural = f"{self.query}es" if self.query.endswith("s") else f"{self.query}s"
+        return {f"{self.query}_all": not value, plural: list(value)}
 
     def problem(self, value: Any) -> str | None:
         return None
@@ -179,12 +181,16 @@ class DateRange:
     param_to: str = "to"
     query: str = "date"
     advanced: bool = True
+    # The range when the URL names neither end (e.g. the last 30 days); None: no range.
+    default: Callable[[], tuple[date | None, date | None]] | None = None
 
     @property
     def params(self) -> tuple[str, ...]:
         return (self.param_from, self.param_to)
 
     def from_url(self, query: Mapping[str, str], options: Mapping[Any, str]) -> tuple[Any, list]:
+        if self.default and not (query.get(self.param_from) or query.get(self.param_to)):
+            return self.default(), []
         parse = url_state.parse_date
         return (parse(query.get(self.param_from)), parse(query.get(self.param_to))), []
 

@@ -98,6 +98,10 @@ class TablePage:
     after_action: Callable[[str, Sequence[Row]], None] | None = None
     extra_url: Callable[[], dict[str, object]] | None = None
     forget_on_entry: tuple[str, ...] = field(default=())  # the page's own session keys
+    # A page that holds its selection itself (a detail opened from the URL, selected
+    # whenever its row is shown): called with the rows before the table is drawn, instead
+    # of follow_selection.
+    follow: Callable[[list[Row]], None] | None = None
 
     def key(self, part: str) -> str:
         return f"{self.name}_{part}"
@@ -122,6 +126,11 @@ class View:
         return out
 
 
+def current_view(page: TablePage) -> View | None:
+    """What the page's table shows in this run (for a panel that exports it)."""
+    return st.session_state.get(page.key("view"))
+
+
 # --- filters mirrored in the URL -------------------------------------------------------------
 
 
@@ -134,12 +143,13 @@ def _options(page: TablePage) -> list[Mapping[Any, str]]:
 
 
 def entered(page: TablePage, options: Sequence[Mapping[Any, str]]) -> View:
-    """The view the URL asks for, read when the page is entered (Streamlit drops a page's
-    widget state on the way out: a missing seed means "just entered"); nothing selected,
-    paged or open on a last visit applies."""
+    """The view the URL asks for, read when the page is entered (lib.ui.url_state.entered);
+    nothing selected, paged or open on a last visit applies."""
+    return url_state.entered(page.key("seeds"), page.key("sort_by"), lambda: _read(page, options))
+
+
+def _read(page: TablePage, options: Sequence[Mapping[Any, str]]) -> View:
     state = st.session_state
-    if page.key("seeds") in state and page.key("sort_by") in state:
-        return state[page.key("seeds")]
     for part in ("page", "view", "shown", "table", "dialog", "searched", "results"):
         state.pop(page.key(part), None)
     for key in page.forget_on_entry:
@@ -152,8 +162,7 @@ def entered(page: TablePage, options: Sequence[Mapping[Any, str]]) -> View:
         notes.extend(said)
     state[page.key("page")] = url_state.parse_int(query.get("page"), minimum=1) or 1
     state[page.key("notes")] = notes
-    state[page.key("seeds")] = View(tuple(values), page.sort.from_url(query))
-    return state[page.key("seeds")]
+    return View(tuple(values), page.sort.from_url(query))
 
 
 def filter_form(page: TablePage, start: View, options: Sequence[Mapping[Any, str]]) -> View:
@@ -377,7 +386,10 @@ def grid(page: TablePage, principal: Principal, view: View) -> None:
         selected: list[Row] = []
     else:
         rows = page.records(df)
-        follow_selection(page, rows)
+        if page.follow:
+            page.follow(rows)
+        else:
+            follow_selection(page, rows)
         bar = st.container()
         if page.caption:
             st.caption(page.caption)

@@ -8,11 +8,13 @@ a teammate's copied URL, or a deep link opened before signing in all start from 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date
+from typing import TypeVar
 
 import streamlit as st
 
+T = TypeVar("T")
 SEP = ","
 # What a URL may ask for. Anything else is read as "not given" (the page's default), so a
 # mistyped, stale or hostile link opens the page on a wider view instead of failing.
@@ -44,6 +46,16 @@ def parse_date(raw: str | None) -> date | None:
     except ValueError:  # 2026-02-30
         return None
     return value if MIN_DATE <= value <= MAX_DATE else None
+
+
+def entered(seeds_key: str, widget_key: str, read: Callable[[], T]) -> T:
+    """What a page's filters start from: `read()` (the URL) when the page is entered, kept
+    for the visit. Streamlit drops a page's widget state when another page runs, so a
+    missing `widget_key` means "just entered"."""
+    state = st.session_state
+    if seeds_key not in state or widget_key not in state:
+        state[seeds_key] = read()
+    return state[seeds_key]
 
 
 def _seed(key: str, value: object) -> None:

@@ -11,6 +11,3 @@ class Principal:
     name: str
     roles: tuple[str, ...]
     tenant: int | None = None  # a seller's own seller id; None for staff
-
-    def has_role(self, *roles: str) -> bool:
-        return any(r in self.roles for r in roles)

@@ -112,13 +112,6 @@ class ServiceThread:
         self.stop()
 
 
-def start_in_thread(app: FastAPI, port: int = 0) -> tuple[ServiceThread, str]:
-    """Serve `app` on 127.0.0.1:`port` (0: any free port); returns the running service (call
-    its .stop()) and its base URL."""
-    service = ServiceThread(app, port).start()
-    return service, service.url
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run one demo back end on 127.0.0.1.")
     parser.add_argument("service", choices=sorted(_FACTORIES))

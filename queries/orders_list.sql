@@ -1,6 +1,6 @@
 -- sources: shop, crm
 -- One page of orders with their payment, seller and customer, for the Orders page.
--- Keep the WHERE clause the same as orders_count.sql's: the pager counts what this lists.
+-- total_rows: the whole list's count beside each row, for the pager (Engine.page).
 -- sortable: ordered_at, id, amount, balance, status, method, seller
 -- default_sort: ordered_at desc
 SELECT
@@ -14,7 +14,8 @@ SELECT
     c.name AS customer,
     p.payment_key,
     o.seller_id,
-    o.customer_id
+    o.customer_id,
+    count(*) OVER () AS total_rows
 FROM shop.orders AS o
 LEFT JOIN shop.payments AS p ON p.order_id = o.id
 LEFT JOIN shop.sellers AS s ON s.id = o.seller_id

@@ -27,7 +27,7 @@ from lib.demo.services.serve import ServiceThread, create_service
 from lib.records.database import make_engine
 from lib.records.schema import ensure_action_tables, now_text, payments, refunds
 from lib.ui.navigation import NOT_PERMITTED, PRINCIPAL_KEY
-from lib.ui.orders import EMPTY, PAGE_SIZE, REFUNDING, TABLE
+from lib.ui.orders import EMPTY, PAGE_SIZE, TABLE
 from tests.pages.conftest import sign_in
 from tests.stack import crm, shop, write_config
 
@@ -131,7 +131,7 @@ def test_status_from_the_url_shows_only_pending_orders(orders_app):
     df = table(at)
     assert len(df) == PAGE_SIZE
     assert set(df["status"]) == {"pending"}
-    assert at.multiselect(key="status").value == ["pending"]
+    assert at.multiselect(key="orders_status").value == ["pending"]
     assert at.query_params["status"] == "pending"
 
 
@@ -139,8 +139,8 @@ def test_amount_range_from_the_url_is_applied(orders_app, demo_dir):
     at = open_orders(orders_app, min="100000", max="150000")
     df = table(at)
     assert df["amount"].between(100_000, 150_000).all()
-    assert at.number_input(key="min").value == 100_000
-    assert at.number_input(key="max").value == 150_000
+    assert at.number_input(key="orders_min_min").value == 100_000
+    assert at.number_input(key="orders_min_max").value == 150_000
     in_range = "SELECT count(*) FROM orders WHERE amount BETWEEN 100000 AND 150000"
     assert total_of(at) == shop(demo_dir, in_range)[0][0]
 
@@ -170,7 +170,7 @@ def test_a_name_matches_by_its_beginning_stays_out_of_the_url_and_is_audited(ord
     )[0][0]
     assert total_of(at) == expected
     assert all("*" in name for name in table(at)["customer"])
-    assert at.text_input(key="q").value == prefix
+    assert at.text_input(key="orders_q").value == prefix
     assert "q" not in at.query_params and at.query_params["status"] == "approved"
     at.run()  # the same search again is not a new one
     rows = name_searches()
@@ -227,7 +227,7 @@ def test_search_matches_a_whole_customer_email_whatever_its_case(orders_app, dem
 def test_page_two_differs_from_page_one_and_is_in_the_url(orders_app):
     at = open_orders(orders_app, status="approved")
     first = list(table(at)["id"])
-    at.button(key="page_next").click().run()
+    at.button(key="orders_page_next").click().run()
     second = list(table(at)["id"])
     assert at.query_params["page"] == "2"
     assert len(second) == PAGE_SIZE and not set(first) & set(second)
@@ -250,14 +250,14 @@ def test_sorting_by_amount_descending_is_server_side_and_in_the_url(orders_app, 
 def test_changing_a_filter_goes_back_to_page_one(orders_app):
     at = open_orders(orders_app, page="3")
     assert at.query_params["page"] == "3"
-    at.multiselect(key="status").set_value(["approved"]).run()
+    at.multiselect(key="orders_status").set_value(["approved"]).run()
     assert "page" not in at.query_params
     assert at.query_params["status"] == "approved"
 
 
 def test_an_unknown_status_in_the_url_is_ignored(orders_app):
     at = open_orders(orders_app, status="bogus", sort="-nonsense")
-    assert at.multiselect(key="status").value == []
+    assert at.multiselect(key="orders_status").value == []
     assert len(table(at)) == PAGE_SIZE
     assert "status" not in at.query_params and "sort" not in at.query_params
     assert any("bogus" in c.value for c in at.caption)
@@ -329,8 +329,7 @@ def test_refund_dialog_refunds_part_of_the_balance(orders_app, demo_dir):
     select(at, 0)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Balance"] == f"₩{balance:,}"
-    at.session_state[REFUNDING] = order_id  # what the Refund… button does
-    at.run()
+    at.button(key="orders_refund").click().run()
     amount = at.number_input(key=f"orders_refund_amount_{order_id}")
     assert amount.value == balance  # defaults to the whole balance
     amount.set_value(10_000)
@@ -360,8 +359,7 @@ def test_refund_dialog_of_a_virtual_account_asks_for_the_bank_account(orders_app
     )[0]
     at = open_orders(orders_app, q=str(order_id))
     select(at, 0)
-    at.session_state[REFUNDING] = order_id  # what the Refund… button does
-    at.run()
+    at.button(key="orders_refund").click().run()
     assert "A virtual-account payment is refunded to the customer's bank account." in (
         " ".join(i.value for i in at.info)
     )
@@ -480,7 +478,7 @@ def test_a_source_that_is_down_is_named_and_the_filters_still_work(tmp_path, dem
         at = open_orders(lambda: AppTest.from_file(HOME, default_timeout=60))
         errors = [e.value for e in at.error]
         assert any(e.startswith("Source 'crm' is unavailable") for e in errors), errors
-        assert at.multiselect(key="status").value == []
+        assert at.multiselect(key="orders_status").value == []
         assert not at.dataframe
     finally:
         st.cache_resource.clear()
@@ -579,8 +577,7 @@ def test_refund_dialog_asks_for_the_account_when_the_shop_missed_the_deposit(ord
     con.close()
     at = open_orders(orders_app, q=str(order_id))
     select(at, 0)
-    at.session_state[REFUNDING] = order_id  # what the Refund… button does
-    at.run()
+    at.button(key="orders_refund").click().run()
     at.number_input(key=f"orders_refund_amount_{order_id}").set_value(10_000)
     at.text_input(key="orders_refund_reason").input("damaged box")
     at.selectbox(key="orders_refund_bank").set_value("88")

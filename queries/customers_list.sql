@@ -1,10 +1,10 @@
 -- sources: crm
--- One page of customers for the Customers page; personal data is masked by the page.
--- Keep the WHERE clause the same as customers_count.sql's: the pager counts what this lists.
--- The search terms come from lib.pii_search.Search, whose rules keep search from revealing
--- more than the mask shows: $q_id the id and $q_email the e-mail exactly, $q_name the
--- beginning of the name, $q_phone the phone's digits exactly (+82 numbers in domestic form,
--- as lib.pii_search.normalise_phone does).
+-- One page of customers for the Customers page and, on each row, how many match in all
+-- (the pager's total, Engine.page); personal data is masked by the page.
+-- The search terms come from lib.access.pii_search.Search, whose rules keep search from
+-- revealing more than the mask shows: $q_id the id and $q_email the e-mail exactly, $q_name
+-- the beginning of the name, $q_phone the phone's digits exactly (+82 numbers in domestic
+-- form, as lib.access.pii_search.normalise_phone does).
 -- sortable: id, name, segment, status, signup_date
 -- default_sort: signup_date desc
 SELECT
@@ -15,7 +15,8 @@ SELECT
     c.address,
     c.segment,
     c.status,
-    CAST(c.signup_date AS DATE) AS signup_date
+    CAST(c.signup_date AS DATE) AS signup_date,
+    count(*) OVER () AS total_rows
 FROM crm.customers AS c
 WHERE ($segment_all OR c.segment IN (SELECT unnest(CAST($segments AS VARCHAR[]))))
   AND ($status_all OR c.status IN (SELECT unnest(CAST($statuses AS VARCHAR[]))))

@@ -21,8 +21,12 @@ from lib.errors import ActionDenied, Conflict, ValidationFailed
 from lib.records.database import READ_ONLY
 from lib.records.schema import customers, now_text
 
+# What update_contact and unmask take; the Customers page's form and dialog read them here.
 CONTACT_FIELDS = ("email", "phone", "address")
-MIN_UNMASK_REASON = 10  # the Customers page states it from here
+CONTACT_MAX_LEN = {"email": 254, "phone": 32, "address": 200}
+MIN_ADDRESS = 5
+MIN_UNMASK_REASON = 10
+MAX_UNMASK_REASON = 500
 
 _EMAIL = re.compile(
     r"[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}"
@@ -44,7 +48,7 @@ def _customer(conn: sa.Connection, customer_id: int, lock: bool = False) -> Any:
 def normalize_email(value: str) -> str:
     """`value` as stored: trimmed, domain in lower case. Raises ValidationFailed."""
     value = value.strip()
-    if len(value) > 254 or not _EMAIL.fullmatch(value) or ".." in value:
+    if len(value) > CONTACT_MAX_LEN["email"] or not _EMAIL.fullmatch(value) or ".." in value:
         raise ValidationFailed("email is not a valid e-mail address")
     local, _, domain = value.rpartition("@")
     return f"{local}@{domain.lower()}"
@@ -66,13 +70,15 @@ def normalize_phone(value: str) -> str:
 def _validate_update_contact(p: dict[str, Any]) -> dict[str, Any]:
     v.only(p, {"customer_id", *CONTACT_FIELDS})
     clean: dict[str, Any] = {"customer_id": v.integer(p, "customer_id", minimum=1)}
-    email = v.text(p, "email", max_len=254, required=False)
+    email = v.text(p, "email", max_len=CONTACT_MAX_LEN["email"], required=False)
     if email is not None:
         clean["email"] = normalize_email(email)
-    phone = v.text(p, "phone", max_len=32, required=False)
+    phone = v.text(p, "phone", max_len=CONTACT_MAX_LEN["phone"], required=False)
     if phone is not None:
         clean["phone"] = normalize_phone(phone)
-    address = v.text(p, "address", min_len=5, max_len=200, required=False)
+    address = v.text(
+        p, "address", min_len=MIN_ADDRESS, max_len=CONTACT_MAX_LEN["address"], required=False
+    )
     if address is not None:
         clean["address"] = address
     if len(clean) == 1:
@@ -138,7 +144,7 @@ def _validate_unmask(p: dict[str, Any]) -> dict[str, Any]:
     return {
         "customer_id": v.integer(p, "customer_id", minimum=1),
         "fields": sorted(set(fields)),
-        "reason": v.reason(p, min_len=MIN_UNMASK_REASON),
+        "reason": v.reason(p, min_len=MIN_UNMASK_REASON, max_len=MAX_UNMASK_REASON),
     }
 
 

@@ -253,7 +253,7 @@ def test_paging_is_server_side_and_in_the_url(app, demo_dir):
     first = list(table(at)["id"])
     top = crm(demo_dir, "SELECT max(id) FROM customers")[0][0]
     assert first == list(range(top, top - PAGE_SIZE, -1))
-    at.button(key="page_next").click().run()
+    at.button(key="customers_page_next").click().run()
     second = list(table(at)["id"])
     assert second == list(range(top - PAGE_SIZE, top - 2 * PAGE_SIZE, -1))
     assert at.query_params["page"] == "2"
@@ -286,6 +286,31 @@ def test_selecting_a_row_opens_the_customer_and_puts_its_id_in_the_url(app):
     at.button(key="customers_close").click().run()
     assert "id" not in at.query_params
     assert not at.subheader
+
+
+def selected_rows(at: AppTest) -> list[int]:
+    return list(at.session_state[TABLE]["selection"]["rows"])
+
+
+def test_the_open_customer_follows_its_row_and_stays_open_off_the_page(app, demo_dir):
+    top = crm(demo_dir, "SELECT max(id) FROM customers")[0][0]
+    at = open_customers(app, sort="-id", id=str(top - 1))  # a link: its row is ticked
+    assert [s.value for s in at.subheader] == [f"Customer #{top - 1}"]
+    assert selected_rows(at) == [1]
+    at.button(key="customers_page_next").click().run()  # not on page 2: still open
+    assert [s.value for s in at.subheader] == [f"Customer #{top - 1}"]
+    assert selected_rows(at) == [] and at.query_params["id"] == str(top - 1)
+    at.button(key="customers_page_prev").click().run()
+    assert selected_rows(at) == [1]
+    at.session_state[TABLE] = {"selection": {"rows": [3], "columns": [], "cells": []}}
+    at.run()  # a click on another row opens that customer
+    assert [s.value for s in at.subheader] == [f"Customer #{top - 3}"]
+    assert at.query_params["id"] == str(top - 3)
+    at.button(key="customers_page_next").click().run()
+    assert at.query_params["page"] == "2"
+    at.multiselect(key="customers_status").set_value(["blocked"]).run()
+    assert "page" not in at.query_params  # a new filter: back to page 1, the customer open
+    assert at.query_params["id"] == str(top - 3)
 
 
 @pytest.mark.parametrize("raw", ["0", "-3", str(MAX_INT + 1), "9" * 18])
@@ -430,8 +455,9 @@ def test_filters_of_another_page_do_not_leak_into_this_one(app, demo_dir):
     assert at.multiselect(key="customers_status").value == ["blocked"]
     at.switch_page("app_pages/orders.py").run()
     assert not at.exception
-    assert at.multiselect(key="status").value == []
-    at.multiselect(key="status").set_value(["pending"]).run()
+    orders_status = next(m for m in at.multiselect if m.label == "Status")  # the Orders' own key
+    assert orders_status.value == []
+    orders_status.set_value(["pending"]).run()
     at.switch_page(PAGE).run()
     assert not at.exception
     assert at.multiselect(key="customers_status").value == []

@@ -1,8 +1,9 @@
 -- sources: shop
--- One page of ONE seller's products for the Seller portal. $seller_id is always bound: the
--- page decides it from the signed-in user (a seller: its own tenant, whatever the URL says).
+-- One page of ONE seller's products for the Seller portal, and how many match in all
+-- (total_rows, for the pager: one query, so the count and the list share one WHERE).
+-- $seller_id is always bound: the page decides it from the signed-in user (a seller: its
+-- own tenant, whatever the URL says).
 -- `version` is updated_at as stored: product.update's expected_updated_at compares it as is.
--- Keep the WHERE clause the same as products_count.sql's: the pager counts what this lists.
 -- sortable: id, name, category, price, stock, updated_at
 -- default_sort: id desc
 SELECT
@@ -14,7 +15,8 @@ SELECT
     p.active <> 0 AS active,
     CAST(p.updated_at AS TIMESTAMP) AS updated_at,
     p.updated_at AS version,
-    p.seller_id
+    p.seller_id,
+    count(*) OVER () AS total_rows
 FROM shop.products AS p
 WHERE p.seller_id = $seller_id
   AND ($q IS NULL OR contains(lower(p.name), lower($q)))

@@ -26,6 +26,9 @@ from lib.records.schema import now_text, products, sellers
 CATEGORIES = ("fashion", "beauty", "electronics", "home", "food", "sports")
 EDITABLE = ("name", "price", "stock", "category")
 MAXIMUM = 1_000_000_000  # price (won) and stock: far above any real value, inside INT32
+# The bounds the action enforces; the Seller portal's inputs read them from here.
+NAME_MIN, NAME_MAX = 2, 120
+PRICE_MIN, STOCK_MIN = 1, 0
 STAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # lib.records.schema.now_text
 
 # The seller directory, read only here (to check that an admin names a real seller).
@@ -69,9 +72,9 @@ def _next_stamp(previous: str | None) -> str:
 def _fields(p: dict[str, Any], required: bool) -> dict[str, Any]:
     fields = {
         # A catalogue is public and the name is audited as is.
-        "name": v.free_text(p, "name", min_len=2, max_len=120, required=required),
-        "price": v.integer(p, "price", minimum=1, required=required),
-        "stock": v.integer(p, "stock", minimum=0, required=required),
+        "name": v.free_text(p, "name", min_len=NAME_MIN, max_len=NAME_MAX, required=required),
+        "price": v.integer(p, "price", minimum=PRICE_MIN, required=required),
+        "stock": v.integer(p, "stock", minimum=STOCK_MIN, required=required),
         "category": v.choice(p, "category", CATEGORIES, required=required),
     }
     for name in ("price", "stock"):

@@ -98,6 +98,9 @@ class TablePage:
     after_action: Callable[[str, Sequence[Row]], None] | None = None
     extra_url: Callable[[], dict[str, object]] | None = None
     forget_on_entry: tuple[str, ...] = field(default=())  # the page's own session keys
+    # The buttons below the table rather than above it: for a grid whose own widgets (drawn
+    # last) choose the rows the buttons act on.
+    toolbar_below: bool = False
     # A page that holds its selection itself (a detail opened from the URL, selected
     # whenever its row is shown): called with the rows before the table is drawn, instead
     # of follow_selection.
@@ -394,6 +397,8 @@ def grid(page: TablePage, principal: Principal, view: View) -> None:
         if page.caption:
             st.caption(page.caption)
         selected = page.grid(principal, df, rows) if page.grid else table(page, df, rows)
+        if page.toolbar_below:
+            bar = st.container()
         pager(page, total, number)
         state[page.key("shown")] = rows
         with bar:

@@ -178,5 +178,6 @@ def test_seller_creates_a_product_finds_it_and_cannot_see_another_sellers(
 
     search(page, other_name)
     page.get_by_text(EMPTY_TEXT).wait_for(timeout=30_000)
+    settled(page)  # the last list goes once the run is over, not when the note shows
     assert page.get_by_test_id("stDataFrame").count() == 0
     screenshots(page, artifacts, "other-seller")

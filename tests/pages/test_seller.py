@@ -17,13 +17,14 @@ from lib.access.principal import Principal
 from lib.actions import context
 from lib.config.settings import ROOT
 from lib.ui.navigation import NOT_PERMITTED, PRINCIPAL_KEY
-from lib.ui.seller import EDITOR, EMPTY, PAGE_SIZE
+from lib.ui.seller import TABLE
 from tests.pages.conftest import HOME, sign_in
 from tests.stack import shop, write_config
 
 pytestmark = pytest.mark.pages
 
 PAGE = "app_pages/seller.py"
+EDITOR, EMPTY, PAGE_SIZE = TABLE.key("editor"), TABLE.empty, TABLE.page_size
 SELLER1 = Principal("seller1", "Seller One (tenant 1)", ("seller",), tenant=1)
 ADMIN = Principal("admin", "Admin", ("admin",))
 
@@ -70,7 +71,7 @@ def test_a_seller_sees_only_its_own_products_whatever_tenant_the_url_names(app, 
     assert any(c.value.endswith(f"of {own} · page 1 of {-(-own // PAGE_SIZE)}") for c in at.caption)
     # The ignored tenant is dropped from the URL, and every other page shows tenant 1 too.
     assert "tenant" not in at.query_params
-    at.button(key="page_next").click().run()
+    at.button(key="seller_page_next").click().run()
     assert set(table(at)["seller_id"]) == {1}
     assert at.query_params["page"] == "2"
 
@@ -95,6 +96,16 @@ def test_filters_come_from_the_url_and_an_empty_result_says_so(app):
     at.text_input(key="seller_q").input(unique("Nothing like this")).run()
     assert [i.value for i in at.info] == [EMPTY]
     assert not at.data_editor
+
+
+def test_a_new_filter_goes_back_to_the_first_page(app):
+    at = open_seller(app, page="2")
+    assert at.query_params["page"] == "2"
+    second = list(table(at)["id"])
+    at.selectbox(key="seller_status").set_value("active").run()
+    assert "page" not in at.query_params and at.query_params["status"] == "active"
+    assert any(c.value.startswith("Rows 1–") and " · page 1 of " in c.value for c in at.caption)
+    assert list(table(at)["id"]) != second and table(at)["active"].all()
 
 
 def test_an_operator_may_not_open_the_seller_page(app):
@@ -211,7 +222,7 @@ def test_unsaved_edits_are_dropped_when_the_rows_shown_change(app, demo_dir):
     edit(at, {0: {"price": 99_000}})
     assert at.button(key="seller_save").label == "Save changes (1)"
     # Another order: the edit of row 0 must not move to the product now shown there.
-    at.selectbox(key="seller_sort").set_value("-id").run()
+    at.selectbox(key="seller_sort_dir").set_value("desc").run()
     assert list(table(at)["id"]) == [second, first]
     assert "Unsaved edits were dropped: the list changed under them." in [
         c.value for c in at.caption

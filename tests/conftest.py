@@ -14,14 +14,36 @@ import sqlalchemy as sa
 from lib.demo.seed import seed
 
 # --- demo data -------------------------------------------------------------------------------
+# Seeded once per session (seconds); each test gets a copy (milliseconds). tests/integration
+# reads one shared copy instead (its writers use a tiny data set of their own), and
+# tests/e2e one copy per module (its app server serves a module's tests).
+
+DEMO_COPY = "demo-data"  # the copy's directory under the test's tmp_path
 
 
 @pytest.fixture(scope="session")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo files, seeded once per session. Shared: a test that writes should copy it."""
-    path = tmp_path_factory.mktemp("demo")
+def seeded_demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo files as seeded, once per session. Never written: tests get copies of it."""
+    path = tmp_path_factory.mktemp("demo-seeded")
     seed(path)
     return path
+
+
+@pytest.fixture
+def demo_dir(seeded_demo_dir: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the seeded demo files: what it changes, no other test sees."""
+    from tests.stack import copy_demo  # imports the demo services: only when asked for
+
+    return copy_demo(seeded_demo_dir, tmp_path / DEMO_COPY)
+
+
+@pytest.fixture(scope="session")
+def shared_demo_dir(seeded_demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One copy for the whole session, for session-scoped servers and read-only tests: a test
+    that writes to it changes what later tests see."""
+    from tests.stack import copy_demo
+
+    return copy_demo(seeded_demo_dir, tmp_path_factory.mktemp("demo-shared") / "demo")
 
 
 # --- database servers ------------------------------------------------------------------------
@@ -124,14 +146,11 @@ def mysql_url(mysql_server: Databases) -> str:
 
 
 @pytest.fixture(scope="session")
-def demo_services(demo_dir: Path) -> Iterator[dict[str, str]]:
-    """The customer API, order API and gateway sandbox over the session's demo data,
-    each on a free loopback port: name -> base URL."""
-    from lib.demo.services.serve import DEFAULT_PORTS, ServiceThread, create_service
+def demo_services(shared_demo_dir: Path) -> Iterator[dict[str, str]]:
+    """The customer API, order API and gateway sandbox over the session's shared demo data,
+    each on a free loopback port: name -> base URL. tests/pages and tests/e2e override it
+    with services over their own copy."""
+    from tests.stack import demo_services_over
 
-    threads = {
-        name: ServiceThread(create_service(name, demo_dir)).start() for name in DEFAULT_PORTS
-    }
-    yield {name: t.url for name, t in threads.items()}
-    for t in threads.values():
-        t.stop()
+    with demo_services_over(shared_demo_dir) as urls:
+        yield urls

@@ -1,12 +1,42 @@
-"""Test support: a copy of the shipped demo config pointed at a test's own data and ports."""
+"""Test support: private copies of the demo data, the demo back ends over one, and a copy of
+the shipped demo config pointed at a test's own data and ports."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from lib.config.settings import DEFAULT_CONFIG
-from lib.demo.services.serve import DEFAULT_PORTS
+from lib.demo.services.serve import DEFAULT_PORTS, ServiceThread, create_service
+
+
+def copy_demo(seeded: Path, dest: Path) -> Path:
+    """A private copy of a seeded demo directory at `dest` (which must not exist yet).
+
+    The files are a few MB: a copy takes milliseconds where seeding takes seconds, so each
+    test that may change the data gets a copy of the session's one seeding.
+    """
+    shutil.copytree(seeded, dest)
+    return dest
+
+
+@contextmanager
+def demo_services_over(demo_dir: Path) -> Iterator[dict[str, str]]:
+    """The customer API, order API and gateway sandbox over `demo_dir`, each on a free
+    loopback port, while the block runs: name -> base URL."""
+    threads: dict[str, ServiceThread] = {}
+    try:
+        for name in DEFAULT_PORTS:
+            threads[name] = ServiceThread(create_service(name, demo_dir)).start()
+        yield {name: t.url for name, t in threads.items()}
+    finally:
+        for t in threads.values():
+            t.server.should_exit = True  # all wind down together, not one after another
+        for t in threads.values():
+            t.stop()
 
 
 def write_config(dest: Path, demo_dir: Path, service_urls: dict[str, str] | None = None) -> Path:

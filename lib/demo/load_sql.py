@@ -1,7 +1,10 @@
 """Copy demo tables from a SQLite file into PostgreSQL or MariaDB/MySQL.
 
 The target tables are built from the SQLite schema through SQLAlchemy Core, so one definition
-gives the same tables on every database. Dates and timestamps stay text, as in SQLite.
+gives the same tables on every database. Dates and timestamps stay text, as in SQLite. The demo
+files' schema is lib.records.schema's (lib.demo.seed creates their tables from it), so that
+declaration, constraints and indexes included, reaches PostgreSQL and MariaDB too; nothing here
+declares a table of its own.
 """
 
 from __future__ import annotations

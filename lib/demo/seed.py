@@ -16,68 +16,14 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+import sqlalchemy as sa
 from openpyxl import Workbook, load_workbook
 
 from lib.demo import data
+from lib.demo.data.base import Row
+from lib.records import schema
 
 MARKER = ".seeded"
-
-CRM_SCHEMA = """
-CREATE TABLE customers (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    email TEXT NOT NULL UNIQUE,
-    phone TEXT NOT NULL,
-    address TEXT NOT NULL,
-    segment TEXT NOT NULL,
-    status TEXT NOT NULL,
-    signup_date TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-"""
-
-SHOP_SCHEMA = """
-CREATE TABLE sellers (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    email TEXT NOT NULL
-);
-CREATE TABLE products (
-    id INTEGER PRIMARY KEY,
-    seller_id INTEGER NOT NULL REFERENCES sellers(id),
-    name TEXT NOT NULL,
-    category TEXT NOT NULL,
-    price INTEGER NOT NULL,
-    stock INTEGER NOT NULL,
-    active INTEGER NOT NULL DEFAULT 1,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE orders (
-    id INTEGER PRIMARY KEY,
-    customer_id INTEGER NOT NULL,
-    seller_id INTEGER NOT NULL,
-    product_id INTEGER NOT NULL,
-    quantity INTEGER NOT NULL,
-    amount INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    ordered_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE payments (
-    payment_key TEXT PRIMARY KEY,
-    order_id INTEGER NOT NULL UNIQUE REFERENCES orders(id),
-    amount INTEGER NOT NULL,
-    balance_amount INTEGER NOT NULL,
-    method TEXT NOT NULL,
-    status TEXT NOT NULL,
-    approved_at TEXT NOT NULL
-);
-CREATE INDEX idx_orders_status ON orders(status);
-CREATE INDEX idx_orders_ordered_at ON orders(ordered_at);
-CREATE INDEX idx_orders_customer_id ON orders(customer_id);
-CREATE INDEX idx_products_seller_id ON products(seller_id);
-"""
 
 # file name -> the tables (keys of data.generate()) it holds, in write order
 FILES: dict[str, tuple[str, ...]] = {
@@ -88,6 +34,8 @@ FILES: dict[str, tuple[str, ...]] = {
     "tickets.json": ("tickets",),
 }
 STORE_SALES_SHEET = "Sales"
+# SQLite file -> where its tables are declared (lib.records.schema, the one declaration)
+DECLARED: dict[str, sa.MetaData] = {"crm.sqlite": schema.crm, "shop.sqlite": schema.shop}
 
 
 DERIVED = ("gateway.sqlite", "audit.sqlite")
@@ -111,8 +59,8 @@ def seed(demo_dir: Path, force: bool = False) -> dict[str, int]:
         for suffix in ("", "-wal", "-shm", "-journal"):
             (demo_dir / f"{name}{suffix}").unlink(missing_ok=True)
     tables = data.generate()
-    _write_sqlite(demo_dir / "crm.sqlite", CRM_SCHEMA, tables, FILES["crm.sqlite"])
-    _write_sqlite(demo_dir / "shop.sqlite", SHOP_SCHEMA, tables, FILES["shop.sqlite"])
+    for name, metadata in DECLARED.items():
+        _write_sqlite(demo_dir / name, metadata, tables, FILES[name])
     _write_csv(demo_dir / "marketing_spend.csv", tables["marketing_spend"])
     _write_store_sales(demo_dir / "store_sales.xlsx", tables["store_sales"])
     _write_json(demo_dir / "tickets.json", tables["tickets"])
@@ -176,39 +124,38 @@ def _replacing(path: Path) -> Iterator[Path]:
 
 
 def _write_sqlite(
-    path: Path, schema: str, tables: dict[str, list[data.Row]], names: tuple[str, ...]
+    path: Path, metadata: sa.MetaData, tables: dict[str, list[Row]], names: tuple[str, ...]
 ) -> None:
+    """Create the declared tables `names` (with their constraints and indexes) in a new SQLite
+    file at `path`, then insert their rows."""
+    declared = [metadata.tables[name] for name in names]
     with _replacing(path) as tmp:
-        con = sqlite3.connect(tmp)
+        engine = sa.create_engine(f"sqlite:///{tmp}", poolclass=sa.pool.NullPool)
         try:
-            # No journal: the file is private until renamed, and a failed build is thrown away.
-            con.execute("PRAGMA journal_mode=OFF")
-            con.execute("PRAGMA synchronous=OFF")
-            con.executescript(schema)
-            for name in names:
-                rows = tables[name]
-                columns = list(rows[0])
-                sql = (
-                    f"INSERT INTO {name} ({', '.join(columns)}) "
-                    f"VALUES ({', '.join('?' * len(columns))})"
-                )
-                con.executemany(sql, [tuple(r[c] for c in columns) for r in rows])
-            con.commit()
+            with engine.begin() as conn:
+                # No journal: the file is private until renamed, and a failed build is thrown
+                # away.
+                conn.exec_driver_sql("PRAGMA journal_mode=OFF")
+                conn.exec_driver_sql("PRAGMA synchronous=OFF")
+                metadata.create_all(conn, tables=declared)
+                for table in declared:
+                    # A generated column the table lacks fails here (unconsumed column name).
+                    conn.execute(table.insert(), tables[table.name])
         finally:
-            con.close()
+            engine.dispose()
         # A leftover WAL or hot journal of the old file would be replayed into the new one.
         for suffix in ("-wal", "-shm", "-journal"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def _write_csv(path: Path, rows: list[data.Row]) -> None:
+def _write_csv(path: Path, rows: list[Row]) -> None:
     with _replacing(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
 
 
-def _write_store_sales(path: Path, rows: list[data.Row]) -> None:
+def _write_store_sales(path: Path, rows: list[Row]) -> None:
     wb = Workbook()
     sheet = wb.active
     sheet.title = STORE_SALES_SHEET
@@ -226,7 +173,7 @@ def _write_store_sales(path: Path, rows: list[data.Row]) -> None:
         wb.save(tmp)
 
 
-def _write_json(path: Path, rows: list[data.Row]) -> None:
+def _write_json(path: Path, rows: list[Row]) -> None:
     with _replacing(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump(rows, f, ensure_ascii=False, indent=1)
         f.write("\n")

@@ -1,7 +1,10 @@
-"""The systems of record the actions change, as SQLAlchemy Core tables.
+"""The systems of record the actions change, as SQLAlchemy Core tables: the one declaration.
 
 Reads go through DuckDB; only lib/actions writes, through these definitions, with bound
 parameters. `refunds` is the action layer's own table beside the orders it refunds.
+lib.demo.seed builds the demo's crm.sqlite and shop.sqlite from these tables (constraints and
+indexes included), and lib.demo.load_sql copies those files' tables, so every database the
+demo or the tests use has the shape declared here.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ customers = sa.Table(
     crm,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.Text, nullable=False),
-    sa.Column("email", sa.String(255), nullable=False),
+    # UNIQUE: update_contact checks for a taken address first, and relies on this constraint
+    # (IntegrityError -> Conflict) when another customer takes it between that check and the write.
+    sa.Column("email", sa.String(255), nullable=False, unique=True),
     sa.Column("phone", sa.Text, nullable=False),
     sa.Column("address", sa.Text, nullable=False),
     sa.Column("segment", sa.Text, nullable=False),
@@ -37,16 +42,19 @@ products = sa.Table(
     "products",
     shop,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("seller_id", sa.Integer, nullable=False),
+    sa.Column("seller_id", sa.Integer, sa.ForeignKey("sellers.id"), nullable=False),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("category", sa.Text, nullable=False),
     sa.Column("price", sa.Integer, nullable=False),
     sa.Column("stock", sa.Integer, nullable=False),
-    sa.Column("active", sa.Integer, nullable=False),
+    sa.Column("active", sa.Integer, nullable=False, server_default=sa.text("1")),
     sa.Column("created_at", sa.Text, nullable=False),
     sa.Column("updated_at", sa.Text, nullable=False),
+    sa.Index("idx_products_seller_id", "seller_id"),  # a seller's catalogue
 )
 
+# Indexes: the Orders page filters by status and date and sorts newest first; a customer's
+# detail lists their orders.
 orders = sa.Table(
     "orders",
     shop,
@@ -59,13 +67,17 @@ orders = sa.Table(
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("ordered_at", sa.String(32), nullable=False),
     sa.Column("updated_at", sa.Text, nullable=False),
+    sa.Index("idx_orders_status", "status"),
+    sa.Index("idx_orders_ordered_at", "ordered_at"),
+    sa.Index("idx_orders_customer_id", "customer_id"),
 )
 
 payments = sa.Table(
     "payments",
     shop,
     sa.Column("payment_key", sa.String(64), primary_key=True),
-    sa.Column("order_id", sa.Integer, nullable=False, unique=True),
+    # One payment per order: the order actions read an order's payment as one row.
+    sa.Column("order_id", sa.Integer, sa.ForeignKey("orders.id"), nullable=False, unique=True),
     sa.Column("amount", sa.Integer, nullable=False),
     sa.Column("balance_amount", sa.Integer, nullable=False),
     sa.Column("method", sa.Text, nullable=False),

@@ -13,7 +13,7 @@ import requests
 
 from lib.config.settings import ROOT
 from lib.demo.launch import streamlit_command
-from tests.stack import write_config
+from tests.stack import copy_demo, demo_services_over, write_config
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -35,9 +35,29 @@ def _need_chromium() -> None:
         pytest.skip(msg)
 
 
-@pytest.fixture(scope="session")
-def app_url(demo_services: dict[str, str], demo_dir: Path, tmp_path_factory) -> Iterator[str]:
-    """`streamlit run Home.py` on a free port, against the demo data and services."""
+# Per module, not per test: a copy per test would need an app server (and back ends) per test,
+# a restart and a cold first run each time. The tests of one module share one copy of the demo
+# data; no module sees another's changes.
+
+
+@pytest.fixture(scope="module")
+def demo_dir(seeded_demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This module's own copy of the demo data, served by its app server and back ends."""
+    return copy_demo(seeded_demo_dir, tmp_path_factory.mktemp("e2e-demo") / "demo")
+
+
+@pytest.fixture(scope="module")
+def demo_services(demo_dir: Path) -> Iterator[dict[str, str]]:
+    """The demo back ends over this module's demo data."""
+    with demo_services_over(demo_dir) as urls:
+        yield urls
+
+
+@pytest.fixture(scope="module")
+def app_url(
+    demo_services: dict[str, str], demo_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """`streamlit run Home.py` on a free port, against this module's demo data and services."""
     from lib.demo.services.serve import free_port
 
     config = write_config(tmp_path_factory.mktemp("e2e-config"), demo_dir, demo_services)

@@ -17,35 +17,9 @@ from fastapi import FastAPI
 
 from lib.audit import AuditStore
 from lib.demo.services.serve import ServiceThread, create_service
+from lib.records import schema
 from tests.integration.servers import PrivateMariaDB, PrivatePostgres, ServerMissing
 
-# The spec's schema (the contract between the seeder and the services), written out here so
-# these tests depend on the contract, not on the seeder.
-CRM_SCHEMA = """
-CREATE TABLE customers (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL UNIQUE,
-    phone TEXT NOT NULL, address TEXT NOT NULL, segment TEXT NOT NULL, status TEXT NOT NULL,
-    signup_date TEXT NOT NULL, updated_at TEXT NOT NULL
-);
-"""
-SHOP_SCHEMA = """
-CREATE TABLE sellers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL);
-CREATE TABLE products (
-    id INTEGER PRIMARY KEY, seller_id INTEGER NOT NULL REFERENCES sellers(id),
-    name TEXT NOT NULL, category TEXT NOT NULL, price INTEGER NOT NULL, stock INTEGER NOT NULL,
-    active INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
-);
-CREATE TABLE orders (
-    id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, seller_id INTEGER NOT NULL,
-    product_id INTEGER NOT NULL, quantity INTEGER NOT NULL, amount INTEGER NOT NULL,
-    status TEXT NOT NULL, ordered_at TEXT NOT NULL, updated_at TEXT NOT NULL
-);
-CREATE TABLE payments (
-    payment_key TEXT PRIMARY KEY, order_id INTEGER NOT NULL UNIQUE REFERENCES orders(id),
-    amount INTEGER NOT NULL, balance_amount INTEGER NOT NULL, method TEXT NOT NULL,
-    status TEXT NOT NULL, approved_at TEXT NOT NULL
-);
-"""
 CUSTOMER_COUNT = 7
 ORDER_COUNT = 23
 PRICE = 10_000
@@ -82,12 +56,24 @@ class TinyDemo:
             con.execute("UPDATE orders SET status = ? WHERE id = ?", (status, order_id))
 
 
+def create_demo_tables(path: Path, metadata: sa.MetaData, names: tuple[str, ...]) -> None:
+    """The declared tables (lib.records.schema, as the seeder makes them) in a SQLite file."""
+    engine = sa.create_engine(f"sqlite:///{path}", poolclass=sa.pool.NullPool)
+    try:
+        metadata.create_all(engine, tables=[metadata.tables[name] for name in names])
+    finally:
+        engine.dispose()
+
+
 def build_tiny_demo(demo_dir: Path) -> TinyDemo:
     """crm.sqlite with 7 customers and shop.sqlite with 23 orders, each with its payment."""
     demo_dir.mkdir(parents=True, exist_ok=True)
+    create_demo_tables(demo_dir / "crm.sqlite", schema.crm, ("customers",))
+    create_demo_tables(
+        demo_dir / "shop.sqlite", schema.shop, ("sellers", "products", "orders", "payments")
+    )
     demo = TinyDemo(dir=demo_dir, customer_ids=list(range(1, CUSTOMER_COUNT + 1)))
     with closing(sqlite3.connect(demo_dir / "crm.sqlite")) as con, con:
-        con.executescript(CRM_SCHEMA)
         names = ["김민수", "Emily Clark", "이서연", "박지훈", "Daniel Park", "최유진", "정하늘"]
         con.executemany(
             "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -99,7 +85,6 @@ def build_tiny_demo(demo_dir: Path) -> TinyDemo:
             ],
         )  # fmt: skip
     with closing(sqlite3.connect(demo_dir / "shop.sqlite")) as con, con:
-        con.executescript(SHOP_SCHEMA)
         con.execute("INSERT INTO sellers VALUES (1, 'Seller One', 'one@example.net')")
         con.execute(
             "INSERT INTO products VALUES (1, 1, 'Mug', 'home', ?, 10, 1,"
@@ -137,6 +122,13 @@ def build_tiny_demo(demo_dir: Path) -> TinyDemo:
             demo.orders[oid] = order
             demo.payments[payment["payment_key"]] = payment
     return demo
+
+
+@pytest.fixture(scope="session")
+def demo_dir(shared_demo_dir: Path) -> Path:
+    """The full demo data, read only here (tests that write use `tiny_demo`): the session's
+    shared copy, the one `demo_services` serves, so module-scoped fixtures may use it too."""
+    return shared_demo_dir
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

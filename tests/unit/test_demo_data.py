@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from lib.demo import data
+from lib.demo import data, seed
+from lib.demo.data.base import is_korean
 
 SQL_TS = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -131,7 +134,7 @@ def test_products_have_positive_round_prices_and_known_categories(demo):
 
 def test_names_are_korean_and_english(demo):
     names = [c["name"] for c in demo["customers"]]
-    korean = sum(data.is_korean(n) for n in names)
+    korean = sum(is_korean(n) for n in names)
     assert 0.5 < korean / len(names) < 0.7
     assert any(re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+", n) for n in names)
 
@@ -191,3 +194,37 @@ def test_tickets_have_the_document_shape_and_known_customers(demo):
             m["from"] in ("customer", "agent") and ISO_Z.match(m["at"]) for m in t["messages"]
         )
         assert [m["at"] for m in t["messages"]] == sorted(m["at"] for m in t["messages"])
+
+
+def test_the_seeded_databases_have_the_declared_tables_keys_and_indexes(seeded_demo_dir: Path):
+    # lib.records.schema is the one declaration: the seeder adds nothing and leaves nothing out.
+    for file, metadata in seed.DECLARED.items():
+        engine = sa.create_engine(f"sqlite:///{seeded_demo_dir / file}")
+        try:
+            seen = sa.inspect(engine)
+            assert set(seen.get_table_names()) == set(seed.FILES[file])
+            for name in seed.FILES[file]:
+                table = metadata.tables[name]
+                assert [c["name"] for c in seen.get_columns(name)] == list(table.columns.keys())
+                assert seen.get_pk_constraint(name)["constrained_columns"] == [
+                    c.name for c in table.primary_key
+                ]
+                assert sorted(u["column_names"] for u in seen.get_unique_constraints(name)) == (
+                    sorted([c.name] for c in table.columns if c.unique)
+                )
+                assert {i["name"]: i["column_names"] for i in seen.get_indexes(name)} == {
+                    i.name: [c.name for c in i.columns] for i in table.indexes
+                }
+                assert {
+                    (fk["referred_table"], tuple(fk["constrained_columns"]))
+                    for fk in seen.get_foreign_keys(name)
+                } == {(fk.column.table.name, (fk.parent.name,)) for fk in table.foreign_keys}
+        finally:
+            engine.dispose()
+    # update_contact turns a taken address into a Conflict through this constraint.
+    crm = sa.create_engine(f"sqlite:///{seeded_demo_dir / 'crm.sqlite'}")
+    try:
+        uniques = sa.inspect(crm).get_unique_constraints("customers")
+    finally:
+        crm.dispose()
+    assert [u["column_names"] for u in uniques] == [["email"]]

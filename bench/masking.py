@@ -17,7 +17,7 @@ import pandas as pd
 
 from bench.report import BenchFailed, Benchmark, best_of, cli, table
 from lib.access.masking import PII_COLUMNS, looks_like_raw_pii, mask_frame
-from lib.demo import data
+from lib.demo.data import people
 
 COLUMNS = PII_COLUMNS["customers"]
 
@@ -33,14 +33,14 @@ def parser() -> argparse.ArgumentParser:
 
 def customers(rows: int) -> pd.DataFrame:
     """The demo customers, repeated (and cut) to `rows` rows."""
-    base = pd.DataFrame(data.customers())
+    base = pd.DataFrame(people.customers())
     copies = -(-rows // len(base))
     return pd.concat([base] * copies, ignore_index=True).iloc[:rows]
 
 
 def _check(masked: pd.DataFrame) -> None:
     # Every distinct demo value once: a raw e-mail or phone left over means masking failed.
-    sample = masked.head(len(data.customers()))
+    sample = masked.head(len(people.customers()))
     for column in ("email", "phone"):
         leaked = [v for v in sample[column] if looks_like_raw_pii(str(v))]
         if leaked:
@@ -49,7 +49,7 @@ def _check(masked: pd.DataFrame) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes: dict[str, Any] = {}
-    warm = customers(len(data.customers()))
+    warm = customers(len(people.customers()))
     mask_frame(warm, COLUMNS)  # compile the rules' regular expressions
     for rows in args.rows:
         frame = customers(rows)

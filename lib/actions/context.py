@@ -15,7 +15,8 @@ import sqlalchemy as sa
 
 from lib.audit import AuditStore
 from lib.errors import ConfigError
-from lib.payments.gateway import GatewayConfig, PaymentsClient
+from lib.payments.client import PaymentsClient
+from lib.payments.gateway import GatewayConfig
 from lib.records.database import make_engine
 from lib.records.schema import ensure_action_tables
 

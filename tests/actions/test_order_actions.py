@@ -22,10 +22,11 @@ from lib.actions.context import ActionContext
 from lib.actions.orders import MAX_REJECT_REASON
 from lib.audit import AuditStore
 from lib.demo.load_sql import copy_tables
-from lib.demo.services.gateway import TOSS_CANCEL_ERRORS
+from lib.demo.services.gateway_protocol import TOSS_CANCEL_ERRORS
 from lib.demo.services.serve import DEFAULT_SECRET, ServiceThread, create_service
 from lib.errors import OutcomeUnknown
-from lib.payments.gateway import GatewayConfig, PaymentsClient
+from lib.payments.client import PaymentsClient
+from lib.payments.gateway import GatewayConfig
 from lib.records.database import make_engine
 from lib.records.schema import now_text
 

@@ -14,7 +14,8 @@ from lib.access import policy
 from lib.access.principal import Principal
 from lib.actions.context import ActionContext
 from lib.demo.services.serve import DEFAULT_SECRET, ServiceThread, create_service
-from lib.payments.gateway import GatewayConfig, PaymentsClient
+from lib.payments.client import PaymentsClient
+from lib.payments.gateway import GatewayConfig
 from tests.actions.conftest import PRINCIPALS, sqlite_context
 
 # One user per role; a seller acts for its own tenant.

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from lib.demo.data import is_korean
+from lib.demo.data.base import is_korean
 from lib.demo.load_sql import copy_tables, ensure_utf8mb4
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""lib.payments.gateway against the gateway sandbox over real HTTP: refusals, retries under one
+"""lib.payments.client against the gateway sandbox over real HTTP: refusals, retries under one
 idempotency key, unknown outcomes and their reconciliation, and no secret in any error."""
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import requests
 from lib.demo.services.auth import basic_secret_header
 from lib.demo.services.serve import DEFAULT_SECRET, free_port
 from lib.errors import OutcomeUnknown
+from lib.payments.client import PaymentsClient
 from lib.payments.gateway import (
     GatewayConfig,
     GatewayError,
     GatewayUnavailable,
     Payment,
-    PaymentsClient,
 )
 from lib.payments.refund_account import RefundAccount
 

@@ -1,13 +1,13 @@
 """The cancel contract, code by code: what Toss Payments documents, what the sandbox answers, and
-what lib.payments.gateway concludes (ok / refused / unknown), over real HTTP.
+what lib.payments.client concludes (ok / refused / unknown), over real HTTP.
 
 DOCUMENTED is this test's own copy of Toss's table of cancel errors
 (https://docs.tosspayments.com/reference/error-codes, section "결제 취소"; 409
 IDEMPOTENT_REQUEST_PROCESSING from reference/using-api/idempotency): a reader checks it against
-the page, and the test checks the sandbox (lib.demo.services.gateway.TOSS_CANCEL_ERRORS) and the
-client (lib.payments.gateway.CANCEL_ERRORS) against it. Conditions the sandbox can reproduce
-are produced for real; the others are injected with the `refuse` fault at the status the
-sandbox states.
+the page, and the test checks the sandbox (lib.demo.services.gateway_protocol.TOSS_CANCEL_ERRORS)
+and the client (lib.payments.gateway.CANCEL_ERRORS) against it. Conditions the sandbox can
+reproduce are produced for real; the others are injected with the `refuse` fault at the status
+the sandbox states.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ import pytest
 import requests
 
 from lib.demo.services.auth import basic_secret_header
-from lib.demo.services.gateway import TOSS_CANCEL_ERRORS
+from lib.demo.services.gateway_protocol import TOSS_CANCEL_ERRORS
 from lib.demo.services.serve import DEFAULT_SECRET
 from lib.errors import OutcomeUnknown
-from lib.payments.gateway import CANCEL_ERRORS, GatewayConfig, GatewayError, PaymentsClient
+from lib.payments.client import PaymentsClient
+from lib.payments.gateway import CANCEL_ERRORS, GatewayConfig, GatewayError
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lib.access.mask_rules import KINDS
 from lib.access.masking import (
     DETAIL_KEYS,
-    KINDS,
     PII_COLUMNS,
     looks_like_raw_pii,
     mask,

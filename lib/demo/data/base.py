@@ -1,0 +1,62 @@
+"""What the demo data's generators share: the seed, the months they cover, and helpers."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+from typing import Any
+
+SEED = 20250501
+
+Row = dict[str, Any]
+
+FIRST_MONTH = date(2025, 5, 1)
+MONTH_COUNT = 18  # 2025-05 .. 2026-10
+START_TS = datetime(2025, 5, 1)
+END_TS = datetime(2026, 10, 31, 23, 59, 59)
+SEASON = {11: 1.15, 12: 1.2}  # November sales events and the year-end gift season
+
+
+def seeded_rng(name: str) -> random.Random:
+    # A str seed is hashed with SHA-512 by random.seed: stable across runs and PYTHONHASHSEED.
+    return random.Random(f"{SEED}/{name}")
+
+
+def sql_ts(dt: datetime) -> str:
+    return dt.isoformat(" ")  # datetimes here never carry microseconds
+
+
+def iso_z(dt: datetime) -> str:
+    return dt.isoformat() + "Z"
+
+
+def month_starts() -> list[date]:
+    out = []
+    for i in range(MONTH_COUNT):
+        y, m = divmod(FIRST_MONTH.month - 1 + i, 12)
+        out.append(date(FIRST_MONTH.year + y, m + 1, 1))
+    return out
+
+
+def next_month(d: date) -> date:
+    return date(d.year + d.month // 12, d.month % 12 + 1, 1)
+
+
+def apportion(total: int, weights: list[float]) -> list[int]:
+    """Split `total` into integers proportional to `weights` that sum to `total` exactly."""
+    s = sum(weights)
+    raw = [total * w / s for w in weights]
+    counts = [int(x) for x in raw]
+    by_remainder = sorted(range(len(raw)), key=lambda i: raw[i] - counts[i], reverse=True)
+    for i in by_remainder[: total - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
+def later(rng: random.Random, ts: datetime, lo_seconds: int, hi_seconds: int) -> datetime:
+    return min(ts + timedelta(seconds=rng.randint(lo_seconds, hi_seconds)), END_TS)
+
+
+def is_korean(text: str) -> bool:
+    """True if `text` contains a Hangul syllable."""
+    return any("\uac00" <= ch <= "\ud7a3" for ch in text)

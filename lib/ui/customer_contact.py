@@ -23,7 +23,7 @@ from lib.actions.context import current as action_context
 from lib.actions.customers import CONTACT_FIELDS, CONTACT_MAX_LEN, MAX_UNMASK_REASON
 from lib.actions.customers import MIN_UNMASK_REASON as MIN_REASON  # what customer.unmask takes
 from lib.ui import session_guard
-from lib.ui.widgets import escape_markdown, show_result
+from lib.ui.widgets import escape_markdown, show_result, submit_or_cancel
 
 FIELD_LABELS = {"name": "Name", "email": "E-mail", "phone": "Phone", "address": "Address"}
 # Session-state keys.
@@ -153,13 +153,7 @@ def unmask_dialog(principal: Principal) -> None:
         height=80,
         placeholder="e.g. ticket T001234: the customer asks to confirm the delivery address",
     )
-    with st.container(horizontal=True):
-        submit = st.button("Unmask", key="customers_unmask_submit", type="primary")
-        cancel = st.button("Cancel", key="customers_unmask_cancel")
-    if cancel:
-        close_unmask()
-        st.rerun()
-    if submit:
+    if submit_or_cancel("Unmask", "customers_unmask", close_unmask):
         reason = (reason or "").strip()
         if not fields:
             st.error("Choose at least one field.")

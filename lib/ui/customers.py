@@ -127,17 +127,20 @@ def panel(principal: Principal, selected: list[Row]) -> None:
 
 # --- the declaration -------------------------------------------------------------------------
 
+# Name, e-mail, phone or id, by lib.access.pii_search's rules (customers_list.sql's $q_*).
+SEARCH = Search(
+    placeholder="Name, e-mail, phone or customer id",
+    pii_target="customer",
+    bind=lambda s: s.params(),
+    refuse=refuse,
+)
+
 CUSTOMERS = TablePage(
     name="customers",
     title="Customers",
     listing=NamedQuery("customers_list"),
     filters=(
-        Search(
-            placeholder="Name, e-mail, phone or customer id",
-            pii_target="customer",
-            bind=lambda s: s.params(),
-            refuse=refuse,
-        ),
+        SEARCH,
         MultiChoice(
             "segment", "Segment", SEGMENTS, query="segment", placeholder="Any segment", format=label
         ),

@@ -23,13 +23,13 @@ RANGE = DateRange(
     label_to="To (exclusive)",
     default=lambda: (DEFAULT_TO - timedelta(days=365), DEFAULT_TO),
 )
-KEY = "dashboard_range"
+KEY = "dashboard_"  # its widgets: dashboard_from, dashboard_to
 
 
 def date_range() -> tuple[date | None, date | None]:
     """The range the URL asks for when the page is entered, then what the widgets say."""
     start = url_state.entered(
-        "dashboard_seeds", f"{KEY}_from", lambda: RANGE.from_url(st.query_params, {})[0]
+        "dashboard_seeds", f"{KEY}from", lambda: RANGE.from_url(st.query_params, {})[0]
     )
     value = RANGE.widget(KEY, start, {})
     url_state.write(RANGE.url(value))

@@ -1,7 +1,7 @@
 """The Orders page's dialogs: reject the selected pending orders, refund one order's balance,
 and the customer's bank account a paid-in virtual-account payment is refunded to.
 
-Each collects what its action needs and runs it through lib.ui.table_page.run_action (one
+Each collects what its action needs and runs it through lib.ui.table_actions.run_action (one
 action per order, each with its own result). The limits come from the actions that enforce
 them (lib.actions.orders), so the form and the action never disagree.
 """
@@ -29,9 +29,9 @@ from lib.payments.refund_account import (
     may_need_account,
 )
 from lib.payments.refund_account import parse as parse_refund_account
-from lib.ui import session_guard, table_page
+from lib.ui import session_guard, table_actions
 from lib.ui.payment_panel import lookup_payment
-from lib.ui.widgets import escape_markdown, show_error
+from lib.ui.widgets import escape_markdown, show_error, submit_or_cancel
 
 if TYPE_CHECKING:
     from lib.ui.table_page import Row, RowAction, TablePage
@@ -58,7 +58,7 @@ def _action(name: str) -> RowAction:
 
 
 def _close() -> None:
-    table_page.close_dialog(_page(), TYPED)
+    table_actions.close_dialog(_page(), TYPED)
 
 
 def _extra(reason: str, account: Mapping[str, str] | None) -> dict[str, Any]:
@@ -90,13 +90,7 @@ def reject_dialog(principal: Principal, rows: Sequence[Row]) -> None:
             "A virtual-account payment that was paid in needs the customer's bank account: "
             "reject such an order on its own."
         )
-    with st.container(horizontal=True):
-        submit = st.button("Reject", key="orders_reject_submit", type="primary")
-        cancel = st.button("Cancel", key="orders_reject_cancel")
-    if cancel:
-        _close()
-        st.rerun()
-    if submit:
+    if submit_or_cancel("Reject", "orders_reject", _close):
         reason = (reason or "").strip()
         if len(reason) < MIN_REASON:
             st.error(f"Give a reason (at least {MIN_REASON} characters).")
@@ -106,7 +100,7 @@ def reject_dialog(principal: Principal, rows: Sequence[Row]) -> None:
         with st.spinner("Rejecting…"):
             page = _page()
             action = _action("order.reject")
-            table_page.run_action(page, principal, action, rows, **_extra(reason, account))
+            table_actions.run_action(page, principal, action, rows, **_extra(reason, account))
         _close()
         st.rerun()
 
@@ -149,15 +143,7 @@ def refund_dialog(principal: Principal, rows: Sequence[Row]) -> None:
     account = None
     if _asks_refund_account(found["method"].iloc[0], order["payment_key"]):
         account = refund_account_form()
-    with st.container(horizontal=True):
-        submit = st.button(
-            f"Refund ₩{int(amount or 0):,}", key="orders_refund_submit", type="primary"
-        )
-        cancel = st.button("Cancel", key="orders_refund_cancel")
-    if cancel:
-        _close()
-        st.rerun()
-    if submit:
+    if submit_or_cancel(f"Refund ₩{int(amount or 0):,}", "orders_refund", _close):
         reason = (reason or "").strip()
         if not amount or not 1 <= int(amount) <= balance:
             st.error(f"Refund between ₩1 and the balance, ₩{balance:,}.")
@@ -170,7 +156,9 @@ def refund_dialog(principal: Principal, rows: Sequence[Row]) -> None:
         with st.spinner("Refunding through the gateway…"):
             extra = _extra(reason, account)
             action = _action("order.refund")
-            table_page.run_action(_page(), principal, action, [order], amount=int(amount), **extra)
+            table_actions.run_action(
+                _page(), principal, action, [order], amount=int(amount), **extra
+            )
         _close()
         st.rerun()
 

@@ -24,7 +24,8 @@ from lib.access.principal import Principal
 from lib.actions.base import Result
 from lib.actions.products import CATEGORIES, MAXIMUM, NAME_MAX, PRICE_MIN, STOCK_MIN
 from lib.ui import session_guard
-from lib.ui.table_page import Row, TablePage, close_dialog, run_action
+from lib.ui.table_actions import close_dialog, run_action
+from lib.ui.table_page import Row, TablePage
 from lib.ui.widgets import RESULT_ICONS, escape_markdown, keep_results
 
 NAME = "seller"  # the page's name (lib.ui.seller): its session and widget keys start with it
@@ -126,7 +127,7 @@ def _dismiss_deactivate() -> None:
 @session_guard.dialog("Take products off sale", on_dismiss=_dismiss_deactivate)
 def deactivate(page: TablePage, principal: Principal, rows: Sequence[Row]) -> None:
     """The Deactivate… action's confirmation: lists the products, then runs the action once
-    per product (lib.ui.table_page.run_action), each with its own result."""
+    per product (lib.ui.table_actions.run_action), each with its own result."""
     if not rows:
         close_dialog(page)
         st.rerun()

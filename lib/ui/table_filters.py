@@ -50,10 +50,14 @@ class Search:
     def from_url(self, query: Mapping[str, str], options: Mapping[Any, str]) -> tuple[Any, list]:
         return (query.get(self.param) or "").strip() or None, []
 
-    def widget(self, key: str, start: Any, options: Mapping[Any, str]) -> Any:
+    def widget(self, prefix: str, start: Any, options: Mapping[Any, str]) -> Any:
         icon = ":material/search:"
         text = st.text_input(
-            self.label, value=start or "", key=key, placeholder=self.placeholder, icon=icon
+            self.label,
+            value=start or "",
+            key=prefix + self.param,
+            placeholder=self.placeholder,
+            icon=icon,
         )
         return (text or "").strip() or None
 
@@ -100,7 +104,7 @@ class Choice:
             return None, [f"Ignored {self.label.lower()} '{shown}' from the link: no such value."]
         return value, []
 
-    def widget(self, key: str, start: Any, options: Mapping[Any, str]) -> Any:
+    def widget(self, prefix: str, start: Any, options: Mapping[Any, str]) -> Any:
         values = [None, *options]
         if start is not None and start not in values:  # the options could not be loaded
             values.append(start)
@@ -108,7 +112,7 @@ class Choice:
             self.label,
             values,
             index=values.index(start),
-            key=key,
+            key=prefix + self.param,
             format_func=lambda v: self.any_label if v is None else options.get(v, f"#{v}"),
         )
 
@@ -149,12 +153,12 @@ class MultiChoice:
             )
         return tuple(v for v in self.options if v in asked), notes
 
-    def widget(self, key: str, start: Any, options: Mapping[Any, str]) -> Any:
+    def widget(self, prefix: str, start: Any, options: Mapping[Any, str]) -> Any:
         chosen = st.multiselect(
             self.label,
             list(self.options),
             default=list(start),
-            key=key,
+            key=prefix + self.param,
             format_func=self.format,
             placeholder=self.placeholder,
         )
@@ -194,11 +198,15 @@ class DateRange:
         parse = url_state.parse_date
         return (parse(query.get(self.param_from)), parse(query.get(self.param_to))), []
 
-    def widget(self, key: str, start: Any, options: Mapping[Any, str]) -> Any:
+    def widget(self, prefix: str, start: Any, options: Mapping[Any, str]) -> Any:
         left, right = st.columns(2)
         fmt = "YYYY-MM-DD"
-        low = left.date_input(self.label_from, value=start[0], key=f"{key}_from", format=fmt)
-        high = right.date_input(self.label_to, value=start[1], key=f"{key}_to", format=fmt)
+        low = left.date_input(
+            self.label_from, value=start[0], key=prefix + self.param_from, format=fmt
+        )
+        high = right.date_input(
+            self.label_to, value=start[1], key=prefix + self.param_to, format=fmt
+        )
         return (low, high)
 
     def url(self, value: tuple[date | None, date | None]) -> dict[str, object]:
@@ -237,13 +245,13 @@ class NumberRange:
             parse(query.get(self.param_max), minimum=0),
         ), []
 
-    def widget(self, key: str, start: Any, options: Mapping[Any, str]) -> Any:
+    def widget(self, prefix: str, start: Any, options: Mapping[Any, str]) -> Any:
         left, right = st.columns(2)
         low = left.number_input(
-            self.label_min, value=start[0], key=f"{key}_min", min_value=0, step=self.step
+            self.label_min, value=start[0], key=prefix + self.param_min, min_value=0, step=self.step
         )
         high = right.number_input(
-            self.label_max, value=start[1], key=f"{key}_max", min_value=0, step=self.step
+            self.label_max, value=start[1], key=prefix + self.param_max, min_value=0, step=self.step
         )
         return (None if low is None else int(low), None if high is None else int(high))
 
@@ -276,20 +284,20 @@ class Sort:
     def from_url(self, query: Mapping[str, str]) -> tuple[str, str]:
         return url_state.parse_sort(query.get(self.param), self.columns, self.default)
 
-    def widget(self, key: str, start: tuple[str, str]) -> tuple[str, str]:
+    def widget(self, prefix: str, start: tuple[str, str]) -> tuple[str, str]:
         left, right = st.columns(2)
         by = left.selectbox(
             "Sort by",
             list(self.columns),
             index=list(self.columns).index(start[0]),
-            key=f"{key}_by",
+            key=f"{prefix}sort_by",
             format_func=self.columns.get,
         )
         direction = right.selectbox(
             "Order",
             list(self.directions),
             index=list(self.directions).index(start[1]),
-            key=f"{key}_dir",
+            key=f"{prefix}sort_dir",
             format_func=self.directions.get,
         )
         return (by, direction)

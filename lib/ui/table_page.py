@@ -5,7 +5,7 @@ A page declares its list query, filters (lib.ui.table_filters), sort, columns, s
 and row actions; `render` draws the filter form mirrored in the URL, then one fragment with
 the last action's results, the buttons the role may use, the paged and sorted table and the
 page's own panel. An action runs once per selected row through `lib.actions.run`, each with
-its own result. See docs/adding-a-table-page.md.
+its own result (lib.ui.table_actions). See docs/adding-a-table-page.md.
 """
 
 from __future__ import annotations
@@ -17,15 +17,14 @@ from typing import Any, Literal, Protocol
 import pandas as pd
 import streamlit as st
 
-from lib import actions
-from lib.access import pii_search, policy
+from lib.access import pii_search
 from lib.access.principal import Principal
 from lib.actions.context import current as action_context
 from lib.config import runtime
 from lib.errors import BackofficeError
-from lib.ui import session_guard, url_state
+from lib.ui import session_guard, table_actions, url_state
 from lib.ui.table_filters import Filter, Search, Sort
-from lib.ui.widgets import escape_markdown, freshness_bar, keep_results, results_panel, show_error
+from lib.ui.widgets import escape_markdown, freshness_bar, results_panel, show_error
 
 Row = dict[str, Any]
 ROW_HEIGHT = 35  # px: Streamlit's grid rows and header, so a page of rows has no empty row
@@ -56,7 +55,7 @@ class RowAction:
     """A button acting on the selected rows: `action` (lib.actions name, and the policy's
     permission) runs once per row that `applies`, with `params(row)`. With a `dialog`, the
     button opens it instead; the dialog collects what the action needs and calls
-    `run_action`."""
+    `lib.ui.table_actions.run_action`."""
 
     action: str
     label: str
@@ -183,14 +182,14 @@ def filter_form(page: TablePage, start: View, options: Sequence[Mapping[Any, str
             for col, i in zip(st.columns(widths), top, strict=True):
                 with col:
                     f = page.filters[i]
-                    values[i] = f.widget(page.key(f.params[0]), start.values[i], options[i])
+                    values[i] = f.widget(page.key(""), start.values[i], options[i])
         with st.expander("More filters and sort", expanded=opened):
             cols = st.columns(2) if more else [st.container()]
             for n, i in enumerate(more):
                 with cols[n % 2]:
                     f = page.filters[i]
-                    values[i] = f.widget(page.key(f.params[0]), start.values[i], options[i])
-            sort = page.sort.widget(page.key("sort"), start.sort)
+                    values[i] = f.widget(page.key(""), start.values[i], options[i])
+            sort = page.sort.widget(page.key(""), start.sort)
     return View(tuple(values), sort)
 
 
@@ -298,76 +297,6 @@ def table(page: TablePage, df: pd.DataFrame, rows: list[Row]) -> list[Row]:
     return [rows[i] for i in event.selection.rows if 0 <= i < len(rows)]
 
 
-# --- actions ---------------------------------------------------------------------------------
-
-
-def run_action(
-    page: TablePage, principal: Principal, row_action: RowAction, rows: Sequence[Row], **extra: Any
-) -> None:
-    """Run `row_action` once per row it applies to, each with its own result, and keep the
-    results for the panel above the table."""
-    actor = session_guard.actor(principal)
-    chosen = [r for r in rows if row_action.applies(r)]
-    results = [
-        actions.run(row_action.action, actor, **row_action.params(r), **extra) for r in chosen
-    ]
-    keep_results(page.key("results"), row_action.label.rstrip("…"), results)
-    if page.after_action:
-        page.after_action(row_action.action, chosen)
-
-
-def open_dialog(page: TablePage, row_action: RowAction, rows: Sequence[Row]) -> None:
-    st.session_state[page.key("dialog")] = (row_action.action, tuple(rows))
-
-
-def close_dialog(page: TablePage, typed: Sequence[str] = ()) -> None:
-    """Close the page's dialog; what was typed in it (keys starting with `typed`) goes, so
-    the next one starts empty."""
-    state = st.session_state
-    state[page.key("dialog")] = None
-    for key in [k for k in state if typed and str(k).startswith(tuple(typed))]:
-        del state[key]
-
-
-def toolbar(page: TablePage, principal: Principal, selected: Sequence[Row]) -> None:
-    """The buttons the role may use (from the policy), enabled for what the selection
-    allows."""
-    allowed = [a for a in page.actions if policy.may_run(principal, a.action)]
-    if not allowed:
-        return
-    if page.selection == "multi-row":
-        st.caption(f"{len(selected)} selected" if selected else "Select rows to act on them.")
-    with st.container(horizontal=True):
-        for a in allowed:
-            rows = [r for r in selected if a.applies(r)]
-            usable = bool(rows) and (not a.single or len(selected) == 1)
-            if a.hidden_unless_applicable and not rows:
-                continue
-            label = f"{a.label} {len(rows)}" if len(rows) > 1 and not a.dialog else a.label
-            callback = open_dialog if a.dialog else run_action
-            args = (page, a, tuple(rows)) if a.dialog else (page, principal, a, tuple(rows))
-            st.button(
-                label,
-                key=page.key(a.action.rsplit(".", 1)[-1]),
-                type="primary" if a.primary else "secondary",
-                icon=a.icon,
-                disabled=not usable,
-                on_click=callback,
-                args=args,
-                help=a.help,
-            )
-
-
-def _open_dialog(page: TablePage, principal: Principal) -> None:
-    opened = st.session_state.get(page.key("dialog"))
-    if not opened:
-        return
-    name, rows = opened
-    row_action = next((a for a in page.actions if a.action == name and a.dialog), None)
-    if row_action is not None and row_action.dialog is not None:
-        row_action.dialog(principal, rows)
-
-
 # --- the page --------------------------------------------------------------------------------
 
 
@@ -402,8 +331,8 @@ def grid(page: TablePage, principal: Principal, view: View) -> None:
         pager(page, total, number)
         state[page.key("shown")] = rows
         with bar:
-            toolbar(page, principal, selected)
-        _open_dialog(page, principal)
+            table_actions.toolbar(page, principal, selected)
+        table_actions.draw_dialog(page, principal)
     if page.panel:
         page.panel(principal, selected)
 

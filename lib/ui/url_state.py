@@ -1,14 +1,15 @@
 """Filters mirrored in the URL's query parameters, so a copied link restores the view.
 
-A page seeds each filter widget's session state from the URL once (`seed_*`), renders the
-widget with that key, then writes every filter back (`write`). A fresh browser session,
-a teammate's copied URL, or a deep link opened before signing in all start from the URL.
+A page reads its filters from the URL when it is entered (`entered`), gives them to its
+widgets as defaults, then writes every filter back on each run (`write`). A fresh browser
+session, a teammate's copied URL, or a deep link opened before signing in all start from
+the URL. Whole numbers, dates and sorts from a URL are parsed here and nowhere else.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from datetime import date
 from typing import TypeVar
 
@@ -58,43 +59,9 @@ def entered(seeds_key: str, widget_key: str, read: Callable[[], T]) -> T:
     return state[seeds_key]
 
 
-def _seed(key: str, value: object) -> None:
-    if key not in st.session_state:
-        st.session_state[key] = value
-
-
 def quoted(value: str, limit: int = 40) -> str:
     """A value from the URL shortened to quote back in a note ("Ignored status 'xyz…'")."""
     return value if len(value) <= limit else value[: limit - 1] + "…"
-
-
-def seed_text(key: str, default: str = "") -> None:
-    _seed(key, st.query_params.get(key, default))
-
-
-def seed_choice(key: str, options: Sequence[str], default: str) -> None:
-    raw = st.query_params.get(key)
-    _seed(key, raw if raw in options else default)
-
-
-def seed_multi(key: str, options: Collection[str], default: Sequence[str] = ()) -> None:
-    raw = st.query_params.get(key)
-    values = [v for v in raw.split(SEP) if v in options] if raw else list(default)
-    _seed(key, values)
-
-
-def seed_date(key: str, default: date | None) -> None:
-    _seed(key, get_date(key, default))
-
-
-def seed_int(key: str, default: int | None, minimum: int | None = None) -> None:
-    value = parse_int(st.query_params.get(key), minimum)
-    _seed(key, default if value is None else value)
-
-
-def get_date(name: str, default: date | None) -> date | None:
-    value = parse_date(st.query_params.get(name))
-    return default if value is None else value
 
 
 def encode(value: object) -> str:
@@ -132,7 +99,3 @@ def encode_sort(sort: tuple[str, str], default: tuple[str, str]) -> str | None:
         return None
     column, direction = sort
     return f"-{column}" if direction == "desc" else column
-
-
-def set_params(**values: object) -> None:
-    write(values)

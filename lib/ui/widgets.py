@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import streamlit as st
@@ -94,6 +94,18 @@ def freshness_bar(engine: Engine, sources: Sequence[str], key: str) -> None:
         st.rerun()
 
 
+def submit_or_cancel(label: str, key: str, close: Callable[[], None]) -> bool:
+    """A dialog's primary button and Cancel (keys `<key>_submit`, `<key>_cancel`); Cancel
+    closes the dialog through `close` and reruns. Returns whether the button was clicked."""
+    with st.container(horizontal=True):
+        submit = st.button(label, key=f"{key}_submit", type="primary")
+        cancel = st.button("Cancel", key=f"{key}_cancel")
+    if cancel:
+        close()
+        st.rerun()
+    return submit
+
+
 RESULT_ICONS = {
     "ok": ":material/check_circle:",
     "denied": ":material/block:",
@@ -112,32 +124,6 @@ def show_result(result: Result) -> None:
         st.warning(message, icon=RESULT_ICONS["conflict"])
     elif not result.ok:
         st.error(message, icon=RESULT_ICONS.get(result.outcome))
-
-
-def pager(total: int, page_size: int, key: str) -> int:
-    """Previous / next over a server-side paged table; the page number lives in the URL.
-
-    Returns the offset of the current page."""
-    from lib.ui import url_state
-
-    pages = max(1, -(-total // page_size))
-    url_state.seed_int(key, 1, minimum=1)
-    page = min(st.session_state[key], pages)
-    left, middle, right = st.columns([1, 3, 1], vertical_alignment="center")
-    if left.button(
-        "Previous", key=f"{key}_prev", disabled=page <= 1, icon=":material/chevron_left:"
-    ):
-        page -= 1
-    if right.button(
-        "Next", key=f"{key}_next", disabled=page >= pages, icon=":material/chevron_right:"
-    ):
-        page += 1
-    st.session_state[key] = page
-    first = (page - 1) * page_size + 1 if total else 0
-    last = min(page * page_size, total)
-    middle.caption(f"Rows {first:,}–{last:,} of {total:,} · page {page} of {pages}")
-    url_state.write({key: page if page > 1 else None})
-    return (page - 1) * page_size
 
 
 def keep_results(state_key: str, title: str, results: Sequence[Result]) -> None:

@@ -139,8 +139,8 @@ def test_amount_range_from_the_url_is_applied(orders_app, demo_dir):
     at = open_orders(orders_app, min="100000", max="150000")
     df = table(at)
     assert df["amount"].between(100_000, 150_000).all()
-    assert at.number_input(key="orders_min_min").value == 100_000
-    assert at.number_input(key="orders_min_max").value == 150_000
+    assert at.number_input(key="orders_min").value == 100_000
+    assert at.number_input(key="orders_max").value == 150_000
     in_range = "SELECT count(*) FROM orders WHERE amount BETWEEN 100000 AND 150000"
     assert total_of(at) == shop(demo_dir, in_range)[0][0]
 

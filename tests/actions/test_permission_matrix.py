@@ -17,6 +17,7 @@ from lib.demo.services.serve import DEFAULT_SECRET, ServiceThread, create_servic
 from lib.payments.client import PaymentsClient
 from lib.payments.gateway import GatewayConfig
 from tests.actions.conftest import PRINCIPALS, sqlite_context
+from tests.pages.helpers import insert_unknown_refund
 
 # One user per role; a seller acts for its own tenant.
 ROLE_USERS = {
@@ -31,24 +32,8 @@ def _first(ctx: ActionContext, sql: str) -> int:
 
 def _unknown_refund(ctx: ActionContext, order_id: int) -> int:
     """A refund whose gateway call never got an answer (its key was never sent)."""
-    from lib.records.schema import now_text, payments, refunds
-
     with ctx.db("shop").begin() as conn:
-        key = conn.execute(
-            sa.select(payments.c.payment_key).where(payments.c.order_id == order_id)
-        ).scalar_one()
-        conn.execute(
-            sa.insert(refunds).values(
-                order_id=order_id,
-                payment_key=key,
-                amount=500,
-                reason="gateway timed out",
-                idempotency_key=f"matrix-{order_id}",
-                status="unknown",
-                requested_by="operator",
-                requested_at=now_text(),
-            )
-        )
+        insert_unknown_refund(conn, order_id, 500, f"matrix-{order_id}")
     return order_id
 
 

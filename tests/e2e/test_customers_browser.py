@@ -6,7 +6,6 @@ Uses customers 1580-1589 of the shared demo data (the AppTest file uses others).
 
 from __future__ import annotations
 
-import sqlite3
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -15,20 +14,12 @@ from playwright.sync_api import expect
 from lib.access.masking import mask
 from lib.audit import AuditStore
 from tests.e2e.conftest import log_in, wait_idle
+from tests.pages.helpers import customer
 
 pytestmark = pytest.mark.e2e
 
 UNMASKED = 1580
 REASON = "customer asked to confirm the e-mail on file, ticket T0123"
-
-
-def customer(demo_dir, customer_id: int) -> dict:
-    con = sqlite3.connect(demo_dir / "crm.sqlite")
-    con.row_factory = sqlite3.Row
-    try:
-        return dict(con.execute("SELECT * FROM customers WHERE id = ?", (customer_id,)).fetchone())
-    finally:
-        con.close()
 
 
 def search(page, text: str) -> None:

@@ -19,26 +19,22 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from lib import actions
 from lib.access.principal import Principal
-from lib.actions import context
-from lib.config.settings import ROOT
 from lib.demo.load_sql import copy_tables
 from lib.errors import SourceUnavailable
 from lib.reading.engine import RETRY_AFTER_S, Engine
 from lib.reading.sources.base import SourceConfig
 from tests.integration.servers import PrivateMariaDB, PrivatePostgres
-from tests.pages.conftest import sign_in
+from tests.pages.helpers import apps_for, open_page
 from tests.stack import shop, write_config
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "Outage-pw-7731"  # in both URLs: no message may show it
 SHOP_TABLES = ["sellers", "products", "orders", "payments"]
-HOME = str(ROOT / "Home.py")
 
 
 @dataclass
@@ -310,20 +306,8 @@ def app(
         assert sqlite_url in text
         text = text.replace(sqlite_url, f'"{url}"')
     config.write_text(text, encoding="utf-8")
-    monkeypatch.setenv("BACKOFFICE_CONFIG", str(config))
-    st.cache_resource.clear()
-    context.reset()
-    yield lambda: AppTest.from_file(HOME, default_timeout=60)
-    st.cache_resource.clear()
-    context.reset()
-
-
-def open_page(make: Callable[[], AppTest], user: str, page: str) -> AppTest:
-    at = make()
-    sign_in(at, user, f"{user}-demo")
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
+    with apps_for(config, monkeypatch) as make:
+        yield make
 
 
 def errors(at: AppTest) -> list[str]:
@@ -347,14 +331,14 @@ def assert_one_error_naming(at: AppTest, source: str, db: Databases) -> None:
 
 
 def test_pages_while_postgres_is_down_and_after_it_is_back(app, private_postgres, databases):
-    customers = open_page(app, "support", "app_pages/customers.py")
+    customers = open_page(app, "app_pages/customers.py", "support")
     assert_shows_table(customers)
 
     private_postgres.stop()
     customers.run()
     assert_one_error_naming(customers, "crm", databases)
     assert not customers.dataframe
-    seller = open_page(app, "seller1", "app_pages/seller.py")  # reads the shop only
+    seller = open_page(app, "app_pages/seller.py", "seller1")  # reads the shop only
     assert_shows_table(seller)
     # A write to the stopped database is refused plainly: `failed`, nothing leaked.
     result = actions.run(
@@ -372,13 +356,13 @@ def test_pages_while_postgres_is_down_and_after_it_is_back(app, private_postgres
 
 
 def test_pages_while_mariadb_is_down_and_after_it_is_back(app, private_mariadb, databases):
-    orders = open_page(app, "operator", "app_pages/orders.py")
+    orders = open_page(app, "app_pages/orders.py", "operator")
     assert_shows_table(orders)
 
     private_mariadb.stop()
     orders.run()
     assert_one_error_naming(orders, "shop", databases)
-    customers = open_page(app, "support", "app_pages/customers.py")  # reads the crm only
+    customers = open_page(app, "app_pages/customers.py", "support")  # reads the crm only
     assert_shows_table(customers)
     result = actions.run(
         "order.approve", Principal("operator", "Operator", ("operator",)), order_id=1

@@ -11,10 +11,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from lib.actions import context
-from lib.config.settings import ROOT
+from tests.pages.helpers import HOME
 from tests.stack import demo_services_over, write_config
-
-HOME = str(ROOT / "Home.py")
 
 
 @pytest.fixture
@@ -35,11 +33,3 @@ def app(tmp_path: Path, demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Call
     yield lambda: AppTest.from_file(HOME, default_timeout=60)
     st.cache_resource.clear()
     context.reset()
-
-
-def sign_in(at: AppTest, username: str, password: str) -> AppTest:
-    at.run()
-    at.text_input[0].input(username)
-    at.text_input[1].input(password)
-    at.button[0].click().run()
-    return at

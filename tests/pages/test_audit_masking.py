@@ -12,7 +12,7 @@ import pytest
 
 from lib.actions import context
 from lib.audit import AuditEntry
-from tests.pages.conftest import sign_in
+from tests.pages.helpers import sign_in
 from tests.pages.test_downloads import downloads, rows_of  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.pages

@@ -26,7 +26,7 @@ from lib.access.pii_search import MAX_SEARCHES, SEARCH_WINDOW, SHORT_NAME, TOO_M
 from lib.actions import context
 from lib.ui.customers import EMPTY, PAGE_SIZE, TABLE, UNMASKING
 from lib.ui.url_state import MAX_INT
-from tests.pages.conftest import sign_in
+from tests.pages.helpers import customer, open_page, table, total_of
 from tests.stack import crm, write_config
 
 pytestmark = pytest.mark.pages
@@ -44,15 +44,6 @@ EMAIL_RANGE = (1560, 1570)
 REASON = "customer asked us to confirm the e-mail on file, ticket T0099"
 
 
-def customer(demo_dir: Path, customer_id: int) -> dict:
-    con = sqlite3.connect(demo_dir / "crm.sqlite")
-    con.row_factory = sqlite3.Row
-    try:
-        return dict(con.execute("SELECT * FROM customers WHERE id = ?", (customer_id,)).fetchone())
-    finally:
-        con.close()
-
-
 def shop_count(demo_dir: Path, sql: str, *params: object) -> int:
     con = sqlite3.connect(demo_dir / "shop.sqlite")
     try:
@@ -62,23 +53,7 @@ def shop_count(demo_dir: Path, sql: str, *params: object) -> int:
 
 
 def open_customers(make: Callable[[], AppTest], user: str = "support", **params: str) -> AppTest:
-    at = make()
-    for name, value in params.items():
-        at.query_params[name] = value
-    sign_in(at, user, f"{user}-demo")
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def table(at: AppTest):
-    assert at.dataframe, [i.value for i in at.info] + [e.value for e in at.error]
-    return at.dataframe[0].value
-
-
-def total_of(at: AppTest) -> int:
-    caption = next(c.value for c in at.caption if c.value.startswith("Rows "))
-    return int(caption.split(" of ")[1].split(" ")[0].replace(",", ""))
+    return open_page(make, PAGE, user, **params)
 
 
 def unescape(text: str) -> str:

@@ -2,16 +2,13 @@
 
 from datetime import date
 
-from tests.pages.conftest import sign_in
+from tests.pages.helpers import open_page
+
+DASHBOARD = "app_pages/dashboard.py"
 
 
 def test_analyst_sees_kpis_for_the_range_in_the_url(app):
-    at = app()
-    at.query_params["from"] = "2026-01-01"
-    at.query_params["to"] = "2026-04-01"
-    sign_in(at, "analyst", "analyst-demo")
-    at.switch_page("app_pages/dashboard.py").run()
-    assert not at.exception
+    at = open_page(app, DASHBOARD, "analyst", **{"from": "2026-01-01", "to": "2026-04-01"})
     metrics = {m.label: m.value for m in at.metric}
     assert set(metrics) == {"Revenue kept", "Orders", "Marketing spend", "Revenue / spend"}
     assert int(metrics["Orders"].replace(",", "")) > 1000
@@ -20,16 +17,11 @@ def test_analyst_sees_kpis_for_the_range_in_the_url(app):
 
 
 def test_changing_the_range_is_written_to_the_url(app):
-    at = sign_in(app(), "analyst", "analyst-demo")
-    at.switch_page("app_pages/dashboard.py").run()
+    at = open_page(app, DASHBOARD, "analyst")
     at.date_input[0].set_value(date(2026, 6, 1)).run()
     assert at.query_params["from"] == "2026-06-01"
 
 
 def test_an_empty_range_says_so(app):
-    at = app()
-    at.query_params["from"] = "2020-01-01"
-    at.query_params["to"] = "2020-02-01"
-    sign_in(at, "analyst", "analyst-demo")
-    at.switch_page("app_pages/dashboard.py").run()
+    at = open_page(app, DASHBOARD, "analyst", **{"from": "2020-01-01", "to": "2020-02-01"})
     assert [i.value for i in at.info] == ["No orders in this date range."]

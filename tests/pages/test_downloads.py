@@ -14,7 +14,7 @@ from streamlit.elements.widgets import button
 
 from lib.actions import context
 from lib.audit import AuditEntry
-from tests.pages.conftest import sign_in
+from tests.pages.helpers import open_page, sign_in
 
 pytestmark = pytest.mark.pages
 
@@ -68,12 +68,9 @@ def test_the_audit_csv_neutralises_a_formula_in_a_reason(app, downloads):
 
 
 def test_the_dashboard_report_neutralises_text_and_keeps_numbers(app, downloads):
-    at = app()
-    at.query_params["from"] = "2026-01-01"
-    at.query_params["to"] = "2026-04-01"
-    sign_in(at, "analyst", "analyst-demo")
-    at.switch_page("app_pages/dashboard.py").run()
-    assert not at.exception
+    open_page(
+        app, "app_pages/dashboard.py", "analyst", **{"from": "2026-01-01", "to": "2026-04-01"}
+    )
     header, *rows = rows_of(downloads["revenue_2026-01-01_2026-04-01.csv"])
     segments = {row[header.index("segment")] for row in rows}
     assert "'" + FORMULA in segments and FORMULA not in segments

@@ -1,6 +1,6 @@
 """Home through AppTest: sign-in, refusal, and the sources overview."""
 
-from tests.pages.conftest import sign_in
+from tests.pages.helpers import sign_in
 
 
 def texts(at) -> str:

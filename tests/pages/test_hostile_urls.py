@@ -17,7 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.ui.navigation import PAGES, PageSpec
-from tests.pages.conftest import sign_in
+from tests.pages.helpers import sign_in
 
 pytestmark = pytest.mark.pages
 

@@ -7,7 +7,7 @@ from lib.access import policy
 from lib.access.principal import Principal
 from lib.config.settings import ROOT
 from lib.ui.navigation import NOT_PERMITTED, PAGES, PRINCIPAL_KEY
-from tests.pages.conftest import sign_in
+from tests.pages.helpers import sign_in
 
 
 def links(at) -> set[str]:

@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from lib import actions
@@ -21,19 +19,26 @@ from lib.access.masking import mask
 from lib.access.pii_search import NO_PHONE_SEARCH, NOTE, SHORT_NAME
 from lib.access.principal import Principal
 from lib.actions import context
-from lib.config.settings import ROOT
 from lib.demo.seed import FILES, MARKER
 from lib.demo.services.serve import ServiceThread, create_service
 from lib.records.database import make_engine
-from lib.records.schema import ensure_action_tables, now_text, payments, refunds
+from lib.records.schema import ensure_action_tables
 from lib.ui.navigation import NOT_PERMITTED, PRINCIPAL_KEY
 from lib.ui.orders import EMPTY, PAGE_SIZE, TABLE
-from tests.pages.conftest import sign_in
+from tests.pages.helpers import (
+    apps_for,
+    config_without,
+    insert_unknown_refund,
+    open_page,
+    run_page_file,
+    sign_in,
+    table,
+    total_of,
+)
 from tests.stack import crm, shop, write_config
 
 pytestmark = pytest.mark.pages
 
-HOME = str(ROOT / "Home.py")
 PAGE = "app_pages/orders.py"
 OTHER_OPERATOR = Principal("operator2", "Olga Operator", ("operator",))
 
@@ -52,13 +57,8 @@ def orders_app(
     tmp_path: Path, demo_dir: Path, demo_services: dict[str, str], monkeypatch
 ) -> Iterator[Callable[[], AppTest]]:
     """Like the `app` fixture, with the demo back ends up: refunds reach the gateway."""
-    config = write_config(tmp_path, demo_dir, demo_services)
-    monkeypatch.setenv("BACKOFFICE_CONFIG", str(config))
-    st.cache_resource.clear()
-    context.reset()
-    yield lambda: AppTest.from_file(HOME, default_timeout=60)
-    st.cache_resource.clear()
-    context.reset()
+    with apps_for(write_config(tmp_path, demo_dir, demo_services), monkeypatch) as make:
+        yield make
 
 
 def status_of(demo_dir: Path, order_id: int) -> str:
@@ -81,24 +81,7 @@ def pending_in(demo_dir: Path, span: tuple[int, int]) -> list[int]:
 
 
 def open_orders(make: Callable[[], AppTest], user: str = "operator", **params: str) -> AppTest:
-    at = make()
-    for name, value in params.items():
-        at.query_params[name] = value
-    sign_in(at, user, f"{user}-demo")
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def table(at: AppTest):
-    assert at.dataframe, [i.value for i in at.info] + [e.value for e in at.error]
-    return at.dataframe[0].value
-
-
-def total_of(at: AppTest) -> int:
-    """The pager's "Rows a–b of N" figure."""
-    caption = next(c.value for c in at.caption if c.value.startswith("Rows "))
-    return int(caption.split(" of ")[1].split(" ")[0].replace(",", ""))
+    return open_page(make, PAGE, user, **params)
 
 
 def select(at: AppTest, *positions: int) -> AppTest:
@@ -443,9 +426,7 @@ def test_an_analyst_may_not_open_the_page(orders_app):
     analyst = at.session_state[PRINCIPAL_KEY]
     assert "Orders & payments" not in {el.proto.label for el in at.sidebar.get("page_link")}
     # Typed by hand, /orders runs the page file for this principal: it refuses.
-    page = AppTest.from_file(str(ROOT / PAGE), default_timeout=60)
-    page.session_state[PRINCIPAL_KEY] = analyst
-    page.run()
+    page = run_page_file(analyst, PAGE)
     assert [e.value for e in page.error] == [NOT_PERMITTED]
     assert not page.dataframe and not page.title and not page.button
 
@@ -466,23 +447,12 @@ def test_a_gateway_that_is_down_is_said_plainly_and_the_table_still_works(app, d
 
 
 def test_a_source_that_is_down_is_named_and_the_filters_still_work(tmp_path, demo_dir, monkeypatch):
-    config = write_config(tmp_path, demo_dir)
-    text = config.read_text(encoding="utf-8").replace(
-        f"sqlite:///{demo_dir}/crm.sqlite", f"sqlite:///{tmp_path}/missing/crm.sqlite"
-    )
-    config.write_text(text, encoding="utf-8")
-    monkeypatch.setenv("BACKOFFICE_CONFIG", str(config))
-    st.cache_resource.clear()
-    context.reset()
-    try:
-        at = open_orders(lambda: AppTest.from_file(HOME, default_timeout=60))
+    with apps_for(config_without(tmp_path, demo_dir, "crm"), monkeypatch) as make:
+        at = open_orders(make)
         errors = [e.value for e in at.error]
         assert any(e.startswith("Source 'crm' is unavailable") for e in errors), errors
         assert at.multiselect(key="orders_status").value == []
         assert not at.dataframe
-    finally:
-        st.cache_resource.clear()
-        context.reset()
 
 
 # --- a refund whose outcome the gateway left unknown -----------------------------------------
@@ -498,14 +468,8 @@ def own_orders_app(
     for name in [*FILES, MARKER]:
         shutil.copy(demo_dir / name, data / name)
     gateway = ServiceThread(create_service("gateway", data)).start()
-    monkeypatch.setenv(
-        "BACKOFFICE_CONFIG", str(write_config(tmp_path, data, {"gateway": gateway.url}))
-    )
-    st.cache_resource.clear()
-    context.reset()
-    yield (lambda: AppTest.from_file(HOME, default_timeout=60)), data
-    st.cache_resource.clear()
-    context.reset()
+    with apps_for(write_config(tmp_path, data, {"gateway": gateway.url}), monkeypatch) as make:
+        yield make, data
     gateway.stop()
 
 
@@ -515,21 +479,7 @@ def _unknown_refund(data: Path, order_id: int, amount: int) -> None:
     try:
         ensure_action_tables(engine, "shop")
         with engine.begin() as conn:
-            key = conn.execute(
-                sa.select(payments.c.payment_key).where(payments.c.order_id == order_id)
-            ).scalar_one()
-            conn.execute(
-                sa.insert(refunds).values(
-                    order_id=order_id,
-                    payment_key=key,
-                    amount=amount,
-                    reason="gateway timed out",
-                    idempotency_key=f"page-{order_id}",
-                    status="unknown",
-                    requested_by="operator",
-                    requested_at=now_text(),
-                )
-            )
+            insert_unknown_refund(conn, order_id, amount, f"page-{order_id}")
     finally:
         engine.dispose()
 

@@ -9,17 +9,14 @@ from __future__ import annotations
 import uuid
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from lib import actions
 from lib.access.principal import Principal
-from lib.actions import context
-from lib.config.settings import ROOT
 from lib.ui.navigation import NOT_PERMITTED, PRINCIPAL_KEY
 from lib.ui.seller import TABLE
-from tests.pages.conftest import HOME, sign_in
-from tests.stack import shop, write_config
+from tests.pages.helpers import apps_for, config_without, open_page, run_page_file, sign_in
+from tests.stack import shop
 
 pytestmark = pytest.mark.pages
 
@@ -34,13 +31,7 @@ def unique(name: str) -> str:
 
 
 def open_seller(app, user: str = "seller1", password: str = "seller1-demo", **params) -> AppTest:
-    at = app()
-    for key, value in params.items():
-        at.query_params[key] = value
-    sign_in(at, user, password)
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(app, PAGE, user, password, **params)
 
 
 def table(at: AppTest):
@@ -113,9 +104,7 @@ def test_an_operator_may_not_open_the_seller_page(app):
     operator = at.session_state[PRINCIPAL_KEY]
     assert "Seller portal" not in {el.proto.label for el in at.sidebar.get("page_link")}
     # Typed by hand, /seller runs the page file for this principal: it refuses.
-    page = AppTest.from_file(str(ROOT / PAGE), default_timeout=60)
-    page.session_state[PRINCIPAL_KEY] = operator
-    page.run()
+    page = run_page_file(operator, PAGE)
     assert [e.value for e in page.error] == [NOT_PERMITTED]
     assert not page.data_editor and not page.title and not page.button
 
@@ -255,20 +244,9 @@ def test_deactivating_takes_the_chosen_product_off_sale(app, demo_dir):
 
 
 def test_a_shop_that_is_down_is_named_and_the_page_still_renders(tmp_path, demo_dir, monkeypatch):
-    config = write_config(tmp_path, demo_dir)
-    text = config.read_text(encoding="utf-8").replace(
-        f"sqlite:///{demo_dir}/shop.sqlite", f"sqlite:///{tmp_path}/missing/shop.sqlite"
-    )
-    config.write_text(text, encoding="utf-8")
-    monkeypatch.setenv("BACKOFFICE_CONFIG", str(config))
-    st.cache_resource.clear()
-    context.reset()
-    try:
-        at = open_seller(lambda: AppTest.from_file(HOME, default_timeout=60))
+    with apps_for(config_without(tmp_path, demo_dir, "shop"), monkeypatch) as make:
+        at = open_seller(make)
         errors = [e.value for e in at.error]
         assert any(e.startswith("Source 'shop' is unavailable") for e in errors), errors
         assert not at.data_editor
         assert at.text_input(key="seller_q") is not None  # the filters still render
-    finally:
-        st.cache_resource.clear()
-        context.reset()

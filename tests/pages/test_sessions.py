@@ -2,7 +2,7 @@
 
 from lib.access.auth import _SESSION, SESSION_ENDED
 from lib.ui.navigation import PRINCIPAL_KEY
-from tests.pages.conftest import sign_in
+from tests.pages.helpers import sign_in
 
 
 def test_sign_in_starts_a_session_whose_cookie_is_written_on_every_run(app):

@@ -11,7 +11,7 @@ from lib.access.auth import BAD_CREDENTIALS, record_logout, revoked
 from lib.access.session_cookie import SessionToken
 from lib.access.username_digest import digest_key, username_digest
 from lib.actions import context
-from tests.pages.conftest import sign_in
+from tests.pages.helpers import sign_in
 from tests.stack import write_config
 
 

@@ -1,0 +1,117 @@
+"""Helpers shared by the page tests (AppTest) and by the other suites that drive the same
+pages or touch the same demo rows: one copy of each, not one per test file."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from lib.access.principal import Principal
+from lib.actions import context
+from lib.config.settings import ROOT
+from lib.records.schema import now_text, payments, refunds
+from lib.ui.navigation import PRINCIPAL_KEY
+from tests.stack import write_config
+
+HOME = str(ROOT / "Home.py")
+
+
+def sign_in(at: AppTest, username: str, password: str) -> AppTest:
+    at.run()
+    at.text_input[0].input(username)
+    at.text_input[1].input(password)
+    at.button[0].click().run()
+    return at
+
+
+@contextmanager
+def apps_for(config: Path, monkeypatch) -> Iterator[Callable[[], AppTest]]:
+    """A factory of fresh AppTests of Home.py under `config`. Settings, engine and action
+    context are per process: dropped before, and after so the next test starts clean."""
+    monkeypatch.setenv("BACKOFFICE_CONFIG", str(config))
+    st.cache_resource.clear()
+    context.reset()
+    try:
+        yield lambda: AppTest.from_file(HOME, default_timeout=60)
+    finally:
+        st.cache_resource.clear()
+        context.reset()
+
+
+def config_without(tmp_path: Path, demo_dir: Path, source: str) -> Path:
+    """This test's config with the SQLite database of `source` at a path that does not exist."""
+    config = write_config(tmp_path, demo_dir)
+    text = config.read_text(encoding="utf-8").replace(
+        f"sqlite:///{demo_dir}/{source}.sqlite", f"sqlite:///{tmp_path}/missing/{source}.sqlite"
+    )
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def open_page(
+    make: Callable[[], AppTest], page: str, user: str, password: str | None = None, /, **params: str
+) -> AppTest:
+    """Signs `user` in (password `<user>-demo` unless given) with `params` in the URL, then
+    opens `page` (its file path) and asserts it ran without an exception. Positional-only, so
+    a URL parameter may be called `page` or `user`."""
+    at = make()
+    for name, value in params.items():
+        at.query_params[name] = value
+    sign_in(at, user, password or f"{user}-demo")
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def run_page_file(principal: Principal, page: str) -> AppTest:
+    """The page file run straight for `principal`, as a URL typed by hand does."""
+    at = AppTest.from_file(str(ROOT / page), default_timeout=60)
+    at.session_state[PRINCIPAL_KEY] = principal
+    return at.run()
+
+
+def table(at: AppTest) -> pd.DataFrame:
+    assert at.dataframe, [i.value for i in at.info] + [e.value for e in at.error]
+    return at.dataframe[0].value
+
+
+def total_of(at: AppTest) -> int:
+    """The pager's "Rows a–b of N" figure."""
+    caption = next(c.value for c in at.caption if c.value.startswith("Rows "))
+    return int(caption.split(" of ")[1].split(" ")[0].replace(",", ""))
+
+
+def customer(demo_dir: Path, customer_id: int) -> dict:
+    """The customer's row in the demo crm, as stored (unmasked)."""
+    con = sqlite3.connect(demo_dir / "crm.sqlite")
+    con.row_factory = sqlite3.Row
+    try:
+        return dict(con.execute("SELECT * FROM customers WHERE id = ?", (customer_id,)).fetchone())
+    finally:
+        con.close()
+
+
+def insert_unknown_refund(conn: sa.Connection, order_id: int, amount: int, key: str) -> None:
+    """A refund recorded as unknown: its request never got an answer from the gateway."""
+    payment_key = conn.execute(
+        sa.select(payments.c.payment_key).where(payments.c.order_id == order_id)
+    ).scalar_one()
+    conn.execute(
+        sa.insert(refunds).values(
+            order_id=order_id,
+            payment_key=payment_key,
+            amount=amount,
+            reason="gateway timed out",
+            idempotency_key=key,
+            status="unknown",
+            requested_by="operator",
+            requested_at=now_text(),
+        )
+    )

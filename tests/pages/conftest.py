@@ -7,12 +7,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from lib.actions import context
-from tests.pages.helpers import HOME
+from tests.pages.helpers import apps_for
 from tests.stack import demo_services_over, write_config
+
+App = Callable[[], AppTest]
 
 
 @pytest.fixture
@@ -24,12 +24,7 @@ def demo_services(demo_dir: Path) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture
-def app(tmp_path: Path, demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], AppTest]:
+def app(tmp_path: Path, demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
     """A factory of fresh AppTests of Home.py, configured for this test's own demo data."""
-    monkeypatch.setenv("BACKOFFICE_CONFIG", str(write_config(tmp_path, demo_dir)))
-    # Settings, engine and action context are per process: drop the last test's.
-    st.cache_resource.clear()
-    context.reset()
-    yield lambda: AppTest.from_file(HOME, default_timeout=60)
-    st.cache_resource.clear()
-    context.reset()
+    with apps_for(write_config(tmp_path, demo_dir), monkeypatch) as make:
+        yield make

@@ -46,7 +46,7 @@ def render(principal: Principal) -> None:
     try:
         with st.spinner("Loading…"):
             df = engine.query(
-                "monthly_revenue_vs_spend",
+                "dashboard_revenue_vs_spend",
                 date_from=date_from.isoformat(),
                 date_to=date_to.isoformat(),
             )

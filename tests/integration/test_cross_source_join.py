@@ -75,7 +75,7 @@ def expected_from_each_database(pg_url: str, mysql_url: str, demo_dir: Path) -> 
 
 
 def test_join_across_three_sources_matches_each_database(engine, pg_url, mysql_url, demo_dir):
-    df = engine.query("monthly_revenue_vs_spend", date_from="2000-01-01", date_to="2100-01-01")
+    df = engine.query("dashboard_revenue_vs_spend", date_from="2000-01-01", date_to="2100-01-01")
     got = {
         (r.month.strftime("%Y-%m-%d"), r.segment): (
             int(r.orders),
@@ -90,7 +90,7 @@ def test_join_across_three_sources_matches_each_database(engine, pg_url, mysql_u
 
 
 def test_date_range_parameters_narrow_the_join(engine):
-    df = engine.query("monthly_revenue_vs_spend", date_from="2026-01-01", date_to="2026-02-01")
+    df = engine.query("dashboard_revenue_vs_spend", date_from="2026-01-01", date_to="2026-02-01")
     assert set(df.month.astype(str)) == {"2026-01-01"}
 
 

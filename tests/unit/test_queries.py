@@ -10,7 +10,7 @@ QUERIES = ROOT / "queries"
 
 
 def test_named_query_declares_its_sources_and_parameters():
-    q = load_query(QUERIES, "monthly_revenue_vs_spend")
+    q = load_query(QUERIES, "dashboard_revenue_vs_spend")
     assert q.sources == ("crm", "shop", "sheets")
     assert q.params == {"date_from", "date_to"}
 

@@ -173,8 +173,9 @@ def filter_form(page: TablePage, start: View, options: Sequence[Mapping[Any, str
     values: list[Any] = list(start.values)
     top = [i for i, f in enumerate(page.filters) if not f.advanced]
     more = [i for i, f in enumerate(page.filters) if f.advanced]
+    # Open when the view differs from the page's own default (a link asked for more).
     opened = start.sort != page.sort.default or any(
-        start.values[i] not in (None, (), (None, None)) for i in more
+        start.values[i] != page.filters[i].from_url({}, options[i])[0] for i in more
     )
     with st.container(border=True):
         if top:

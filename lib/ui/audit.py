@@ -11,11 +11,13 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from lib.access.masking import mask_contacts
 from lib.access.principal import Principal
 from lib.actions.context import current
 from lib.audit.chain import HASHED_COLUMNS
+from lib.errors import SourceUnavailable
 from lib.ui import export, table_page
 from lib.ui.table_filters import Choice, DateRange, Search, Sort
 from lib.ui.table_page import TablePage
@@ -23,6 +25,7 @@ from lib.ui.table_page import TablePage
 OUTCOMES = ("ok", "denied", "conflict", "invalid", "failed", "unknown", "requested", "locked")
 EXPORT_LIMIT = 10_000  # rows in one download: a bigger audit goes through `make audit-export`
 SHOWN = [c for c in HASHED_COLUMNS if c != "prev_hash"]  # every audited column
+EXPORTED = [*SHOWN, "prev_hash", "row_hash"]
 
 
 def _day_start(d: date | None) -> datetime | None:
@@ -61,10 +64,18 @@ class AuditListing:
     def fetch(
         self, params: Mapping[str, Any], sort: tuple[str, str], limit: int, offset: int
     ) -> tuple[pd.DataFrame, int]:
-        rows, total = current().audit.page(
+        rows, total = read(
             limit=limit, offset=offset, newest_first=sort[1] == "desc", **store_filters(params)
         )
         return frame(rows), total
+
+
+def read(**kwargs: Any) -> tuple[list[dict[str, Any]], int]:
+    """AuditStore.page, its database's failure said in one line like any other source's."""
+    try:
+        return current().audit.page(**kwargs)
+    except SQLAlchemyError as exc:
+        raise SourceUnavailable("audit", type(exc).__name__) from exc
 
 
 def _text(query: str) -> Any:
@@ -72,20 +83,19 @@ def _text(query: str) -> Any:
 
 
 def download(principal: Principal, selected: list[dict[str, Any]]) -> None:
-    """The filtered rows as CSV (up to EXPORT_LIMIT), hashes included, and the chain check."""
+    """The filtered rows as CSV (the newest EXPORT_LIMIT), hashes included, read when the
+    button is clicked rather than on every page turn; and the chain check."""
     view = table_page.current_view(PAGE)
     if view is not None:
         filters = store_filters(view.params(PAGE))
-        rows, total = current().audit.page(limit=EXPORT_LIMIT, **filters)
-        if rows:
-            note = f" (the newest {EXPORT_LIMIT:,} of {total:,})" if total > len(rows) else ""
-            st.download_button(
-                f"Download CSV{note}",
-                export.to_csv(frame(rows)[[*SHOWN, "prev_hash", "row_hash"]]),
-                file_name="audit_log.csv",
-                mime=export.CSV_MIME,
-                icon=":material/download:",
-            )
+        st.download_button(
+            "Download CSV",
+            lambda: export.to_csv(frame(read(limit=EXPORT_LIMIT, **filters)[0])[EXPORTED]),
+            file_name="audit_log.csv",
+            mime=export.CSV_MIME,
+            icon=":material/download:",
+            help=f"The rows these filters match, newest first, up to {EXPORT_LIMIT:,}.",
+        )
     if st.button("Verify the hash chain", icon=":material/verified:"):
         with st.spinner("Checking every row…"):
             report = current().audit.verify()

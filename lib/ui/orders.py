@@ -25,12 +25,11 @@ import streamlit as st
 from lib.access import pii_search
 from lib.access.masking import mask_frame
 from lib.access.principal import Principal
-from lib.actions.orders import MIN_REASON as MIN_REASON  # the dialogs' minimum, re-exported
-from lib.actions.orders import REFUNDABLE, awaiting_reconcile
+from lib.actions.orders import REFUNDABLE
 from lib.config import runtime
 from lib.errors import BackofficeError
 from lib.ui import orders_dialogs, table_page, url_state
-from lib.ui.payment_panel import forget_payments, payment_panel
+from lib.ui.payment_panel import forget_payments, payment_panel, undecided
 from lib.ui.table_filters import Choice, DateRange, MultiChoice, NumberRange, Search, Sort
 from lib.ui.table_page import NamedQuery, Row, RowAction, TablePage
 
@@ -84,9 +83,7 @@ def display(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def records(df: pd.DataFrame) -> list[Row]:
-    """Plain values of what the buttons need; `undecided`: a refund of the order waits for
-    order.reconcile (one read for the whole page)."""
-    undecided = awaiting_reconcile([int(i) for i in df["id"]]) if len(df) else set()
+    """Plain values of what the buttons need."""
     out = []
     for row in df[["id", "status", "amount", "balance", "payment_key"]].itertuples(index=False):
         out.append(
@@ -96,7 +93,6 @@ def records(df: pd.DataFrame) -> list[Row]:
                 "amount": int(row.amount),
                 "balance": None if pd.isna(row.balance) else int(row.balance),
                 "payment_key": None if pd.isna(row.payment_key) else str(row.payment_key),
-                "undecided": int(row.id) in undecided,
             }
         )
     return out
@@ -186,7 +182,7 @@ PAGE = TablePage(
             "order.reconcile",
             "Reconcile",
             _order,
-            applies=lambda row: bool(row.get("undecided")),
+            applies=lambda row: row["id"] in undecided([row["id"]]),
             hidden_unless_applicable=True,
             icon=":material/sync:",
             help="Ask the gateway whether each undecided refund happened, under its own "

@@ -5,20 +5,25 @@ payment or the user asks again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import logging
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from lib.access import policy
 from lib.access.principal import Principal
 from lib.actions.context import current as action_context
+from lib.actions.orders import awaiting_reconcile
 from lib.errors import BackofficeError
 from lib.payments.gateway import Payment
 from lib.ui.widgets import escape_markdown
 
 PAYMENTS = "orders_payments"  # payment_key -> Payment, or the lookup's error text
+
+log = logging.getLogger(__name__)
 
 
 def lookup_payment(payment_key: str) -> Payment | str:
@@ -45,12 +50,26 @@ def forget_payments(payment_keys: Iterable[str | None]) -> None:
         cache.pop(key, None)
 
 
+def undecided(order_ids: Collection[int]) -> set[int]:
+    """Which of these orders have a refund that order.reconcile would decide; asked only
+    for the rows a user who may reconcile has selected. A shop database that cannot answer
+    now offers no Reconcile this run (the table above says what is wrong)."""
+    try:
+        return awaiting_reconcile(order_ids)
+    except SQLAlchemyError as exc:
+        log.warning("could not read undecided refunds: %s", type(exc).__name__)
+        return set()
+
+
 def _undecided_refunds(principal: Principal, selected: Sequence[Mapping[str, Any]]) -> None:
     """Why Reconcile is offered: the gateway never said what became of these refunds."""
-    undecided = [r["id"] for r in selected if r.get("undecided")]
-    if not undecided or not policy.may_run(principal, "order.reconcile"):
+    if not selected or not policy.may_run(principal, "order.reconcile"):
         return
-    listed = ", ".join(f"#{i}" for i in sorted(undecided))
+    found = undecided([r["id"] for r in selected])
+    if not found:
+        return
+    undecided_ids = sorted(found)
+    listed = ", ".join(f"#{i}" for i in undecided_ids)
     st.warning(
         f"The gateway has not said what became of a refund of {listed}: "
         "Reconcile asks it again. Do not refund these orders again meanwhile.",

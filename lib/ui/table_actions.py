@@ -47,6 +47,19 @@ def close_dialog(page: TablePage, typed: Sequence[str] = ()) -> None:
         del state[key]
 
 
+def summary(allowed: Sequence[RowAction], selected: Sequence[Row]) -> str:
+    """ "3 selected · approve 2 · reject 2 · refund 0": how many of the selection each
+    button acts on, so a mixed selection says what will be skipped."""
+    if not selected:
+        return "Select rows to act on them."
+    counts = [
+        f"{a.label.rstrip('…').lower()} {sum(1 for r in selected if a.applies(r))}"
+        for a in allowed
+        if not a.hidden_unless_applicable
+    ]
+    return " · ".join([f"{len(selected)} selected", *counts])
+
+
 def toolbar(page: TablePage, principal: Principal, selected: Sequence[Row]) -> None:
     """The buttons the role may use (from the policy), enabled for what the selection
     allows."""
@@ -54,7 +67,7 @@ def toolbar(page: TablePage, principal: Principal, selected: Sequence[Row]) -> N
     if not allowed:
         return
     if page.selection == "multi-row":
-        st.caption(f"{len(selected)} selected" if selected else "Select rows to act on them.")
+        st.caption(summary(allowed, selected))
     with st.container(horizontal=True):
         for a in allowed:
             rows = [r for r in selected if a.applies(r)]

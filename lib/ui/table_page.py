@@ -122,10 +122,16 @@ class View:
     scope: tuple[tuple[str, Any], ...] = ()
 
     def params(self, page: TablePage) -> dict[str, Any]:
-        out: dict[str, Any] = dict(self.scope)
+        """The query's bound parameters. The scope is bound server side (a seller's tenant):
+        a filter that binds one of its names is a mistake in the declaration, refused
+        rather than allowed to widen what the page shows."""
+        out: dict[str, Any] = {}
         for f, value in zip(page.filters, self.values, strict=True):
             out.update(f.query_params(value))
-        return out
+        clash = out.keys() & dict(self.scope).keys()
+        if clash:
+            raise TypeError(f"page '{page.name}': filters bind the scope's {sorted(clash)}")
+        return out | dict(self.scope)
 
 
 def current_view(page: TablePage) -> View | None:
@@ -309,16 +315,18 @@ def grid(page: TablePage, principal: Principal, view: View) -> None:
     results_panel(page.key("results"))
     try:
         df, total, number = _fetch(page, view)
+        rows = page.records(df)
     except BackofficeError as exc:
         show_error(exc)
         state[page.key("shown")] = None
+        if page.panel:  # a detail opened from a link does not depend on the list
+            page.panel(principal, [])
         return
     if total == 0:
         st.info(page.empty, icon=":material/search_off:")
         state[page.key("shown")] = []
         selected: list[Row] = []
     else:
-        rows = page.records(df)
         if page.follow:
             page.follow(rows)
         else:

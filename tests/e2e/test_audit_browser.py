@@ -2,6 +2,7 @@
 sign-in restores its filters, the table is paged, a filter change goes back to page 1."""
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,13 @@ def test_an_audit_link_restores_its_filters_and_pages_through_sign_in(page, app_
     caption = page.get_by_text(re.compile(r"Rows 1–\d+ of \d+ · page 1 of 1"))
     assert caption.count() == 1
     page.screenshot(path=str(artifacts / "audit-1280.png"), full_page=True)
+
+    # The CSV is made when the button is clicked (a deferred download): the filtered rows.
+    with page.expect_download(timeout=30_000) as download:
+        page.get_by_role("button", name="Download CSV").click()
+    lines = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("id,occurred_at,actor,") and len(lines) == 1 + 6
+    assert all(",analyst," in line for line in lines[1:])
 
     # A filter change is written back to the URL for the next teammate.
     page.get_by_role("textbox", name="Action").fill("auth.logout")

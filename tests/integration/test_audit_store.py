@@ -214,3 +214,17 @@ def test_cli_reports_an_intact_chain_and_a_missing_table(store: AuditStore, audi
     absent = run_cli(missing)
     assert absent.returncode == 2 and "no audit database" in absent.stderr
     assert not Path(missing.removeprefix("sqlite:///")).exists()
+
+
+def test_a_page_of_rows_and_the_total_from_one_statement(store: AuditStore):
+    for n in range(1, 6):
+        store.append(entry(n, actor="operator" if n % 2 else "support"))
+    rows, total = store.page(limit=2, offset=0, actor="operator")
+    assert ([r["target_id"] for r in rows], total) == (["5", "3"], 3)
+    rows, total = store.page(limit=2, offset=2, actor="operator")
+    assert ([r["target_id"] for r in rows], total) == (["1"], 3)
+    rows, total = store.page(limit=2, offset=0, newest_first=False)
+    assert ([r["target_id"] for r in rows], total) == (["1", "2"], 5)
+    # Past the end (a link to a page the filters no longer reach): the total all the same.
+    assert store.page(limit=2, offset=40, actor="operator") == ([], 3)
+    assert store.page(limit=2, offset=0, actor="nobody") == ([], 0)

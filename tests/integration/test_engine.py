@@ -168,3 +168,40 @@ def test_missing_sqlite_file_is_reported(tmp_path):
     engine = Engine([cfg], tmp_path, loaders={})
     with pytest.raises(SourceUnavailable, match="Source 'shop' is unavailable"):
         engine.ensure("shop")
+
+
+LIST = """-- sources: shop
+-- sortable: id, amount
+-- default_sort: id asc
+SELECT id, amount, count(*) OVER () AS total_rows
+FROM shop.orders
+WHERE ($status IS NULL OR status = $status)
+ORDER BY __order_by__
+LIMIT $limit OFFSET $offset"""
+
+
+def test_a_page_and_its_total_come_from_one_query(tmp_path, db):
+    engine = Engine([sql_source(db)], write_queries(tmp_path, listed=LIST), loaders={})
+    df, total = engine.page("listed", sort=("amount", "desc"), limit=2, offset=0, status=None)
+    assert (list(df.id), total, list(df.columns)) == ([2, 1], 3, ["id", "amount"])
+    df, total = engine.page("listed", limit=2, offset=2, status=None)
+    assert (list(df.id), total) == ([3], 3)
+    df, total = engine.page("listed", limit=2, offset=0, status="pending")
+    assert (list(df.id), total) == ([1, 3], 2)
+    df, total = engine.page("listed", limit=2, offset=0, status="refunded")
+    assert (df.empty, total) == (True, 0)
+
+
+def test_a_page_past_the_end_still_says_the_total(tmp_path, db):
+    """A link to page 9 of a list that has shrunk: no rows to carry the total, so the
+    first page is read for it and the caller moves to the last page."""
+    engine = Engine([sql_source(db)], write_queries(tmp_path, listed=LIST), loaders={})
+    df, total = engine.page("listed", limit=2, offset=16, status="pending")
+    assert (df.empty, total) == (True, 2)
+
+
+def test_a_list_query_without_its_total_is_refused(tmp_path, db):
+    plain = LIST.replace(", count(*) OVER () AS total_rows", "")
+    engine = Engine([sql_source(db)], write_queries(tmp_path, plain=plain), loaders={})
+    with pytest.raises(TypeError, match="total_rows"):
+        engine.page("plain", limit=2, offset=0, status=None)

@@ -28,7 +28,8 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
     real = button.marshall_file
 
     def capture(coordinates, data, proto, mimetype, file_name=None, **kwargs):
-        seen[str(file_name)] = data
+        # A deferred download's bytes are made when it is clicked: click it here.
+        seen[str(file_name)] = data() if callable(data) else data
         return real(coordinates, data, proto, mimetype, file_name, **kwargs)
 
     monkeypatch.setattr(button, "marshall_file", capture)

@@ -12,13 +12,17 @@ A table page (lib.ui.table_page) declared here, plus its own panel:
   phone number, a name by its beginning; a search on personal data stays out of the URL
   and is counted in the audit log.
 - Selecting a row (or `?id=`, even for a customer not on this page) opens the customer
-  below the table (lib.ui.customer_detail, lib.ui.customer_contact).
+  below the table (lib.ui.customer_detail, lib.ui.customer_contact). Like the filters, the
+  URL's `id` is read when the page is entered (lib.ui.url_state.entered); then the session
+  holds the open customer and writes it back to the URL.
 
 app_pages/customers.py calls `render(principal)`. Nothing here writes a record except
 through `lib.actions.run`.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
@@ -28,7 +32,6 @@ from lib.access.masking import PII_COLUMNS, mask_frame
 from lib.access.principal import Principal
 from lib.ui import table_page, url_state
 from lib.ui.customer_contact import FORM_KEYS, RESULT, UNMASKING, label
-from lib.ui.customer_contact import MIN_REASON as MIN_REASON  # stated by customer.unmask
 from lib.ui.customer_detail import customer_detail
 from lib.ui.table_filters import DateRange, MultiChoice, Search, Sort
 from lib.ui.table_page import NamedQuery, Row, TablePage
@@ -43,13 +46,7 @@ SORTS = {
     "status": "Status",
 }
 DEFAULT_SORT = ("signup_date", "desc")
-PAGE_SIZE = 20
-EMPTY = "No customers match these filters."
 P_ID = "id"  # the URL's parameter for the customer shown in detail
-# Session-state keys of the page's own (the table page's are "customers_<part>").
-SELECTED = "customers_id"  # the customer shown in detail (URL: id)
-PICKED = "customers_picked"  # the table's selection (positions) as last drawn
-TABLE = "customers_table"  # the dataframe's selection (TablePage.key("table"))
 
 LIST_CONFIG = {
     "id": st.column_config.NumberColumn("Id", format="%d", width="small"),
@@ -83,12 +80,14 @@ def records(df: pd.DataFrame) -> list[Row]:
 
 
 def open_id() -> int | None:
-    """The customer shown in detail; on entering the page (forget_on_entry dropped it), the
-    URL's `id`, so a link opens a customer that is not on the list's page."""
-    state = st.session_state
-    if SELECTED not in state:
-        state[SELECTED] = url_state.parse_int(st.query_params.get(P_ID), minimum=1)
-    return state[SELECTED]
+    """The customer shown in detail: the URL's `id` when the page is entered (its session
+    key is forgotten on entry), so a link opens a customer that is not on the list's page;
+    then what `follow` and Close make of it."""
+    return url_state.entered(
+        SELECTED,
+        PAGE.key("sort_by"),  # like the filters: lib.ui.table_page.entered
+        lambda: url_state.parse_int(st.query_params.get(P_ID), minimum=1),
+    )
 
 
 def follow(rows: list[Row]) -> None:
@@ -96,8 +95,8 @@ def follow(rows: list[Row]) -> None:
     changes which customer is open; otherwise the open customer stays selected wherever
     its row now is, and no row is selected when it is not on this page."""
     state = st.session_state
-    before = state.get(CUSTOMERS.key("shown"))  # rows as last drawn; None/[] when no table
-    now = table_page.selected_positions(CUSTOMERS)
+    before = state.get(PAGE.key("shown"))  # rows as last drawn; None/[] when no table
+    now = table_page.selected_positions(PAGE)
     if before and now != state.get(PICKED, []):
         chosen = [before[i]["id"] for i in now if 0 <= i < len(before)]
         state[SELECTED] = chosen[0] if chosen else None
@@ -105,7 +104,7 @@ def follow(rows: list[Row]) -> None:
     current = open_id()
     wanted = [ids.index(current)] if current in ids else []
     if wanted != now:
-        state[TABLE] = {"selection": {"rows": wanted, "columns": [], "cells": []}}
+        state[PAGE.key("table")] = {"selection": {"rows": wanted, "columns": [], "cells": []}}
     state[PICKED] = wanted
 
 
@@ -113,7 +112,7 @@ def close_detail() -> None:
     state = st.session_state
     state[SELECTED] = None
     state[PICKED] = []
-    state[TABLE] = {"selection": {"rows": [], "columns": [], "cells": []}}
+    state[PAGE.key("table")] = {"selection": {"rows": [], "columns": [], "cells": []}}
 
 
 def panel(principal: Principal, selected: list[Row]) -> None:
@@ -135,7 +134,7 @@ SEARCH = Search(
     refuse=refuse,
 )
 
-CUSTOMERS = TablePage(
+PAGE = TablePage(
     name="customers",
     title="Customers",
     listing=NamedQuery("customers_list"),
@@ -155,16 +154,20 @@ CUSTOMERS = TablePage(
     display=list_frame,
     selection="single-row",
     sources=("crm", "shop", "support"),
-    empty=EMPTY,
+    empty="No customers match these filters.",
     caption="Select a row to open the customer. Personal data is masked.",
-    page_size=PAGE_SIZE,
+    page_size=20,
     panel=panel,
     follow=follow,
     extra_url=lambda: {P_ID: open_id()},
-    forget_on_entry=(SELECTED, PICKED, UNMASKING, RESULT, *FORM_KEYS),
 )
+SELECTED = PAGE.key("id")  # the customer shown in detail (URL: id)
+PICKED = PAGE.key("picked")  # the table's selection (positions) as last drawn
+# What a last visit left and this one must not find: the open customer (read from the URL
+# again), the unmask dialog, the last result and what was typed in the contact form.
+PAGE = replace(PAGE, forget_on_entry=(SELECTED, PICKED, UNMASKING, RESULT, *FORM_KEYS))
 
 
 def render(principal: Principal) -> None:
     """The whole page for a principal that may open it."""
-    table_page.render(CUSTOMERS, principal)
+    table_page.render(PAGE, principal)

@@ -2,10 +2,11 @@
 declared as a table page (lib.ui.table_page).
 
 - Whose catalogue (`scope`): decided here, server side, from the signed-in principal. A
-  seller always reads its own tenant, whatever the URL says (`?tenant=2` is ignored and
-  dropped from the URL); only staff who see every tenant (policy.sees_all_tenants) pick a
-  seller, from a selectbox mirrored in the URL as `tenant`. The list query binds
-  `seller_id` from the scope: there is no unfiltered product read.
+  seller always reads its own tenant, whatever the URL says (`?tenant=2` is ignored, with a
+  note, and dropped from the URL); only staff who see every tenant
+  (policy.sees_all_tenants) pick a seller, from a selectbox that starts from the URL's
+  `tenant` when the page is entered (lib.ui.url_state.entered) and is written back to it.
+  The list query binds `seller_id` from the scope: there is no unfiltered product read.
 - Filters (product name search, category, on sale / off sale / all, sort) and the page
   number are mirrored in the URL (`/seller?q=linen&category=fashion&status=active&sort=price`)
   and restored from it. One query (queries/seller_products.sql) reads one page and the total.
@@ -19,6 +20,7 @@ app_pages/seller.py calls `render(principal)`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -30,13 +32,12 @@ from lib.actions.products import CATEGORIES, MAXIMUM, PRICE_MIN, STOCK_MIN
 from lib.config import runtime
 from lib.errors import BackofficeError
 from lib.ui import seller_dialogs, seller_grid, table_page, url_state
-from lib.ui.seller_dialogs import CREATING, DEACTIVATE_IDS, NAME
+from lib.ui.seller_dialogs import CHOSEN, CREATING
 from lib.ui.table_filters import Choice, Search, Sort
 from lib.ui.table_page import NamedQuery, Row, RowAction, TablePage
 from lib.ui.widgets import escape_markdown, show_error
 
-TENANT = f"{NAME}_tenant"  # staff's seller picker, mirrored in the URL as `tenant`
-P_TENANT = "tenant"
+P_TENANT = "tenant"  # the URL's parameter for staff's chosen seller
 OWN_CATALOGUE = "This link named a seller; the seller portal shows your own catalogue."
 ACTIVE = {None: None, "active": True, "inactive": False}  # status -> bound `active`
 
@@ -67,8 +68,15 @@ def load_sellers(principal: Principal) -> dict[int, str]:
         return {}
     else:
         seller_id = int(principal.tenant)
-    df = runtime.engine().query(f"{NAME}_sellers", seller_id=seller_id)
+    df = runtime.engine().query("seller_sellers", seller_id=seller_id)
     return {int(i): str(n) for i, n in zip(df["id"], df["name"], strict=True)}
+
+
+def asked_tenant() -> str | None:
+    """The URL's `tenant` as the page was entered (lib.ui.url_state.entered), like the
+    filters: read again only while staff's picker holds no choice (a new visit, a seller
+    that is gone, or a seller's page, which has no picker)."""
+    return url_state.entered(ASKED, TENANT, lambda: st.query_params.get(P_TENANT))
 
 
 def picker(principal: Principal, sellers: Mapping[int, str]) -> int | None:
@@ -80,7 +88,7 @@ def picker(principal: Principal, sellers: Mapping[int, str]) -> int | None:
     state = st.session_state
     if state.get(TENANT) is not None and state[TENANT] not in options:
         del state[TENANT]  # a seller that is gone: start again from the URL
-    asked = url_state.parse_int(st.query_params.get(P_TENANT), minimum=1)
+    asked = url_state.parse_int(asked_tenant(), minimum=1)
     start = tenant_for(principal, asked, options)
     chosen = st.selectbox(
         "Seller",
@@ -105,10 +113,11 @@ def header(principal: Principal, tenant: int, sellers: Mapping[int, str]) -> str
     if policy.may_run(principal, "product.create"):
         right.button(
             "New product",
-            key=f"{NAME}_new",
+            key=PAGE.key("new"),
             type="primary",
             icon=":material/add:",
             on_click=seller_dialogs.open_create,
+            args=(PAGE,),
             width="stretch",
         )
     return name
@@ -126,7 +135,7 @@ def scope(principal: Principal) -> dict[str, Any] | None:
         tenant = picker(principal, sellers)
     else:
         state.pop(TENANT, None)  # only staff's picker writes `tenant` to the URL
-        if st.query_params.get(P_TENANT):
+        if asked_tenant():
             st.caption(OWN_CATALOGUE)
         tenant = tenant_for(principal, None)
     if tenant is None:
@@ -137,8 +146,8 @@ def scope(principal: Principal) -> dict[str, Any] | None:
         url_state.write({P_TENANT: None})
         return None
     seller = header(principal, tenant, sellers)
-    if state.get(CREATING):
-        seller_dialogs.new_product(TABLE, principal, tenant, seller)
+    if state.get(PAGE.key(CREATING)):
+        seller_dialogs.new_product(PAGE, principal, tenant, seller)
     return {"seller_id": int(tenant)}
 
 
@@ -193,10 +202,10 @@ COLUMNS = {
     "updated_at": st.column_config.DatetimeColumn("Updated", format="YYYY-MM-DD HH:mm"),
 }
 
-TABLE = TablePage(
-    name=NAME,
+PAGE = TablePage(
+    name="seller",
     title="Seller portal",
-    listing=NamedQuery(f"{NAME}_products"),
+    listing=NamedQuery("seller_products"),
     filters=(
         # A product name: not personal data, so it stays in the URL and is not audited.
         Search(label="Search", placeholder="Product name", pii_target=None),
@@ -236,21 +245,24 @@ TABLE = TablePage(
             "Deactivate…",
             params=lambda row: {"product_id": row["id"]},
             applies=lambda row: bool(row["active"]),
-            dialog=lambda principal, rows: seller_dialogs.deactivate(TABLE, principal, rows),
+            dialog=lambda principal, rows: seller_dialogs.deactivate(PAGE, principal, rows),
             icon=":material/block:",
         ),
     ),
     sources=("shop",),
     empty="No products match these filters.",
     scope=scope,
-    grid=lambda principal, df, rows: seller_grid.grid(TABLE, principal, df, rows),
+    grid=lambda principal, df, rows: seller_grid.grid(PAGE, principal, df, rows),
     extra_url=extra_url,
-    # Unsaved edits (seller_grid's editor, page.key("editor")), choices and an open form.
-    forget_on_entry=(f"{NAME}_editor", DEACTIVATE_IDS, CREATING),
     toolbar_below=True,
 )
+# What a last visit left and this one must not find: unsaved edits (seller_grid's editor),
+# the products chosen to take off sale, an open New product form.
+PAGE = replace(PAGE, forget_on_entry=tuple(PAGE.key(p) for p in ("editor", CHOSEN, CREATING)))
+TENANT = PAGE.key("tenant")  # staff's seller picker (a widget), mirrored in the URL as `tenant`
+ASKED = PAGE.key("tenant_asked")  # the URL's `tenant` as the page was entered
 
 
 def render(principal: Principal) -> None:
     """The whole page for a principal that may open it."""
-    table_page.render(TABLE, principal)
+    table_page.render(PAGE, principal)

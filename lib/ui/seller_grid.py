@@ -22,7 +22,7 @@ from lib import actions
 from lib.access import policy
 from lib.access.principal import Principal
 from lib.ui import session_guard
-from lib.ui.seller_dialogs import DEACTIVATE_IDS
+from lib.ui.seller_dialogs import CHOSEN
 from lib.ui.table_page import ROW_HEIGHT, Row, TablePage
 from lib.ui.widgets import keep_results
 
@@ -127,24 +127,24 @@ def save_bar(page: TablePage, principal: Principal, rows: Sequence[Row]) -> None
         st.caption("Edit price and stock in the table, then save.")
 
 
-def to_deactivate(principal: Principal, rows: Sequence[Row]) -> list[Row]:
+def to_deactivate(page: TablePage, principal: Principal, rows: Sequence[Row]) -> list[Row]:
     """Choose products on sale on this page; returns them (what Deactivate… acts on)."""
     if not policy.may_run(principal, "product.deactivate"):
         return []
     options = [r["id"] for r in rows if r["active"]]
     names = {r["id"]: r["name"] for r in rows}
-    state = st.session_state
+    state, key = st.session_state, page.key(CHOSEN)
     # A product gone from the page (or off sale now) is no longer chosen.
-    state[DEACTIVATE_IDS] = [i for i in state.get(DEACTIVATE_IDS) or [] if i in options]
+    state[key] = [i for i in state.get(key) or [] if i in options]
     st.multiselect(
         "Take off sale",
         options,
-        key=DEACTIVATE_IDS,
+        key=key,
         format_func=lambda i: f"#{i} {names.get(i, '')}",
         placeholder="Products on sale on this page",
         width=420,
     )
-    chosen = set(state[DEACTIVATE_IDS])
+    chosen = set(state[key])
     return [r for r in rows if r["id"] in chosen]
 
 
@@ -166,4 +166,4 @@ def grid(page: TablePage, principal: Principal, df: pd.DataFrame, rows: list[Row
     )
     if may_edit:
         save_bar(page, principal, rows)
-    return to_deactivate(principal, rows)
+    return to_deactivate(page, principal, rows)

@@ -94,11 +94,14 @@ def freshness_bar(engine: Engine, sources: Sequence[str], key: str) -> None:
         st.rerun()
 
 
-def submit_or_cancel(label: str, key: str, close: Callable[[], None]) -> bool:
-    """A dialog's primary button and Cancel (keys `<key>_submit`, `<key>_cancel`); Cancel
-    closes the dialog through `close` and reruns. Returns whether the button was clicked."""
+def submit_or_cancel(
+    label: str, key: str, close: Callable[[], None], icon: str | None = None
+) -> bool:
+    """A dialog's primary button (with an optional icon) and Cancel (keys `<key>_submit`,
+    `<key>_cancel`); Cancel closes the dialog through `close` and reruns. Returns whether
+    the button was clicked."""
     with st.container(horizontal=True):
-        submit = st.button(label, key=f"{key}_submit", type="primary")
+        submit = st.button(label, key=f"{key}_submit", type="primary", icon=icon)
         cancel = st.button("Cancel", key=f"{key}_cancel")
     if cancel:
         close()

@@ -77,11 +77,12 @@ def test_a_missing_or_short_reason_is_still_refused_as_before():
         v.reason({"reason": "too short"}, min_len=10)
 
 
-# The page that asks for each reason, and the name under which its action states the minimum.
+# The module whose dialog asks for each reason, and the name under which its action states
+# the minimum.
 PAGE_MINIMUM = {
-    "customer.unmask": ("lib.ui.customers", "lib.actions.customers", "MIN_UNMASK_REASON"),
-    "order.reject": ("lib.ui.orders", "lib.actions.orders", "MIN_REASON"),
-    "order.refund": ("lib.ui.orders", "lib.actions.orders", "MIN_REASON"),
+    "customer.unmask": ("lib.ui.customer_contact", "lib.actions.customers", "MIN_UNMASK_REASON"),
+    "order.reject": ("lib.ui.orders_dialogs", "lib.actions.orders", "MIN_REASON"),
+    "order.refund": ("lib.ui.orders_dialogs", "lib.actions.orders", "MIN_REASON"),
 }
 
 

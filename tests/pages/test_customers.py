@@ -24,7 +24,8 @@ from streamlit.testing.v1 import AppTest
 from lib.access.masking import looks_like_raw_pii, mask
 from lib.access.pii_search import MAX_SEARCHES, SEARCH_WINDOW, SHORT_NAME, TOO_MANY, parse, record
 from lib.actions import context
-from lib.ui.customers import EMPTY, PAGE_SIZE, TABLE, UNMASKING
+from lib.ui import customers
+from lib.ui.customer_contact import UNMASKING
 from lib.ui.url_state import MAX_INT
 from tests.pages.helpers import customer, open_page, table, total_of
 from tests.stack import crm, write_config
@@ -32,6 +33,8 @@ from tests.stack import crm, write_config
 pytestmark = pytest.mark.pages
 
 PAGE = "app_pages/customers.py"
+EMPTY, PAGE_SIZE = customers.PAGE.empty, customers.PAGE.page_size
+TABLE = customers.PAGE.key("table")  # the dataframe's selection
 MASKED = 1550  # nobody unmasks or edits this one
 UNMASKED = 1510  # support unmasks its e-mail
 NEIGHBOUR = 1511  # ...and sees this one still masked

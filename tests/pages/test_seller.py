@@ -13,15 +13,15 @@ from streamlit.testing.v1 import AppTest
 
 from lib import actions
 from lib.access.principal import Principal
+from lib.ui import seller
 from lib.ui.navigation import NOT_PERMITTED, PRINCIPAL_KEY
-from lib.ui.seller import TABLE
 from tests.pages.helpers import apps_for, config_without, open_page, run_page_file, sign_in
 from tests.stack import shop
 
 pytestmark = pytest.mark.pages
 
 PAGE = "app_pages/seller.py"
-EDITOR, EMPTY, PAGE_SIZE = TABLE.key("editor"), TABLE.empty, TABLE.page_size
+EDITOR, EMPTY, PAGE_SIZE = seller.PAGE.key("editor"), seller.PAGE.empty, seller.PAGE.page_size
 SELLER1 = Principal("seller1", "Seller One (tenant 1)", ("seller",), tenant=1)
 ADMIN = Principal("admin", "Admin", ("admin",))
 
@@ -229,7 +229,7 @@ def test_deactivating_takes_the_chosen_product_off_sale(app, demo_dir):
     at = open_seller(app, q=tag)
     at.multiselect(key="seller_deactivate_ids").set_value([retire]).run()
     at.button(key="seller_deactivate").click().run()
-    at.button(key="seller_deactivate_confirm").click().run()
+    at.button(key="seller_deactivate_submit").click().run()
     assert not at.exception
     assert f"Product {retire} deactivated." in [s.value for s in at.success]
     assert shop(

@@ -22,8 +22,6 @@ through `lib.actions.run`.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pandas as pd
 import streamlit as st
 
@@ -36,6 +34,7 @@ from lib.ui.customer_detail import customer_detail
 from lib.ui.table_filters import DateRange, MultiChoice, Search, Sort
 from lib.ui.table_page import NamedQuery, Row, TablePage
 
+FORM_STATE = (UNMASKING, RESULT, *FORM_KEYS)  # the contact panel's keys (customers_…)
 SEGMENTS = ("vip", "regular", "dormant", "new")
 STATUSES = ("active", "inactive", "blocked")
 SORTS = {
@@ -160,12 +159,12 @@ PAGE = TablePage(
     panel=panel,
     follow=follow,
     extra_url=lambda: {P_ID: open_id()},
+    # What a last visit left and this one must not find: the open customer (read from the
+    # URL again), the unmask dialog, the last result and what was typed in the contact form.
+    forget_on_entry=("id", "picked", *(k.removeprefix("customers_") for k in FORM_STATE)),
 )
 SELECTED = PAGE.key("id")  # the customer shown in detail (URL: id)
 PICKED = PAGE.key("picked")  # the table's selection (positions) as last drawn
-# What a last visit left and this one must not find: the open customer (read from the URL
-# again), the unmask dialog, the last result and what was typed in the contact form.
-PAGE = replace(PAGE, forget_on_entry=(SELECTED, PICKED, UNMASKING, RESULT, *FORM_KEYS))
 
 
 def render(principal: Principal) -> None:

@@ -45,7 +45,6 @@ SORTS = {
 }
 PAGE_SIZE = 20
 EMPTY = "No orders match these filters."
-TABLE = "orders_table"  # the dataframe's selection (TablePage.key("table"))
 
 COLUMNS = {
     "id": st.column_config.NumberColumn("Order", format="%d", width=70),

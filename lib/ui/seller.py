@@ -20,7 +20,6 @@ app_pages/seller.py calls `render(principal)`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -255,10 +254,10 @@ PAGE = TablePage(
     grid=lambda principal, df, rows: seller_grid.grid(PAGE, principal, df, rows),
     extra_url=extra_url,
     toolbar_below=True,
+    # What a last visit left and this one must not find: unsaved edits (seller_grid's
+    # editor), the products chosen to take off sale, an open New product form.
+    forget_on_entry=("editor", CHOSEN, CREATING),
 )
-# What a last visit left and this one must not find: unsaved edits (seller_grid's editor),
-# the products chosen to take off sale, an open New product form.
-PAGE = replace(PAGE, forget_on_entry=tuple(PAGE.key(p) for p in ("editor", CHOSEN, CREATING)))
 TENANT = PAGE.key("tenant")  # staff's seller picker (a widget), mirrored in the URL as `tenant`
 ASKED = PAGE.key("tenant_asked")  # the URL's `tenant` as the page was entered
 

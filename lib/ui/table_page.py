@@ -96,7 +96,9 @@ class TablePage:
     panel: Callable[[Principal, list[Row]], None] | None = None
     after_action: Callable[[str, Sequence[Row]], None] | None = None
     extra_url: Callable[[], dict[str, object]] | None = None
-    forget_on_entry: tuple[str, ...] = field(default=())  # the page's own session keys
+    # The page's own session keys that a new visit starts without, as key parts
+    # (`key(part)`): an open detail, a dialog of its own, unsaved edits.
+    forget_on_entry: tuple[str, ...] = field(default=())
     # The buttons below the table rather than above it: for a grid whose own widgets (drawn
     # last) choose the rows the buttons act on.
     toolbar_below: bool = False
@@ -160,8 +162,8 @@ def _read(page: TablePage, options: Sequence[Mapping[Any, str]]) -> View:
     state = st.session_state
     for part in ("page", "view", "shown", "table", "dialog", "searched", "results"):
         state.pop(page.key(part), None)
-    for key in page.forget_on_entry:
-        state.pop(key, None)
+    for part in page.forget_on_entry:
+        state.pop(page.key(part), None)
     query = st.query_params
     values, notes = [], []
     for f, opts in zip(page.filters, options, strict=True):

@@ -23,8 +23,9 @@ from lib.demo.seed import FILES, MARKER
 from lib.demo.services.serve import ServiceThread, create_service
 from lib.records.database import make_engine
 from lib.records.schema import ensure_action_tables
+from lib.ui import orders
 from lib.ui.navigation import NOT_PERMITTED, PRINCIPAL_KEY
-from lib.ui.orders import EMPTY, PAGE_SIZE, TABLE
+from lib.ui.orders import EMPTY, PAGE_SIZE
 from tests.pages.helpers import (
     apps_for,
     config_without,
@@ -85,7 +86,8 @@ def open_orders(make: Callable[[], AppTest], user: str = "operator", **params: s
 
 
 def select(at: AppTest, *positions: int) -> AppTest:
-    at.session_state[TABLE] = {"selection": {"rows": list(positions), "columns": [], "cells": []}}
+    selection = {"rows": list(positions), "columns": [], "cells": []}
+    at.session_state[orders.PAGE.key("table")] = {"selection": selection}
     return at.run()
 
 

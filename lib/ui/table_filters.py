@@ -19,6 +19,8 @@ from typing import Any
 import streamlit as st
 
 from lib.access import pii_search
+from lib.access.principal import Principal
+from lib.actions.context import current as action_context
 from lib.ui import url_state
 
 Options = Mapping[Any, str] | Callable[[], Mapping[Any, str]]
@@ -72,6 +74,21 @@ class Search:
 
     def problem(self, value: str | None) -> str | None:
         return self.refuse(self.parsed(value)) if self.pii_target else None
+
+    def record(self, value: str | None, principal: Principal, page: Any) -> str | None:
+        """A new search on personal data gets its audit row (the term masked) and a note
+        that the link leaves it out; the same search again is not a new one. Returns why
+        the search may not run (too many of them), or None."""
+        if not self.pii_target:
+            return None
+        parsed = self.parsed(value)
+        audit = action_context().audit
+        refused = pii_search.record_once(
+            st.session_state, page.key("searched"), audit, principal, parsed, self.pii_target
+        )
+        if parsed.kind is not None and not refused:
+            st.caption(pii_search.NOTE)
+        return refused
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,7 @@ from typing import Any, Literal, Protocol
 import pandas as pd
 import streamlit as st
 
-from lib.access import pii_search
 from lib.access.principal import Principal
-from lib.actions.context import current as action_context
 from lib.config import runtime
 from lib.errors import BackofficeError
 from lib.ui import session_guard, table_actions, url_state
@@ -134,6 +132,11 @@ class View:
         if clash:
             raise TypeError(f"page '{page.name}': filters bind the scope's {sorted(clash)}")
         return out | dict(self.scope)
+
+
+def search_value(page: TablePage, view: View) -> Any:
+    search = page.search
+    return None if search is None else view.values[page.filters.index(search)]
 
 
 def current_view(page: TablePage) -> View | None:
@@ -373,30 +376,10 @@ def render(page: TablePage, principal: Principal) -> None:
     search = page.search
     if problem:
         st.warning(problem, icon=":material/filter_alt_off:")
-    elif search and search.pii_target and (refused := _count_search(page, principal, view)):
+    elif search and (refused := search.record(search_value(page, view), principal, page)):
         st.warning(refused, icon=":material/hourglass:")
     else:
         grid(page, principal, view)
     if page.sources:
         with freshness:
             freshness_bar(runtime.engine(), page.sources, page.name)
-
-
-def _count_search(page: TablePage, principal: Principal, view: View) -> str | None:
-    """A new search on personal data gets its audit row (the term masked) and a note that
-    the link leaves it out; the same search again is not a new one. Returns why the search
-    may not run (too many of them), or None."""
-    search = page.search
-    assert search is not None and search.pii_target is not None
-    parsed = search.parsed(view.values[page.filters.index(search)])
-    refused = pii_search.record_once(
-        st.session_state,
-        page.key("searched"),
-        action_context().audit,
-        principal,
-        parsed,
-        search.pii_target,
-    )
-    if parsed.kind is not None and not refused:
-        st.caption(pii_search.NOTE)
-    return refused

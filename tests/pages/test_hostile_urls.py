@@ -41,6 +41,8 @@ PARAMS = (
     "action",
     "outcome",
     "target",
+    "section",
+    "sheet",
 )
 MARKDOWN = "**bold** [x](http://evil) :red[red] `code`"
 CODES = ":material/home: :smile:"  # a Material icon and an emoji shortcode

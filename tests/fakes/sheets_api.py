@@ -7,6 +7,10 @@ The store is the fake's whole state, shared with the test that made it:
 
 Appends change `store` in place, so a test can see what reached the "spreadsheet".
 Unknown ids answer 404 and unreadable ranges 400, both in Google's error shape.
+
+Rate limits: `create_app(store, fail_first=N, retry_after=S)` answers the first N requests
+429 RESOURCE_EXHAUSTED (with a Retry-After header if S is given); a test can also set
+`app.state.fail_next` later. `app.state.ranges` lists every values range read, in order.
 """
 
 from __future__ import annotations
@@ -24,7 +28,12 @@ Grid = list[list[Any]]
 Bounds = tuple[int, int | None, int, int | None]
 
 _A1 = re.compile(r"([A-Za-z]*)(\d*)(?::([A-Za-z]*)(\d*))?")
-_STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND"}
+_STATUS = {
+    400: "INVALID_ARGUMENT",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+}
 
 
 def google_error(code: int, message: str, status: str | None = None) -> JSONResponse:
@@ -40,10 +49,27 @@ class _Fail(Exception):
         self.code, self.message = code, message
 
 
-def create_app(store: dict[str, dict[str, Grid]]) -> FastAPI:
-    """The fake API over `store` (see the module docstring for its shape)."""
+def create_app(
+    store: dict[str, dict[str, Grid]], *, fail_first: int = 0, retry_after: float | None = None
+) -> FastAPI:
+    """The fake API over `store` (see the module docstring for its shape and the 429s)."""
     app = FastAPI(title="fake Google Sheets v4")
     lock = threading.Lock()
+    app.state.fail_next = fail_first
+    app.state.ranges = []
+
+    @app.middleware("http")
+    async def _rate_limit(request: Request, call_next: Any) -> Any:
+        with lock:
+            limited = app.state.fail_next > 0
+            if limited:
+                app.state.fail_next -= 1
+        if not limited:
+            return await call_next(request)
+        answer = google_error(429, "Quota exceeded for quota metric 'Read requests'.")
+        if retry_after is not None:
+            answer.headers["Retry-After"] = f"{retry_after:g}"
+        return answer
 
     @app.exception_handler(_Fail)
     async def _failed(request: Request, exc: _Fail) -> JSONResponse:
@@ -84,6 +110,7 @@ def create_app(store: dict[str, dict[str, Grid]]) -> FastAPI:
         valueRenderOption: str = "FORMATTED_VALUE",  # noqa: N803
     ) -> dict[str, Any]:
         with lock:
+            app.state.ranges.append(range_)
             sheets = sheets_of(spreadsheet_id)
             title, (r0, r1, c0, c1) = _parse_range(range_, sheets)
             rows = [row[c0:c1] for row in sheets[title][r0:r1]]

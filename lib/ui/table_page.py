@@ -104,6 +104,7 @@ class TablePage:
     # whenever its row is shown): called with the rows before the table is drawn, instead
     # of follow_selection.
     follow: Callable[[list[Row]], None] | None = None
+    embedded: bool = False  # drawn within another page (a section): its title a subheader
 
     def key(self, part: str) -> str:
         return f"{self.name}_{part}"
@@ -353,7 +354,7 @@ def grid(page: TablePage, principal: Principal, view: View) -> None:
 
 def render(page: TablePage, principal: Principal) -> None:
     """The whole page for a principal that may open it."""
-    st.title(page.title)
+    (st.subheader if page.embedded else st.title)(page.title)
     freshness = st.container()  # filled last, once the sources have been read
     state = st.session_state
     options = _options(page)

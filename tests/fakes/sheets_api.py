@@ -23,6 +23,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tests.fakes.sheets_api_writes import add_write_routes
+
 Grid = list[list[Any]]
 # Row start, row end, column start, column end: 0-based, end exclusive, None = unbounded.
 Bounds = tuple[int, int | None, int, int | None]
@@ -158,6 +160,7 @@ def create_app(
                 },
             }
 
+    add_write_routes(app, store, lock)  # values update/clear, batchUpdate (exports)
     return app
 
 

@@ -34,6 +34,7 @@ from lib.errors import BackofficeError, ConfigError, SourceUnavailable
 from lib.reading.queries import load_query
 from lib.reading.sources import sql as sql_source
 from lib.reading.sources.base import SourceConfig
+from lib.reading.sources.cells import CellProblem
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class _State:
     tables: dict[str, str] = field(default_factory=dict)  # table -> mode
     copied: bool = False  # its snapshots were copied at least once: a stale copy can be served
     retry_at: float | None = None  # monotonic: when a failed snapshot refresh is tried again
+    problems: dict[str, list[CellProblem]] = field(default_factory=dict)  # sheet tables
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -241,6 +243,8 @@ class Engine:
             finally:
                 cur.unregister(view)
             state.tables[name] = "cached"
+        # The sheet loader's tables carry their bad cells (lib.reading.sources.sheet.SheetTables).
+        state.problems = {n: list(p) for n, p in getattr(tables, "problems", {}).items()}
         state.loaded_at = self.clock()
         state.refreshed_at = datetime.now(UTC)
 
@@ -268,6 +272,18 @@ class Engine:
         return min(known) if known else None
 
     # -- reading ---------------------------------------------------------------------------
+
+    def problems(self, source: str) -> dict[str, list[CellProblem]]:
+        """The cell problems of each table of a `sheet` source as last loaded (loading it
+        first if its TTL says so); {} for other kinds. A bad cell is NULL in its table: it
+        does not fail the source. Raises SourceUnavailable like `ensure`."""
+        cfg = self._config(source)
+        if cfg.kind != "sheet":
+            return {}
+        self.ensure(source)
+        state = self._state[source]
+        with state.lock:
+            return {table: list(found) for table, found in state.problems.items()}
 
     def status(self) -> list[SourceStatus]:
         """Every source: reachable or not, its tables' row counts, when it was refreshed."""

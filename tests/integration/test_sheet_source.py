@@ -13,8 +13,10 @@ import pytest
 import requests
 
 from lib.errors import SheetInvalid, SourceUnavailable
+from lib.reading.engine import Engine
 from lib.reading.sources import sheet
 from lib.reading.sources.base import SourceConfig
+from lib.reading.sources.cells import CellProblem
 from tests.fakes.server import start_app_in_thread
 from tests.fakes.sheets_api import create_app
 
@@ -97,12 +99,19 @@ def test_csv_bad_cell_names_row_and_column(tmp_path):
     write_csv(tmp_path / "spend.csv", rows)
     cfg = config({"spend": {"file": "spend.csv", "columns": SPEND_COLUMNS}}, base_dir=str(tmp_path))
 
-    with pytest.raises(SheetInvalid) as exc:
-        sheet.load(cfg)
+    loaded = sheet.load(cfg)
 
-    assert (exc.value.row, exc.value.column) == (4, "spend_krw")
-    assert exc.value.problem == "'12,5x' is not a whole number"
-    assert "spend.csv" in exc.value.sheet and "spend" in exc.value.sheet
+    # The bad cell is NULL and one problem; the rest of its row and the sheet still load.
+    assert loaded.problems == {
+        "spend": [CellProblem(4, "C", "spend_krw", "a whole number", "'12,5x'")]
+    }
+    assert str(loaded.problems["spend"][0]) == (
+        "C4 (spend_krw): expected a whole number, found '12,5x'"
+    )
+    last = loaded["spend"].to_pylist()[-1]
+    assert last["spend_krw"] is None
+    assert (last["channel"], last["clicks"], last["active"]) == ("email", 1, True)
+    assert loaded["spend"].num_rows == 3
 
 
 def test_csv_missing_column_is_reported_on_the_header(tmp_path):
@@ -203,12 +212,19 @@ def test_xlsx_bad_cell_names_row_and_column(tmp_path):
         base_dir=str(tmp_path),
     )
 
-    with pytest.raises(SheetInvalid) as exc:
-        sheet.load(cfg)
+    loaded = sheet.load(cfg)
 
-    assert (exc.value.row, exc.value.column) == (5, "revenue_krw")
-    assert exc.value.problem == "'10.5' is not a whole number"
-    assert "sales.xlsx" in exc.value.sheet and "Sales" in exc.value.sheet
+    assert loaded.problems["sales"] == [
+        CellProblem(5, "C", "revenue_krw", "a whole number", "'10.5'")
+    ]
+    assert loaded["sales"].num_rows == 4
+    assert loaded["sales"].to_pylist()[-1] == {
+        "month": date(2025, 8, 1),
+        "store": "Gangnam",
+        "revenue_krw": None,
+        "orders": 3,
+        "manager": None,
+    }
 
 
 def test_xlsx_bad_date_text(tmp_path):
@@ -217,10 +233,11 @@ def test_xlsx_bad_date_text(tmp_path):
         {"sales": {"file": "sales.xlsx", "sheet": "Sales", "columns": SALES_COLUMNS}},
         base_dir=str(tmp_path),
     )
-    with pytest.raises(SheetInvalid) as exc:
-        sheet.load(cfg)
-    assert (exc.value.row, exc.value.column) == (5, "month")
-    assert "is not a date" in exc.value.problem
+    loaded = sheet.load(cfg)
+    (problem,) = loaded.problems["sales"]
+    assert (problem.address, problem.header, problem.found) == ("A5", "month", "'next month'")
+    assert problem.expected == "a date (YYYY-MM-DD or YYYY-MM)"
+    assert loaded["sales"].column("month").to_pylist()[-1] is None
 
 
 def test_xlsx_missing_column(tmp_path):
@@ -323,12 +340,12 @@ def test_google_sheet_bad_cell_names_row_and_column(sheets_api):
     url, store = sheets_api
     store[SHEET_KEY]["Sheet1"].append(["2025-07-01", "email", "5", "1", "0.1", "maybe"])
 
-    with pytest.raises(SheetInvalid) as exc:
-        sheet.load(google_config(url))
+    loaded = sheet.load(google_config(url))
 
-    assert (exc.value.row, exc.value.column) == (4, "active")
-    assert exc.value.problem == "'maybe' is not true or false"
-    assert "Sheet1" in exc.value.sheet
+    assert loaded.problems["spend"] == [CellProblem(4, "F", "active", "true or false", "'maybe'")]
+    assert loaded["spend"].num_rows == 3
+    assert loaded["spend"].to_pylist()[-1]["active"] is None
+    assert loaded["spend"].to_pylist()[-1]["spend_krw"] == 5
 
 
 def test_google_sheet_missing_column(sheets_api):
@@ -414,3 +431,130 @@ def test_rebased_session_leaves_other_urls_alone(sheets_api):
         assert answer.json()["sheets"][0]["properties"]["title"] == "Sheet1"
         with pytest.raises(requests.ConnectionError):
             session.get("http://127.0.0.1:9/", timeout=2)
+
+
+# --- bad cells never block the load; Engine.problems -----------------------------------
+
+
+def test_personal_data_in_a_bad_cell_is_not_quoted(tmp_path):
+    rows = [*CSV_ROWS, ["2025-07-01", "email", "010-1234-5678", "kim@example.com", "0.1", "1"]]
+    write_csv(tmp_path / "spend.csv", rows)
+    cfg = config({"spend": {"file": "spend.csv", "columns": SPEND_COLUMNS}}, base_dir=str(tmp_path))
+
+    problems = sheet.load(cfg).problems["spend"]
+
+    assert [(p.address, p.found) for p in problems] == [("C4", "the value"), ("D4", "the value")]
+    assert "010" not in " ".join(map(str, problems)) and "kim@" not in " ".join(map(str, problems))
+
+
+def test_engine_loads_a_sheet_with_bad_cells_and_exposes_its_problems(tmp_path):
+    rows = [*CSV_ROWS, ["2025-07-01", "email", "12,5x", "1", "0.1", "maybe", ""]]
+    write_csv(tmp_path / "spend.csv", rows)
+    sheets = config(
+        {"spend": {"file": "spend.csv", "columns": SPEND_COLUMNS}}, base_dir=str(tmp_path)
+    )
+    other = SourceConfig(name="api", kind="rest", options={})
+    engine = Engine([sheets, other], tmp_path, loaders={"sheet": sheet.load, "rest": lambda c: {}})
+    try:
+        (status,) = [s for s in engine.status() if s.name == "sheets"]
+        assert status.ok and status.tables == {"spend": 3}
+        problems = engine.problems("sheets")
+        assert [str(p) for p in problems["spend"]] == [
+            "C4 (spend_krw): expected a whole number, found '12,5x'",
+            "F4 (active): expected true or false, found 'maybe'",
+        ]
+        assert engine.problems("api") == {}
+
+        write_csv(tmp_path / "spend.csv", CSV_ROWS)  # fixed in the sheet: gone after a refresh
+        engine.refresh("sheets")
+        assert engine.problems("sheets") == {"spend": []}
+    finally:
+        engine.close()
+
+
+# --- Google Sheets: ranged reads and the 429 rate limit --------------------------------
+
+
+def big_sheet(data_rows: int) -> list[list[str]]:
+    rows = [list(SHEET_ROWS[0])]
+    for i in range(data_rows):
+        rows.append(["2025-05-01", f"ch{i}", str(i), "1", "0.5", "TRUE"])
+    return rows
+
+
+@pytest.fixture
+def served() -> Iterator:
+    stops = []
+
+    def serve(store: dict, **options):
+        app = create_app(store, **options)
+        url, stop = start_app_in_thread(app)
+        stops.append(stop)
+        return url, app
+
+    yield serve
+    for stop in stops:
+        stop()
+
+
+def test_google_sheet_is_read_in_ranges_header_first(served):
+    rows = big_sheet(1200)
+    rows[700][2] = "lots"  # spreadsheet row 701
+    for row_number in range(900, 1002):  # an empty stretch ending a range: Google trims it
+        rows[row_number - 1] = []
+    rows[1100][5] = "maybe"  # row 1101
+    url, app = served({SHEET_KEY: {"Sheet1": rows}})
+    cfg = google_config(url)
+    cfg.options["tables"]["spend"]["columns"] = SPEND_COLUMNS
+    cfg.options["range_rows"] = 500
+
+    loaded = sheet.load(cfg)
+
+    assert app.state.ranges == [
+        "'Sheet1'!A1:Z1",
+        "'Sheet1'!A2:F501",
+        "'Sheet1'!A502:F1001",
+        "'Sheet1'!A1002:F1201",
+    ]
+    assert loaded["spend"].num_rows == 1200 - 102
+    assert [p.address for p in loaded.problems["spend"]] == ["C701", "F1101"]
+    assert loaded["spend"].column("channel").to_pylist()[-1] == "ch1199"
+
+
+def test_google_sheet_429_is_retried_with_backoff(served, monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr(sheet, "_sleep", waits.append)
+    url, app = served({SHEET_KEY: {"Sheet1": [list(r) for r in SHEET_ROWS]}}, fail_first=3)
+    cfg = google_config(url)
+    cfg.options["retry_base_s"] = 0.5
+
+    table = sheet.load(cfg)["spend"]
+
+    assert table.num_rows == 2
+    assert waits == [0.5, 1.0, 2.0]  # exponential
+    assert app.state.fail_next == 0
+
+
+def test_google_sheet_429_honours_retry_after(served, monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr(sheet, "_sleep", waits.append)
+    store = {SHEET_KEY: {"Sheet1": [list(r) for r in SHEET_ROWS]}}
+    url, app = served(store, fail_first=2, retry_after=7)
+
+    assert sheet.load(google_config(url))["spend"].num_rows == 2
+    assert waits == [7.0, 7.0]
+
+
+def test_google_sheet_429_forever_is_one_line_unavailable(served, monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr(sheet, "_sleep", waits.append)
+    url, app = served({SHEET_KEY: {"Sheet1": [list(r) for r in SHEET_ROWS]}}, fail_first=10**6)
+    cfg = google_config(url)
+    cfg.options["retries"] = 4
+
+    with pytest.raises(SourceUnavailable, match="rate limit still exceeded after 4 tries") as exc:
+        sheet.load(cfg)
+
+    assert "\n" not in str(exc.value)
+    assert len(waits) == 3  # between the 4 tries, then it gives up
+    assert app.state.fail_next == 10**6 - 4

@@ -8,7 +8,18 @@ import pyarrow as pa
 import pytest
 
 from lib.errors import SheetInvalid
-from lib.reading.sources.cells import CellInvalid, parse_cell, rows_to_table, shown
+from lib.reading.sources.cells import (
+    CellInvalid,
+    CellProblem,
+    TableBuilder,
+    check_rows,
+    column_letter,
+    infer_types,
+    parse_cell,
+    read_table,
+    rows_to_table,
+    shown,
+)
 
 
 @pytest.mark.parametrize("value", [None, "", "   "])
@@ -210,3 +221,117 @@ def test_blank_header_columns_are_dropped_and_short_rows_padded():
 def test_header_names_are_trimmed():
     table = rows_to_table([[" a ", "b\n"], ["1", "x"]], {"a": "int", "b": "text"}, sheet="t")
     assert table.column_names == ["a", "b"]
+
+
+# --- check_rows: every bad cell a problem with its address; the rest still read ----------
+
+
+def test_column_letters_go_past_z():
+    assert [column_letter(i) for i in (0, 1, 25, 26, 27, 51, 52, 701, 702, 16383)] == [
+        "A", "B", "Z", "AA", "AB", "AZ", "BA", "ZZ", "AAA", "XFD",
+    ]  # fmt: skip
+    with pytest.raises(ValueError):
+        column_letter(-1)
+
+
+def test_check_rows_turns_bad_cells_into_null_and_problems():
+    rows = [
+        HEADER,
+        ["2025-05-01", "search", "12,3x", "0.5", "TRUE", "ok"],
+        [],  # empty rows are skipped but keep the numbering
+        ["next month", "email", "7", "inf", "maybe"],
+    ]
+    records, problems = check_rows(rows, COLUMNS)
+    assert records == [
+        {"month": date(2025, 5, 1), "channel": "search", "spend": None, "rate": 0.5,
+         "active": True, "note": "ok"},
+        {"month": None, "channel": "email", "spend": 7, "rate": None, "active": None,
+         "note": None},
+    ]  # fmt: skip
+    assert problems == [
+        CellProblem(2, "C", "spend", "a whole number", "'12,3x'"),
+        CellProblem(4, "A", "month", "a date (YYYY-MM-DD or YYYY-MM)", "'next month'"),
+        CellProblem(4, "D", "rate", "a number", "'inf'"),
+        CellProblem(4, "E", "active", "true or false", "'maybe'"),
+    ]
+    assert problems[0].address == "C2"
+    assert str(problems[0]) == "C2 (spend): expected a whole number, found '12,3x'"
+
+
+def test_problem_addresses_count_blank_header_columns_and_reach_aa():
+    header = [f"c{i}" for i in range(26)] + ["", "amount"]  # AA has no name, AB is "amount"
+    row = ["x"] * 26 + ["junk", "12,5"]
+    records, problems = check_rows([header, row], {"amount": "int"})
+    assert "" not in records[0] and records[0]["amount"] is None
+    assert [p.address for p in problems] == ["AB2"]
+    assert str(problems[0]) == "AB2 (amount): expected a whole number, found '12,5'"
+
+
+def test_problem_hides_personal_data_but_keeps_other_values():
+    rows = [["phone", "email", "n"], ["010-1234-5678", "kim@example.com", "x1"]]
+    _, problems = check_rows(rows, {"phone": "int", "email": "float", "n": "int"})
+    assert [p.found for p in problems] == ["the value", "the value", "'x1'"]
+
+
+def test_too_large_number_says_the_range():
+    _, problems = check_rows([["n"], ["9" * 25]], {"n": "int"})
+    assert problems[0].expected.startswith("a whole number within")
+    assert problems[0].found == "'" + "9" * 25 + "'"
+
+
+def test_header_problems_still_refuse_the_sheet_in_one_line():
+    with pytest.raises(SheetInvalid, match="column is missing from the header") as exc:
+        check_rows([["month"], ["2025-05-01"]], {"month": "date", "spend": "int"}, sheet="s")
+    assert (exc.value.row, exc.value.column) == (1, "spend")
+    with pytest.raises(SheetInvalid, match="more than once"):
+        check_rows([["a", "a"]], {"a": "int"})
+    assert check_rows([], {}) == ([], [])
+
+
+def test_read_table_keeps_declared_types_with_nulls_for_bad_cells():
+    rows = [HEADER, ["2025-05-01", "a", "x", "0.5", "TRUE"], ["2025-06", "b", "3", "1", "no"]]
+    table, problems = read_table(rows, COLUMNS, sheet="t")
+    assert table.schema.field("spend").type == pa.int64()
+    assert table.column("spend").to_pylist() == [None, 3]
+    assert [p.address for p in problems] == ["C2"]
+
+
+def test_builder_numbers_rows_of_ranges_that_google_trimmed():
+    builder = TableBuilder(["n"], {"n": "int"})
+    builder.add([["1"], ["x"]], first_row=2)
+    builder.add([["y"]], first_row=10)  # rows 4-9 were empty: left out of the answer
+    builder.add([["z"]])  # right after the previous range
+    assert [p.address for p in builder.problems] == ["A3", "A10", "A11"]
+    assert builder.table().column("n").to_pylist() == [1, None, None, None]
+
+
+# --- infer_types ------------------------------------------------------------------------
+
+
+def test_infer_types_picks_the_narrowest_type_every_value_fits():
+    rows = [
+        ["flag", "count", "ratio", "month", "name", "empty", "", "mixed", "zero_one"],
+        ["TRUE", "1,200", "0.5", "2025-05-01", "Kim", "", "junk", "1", "0"],
+        ["no", "3", "2", "2025-06", "Lee", None, "", "x", "1"],
+        [False, 4.0, 1, datetime(2025, 7, 1), "", "", "", "2", "1"],
+        [],
+    ]
+    assert infer_types(rows) == {
+        "flag": "bool",
+        "count": "int",
+        "ratio": "float",
+        "month": "date",
+        "name": "text",
+        "empty": "text",
+        "mixed": "text",
+        "zero_one": "int",  # 0/1 could be booleans, but a column of them is a count
+    }
+    assert infer_types([]) == {}
+
+
+def test_inferred_types_read_the_same_rows_without_problems():
+    rows = [["month", "spend", "ctr", "active"], ["2025-05", "1,000", "0.1", "yes"]]
+    kinds = infer_types(rows)
+    records, problems = check_rows(rows, kinds)
+    assert problems == []
+    assert records == [{"month": date(2025, 5, 1), "spend": 1000, "ctr": 0.1, "active": True}]

@@ -6,22 +6,29 @@ Config (one `[sources.<name>]` table, kind = "sheet"):
     service_account_json_secret = "gcp"    # Google Sheets: the service account key (JSON text)
     sheets_api_url = "http://127.0.0.1:P"  # optional; another Sheets v4 endpoint (a local fake)
     timeout = 30                           # optional; seconds per Google Sheets request
+    range_rows = 5000                      # optional; rows per Google Sheets values request
+    retries = 5                            # optional; tries of a request answered 429
+    retry_base_s = 1.0                     # optional; first backoff wait, doubled each try
     tables.sales = { file = "sales.csv", columns = { month = "date", amount = "int" } }
     tables.stores = { file = "stores.xlsx", sheet = "Sales", columns = { ... } }
     tables.budget = { spreadsheet_key = "1AbC...", worksheet = "Sheet1", columns = { ... } }
 
-Column types are those of lib.reading.sources.cells.TYPES. A cell that does not fit raises
-SheetInvalid; a file or spreadsheet that cannot be read raises SourceUnavailable.
+Column types are those of lib.reading.sources.cells.TYPES. A cell that does not fit is NULL
+and one CellProblem (`load(...).problems`); a header that does not fit raises SheetInvalid; a
+file or spreadsheet that cannot be read raises SourceUnavailable. Every reader streams: CSV and
+XLSX rows and Google Sheets ranges are checked CHUNK_ROWS / `range_rows` rows at a time.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
+import time
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import google.auth.exceptions
@@ -33,12 +40,20 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from lib.errors import SourceUnavailable
 from lib.reading.sources.base import SourceConfig
-from lib.reading.sources.cells import TYPES, rows_to_table
+from lib.reading.sources.cells import TYPES, CellProblem, TableBuilder, column_letter
 
 GOOGLE_SHEETS_API = "https://sheets.googleapis.com"
 READ_SCOPES = ("https://www.googleapis.com/auth/spreadsheets.readonly",)
 WRITE_SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
+CHUNK_ROWS = 5000  # file rows checked at a time
+RANGE_ROWS = 5000  # Google Sheets rows per values.get request (option `range_rows`)
+RETRIES = 5  # tries of a Google Sheets request answered 429 RESOURCE_EXHAUSTED
+RETRY_BASE_S = 1.0  # the first wait; doubled each try, unless the answer says Retry-After
+RETRY_MAX_WAIT_S = 60.0
+_sleep = time.sleep  # tests record the waits instead
+
+T = TypeVar("T")
 
 
 class RebasedSession(requests.Session):
@@ -98,31 +113,40 @@ def _service_account_client(cfg: SourceConfig, scopes: Sequence[str]) -> gspread
         ) from None
 
 
-def load(cfg: SourceConfig, session: requests.Session | None = None) -> dict[str, pa.Table]:
+class SheetTables(dict[str, pa.Table]):
+    """The loaded tables by name, and `problems`: each table's bad cells (NULL in the table)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: dict[str, list[CellProblem]] = {}
+
+
+def load(cfg: SourceConfig, session: requests.Session | None = None) -> SheetTables:
     """Every configured table as a typed Arrow table (text, int64, float64, date32, bool).
 
+    A cell that does not fit its column is NULL and one CellProblem in `.problems[table]`.
     `session`, if given, carries the Google Sheets calls (tests, self-hosted endpoints).
-    Raises SheetInvalid for the first cell or header that does not fit its declared
-    columns, SourceUnavailable when a file or spreadsheet cannot be read.
+    Raises SheetInvalid for a header that does not fit the declared columns,
+    SourceUnavailable when a file or spreadsheet cannot be read.
     """
     specs: Mapping[str, Mapping[str, Any]] = cfg.options.get("tables") or {}
     if not specs:
         raise SourceUnavailable(cfg.name, "no tables configured")
     base_dir = Path(str(cfg.options.get("base_dir") or "."))
     google = _GoogleReader(cfg, session)
-    tables: dict[str, pa.Table] = {}
+    tables = SheetTables()
     try:
         for name, spec in specs.items():
             columns = _declared_columns(cfg, name, spec)
             if spec.get("file"):
-                rows, label = _file_rows(cfg, name, spec, base_dir)
+                table, problems = _file_table(cfg, name, spec, base_dir, columns)
             elif spec.get("spreadsheet_key"):
-                rows, label = google.rows(name, spec)
+                table, problems = google.table(name, spec, columns)
             else:
                 raise SourceUnavailable(
                     cfg.name, f"table '{name}' needs `file` or `spreadsheet_key`"
                 )
-            tables[name] = rows_to_table(rows, columns, sheet=label)
+            tables[name], tables.problems[name] = table, problems
     finally:
         google.close()
     return tables
@@ -140,9 +164,17 @@ def _declared_columns(cfg: SourceConfig, name: str, spec: Mapping[str, Any]) -> 
     return columns
 
 
-def _file_rows(
-    cfg: SourceConfig, name: str, spec: Mapping[str, Any], base_dir: Path
-) -> tuple[list[Sequence[Any]], str]:
+def _chunked(rows: Iterable[Sequence[Any]], builder: TableBuilder) -> tuple[pa.Table, list]:
+    """Rows (header first) checked CHUNK_ROWS at a time: only one chunk is Python cells."""
+    it = iter(rows)
+    while chunk := list(itertools.islice(it, CHUNK_ROWS)):
+        builder.add(chunk)
+    return builder.table(), builder.problems
+
+
+def _file_table(
+    cfg: SourceConfig, name: str, spec: Mapping[str, Any], base_dir: Path, columns: dict[str, str]
+) -> tuple[pa.Table, list[CellProblem]]:
     written = str(spec["file"])
     path = Path(written).expanduser()
     if not path.is_absolute():
@@ -150,11 +182,18 @@ def _file_rows(
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return _csv_rows(path), f"{name} ({written})"
+            with path.open(newline="", encoding="utf-8-sig") as f:
+                # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark that must not
+                # end up in the first column's name. The csv module, not DuckDB's or pandas'
+                # reader: every cell goes through cells' parsers anyway (declared types, "1,250"
+                # and "2025-06"), and it streams (bench/sheets.py measures the three).
+                rows = csv.reader(f)
+                builder = TableBuilder(next(rows, ()), columns, f"{name} ({written})")
+                return _chunked(rows, builder)
         if suffix in XLSX_SUFFIXES:
             sheet = spec.get("sheet")
             label = f"{name} ({written}, sheet '{sheet}')" if sheet else f"{name} ({written})"
-            return _xlsx_rows(cfg, name, path, sheet), label
+            return _xlsx_table(cfg, name, path, sheet, columns, label)
     except FileNotFoundError:
         raise SourceUnavailable(cfg.name, f"table '{name}': file not found: {path}") from None
     except IsADirectoryError:
@@ -179,14 +218,16 @@ def _file_rows(
     )
 
 
-def _csv_rows(path: Path) -> list[Sequence[Any]]:
-    # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark that must not end up in
-    # the first column's name.
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        return list(csv.reader(f))
-
-
-def _xlsx_rows(cfg: SourceConfig, name: str, path: Path, sheet: str | None) -> list[Sequence[Any]]:
+def _xlsx_table(
+    cfg: SourceConfig,
+    name: str,
+    path: Path,
+    sheet: str | None,
+    columns: dict[str, str],
+    label: str,
+) -> tuple[pa.Table, list[CellProblem]]:
+    # openpyxl in read-only mode streams rows from the zip; bench/sheets.py compares it with
+    # python-calamine, which is faster but reads the whole sheet into memory first.
     workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
         if sheet is not None and sheet not in workbook.sheetnames:
@@ -199,37 +240,75 @@ def _xlsx_rows(cfg: SourceConfig, name: str, path: Path, sheet: str | None) -> l
         # Some writers store a wrong size ("A1") in the file; read-only mode would trust it
         # and silently return one cell. Forgetting it makes openpyxl read every row.
         worksheet.reset_dimensions()
-        return list(worksheet.iter_rows(values_only=True))
+        rows = worksheet.iter_rows(values_only=True)
+        return _chunked(rows, TableBuilder(next(rows, ()), columns, label))
     finally:
         workbook.close()  # read-only mode keeps the file open until closed
 
 
 class _GoogleReader:
-    """Google Sheets reads for one load: one client, each spreadsheet opened once."""
+    """Google Sheets reads for one load: one client, each spreadsheet opened once, values read
+    in ranges of `range_rows` rows (header first), each request retried on a 429."""
 
     def __init__(self, cfg: SourceConfig, session: requests.Session | None) -> None:
         self.cfg = cfg
         self.session = session
         self.client: gspread.Client | None = None
         self.spreadsheets: dict[str, gspread.Spreadsheet] = {}
+        self.tries = max(1, int(cfg.options.get("retries", RETRIES)))
+        self.retry_base_s = float(cfg.options.get("retry_base_s", RETRY_BASE_S))
+        self.range_rows = max(1, int(cfg.options.get("range_rows", RANGE_ROWS)))
 
-    def rows(self, name: str, spec: Mapping[str, Any]) -> tuple[list[Sequence[Any]], str]:
+    def table(
+        self, name: str, spec: Mapping[str, Any], columns: dict[str, str]
+    ) -> tuple[pa.Table, list[CellProblem]]:
         key = str(spec["spreadsheet_key"])
         title = spec.get("worksheet")
         label = f"{name} (Google Sheet, worksheet '{title}')" if title else f"{name} (Google Sheet)"
         if self.client is None:
             self.client = client_for(self.cfg, self.session)
+        client = self.client
         try:
             if key not in self.spreadsheets:
-                self.spreadsheets[key] = self.client.open_by_key(key)
+                self.spreadsheets[key] = self._retrying(lambda: client.open_by_key(key))
             spreadsheet = self.spreadsheets[key]
-            worksheet = spreadsheet.worksheet(str(title)) if title else spreadsheet.sheet1
-            return worksheet.get_all_values(), label
+            worksheet = self._retrying(
+                lambda: spreadsheet.worksheet(str(title)) if title else spreadsheet.sheet1
+            )
+            sheet = "'" + worksheet.title.replace("'", "''") + "'"
+            last = column_letter(max(worksheet.col_count, 1) - 1)
+            header = self._values(spreadsheet, f"{sheet}!A1:{last}1")
+            builder = TableBuilder(header[0] if header else (), columns, label)
+            # Data columns end at the header's last one: cells right of it have no name.
+            last = column_letter(max(builder.positions.values(), default=0))
+            for start in range(2, worksheet.row_count + 1, self.range_rows):
+                end = min(start + self.range_rows - 1, worksheet.row_count)
+                # Google leaves trailing empty rows out, so each range says where it starts.
+                builder.add(self._values(spreadsheet, f"{sheet}!A{start}:{last}{end}"), start)
+            return builder.table(), builder.problems
         except Exception as exc:
             reason = self._reason(exc, title)
             if reason is None:
                 raise
             raise SourceUnavailable(self.cfg.name, f"table '{name}': {reason}") from exc
+
+    def _values(self, spreadsheet: gspread.Spreadsheet, range_: str) -> list[list[Any]]:
+        answer = self._retrying(lambda: spreadsheet.values_get(range_))
+        return answer.get("values", [])
+
+    def _retrying(self, call: Callable[[], T]) -> T:
+        """`call()`, tried again after a wait while Google answers 429 (rate limit): the wait
+        is Retry-After when the answer has one, else exponential from retry_base_s."""
+        for attempt in range(self.tries):
+            try:
+                return call()
+            except gspread.exceptions.APIError as exc:
+                if exc.code != 429 or attempt == self.tries - 1:
+                    raise
+                wait = _retry_after(exc)
+                _sleep(min(wait if wait is not None else self.retry_base_s * 2**attempt,
+                           RETRY_MAX_WAIT_S))  # fmt: skip
+        raise AssertionError("unreachable")
 
     def _reason(self, exc: Exception, title: Any) -> str | None:
         """One line for a failure that is the spreadsheet's or the network's; None for a bug."""
@@ -239,6 +318,11 @@ class _GoogleReader:
             return "no permission to open the spreadsheet; share it with the service account"
         if isinstance(exc, gspread.exceptions.WorksheetNotFound):
             return f"the spreadsheet has no worksheet '{title}'"
+        if isinstance(exc, gspread.exceptions.APIError) and exc.code == 429:
+            return (
+                f"Google Sheets API rate limit still exceeded after {self.tries} tries "
+                "(429 RESOURCE_EXHAUSTED); try again in a minute"
+            )
         if isinstance(exc, gspread.exceptions.APIError):
             status = exc.error.get("status", "")
             message = " ".join(str(exc.error.get("message", "")).split())[:100]
@@ -263,3 +347,13 @@ class _GoogleReader:
     def close(self) -> None:
         if self.client is not None and self.session is None:
             self.client.http_client.session.close()
+
+
+def _retry_after(exc: gspread.exceptions.APIError) -> float | None:
+    """The answer's Retry-After in seconds, if it has one in that form (not an HTTP date)."""
+    response = getattr(exc, "response", None)
+    value = response.headers.get("Retry-After") if response is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -17,6 +18,7 @@ from lib.audit import AuditStore
 from lib.errors import ConfigError
 from lib.payments.client import PaymentsClient
 from lib.payments.gateway import GatewayConfig
+from lib.reading.sources.base import SourceConfig
 from lib.records.database import make_engine
 from lib.records.schema import ensure_action_tables
 
@@ -27,6 +29,10 @@ class ActionContext:
     databases: dict[str, sa.Engine]  # "shop", "crm": the systems of record
     payments: PaymentsClient | None = None
     unmask_minutes: int = 10
+    # What sheet.export reads and writes to; None: the app's (lib.config.runtime) engine and
+    # its `sheets` source. Tests give their own.
+    engine: Any = None
+    sheet_target: SourceConfig | None = None
     _prepared: set[str] = field(default_factory=set)
     _prepare_lock: threading.Lock = field(default_factory=threading.Lock)
 

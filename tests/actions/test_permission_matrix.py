@@ -16,6 +16,7 @@ from lib.actions.context import ActionContext
 from lib.demo.services.serve import DEFAULT_SECRET, ServiceThread, create_service
 from lib.payments.client import PaymentsClient
 from lib.payments.gateway import GatewayConfig
+from tests.actions import export_target
 from tests.actions.conftest import PRINCIPALS, sqlite_context
 from tests.pages.helpers import insert_unknown_refund
 
@@ -70,6 +71,7 @@ def _params(ctx: ActionContext, actor: Principal) -> dict[str, Callable[[], dict
         },
         "product.update": lambda: {"product_id": _first(ctx, product), "price": 12300},
         "product.deactivate": lambda: {"product_id": _first(ctx, product)},
+        "sheet.export": lambda: export_target.install(ctx),
         "sheet.import_rows": lambda: {
             "table": "marketing_spend",
             "rows": [

@@ -1,0 +1,220 @@
+"""What can be exported and how its rows leave the app: read in full, masked, typed.
+
+Exportable: the Customers and Orders lists (the same named queries their pages read) and
+every table of the `sheets` source. Personal data is masked the way the pages mask it,
+except on the records the viewer holds an active unmask grant for (lib.access.unmask),
+and then only the kinds granted. A sheet has no record to grant: a column named like
+personal data (email, phone, name, ...: lib.access.masking.DETAIL_KEYS) is always masked.
+
+The same masked frame feeds the XLSX download (lib.ui.export.to_xlsx) and the Google
+Sheets export (`sheet_cells`), so both show exactly what the preview shows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from lib.access import policy
+from lib.access.masking import DETAIL_KEYS, PII_COLUMNS, mask_frame
+from lib.access.principal import Principal
+from lib.access.unmask import KINDS, utc_now
+from lib.audit.store import utc_text
+from lib.records.database import READ_ONLY
+from lib.records.schema import unmask_grants
+
+MAX_ROWS = 50_000  # one export; a Google Sheet holds 10M cells, people read far fewer
+SHEETS = "sheets"  # the source whose tables are exportable
+TABLE_QUERY = "sheet_export_table"
+
+
+@dataclass(frozen=True)
+class Exportable:
+    """One thing that can be exported: the named query that reads it (with the parameters
+    that select every row), its columns, which hold personal data, and the column naming the
+    customer a grant is for."""
+
+    name: str
+    label: str
+    query: str
+    params: Mapping[str, Any]
+    columns: tuple[str, ...] = ()  # () = every column the query selects
+    personal: Mapping[str, str] = field(default_factory=dict)  # column -> kind
+    record: str | None = None  # column holding the customer id a grant names
+    dates: frozenset[str] = frozenset()  # columns that are dates, not times
+
+
+_ALL_CUSTOMERS = {
+    "segment_all": True,
+    "segments": [],
+    "status_all": True,
+    "statuses": [],
+    "date_from": None,
+    "date_to": None,
+    "q_id": None,
+    "q_email": None,
+    "q_phone": None,
+    "q_name": None,
+}
+_ALL_ORDERS = {
+    "status_all": True,
+    "statuses": [],
+    "date_from": None,
+    "date_to": None,
+    "min_amount": None,
+    "max_amount": None,
+    "seller_id": None,
+    "q": None,
+    "q_name": None,
+    "q_email": None,
+}
+
+LISTS: dict[str, Exportable] = {
+    "customers": Exportable(
+        "customers",
+        "Customers (list)",
+        "customers_list",
+        _ALL_CUSTOMERS,
+        ("id", "name", "email", "phone", "address", "segment", "status", "signup_date"),
+        PII_COLUMNS["customers"],
+        "id",
+        frozenset({"signup_date"}),
+    ),
+    "orders": Exportable(
+        "orders",
+        "Orders & payments (list)",
+        "orders_list",
+        _ALL_ORDERS,
+        ("id", "ordered_at", "status", "amount", "balance", "method", "seller", "customer_id")
+        + ("customer",),
+        {"customer": "name"},
+        "customer_id",
+    ),
+}
+
+
+def _sheet_exportable(table: str, spec: Mapping[str, Any]) -> Exportable:
+    declared = {str(c): str(k) for c, k in dict(spec.get("columns") or {}).items()}
+    personal = {c: DETAIL_KEYS[c.lower()] for c in declared if c.lower() in DETAIL_KEYS}
+    quoted = '"' + table.replace('"', '""') + '"'
+    return Exportable(
+        f"{SHEETS}.{table}",
+        f"Sheet: {table}",
+        TABLE_QUERY,
+        {"table": f"{SHEETS}.{quoted}"},
+        tuple(declared),
+        personal,
+        None,
+        frozenset(c for c, k in declared.items() if k == "date"),
+    )
+
+
+def exportables(engine: Any) -> dict[str, Exportable]:
+    """Name -> what can be exported through `engine` (an Engine): the lists, then each
+    declared table of its `sheets` source."""
+    out = {name: e for name, e in LISTS.items()}
+    sources = getattr(engine, "sources", {})
+    if SHEETS in sources:
+        for table, spec in dict(sources[SHEETS].options.get("tables") or {}).items():
+            out[f"{SHEETS}.{table}"] = _sheet_exportable(str(table), spec)
+    return out
+
+
+def read(engine: Any, item: Exportable, limit: int = MAX_ROWS + 1) -> pd.DataFrame:
+    """Every row of `item` (at most `limit`), its columns only, personal data NOT masked."""
+    params = dict(item.params)
+    if item.query != TABLE_QUERY:
+        params |= {"limit": limit, "offset": 0}
+    df = engine.query(item.query, **params)
+    if item.query == TABLE_QUERY:
+        df = df.head(limit)
+    columns = [c for c in item.columns if c in df.columns] if item.columns else list(df.columns)
+    return df[columns].reset_index(drop=True)
+
+
+def grants(store: Any, actor: Principal) -> dict[int, set[str]]:
+    """Customer id -> the kinds `actor` may see unmasked there now (active grants only, and
+    only kinds the actor's roles may still unmask). One read of the audit database."""
+    allowed = policy.unmask_kinds(actor) & set(KINDS)
+    if not allowed:
+        return {}
+    stmt = sa.select(unmask_grants.c.customer_id, unmask_grants.c.fields).where(
+        unmask_grants.c.actor == actor.username,
+        unmask_grants.c.expires_at > utc_text(utc_now()),
+    )
+    out: dict[int, set[str]] = {}
+    with store.db.connect().execution_options(**{READ_ONLY: True}) as conn:
+        if not sa.inspect(conn).has_table(unmask_grants.name):
+            return {}
+        for customer_id, fields in conn.execute(stmt):
+            kinds = {k for k in str(fields).split(",") if k} & allowed
+            out.setdefault(int(customer_id), set()).update(kinds)
+    return {k: v for k, v in out.items() if v}
+
+
+def masked(
+    df: pd.DataFrame, item: Exportable, granted: Mapping[int, set[str]] | None = None
+) -> tuple[pd.DataFrame, int]:
+    """`df` with its personal data masked except what `granted` reveals on each record;
+    and how many rows show something unmasked."""
+    out = mask_frame(df, item.personal)
+    if not granted or item.record is None or item.record not in df.columns:
+        return out, 0
+    shown_rows = 0
+    for position, record in enumerate(df[item.record].tolist()):
+        if record is None or (isinstance(record, float) and math.isnan(record)):
+            continue
+        kinds = granted.get(int(record), set())
+        columns = [c for c, k in item.personal.items() if k in kinds and c in df.columns]
+        for column in columns:
+            out.at[position, column] = df.at[position, column]
+        shown_rows += bool(columns)
+    return out, shown_rows
+
+
+def typed(df: pd.DataFrame, item: Exportable) -> pd.DataFrame:
+    """Date columns as dates (DuckDB hands them over as midnight timestamps), times without
+    a time zone in UTC (spreadsheets have none)."""
+    out = df.copy()
+    for column in out.columns:
+        series = out[column]
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+            out[column] = series
+        if column in item.dates and pd.api.types.is_datetime64_any_dtype(series):
+            out[column] = pd.Series(
+                [None if pd.isna(v) else v.date() for v in series], index=out.index, dtype=object
+            )
+    return out
+
+
+def sheet_cell(value: Any) -> Any:
+    """One cell as sent with valueInputOption USER_ENTERED: numbers and booleans as JSON
+    numbers and booleans, dates and times in ISO form (which Sheets reads as dates), text
+    behind a quote prefix so it stays the very text (never a formula, number or date)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if hasattr(value, "item") and not isinstance(value, str | bytes):  # numpy scalars
+        value = value.item()
+    if isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return "" if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value)
+    return "'" + text if text else ""
+
+
+def sheet_cells(df: pd.DataFrame) -> list[list[Any]]:
+    """The header row (as text) and every row of a typed, masked frame, as Sheets cells."""
+    header = [sheet_cell(str(c)) for c in df.columns]
+    return [header] + [[sheet_cell(v) for v in row] for row in df.itertuples(index=False)]

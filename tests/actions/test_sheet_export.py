@@ -1,0 +1,215 @@
+"""sheet.export against the fake Sheets v4 API over real HTTP, through gspread's own calls:
+create and replace a worksheet, header and typed cells, masking unless an unmask grant
+covers that record, denied where the policy says, audited without values."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lib.actions import ActionContext, run
+from lib.config.settings import load_settings
+from tests.actions.export_target import shared_fake, sql_engine, target
+from tests.stack import crm, write_config
+
+CUSTOMER_HEADER = ["id", "name", "email", "phone", "address", "segment", "status"]
+
+
+@pytest.fixture
+def export_ctx(sqlite_ctx: ActionContext, tmp_path: Path, demo_dir: Path) -> Iterator[Any]:
+    """The action context with an engine over its databases and the demo sheets, and the
+    shared fake as its Google target; yields (ctx, store, a fresh spreadsheet key)."""
+    (tmp_path / "cfg").mkdir()
+    sheets = load_settings(write_config(tmp_path / "cfg", demo_dir)).source("sheets")
+    url, store = shared_fake()
+    sqlite_ctx.engine = sql_engine(sqlite_ctx, sheets)
+    sqlite_ctx.sheet_target = target(url, sheets)
+    key = f"export-{tmp_path.name}"
+    store[key] = {"Sheet1": [["keep", "me"]]}
+    yield sqlite_ctx, store, key
+    sqlite_ctx.engine.close()
+    store.pop(key, None)
+
+
+def by_id(grid: list[list[Any]]) -> dict[int, dict[str, Any]]:
+    header = grid[0]
+    return {row[0]: dict(zip(header, row, strict=False)) for row in grid[1:]}
+
+
+def test_export_creates_a_worksheet_with_header_typed_cells_and_masking(
+    export_ctx, principals, audit_rows, demo_dir
+):
+    ctx, store, key = export_ctx
+    result = run(
+        "sheet.export",
+        principals["analyst"],
+        source="customers",
+        spreadsheet=f"https://docs.google.com/spreadsheets/d/{key}/edit#gid=0",
+        worksheet="Customers",
+        mode="create",
+    )
+    assert result.outcome == "ok", result.message
+    grid = store[key]["Customers"]
+    assert store[key]["Sheet1"] == [["keep", "me"]]  # other worksheets untouched
+    assert grid[0] == [*CUSTOMER_HEADER, "signup_date"]
+    (count,) = crm(demo_dir, "SELECT count(*) FROM customers")[0]
+    assert len(grid) - 1 == count == result.data["rows"]
+    assert result.data["created"] is True
+    raw = {
+        r[0]: r for r in crm(demo_dir, "SELECT id, name, email, phone, signup_date FROM customers")
+    }
+    rows = by_id(grid)
+    first = rows[1]
+    assert isinstance(first["id"], int)  # a number, not text
+    assert first["signup_date"] == date.fromisoformat(str(raw[1][4])[:10])  # a date
+    for cid, (_, name, email, phone, _) in raw.items():
+        assert rows[cid]["name"] != name and "*" in rows[cid]["name"]
+        assert rows[cid]["email"] != email
+        assert rows[cid]["phone"] != phone
+
+    [row] = audit_rows(ctx, action="sheet.export")
+    assert (row["outcome"], row["actor"], row["target_type"]) == ("ok", "analyst", "worksheet")
+    detail = row["detail"]
+    assert (detail["spreadsheet"], detail["worksheet"], detail["rows"]) == (key, "Customers", count)
+    assert detail["unmasked_rows"] == 0
+    text = json.dumps(row, default=str)
+    for _, name, email, phone, _ in raw.values():
+        assert name not in text and email not in text and phone not in text
+
+
+def test_create_refuses_an_existing_worksheet_and_replace_overwrites_it(
+    export_ctx, principals, audit_rows
+):
+    ctx, store, key = export_ctx
+    store[key]["Spend"] = [["old", "header"]] + [["stale", i] for i in range(300)]
+    params = {"source": "sheets.marketing_spend", "spreadsheet": key, "worksheet": "Spend"}
+    refused = run("sheet.export", principals["admin"], **params, mode="create")
+    assert refused.outcome == "conflict", refused.message
+    assert store[key]["Spend"][0] == ["old", "header"]
+
+    result = run("sheet.export", principals["admin"], **params, mode="replace")
+    assert result.outcome == "ok", result.message
+    assert result.data["created"] is False
+    grid = store[key]["Spend"]
+    assert grid[0] == ["month", "channel", "spend_krw", "clicks", "signups"]
+    assert len(grid) == result.data["rows"] + 1  # no stale row left below
+    assert all("stale" not in row for row in grid)
+    month, channel, spend, clicks, signups = grid[1]
+    assert isinstance(month, date) and isinstance(channel, str)
+    assert all(isinstance(n, int) and not isinstance(n, bool) for n in (spend, clicks, signups))
+    outcomes = [r["outcome"] for r in audit_rows(ctx, action="sheet.export")]
+    assert outcomes == ["conflict", "ok"]
+
+
+def test_replace_creates_a_missing_worksheet(export_ctx, principals):
+    _, store, key = export_ctx
+    result = run(
+        "sheet.export",
+        principals["analyst"],
+        source="orders",
+        spreadsheet=key,
+        worksheet="Orders 2026",
+        mode="replace",
+    )
+    assert result.outcome == "ok", result.message
+    assert result.data["created"] is True
+    grid = store[key]["Orders 2026"]
+    assert grid[0][:4] == ["id", "ordered_at", "status", "amount"]
+    first = dict(zip(grid[0], grid[1], strict=True))
+    assert isinstance(first["amount"], int)
+    assert "*" in first["customer"]
+
+
+def test_an_unmask_grant_shows_that_record_only(export_ctx, principals, demo_dir, audit_rows):
+    ctx, store, key = export_ctx
+    admin = principals["admin"]
+    granted = run(
+        "customer.unmask",
+        admin,
+        customer_id=2,
+        fields=["email"],
+        reason="customer asked for a copy of the receipt",
+    )
+    assert granted.ok, granted.message
+    result = run(
+        "sheet.export", admin, source="customers", spreadsheet=key, worksheet="C", mode="create"
+    )
+    assert result.outcome == "ok", result.message
+    raw = {r[0]: r for r in crm(demo_dir, "SELECT id, name, email FROM customers")}
+    rows = by_id(store[key]["C"])
+    assert rows[2]["email"] == raw[2][2]  # granted: this record's e-mail
+    assert rows[2]["name"] != raw[2][1]  # not granted: its name
+    assert all(rows[c]["email"] != raw[c][2] for c in raw if c != 2)  # other records
+    [row] = audit_rows(ctx, action="sheet.export")
+    assert row["detail"]["unmasked_rows"] == 1
+    assert raw[2][2] not in json.dumps(row, default=str)
+
+    # Someone else's grant shows nothing to the analyst, who may not unmask at all.
+    result = run(
+        "sheet.export",
+        principals["analyst"],
+        source="customers",
+        spreadsheet=key,
+        worksheet="C",
+        mode="replace",
+    )
+    assert result.ok, result.message
+    assert by_id(store[key]["C"])[2]["email"] != raw[2][2]
+
+
+@pytest.mark.parametrize("user", ["support", "seller1", "operator", "auditor"])
+def test_roles_without_the_grant_are_denied_and_nothing_is_written(
+    export_ctx, principals, audit_rows, user
+):
+    ctx, store, key = export_ctx
+    result = run(
+        "sheet.export",
+        principals[user],
+        source="customers",
+        spreadsheet=key,
+        worksheet="Leak",
+        mode="create",
+    )
+    assert result.outcome == "denied"
+    assert "Leak" not in store[key]
+    [row] = audit_rows(ctx, action="sheet.export")
+    assert (row["outcome"], row["actor"]) == ("denied", principals[user].username)
+
+
+@pytest.mark.parametrize(
+    ("params", "problem"),
+    [
+        ({"source": "crm.customers"}, "source must be one of"),
+        ({"spreadsheet": "https://evil.example/spreadsheets/d/abc"}, "spreadsheet"),
+        ({"worksheet": "  "}, "worksheet is required"),
+        ({"worksheet": "x" * 101}, "at most 100"),
+        ({"mode": "append"}, "mode must be one of"),
+    ],
+)
+def test_invalid_input_is_refused(export_ctx, principals, params, problem):
+    _, store, key = export_ctx
+    base = {"source": "customers", "spreadsheet": key, "worksheet": "W", "mode": "create"}
+    result = run("sheet.export", principals["analyst"], **(base | params))
+    assert result.outcome == "invalid"
+    assert problem in result.message
+    assert "W" not in store[key]
+
+
+def test_a_spreadsheet_the_account_cannot_open_is_one_line(export_ctx, principals, audit_rows):
+    ctx, _, _ = export_ctx
+    result = run(
+        "sheet.export",
+        principals["analyst"],
+        source="customers",
+        spreadsheet="not-shared-with-us",
+        worksheet="W",
+        mode="create",
+    )
+    assert result.outcome == "failed"
+    assert "not found, or not shared" in result.message and "\n" not in result.message
+    assert [r["outcome"] for r in audit_rows(ctx, action="sheet.export")] == ["failed"]

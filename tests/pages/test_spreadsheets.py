@@ -162,3 +162,10 @@ def test_other_roles_cannot_open_the_page(app, principal):
     at = run_page_file(principal, PAGE)
     assert [e.value for e in at.error] == [NOT_PERMITTED]
     assert not at.title and not at.dataframe
+
+
+def test_a_hostile_sort_or_page_on_an_opened_sheet_opens_its_first_page(app):
+    at = open_page(app, PAGE, "analyst", sheet="marketing_spend", sort='-"x; --', page="9" * 40)
+    assert any(c.value.startswith("Rows 1–20 of 90") for c in at.caption)
+    at = open_page(app, PAGE, "analyst", sheet="marketing_spend", page="99")
+    assert any(c.value.startswith("Rows 81–90 of 90") for c in at.caption)  # the last page

@@ -43,6 +43,7 @@ PARAMS = (
     "target",
     "section",
     "sheet",
+    "what",
 )
 MARKDOWN = "**bold** [x](http://evil) :red[red] `code`"
 CODES = ":material/home: :smile:"  # a Material icon and an emoji shortcode

@@ -1,0 +1,99 @@
+"""The Spreadsheets page's Export section: a masked preview, the XLSX download (typed cells,
+masked), and the Google Sheet export through sheet.export against the fake Sheets API."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from streamlit.elements.widgets import button
+
+from tests.actions.export_target import shared_fake
+from tests.pages.helpers import apps_for, open_page
+from tests.stack import crm, write_config
+
+pytestmark = pytest.mark.pages
+
+PAGE = "app_pages/spreadsheets.py"
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """file name -> the bytes each download button of the last runs offered."""
+    seen: dict[str, bytes] = {}
+    real = button.marshall_file
+
+    def capture(coordinates, data, proto, mimetype, file_name=None, **kwargs):
+        seen[str(file_name)] = data() if callable(data) else data
+        return real(coordinates, data, proto, mimetype, file_name, **kwargs)
+
+    monkeypatch.setattr(button, "marshall_file", capture)
+    return seen
+
+
+@pytest.fixture
+def google_app(tmp_path: Path, demo_dir: Path, monkeypatch) -> Iterator[tuple]:
+    """The app configured with the fake Sheets API as the sheets source's Google endpoint."""
+    url, store = shared_fake()
+    config = write_config(tmp_path, demo_dir)
+    text = config.read_text(encoding="utf-8")
+    text = text.replace(
+        '[sources.sheets]\nkind = "sheet"\n',
+        f'[sources.sheets]\nkind = "sheet"\nsheets_api_url = "{url}"\n',
+    )
+    config.write_text(text, encoding="utf-8")
+    key = f"page-{tmp_path.name}"
+    store[key] = {"Sheet1": []}
+    with apps_for(config, monkeypatch) as make:
+        yield make, store, key
+    store.pop(key, None)
+
+
+def test_the_export_section_previews_masked_rows_and_offers_a_typed_xlsx(app, demo_dir, downloads):
+    at = open_page(app, PAGE, "analyst", section="export")
+    assert at.selectbox(key="export_what").value == "customers"
+    preview = at.dataframe[0].value
+    raw = dict(crm(demo_dir, "SELECT id, email FROM customers"))
+    assert len(preview) == 20
+    assert all(e != raw[i] for i, e in zip(preview["id"], preview["email"], strict=True))
+    assert at.query_params["what"] == "customers"
+    assert not at.get("form")  # no Google Sheets access configured: no export to it
+
+    book = load_workbook(io.BytesIO(downloads["customers.xlsx"]))
+    sheet = book.worksheets[0]
+    header, first = [c.value for c in sheet[1]], [c for c in sheet[2]]
+    assert header[:3] == ["id", "name", "email"]
+    cells = dict(zip(header, first, strict=True))
+    assert isinstance(cells["id"].value, int)
+    assert isinstance(cells["signup_date"].value, datetime) and cells["signup_date"].is_date
+    assert cells["email"].value != raw[cells["id"].value]
+    assert sheet.max_row - 1 == len(raw)
+
+
+def test_what_comes_from_the_url_and_a_hostile_one_is_ignored(app):
+    at = open_page(app, PAGE, "analyst", section="export", what="sheets.marketing_spend")
+    assert at.selectbox(key="export_what").value == "sheets.marketing_spend"
+    assert list(at.dataframe[0].value.columns)[:2] == ["month", "channel"]
+    at = open_page(app, PAGE, "analyst", section="export", what="**bold** crm.customers")
+    assert at.selectbox(key="export_what").value == "customers"
+    assert any("Ignored what" in c.value for c in at.caption)
+
+
+def test_export_to_a_google_sheet_runs_the_action(google_app):
+    make, store, key = google_app
+    at = open_page(make, PAGE, "analyst", section="export", what="orders")
+    at.text_input(key="export_spreadsheet").input(key)
+    at.text_input(key="export_worksheet").input("Orders")
+    at.button(key="FormSubmitter:export_google-Export to Google Sheet").click().run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success] and "Created worksheet 'Orders'" in at.success[0].value
+    grid = store[key]["Orders"]
+    assert grid[0][:2] == ["id", "ordered_at"]
+    header = grid[0]
+    assert all(
+        "*" in row[header.index("customer")] for row in grid[1:] if row[header.index("customer")]
+    )

@@ -1,0 +1,144 @@
+"""Spreadsheets › Combine through the page: a demo view or a combination of two tables opened
+from a shared link, shown as a chart and a table with the keys that did not match reported
+above the chart; every choice written back to the link; unknown link values ignored with a
+note; personal data in a key masked."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from datetime import date
+
+import pytest
+
+from tests.pages.helpers import open_page
+
+pytestmark = pytest.mark.pages
+
+PAGE = "app_pages/spreadsheets.py"
+
+
+def chart_spec(at) -> dict:
+    charts = at.get("vega_lite_chart")
+    assert charts, [w.value for w in at.warning] + [i.value for i in at.info]
+    return json.loads(charts[0].proto.spec)
+
+
+def marks(spec: dict) -> list[str]:
+    layers = spec.get("layer", [spec])
+    return [m["type"] if isinstance(m, dict) else m for m in (la["mark"] for la in layers)]
+
+
+def kinds_in_order(at) -> list[str]:
+    return [el.type for el in at.main]
+
+
+def test_the_marketing_view_from_a_shared_link_charts_it_and_names_the_months_without_spend(
+    app,
+):
+    at = open_page(app, PAGE, "analyst", section="combine", view="marketing")
+    assert at.segmented_control(key="spreadsheets_section").value == "combine"
+    assert at.selectbox(key="combine_view").value == "marketing"
+    [note] = [w.value for w in at.warning]
+    assert note.startswith(
+        "28 months in customers and orders have no match in marketing_spend (CSV): 2023-01, 2023-02"
+    )
+    order = kinds_in_order(at)
+    assert order.index("warning") < order.index("vega_lite_chart") < order.index("dataframe")
+    spec = chart_spec(at)
+    assert marks(spec) == ["bar", "line"]  # spend by channel as bars, new customers as a line
+    assert spec["resolve"]["scale"]["y"] == "independent"
+    df = at.dataframe[0].value
+    assert "spend_krw search" in df.columns and "new_customers" in df.columns
+    assert (df["match"] == "right only").sum() == 28
+    assert dict(at.query_params) == {"section": "combine", "view": "marketing"}
+
+
+def test_a_shared_combination_of_a_sheet_and_orders_opens_as_it_was_shared(app):
+    params = {
+        "section": "combine",
+        "view": "custom",
+        "left": "sheets.store_sales",
+        "right": "shop.orders",
+        "lkey": "month",
+        "rkey": "ordered_at",
+        "lmeasure": "revenue_krw",
+        "rmeasure": "amount",
+        "bymonth": "1",
+        "chart": "line",
+    }
+    at = open_page(app, PAGE, "analyst", **params)
+    assert at.selectbox(key="combine_left").value == "sheets.store_sales"
+    assert at.multiselect(key="combine_rkey_shop.orders").value == ["ordered_at"]
+    assert at.selectbox(key="combine_rmeasure_shop.orders").value == "amount"
+    assert [s.value for s in at.success] == ["Every month matched on both sides."]
+    assert set(marks(chart_spec(at))) == {"line"}
+    df = at.dataframe[0].value
+    assert list(df.columns) == ["month", "revenue_krw (store_sales)", "amount (orders)", "match"]
+    assert len(df) == 18
+    assert dict(at.query_params) == params
+
+
+def test_keys_only_one_side_has_are_reported_for_a_custom_combination(app):
+    at = open_page(
+        app, PAGE, "analyst", section="combine", view="custom", left="crm.customers",
+        lkey="signup_date", lmeasure="*", right="sheets.marketing_spend", rkey="month",
+        rmeasure="signups", bymonth="1",
+    )  # fmt: skip
+    [note] = [w.value for w in at.warning]
+    assert note.startswith("28 months in customers have no match in marketing_spend: 2023-01")
+    assert at.get("vega_lite_chart")
+
+
+def test_unknown_values_in_the_link_are_ignored_with_a_note(app):
+    at = open_page(
+        app, PAGE, "analyst", section="combine", view="custom", left="crm__src.main.customers",
+        right="shop.orders", rkey='ordered_at";DROP TABLE x', rmeasure="status", chart="donut",
+        bymonth="yes",
+    )  # fmt: skip
+    notes = " ".join(c.value for c in at.caption)
+    for name in ("left", "rkey", "rmeasure", "chart", "bymonth"):
+        assert f"Ignored {name} '" in notes, (name, notes)
+    # The defaults stand in for what was ignored, and the page still combines.
+    assert at.selectbox(key="combine_left").value == "sheets.marketing_spend"
+    assert at.multiselect(key="combine_rkey_shop.orders").value == ["ordered_at"]
+    assert at.selectbox(key="combine_rmeasure_shop.orders").value == "amount"
+    assert at.segmented_control(key="combine_chart").value == "bar"
+    assert [s.value for s in at.success] == ["Every month matched on both sides."]
+    assert at.get("vega_lite_chart")
+    assert "DROP" not in at.query_params.get("rkey", "")
+
+
+def test_changing_the_chart_and_the_months_is_written_to_the_link(app):
+    at = open_page(app, PAGE, "analyst", section="combine", view="stores")
+    assert [s.value for s in at.success] == ["Every month matched on both sides."]
+    assert chart_spec(at)["resolve"]["scale"]["y"] == "shared"  # both in KRW
+    at.segmented_control(key="combine_chart").set_value("pie").run()
+    assert marks(chart_spec(at)) == ["arc"]
+    at.selectbox(key="combine_view").set_value("marketing").run()
+    at.date_input(key="combine_from").set_value(date(2025, 1, 1)).run()
+    at.date_input(key="combine_to").set_value(date(2026, 1, 1)).run()
+    assert not at.exception
+    [note] = [w.value for w in at.warning]
+    assert note.startswith("4 months in customers and orders have no match")
+    assert dict(at.query_params) == {
+        "section": "combine",
+        "view": "marketing",
+        "from": "2025-01-01",
+        "to": "2026-01-01",
+        "chart": "pie",
+    }
+
+
+def test_personal_data_in_a_key_column_is_masked(app, demo_dir):
+    with closing(sqlite3.connect(demo_dir / "crm.sqlite")) as con:
+        emails = [e for (e,) in con.execute("SELECT email FROM customers")]
+    at = open_page(
+        app, PAGE, "analyst", section="combine", view="custom", left="crm.customers",
+        lkey="email", right="shop.sellers", rkey="email", bymonth="0",
+    )  # fmt: skip
+    shown = " ".join(at.dataframe[0].value["email"].astype(str))
+    shown += " ".join(w.value for w in at.warning)
+    assert "***" in shown
+    assert not [e for e in emails if e in shown]

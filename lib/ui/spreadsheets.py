@@ -58,7 +58,8 @@ def _from_url(offered: list[str]) -> str:
     raw = (st.query_params.get(PARAM) or "").strip()
     if raw and raw not in offered:
         shown = url_state.quoted(raw)
-        st.session_state[NOTES] = [f"Ignored section '{shown}' from the link: no such section."]
+        note = f"Ignored section '{shown}' from the link: not a section you can open."
+        st.session_state[NOTES] = [note]
     return raw if raw in offered else offered[0]
 
 

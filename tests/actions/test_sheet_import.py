@@ -18,7 +18,8 @@ def good_rows(n: int = 10) -> list[dict]:
     channels = ("search", "social", "display", "email")
     return [
         {
-            "month": f"2026-{(i % 12) + 1:02d}-01",
+            # Each row its own key (month, channel): a sheet repeating a key is refused.
+            "month": f"{2026 + i // 12}-{(i % 12) + 1:02d}-01",
             "channel": channels[i % 4],
             "spend_krw": f"{1_000_000 + i * 1000:,}",  # as a sheet shows it: 1,001,000
             "clicks": str(100 + i),
@@ -62,6 +63,9 @@ def test_good_rows_are_all_imported_and_audited_without_values(ctx, principals, 
     assert row["detail"] == {
         "table": "marketing_spend",
         "rows": 10,
+        "new": 10,
+        "changed": 0,
+        "unchanged": 0,
         "columns": ["month", "channel", "spend_krw", "clicks", "signups"],
     }
     assert row["request_id"] == result.request_id
@@ -99,7 +103,8 @@ def test_bad_rows_are_named_like_a_spreadsheet(sqlite_ctx, principals, change, m
 
 
 def test_empty_rows_are_skipped_but_still_counted(sqlite_ctx, principals):
-    rows = [*good_rows(2), {"month": None, "channel": ""}, *good_rows(2)]
+    four = good_rows(4)  # four keys: the same two rows twice would be one key repeated
+    rows = [*four[:2], {"month": None, "channel": ""}, *four[2:]]
     rows[4]["spend_krw"] = "lots"
     result = run("sheet.import_rows", principals["analyst"], table="marketing_spend", rows=rows)
     assert result.message.startswith("row 6, column 'spend_krw'")

@@ -14,7 +14,7 @@ from typing import Any
 
 from lib.access import policy
 from lib.access.principal import Principal
-from lib.actions import customers, orders, products, sheet_export, sheets
+from lib.actions import customers, orders, products, sheet_connect, sheet_export, sheets
 from lib.actions.base import Action, Call, Result
 from lib.actions.context import ActionContext, current, use_context
 from lib.errors import (
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 ACTIONS: dict[str, Action] = {
     a.name: a
-    for module in (orders, customers, products, sheets, sheet_export)
+    for module in (orders, customers, products, sheets, sheet_export, sheet_connect)
     for a in module.ACTIONS
 }
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from lib.access.users import DEMO_USERS_FILE, check_deployed_users
 from lib.access.users import SETTING as USERS_SETTING
+from lib.config import sheet_declarations
 from lib.config.secrets import get_secret
 from lib.errors import ConfigError
 from lib.reading.sources.base import KINDS, SourceConfig
@@ -38,6 +39,8 @@ class Settings:
     app: Mapping[str, Any] = field(default_factory=dict)
     audit_url: str = DEFAULT_AUDIT_URL  # SQLAlchemy URL; load_settings makes SQLite paths absolute
     gateway: Mapping[str, Any] | None = None  # [gateway] with its secret key resolved
+    # [sheets] as written: where declared sheets and uploads go (lib.config.sheet_declarations)
+    sheets: Mapping[str, Any] = field(default_factory=dict)
 
     def source(self, name: str) -> SourceConfig:
         for src in self.sources:
@@ -145,9 +148,13 @@ def load_settings(
     demo = bool(app.get("demo", False))
     users_file = _users_file(app, demo)
     demo_secrets = raw.get("demo_secrets", {}) if demo else {}
+    sheets = raw.get("sheets", {})
+    # Tables declared on the Spreadsheets page join the `sheet` source (one file each).
+    specs = sheet_declarations.merge(
+        raw.get("sources", {}), sheet_declarations.options_from(sheets, config_path)
+    )
     sources = tuple(
-        _source_config(name, spec, secret, demo_secrets)
-        for name, spec in raw.get("sources", {}).items()
+        _source_config(name, spec, secret, demo_secrets) for name, spec in specs.items()
     )
     return Settings(
         config_path=config_path,
@@ -159,4 +166,5 @@ def load_settings(
         app=app,
         audit_url=_audit_url(raw.get("audit", {}), secret, demo_secrets),
         gateway=_gateway(raw.get("gateway"), secret, demo_secrets),
+        sheets=sheets,
     )

@@ -19,6 +19,7 @@ from lib.payments.gateway import GatewayConfig
 from tests.actions import export_target
 from tests.actions.conftest import PRINCIPALS, sqlite_context
 from tests.pages.helpers import insert_unknown_refund
+from tests.stack import write_config
 
 # One user per role; a seller acts for its own tenant.
 ROLE_USERS = {
@@ -71,6 +72,13 @@ def _params(ctx: ActionContext, actor: Principal) -> dict[str, Callable[[], dict
         },
         "product.update": lambda: {"product_id": _first(ctx, product), "price": 12300},
         "product.deactivate": lambda: {"product_id": _first(ctx, product)},
+        "sheet.connect": lambda: {
+            "table": "budget",
+            "kind": "csv",
+            "columns": {"month": "date", "amount": "int"},
+            "filename": "budget.csv",
+            "data": b"month,amount\n2026-01,100\n",
+        },
         "sheet.export": lambda: export_target.install(ctx),
         "sheet.import_rows": lambda: {
             "table": "marketing_spend",
@@ -88,8 +96,11 @@ def _params(ctx: ActionContext, actor: Principal) -> dict[str, Callable[[], dict
 
 
 @pytest.fixture
-def matrix_ctx(tmp_path, demo_dir) -> Iterator[ActionContext]:
+def matrix_ctx(tmp_path, demo_dir, monkeypatch) -> Iterator[ActionContext]:
     ctx = sqlite_context(tmp_path, demo_dir)
+    # sheet.connect writes beside the configuration: this test's own (under its demo dir).
+    (tmp_path / "config").mkdir()
+    monkeypatch.setenv("BACKOFFICE_CONFIG", str(write_config(tmp_path / "config", demo_dir)))
     gateway = ServiceThread(create_service("gateway", tmp_path)).start()
     ctx.payments = PaymentsClient(GatewayConfig(gateway.url, DEFAULT_SECRET, timeout=2))
     with actions.use_context(ctx):

@@ -1,0 +1,259 @@
+"""An uploaded CSV or XLSX file read into rows, and a Google Sheets link read into its key.
+
+Used when an admin connects a sheet: the file comes from a browser, so it is limited in size,
+read with a timeout, and refused with a one-line reason when it is malformed (broken zip,
+not UTF-8, a formula cell, merged header cells, an empty sheet, an unknown extension).
+Nothing here writes anything.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import csv
+import io
+import json
+import re
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import google.auth.exceptions
+import gspread
+import openpyxl
+import requests
+from openpyxl.utils.exceptions import InvalidFileException
+
+from lib.errors import SheetInvalid, SourceUnavailable
+from lib.reading.sources.base import SourceConfig
+from lib.reading.sources.cells import is_empty
+from lib.reading.sources.sheet import client_for
+
+SUFFIXES = (".csv", ".xlsx")
+# An XLSX is a zip: a few MB can inflate to GBs. Refuse before openpyxl inflates it.
+MAX_INFLATION = 20
+_KEY = re.compile(r"[A-Za-z0-9_-]{10,100}")
+_URL_KEY = re.compile(r"/spreadsheets/(?:u/[0-9]+/)?d/([A-Za-z0-9_-]+)")  # u/1: a second account
+_GID = re.compile(r"gid=([0-9]{1,12})")
+
+
+class UploadInvalid(SheetInvalid):
+    """A file or link that cannot be connected; str() is the one-line reason."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        # SheetInvalid's fields for code that reads them; row 0: not one cell's fault.
+        self.sheet, self.row, self.column, self.problem = name, 0, "", reason
+        Exception.__init__(self, reason)
+
+
+@dataclass(frozen=True)
+class UploadedSheet:
+    rows: list[list[Any]]  # header first
+    sheet: str | None  # the XLSX worksheet read; None for CSV
+    sheets: tuple[str, ...] = ()  # every worksheet of an XLSX
+
+
+def suffix_of(filename: str) -> str:
+    return PurePath(filename).suffix.lower()
+
+
+def read_upload(
+    filename: str, data: bytes, *, max_bytes: int, timeout_s: float, sheet: str | None = None
+) -> list[list[Any]]:
+    """The rows of an uploaded CSV or XLSX (its first worksheet, or `sheet`), header first.
+
+    Raises UploadInvalid (a SheetInvalid) with a one-line reason.
+    """
+    return read_sheet(filename, data, max_bytes=max_bytes, timeout_s=timeout_s, sheet=sheet).rows
+
+
+def read_sheet(
+    filename: str, data: bytes, *, max_bytes: int, timeout_s: float, sheet: str | None = None
+) -> UploadedSheet:
+    """read_upload, also saying which worksheet was read and which the workbook has."""
+    name = PurePath(filename).name or "the file"
+    suffix = suffix_of(name)
+    if suffix not in SUFFIXES:
+        raise UploadInvalid(name, f"{name}: upload a .csv or .xlsx file, not '{suffix or name}'")
+    if len(data) > max_bytes:
+        raise UploadInvalid(
+            name, f"{name} is {_mb(len(data))}; the limit is {_mb(max_bytes)} per upload"
+        )
+    reader = _csv if suffix == ".csv" else _xlsx
+    # A thread, so a pathological file cannot hold the page: the caller gets its answer at
+    # the deadline (the read itself is abandoned, not killed; it only ever reads `data`).
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        future = pool.submit(reader, name, data, max_bytes, sheet)
+        result = future.result(timeout=timeout_s)
+    except concurrent.futures.TimeoutError:
+        raise UploadInvalid(name, f"{name} took longer than {timeout_s:g} s to read") from None
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    _check_not_empty(name, result.rows)
+    return result
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
+def _csv(name: str, data: bytes, max_bytes: int, sheet: str | None) -> UploadedSheet:
+    try:
+        # utf-8-sig: Excel's "CSV UTF-8" begins with a byte-order mark.
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UploadInvalid(
+            name, f"{name} is not UTF-8 text (byte {exc.start + 1}); save it as CSV UTF-8"
+        ) from None
+    try:
+        rows = [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
+    except csv.Error as exc:
+        raise UploadInvalid(name, f"{name} is not a readable CSV file: {exc}") from None
+    return UploadedSheet(rows, None)
+
+
+def _xlsx(name: str, data: bytes, max_bytes: int, sheet: str | None) -> UploadedSheet:
+    broken = f"{name} is not a readable XLSX workbook (broken or not a zip file)"
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        raise UploadInvalid(name, broken) from None
+    if inflated > MAX_INFLATION * max(max_bytes, 1):
+        raise UploadInvalid(name, f"{name} unpacks to {_mb(inflated)}: too large to read")
+    try:
+        # Not read-only and not data_only: merged ranges and formulas are only seen this way.
+        workbook = openpyxl.load_workbook(io.BytesIO(data), data_only=False)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError, EOFError):
+        raise UploadInvalid(name, broken) from None
+    except Exception:  # noqa: BLE001 - any parser failure on foreign bytes is "unreadable"
+        raise UploadInvalid(name, f"{name} could not be read as an XLSX workbook") from None
+    titles = tuple(workbook.sheetnames)
+    if sheet is not None and sheet not in titles:
+        raise UploadInvalid(
+            name, f"{name} has no worksheet '{sheet}' (it has: {', '.join(titles)})"
+        )
+    worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
+    for merged in worksheet.merged_cells.ranges:
+        if merged.min_row == 1:
+            raise UploadInvalid(
+                name, f"{name}: header cells {merged.coord} are merged; unmerge them"
+            )
+    rows: list[list[Any]] = []
+    for row in worksheet.iter_rows():
+        values = []
+        for cell in row:
+            if cell.data_type == "f":
+                raise UploadInvalid(
+                    name,
+                    f"{name}: cell {cell.coordinate} holds a formula; "
+                    "paste values only (Paste special → Values) and upload again",
+                )
+            values.append(cell.value)
+        rows.append(values)
+    return UploadedSheet(rows, worksheet.title, titles)
+
+
+def _check_not_empty(name: str, rows: Sequence[Sequence[Any]]) -> None:
+    filled = [row for row in rows if not all(is_empty(cell) for cell in row)]
+    if not filled:
+        raise UploadInvalid(name, f"{name}: the sheet is empty")
+    if all(is_empty(cell) for cell in rows[0]):
+        raise UploadInvalid(name, f"{name}: the first row must be the header, and it is empty")
+    if len(filled) < 2:
+        raise UploadInvalid(name, f"{name}: the sheet has a header but no data rows")
+
+
+def parse_google_url(url: str) -> tuple[str, int | None]:
+    """(spreadsheet key, worksheet gid or None) from a Google Sheets link or a bare key.
+
+    Raises UploadInvalid when it is neither.
+    """
+    text = (url or "").strip()
+    if _KEY.fullmatch(text):
+        return text, None
+    bad = UploadInvalid(
+        "link",
+        "Not a Google Sheets link: paste the spreadsheet's address "
+        "(https://docs.google.com/spreadsheets/d/…)",
+    )
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or parts.hostname != "docs.google.com":
+        raise bad
+    match = _URL_KEY.search(parts.path)
+    if not match or not _KEY.fullmatch(match.group(1)):
+        raise bad
+    gid: int | None = None
+    query_gid = parse_qs(parts.query).get("gid")
+    if query_gid and re.fullmatch(r"[0-9]{1,12}", query_gid[0]):
+        gid = int(query_gid[0])
+    elif found := _GID.search(parts.fragment):
+        gid = int(found.group(1))
+    return match.group(1), gid
+
+
+def service_account_email(cfg: SourceConfig) -> str | None:
+    """The client_email of the service account key in the source's secret, if any."""
+    try:
+        email = json.loads(cfg.secrets.get("service_account_json") or "{}").get("client_email")
+    except (ValueError, AttributeError):
+        return None
+    return email if isinstance(email, str) and "@" in email else None
+
+
+def read_google(
+    cfg: SourceConfig,
+    key: str,
+    gid: int | None = None,
+    worksheet: str | None = None,
+    *,
+    session: requests.Session | None = None,
+) -> UploadedSheet:
+    """The rows of a Google Sheet's worksheet (by title, else by gid, else the first), read
+    through the source's service account. Raises UploadInvalid with a one-line reason; a
+    sheet the account may not open says what to share with whom."""
+    who = service_account_email(cfg)
+    share = (
+        f"The service account cannot open spreadsheet {key}: share it with {who} "
+        "(Viewer is enough) and try again."
+        if who
+        else f"The service account cannot open spreadsheet {key}: share it with the service "
+        f"account named in the {cfg.name} source's service_account_json secret (its "
+        "client_email; Viewer is enough) and try again."
+    )
+    try:
+        client = client_for(cfg, session)
+        spreadsheet = client.open_by_key(key)
+        if worksheet:
+            sheet = spreadsheet.worksheet(worksheet)
+        elif gid is not None:
+            sheet = spreadsheet.get_worksheet_by_id(gid)
+        else:
+            sheet = spreadsheet.sheet1
+        rows = [list(row) for row in sheet.get_all_values()]
+        titles = tuple(w.title for w in spreadsheet.worksheets())
+    except (gspread.exceptions.SpreadsheetNotFound, PermissionError):
+        raise UploadInvalid(key, share) from None
+    except gspread.exceptions.WorksheetNotFound:
+        which = f"'{worksheet}'" if worksheet else f"with gid {gid}"
+        raise UploadInvalid(key, f"Spreadsheet {key} has no worksheet {which}") from None
+    except gspread.exceptions.APIError as exc:
+        if exc.code in (403, 404):
+            raise UploadInvalid(key, share) from None
+        raise UploadInvalid(key, f"Google Sheets answered {exc.code}; try again later") from None
+    except SourceUnavailable as exc:
+        raise UploadInvalid(key, exc.reason) from None
+    except google.auth.exceptions.GoogleAuthError as exc:
+        # Its message can carry token-endpoint details; the class name is enough to act on.
+        raise UploadInvalid(
+            key, f"Google sign-in with the service account failed ({type(exc).__name__})"
+        ) from None
+    except requests.RequestException as exc:
+        raise UploadInvalid(
+            key, f"Google Sheets could not be reached ({type(exc).__name__})"
+        ) from None
+    _check_not_empty(f"Worksheet '{sheet.title}'", rows)
+    return UploadedSheet(rows, sheet.title, titles)

@@ -38,7 +38,8 @@ from lib.ui.widgets import escape_markdown, show_error, show_result
 ACTION = "sheet.connect"
 FROM = "connect_from"  # radio: upload or google
 FILE = "connect_file"
-WORKSHEET = "connect_worksheet"  # XLSX worksheet (selectbox) or Google worksheet (text)
+WORKSHEET = "connect_worksheet"  # the XLSX worksheet (selectbox)
+TITLE = "connect_google_worksheet"  # the Google worksheet's title (text)
 URL = "connect_url"
 READ = "connect_read"  # button: read the Google Sheet
 GOOGLE = "connect_google"  # the Google Sheet read: (key, worksheet, UploadedSheet)
@@ -119,7 +120,7 @@ def _read(
 
 def _google(settings: Any) -> tuple[str, str, dict[str, Any]] | None:
     url = st.text_input("Google Sheets link", key=URL, placeholder="https://docs.google.com/…")
-    title = st.text_input("Worksheet (blank: the one in the link, else the first)", key=WORKSHEET)
+    title = st.text_input("Worksheet (blank: the one in the link, else the first)", key=TITLE)
     if st.button("Read the sheet", key=READ, icon=":material/cloud_download:"):
         st.session_state.pop(GOOGLE, None)
         try:
@@ -224,7 +225,7 @@ def _save(
     # declaration, so the Sheets section lists the table and DuckDB loads it.
     runtime.settings.clear()
     runtime.engine.clear()
-    for key in (FILE, URL, GOOGLE, SOURCE_ID, TABLE, WORKSHEET):
+    for key in (FILE, URL, TITLE, GOOGLE, SOURCE_ID, TABLE, WORKSHEET):
         st.session_state.pop(key, None)
     st.session_state[DONE] = result.message
     st.rerun()

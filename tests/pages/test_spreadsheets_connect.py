@@ -5,12 +5,18 @@ nothing is written."""
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from lib.config.settings import load_settings
-from tests.pages.helpers import open_page
+from tests.fakes.server import start_app_in_thread
+from tests.fakes.sheets_api import create_app
+from tests.pages.helpers import apps_for, open_page
+from tests.stack import write_config
 
 pytestmark = pytest.mark.pages
 
@@ -21,6 +27,15 @@ CSV = (
     b"2026-02,012,98x,no\n"
     b"2026-03,031,1500000,yes\n"
 )
+
+
+def formula_xlsx() -> bytes:
+    wb = openpyxl.Workbook()
+    wb.active.append(["store", "a", "b", "total"])
+    wb.active.append(["Gangnam", 1, 2, "=B2+C2"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
 
 
 def written(demo_dir: Path) -> list[str]:
@@ -117,6 +132,12 @@ def test_an_analyst_sees_no_connect_form(app, demo_dir):
             "sales.xlsx is not a readable XLSX workbook (broken or not a zip file)",
         ),
         ("empty.csv", b"month,store\n", "empty.csv: the sheet has a header but no data rows"),
+        (
+            "totals.xlsx",
+            formula_xlsx(),
+            "totals.xlsx: cell D2 holds a formula; paste values only (Paste special → Values) "
+            "and upload again",
+        ),
     ],
 )
 def test_a_malformed_file_gets_its_reason_and_nothing_is_saved(app, demo_dir, name, data, reason):
@@ -136,3 +157,62 @@ def test_a_name_already_taken_is_refused_before_save(app, demo_dir):
         "table: 'marketing_spend' already exists; choose another name"
     ]
     assert not [b for b in at.button if b.key == "connect_save"]
+
+
+# --- A Google Sheet, through the service account (the local fake of the Sheets v4 API) ----
+
+KEY = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+EMAIL = "backoffice-reader@demo-project.iam.gserviceaccount.com"
+
+
+@pytest.fixture
+def google_app(tmp_path, demo_dir, monkeypatch):
+    store = {
+        KEY: {"Intro": [["read me"], ["x"]], "Budget": [["month", "amount"], ["2026-01", "5"]]}
+    }
+    url, stop = start_app_in_thread(create_app(store))
+    config = write_config(tmp_path, demo_dir)
+    text = config.read_text(encoding="utf-8").replace(
+        '[sources.sheets]\nkind = "sheet"\n',
+        f'[sources.sheets]\nkind = "sheet"\nsheets_api_url = "{url}"\n'
+        'service_account_json_secret = "gcp_service_account"\n',
+    )
+    config.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("BACKOFFICE_SECRET_GCP_SERVICE_ACCOUNT", json.dumps({"client_email": EMAIL}))
+    with apps_for(config, monkeypatch) as make:
+        yield make
+    stop()
+
+
+def read_link(at, link: str):
+    at.radio(key="connect_from").set_value("Google Sheets link").run()
+    at.text_input(key="connect_url").input(link).run()
+    at.button(key="connect_read").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_admin_connects_a_google_sheet_by_its_link(google_app, demo_dir):
+    at = open_page(google_app, PAGE, "admin", section="connect")
+    read_link(at, f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=1")
+    assert types(at) == {"month": "date", "amount": "int"}
+    assert at.text_input(key="connect_table").value == "budget"
+    at.button(key="connect_save").click().run()
+    assert not at.exception, at.exception
+    assert written(demo_dir) == ["sheets.d/budget.toml"]
+    assert load_settings().source("sheets").options["tables"]["budget"] == {
+        "spreadsheet_key": KEY,
+        "worksheet": "Budget",
+        "columns": {"month": "date", "amount": "int"},
+    }
+
+
+def test_a_sheet_not_shared_with_the_service_account_says_with_whom_to_share(google_app, demo_dir):
+    at = open_page(google_app, PAGE, "admin", section="connect")
+    read_link(at, "https://docs.google.com/spreadsheets/d/1NotSharedWithUs0000000/edit")
+    assert [e.value for e in at.error] == [
+        "The service account cannot open spreadsheet 1NotSharedWithUs0000000: share it with "
+        f"{EMAIL} (Viewer is enough) and try again."
+    ]
+    assert not [b for b in at.button if b.key == "connect_save"]
+    assert written(demo_dir) == []

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench import approvals, join_paths, masking, orders_page
+from bench import approvals, join_paths, masking, orders_page, sheets
 from bench.report import cli, table
 
 
@@ -24,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         (approvals.BENCHMARK, []),
         (masking.BENCHMARK, []),
         (orders_page.BENCHMARK, []),
+        (sheets.BENCHMARK, []),
     ]
     start = time.perf_counter()
     rows: list[tuple[str, str]] = []

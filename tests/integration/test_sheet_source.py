@@ -558,3 +558,31 @@ def test_google_sheet_429_forever_is_one_line_unavailable(served, monkeypatch):
     assert "\n" not in str(exc.value)
     assert len(waits) == 3  # between the 4 tries, then it gives up
     assert app.state.fail_next == 10**6 - 4
+
+
+def test_xlsx_addresses_are_the_spreadsheets_when_data_does_not_start_at_a1(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"], ws["B1"] = "month", "orders"  # the header on row 1; data from row 3, B only
+    ws["B3"], ws["B4"] = 5, "many"
+    wb.save(tmp_path / "sales.xlsx")
+    cfg = config(
+        {"sales": {"file": "sales.xlsx", "columns": {"orders": "int"}}}, base_dir=str(tmp_path)
+    )
+    loaded = sheet.load(cfg)
+    assert [p.address for p in loaded.problems["sales"]] == ["B4"]
+    assert loaded["sales"].to_pylist() == [
+        {"month": None, "orders": 5},
+        {"month": None, "orders": None},
+    ]
+
+    wb = openpyxl.Workbook()
+    wb.active["C3"], wb.active["C4"] = "orders", "x"  # the whole sheet off A1: header missing
+    wb.save(tmp_path / "sales.xlsx")
+    with pytest.raises(SheetInvalid, match="missing from the header"):
+        sheet.load(cfg)
+
+    wb = openpyxl.Workbook()
+    wb.active["B1"], wb.active["B2"] = "orders", "x"  # nothing in column A at all
+    wb.save(tmp_path / "sales.xlsx")
+    assert [p.address for p in sheet.load(cfg).problems["sales"]] == ["B2"]

@@ -25,6 +25,7 @@ class View:
     right: str
     spread: str  # the breakdown column: one measure column per value
     spread_measure: str  # the left measure spread by it
+    spread_label: str  # its columns are "<value> <label>": "search spend"
     right_measures: tuple[str, ...]
     chart: tuple[str, ...] = ()  # the measures charted first (all spread columns + these)
     shared_axis: bool = False  # both sides in the same unit: one y axis
@@ -42,6 +43,7 @@ VIEWS: dict[str, View] = {
             right="customers and orders",
             spread="channel",
             spread_measure="spend_krw",
+            spread_label="spend",
             right_measures=("new_customers", "revenue_krw"),
             chart=("new_customers",),
             about="Monthly spend per channel from the marketing sheet beside the customers "
@@ -55,6 +57,7 @@ VIEWS: dict[str, View] = {
             right="online orders",
             spread="store",
             spread_measure="store_revenue_krw",
+            spread_label="store revenue",
             right_measures=("online_revenue_krw", "online_orders"),
             chart=("online_revenue_krw",),
             shared_axis=True,
@@ -66,16 +69,18 @@ VIEWS: dict[str, View] = {
 KEY = "month"
 
 
-def spread(df: pd.DataFrame, column: str, measure: str) -> tuple[pd.DataFrame, list[str]]:
-    """One row per month: `measure` spread into a column per `column` value ("spend_krw
-    search"), the month's other columns kept. Returns the frame and the new columns."""
+def spread(
+    df: pd.DataFrame, column: str, measure: str, label: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """One row per month: `measure` spread into a column per `column` value ("search
+    spend"), the month's other columns kept. Returns the frame and the new columns."""
     base = df.drop(columns=[column, measure]).drop_duplicates(subset=[KEY])
     rows = df[df[MATCH] != RIGHT_ONLY].copy()  # a month with no sheet row has nothing to spread
     rows[column] = rows[column].fillna("(empty)")  # a sheet row without a channel still counts
     if rows.empty:
         return base.reset_index(drop=True), []
     wide = rows.pivot_table(index=KEY, columns=column, values=measure, aggfunc="sum", sort=True)
-    names = [f"{measure} {value}" for value in wide.columns]
+    names = [f"{value} {label}" for value in wide.columns]
     wide.columns = names
     out = base.merge(wide.reset_index(), on=KEY, how="left")
     # The spread columns sit right after the month, the right side's measures after them.
@@ -92,7 +97,7 @@ def run_view(
         date_from=date_from.isoformat() if date_from else None,
         date_to=date_to.isoformat() if date_to else None,
     )
-    wide, names = spread(df, view.spread, view.spread_measure)
+    wide, names = spread(df, view.spread, view.spread_measure, view.spread_label)
     return from_frame(
         wide, [KEY], names, list(view.right_measures), view.left, view.right, by_month=True
     )

@@ -1,7 +1,7 @@
 """The chart of a combination (lib.reading.combine.Combined): bar, line or pie, in Altair.
 
 The measures are melted into (key, series, value) rows first, so measure names chosen from a
-catalogue or a sheet's values ("spend_krw search") are data, never Altair field names.
+catalogue or a sheet's values ("search spend") are data, never Altair field names.
 - bar: the left side's measures as stacked bars, the right side's as lines on the same months;
 - line: every measure as a line;
 - pie: the first charted measure's share by key.
@@ -75,14 +75,17 @@ def chart(
         alt.Tooltip("series:N", title="Measure"),
         alt.Tooltip("value:Q", format=","),
     ]
-    color = alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", columns=2))
+    color = alt.Color(
+        "series:N", title=None, legend=alt.Legend(orient="bottom", columns=2, labelLimit=130)
+    )
     layers = []
-    for side, title in (("left", c.left), ("right", c.right)):
+    for side, title in (("left", c.left), ("right", c.right)):  # each axis names its side
         part = long[long["side"] == side]
         if part.empty:
             continue
         base = alt.Chart(part).encode(x=x, color=color, tooltip=tooltip)
-        y = alt.Y("value:Q", title=title if not shared_axis else "Value")
+        names = part["series"].unique()
+        y = alt.Y("value:Q", title=names[0] if len(names) == 1 else title)
         if kind == "bar" and side == "left":
             layers.append(base.mark_bar().encode(y=y.stack("zero")))
         elif kind == "bar" and len(layers) == 0:  # only the right side: grouped bars

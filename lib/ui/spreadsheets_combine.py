@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from lib.access.principal import Principal
@@ -141,9 +142,10 @@ def _view(engine: Engine, view: View, seeds: Mapping[str, Any], url: dict) -> cb
         "To month (not included)", value=seeds["to"], key=f"{K}to", format="YYYY-MM-DD"
     )
     url["from"], url["to"] = start, end
-    freshness_bar(engine, load_query(engine.queries_dir, view.query).sources, "combine")
     with st.spinner("Combining…"):
-        return run_view(engine, view, start or None, end or None)
+        result = run_view(engine, view, start or None, end or None)
+    freshness_bar(engine, load_query(engine.queries_dir, view.query).sources, "combine")
+    return result
 
 
 def _default_keys(cat: cb.Catalogue, table: str) -> list[str]:
@@ -265,5 +267,20 @@ def _show(
     if figure is None:
         st.info("Pick a measure to chart.")
     else:
-        st.altair_chart(figure, width="stretch")
-    st.dataframe(c.frame, hide_index=True, width="stretch", key=f"{K}table")
+        st.altair_chart(figure, width="stretch", height=420)
+    st.dataframe(
+        c.frame, hide_index=True, width="stretch", key=f"{K}table", column_config=_columns(c)
+    )
+
+
+def _columns(c: cb.Combined) -> dict[str, Any]:
+    """A month as 2025-05, a date as a date, measures with thousands separators."""
+    out: dict[str, Any] = {}
+    for key in c.keys:
+        if pd.api.types.is_datetime64_any_dtype(c.frame[key]):
+            fmt = "YYYY-MM" if c.by_month else "YYYY-MM-DD"
+            out[key] = st.column_config.DateColumn(key, format=fmt)
+    for m in (*c.left_measures, *c.right_measures):
+        out[m] = st.column_config.NumberColumn(m, format="localized")
+    out[cb.MATCH] = st.column_config.TextColumn("match", help="Which side has this key")
+    return out

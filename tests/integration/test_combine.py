@@ -183,7 +183,7 @@ def test_the_marketing_view_reports_the_months_the_sheet_lacks(engine, demo_dir)
     with open(demo_dir / "marketing_spend.csv", newline="", encoding="utf-8") as f:
         sheet = list(csv.DictReader(f))
     channels = sorted({r["channel"] for r in sheet})
-    assert result.left_measures == [f"spend_krw {c}" for c in channels]
+    assert result.left_measures == [f"{c} spend" for c in channels]
     with closing(sqlite3.connect(demo_dir / "crm.sqlite")) as con:
         signups = dict(
             con.execute("SELECT substr(signup_date, 1, 7), count(*) FROM customers GROUP BY 1")
@@ -200,7 +200,7 @@ def test_the_marketing_view_reports_the_months_the_sheet_lacks(engine, demo_dir)
     for r in sheet:
         per_channel[(month_of(r["month"]), r["channel"])] += int(r["spend_krw"])
     for (m, c), spend in per_channel.items():
-        assert frame.loc[frame["m"] == m, f"spend_krw {c}"].item() == spend
+        assert frame.loc[frame["m"] == m, f"{c} spend"].item() == spend
     assert frame.set_index("m")["new_customers"].to_dict() == signups
 
     bounded = run_view(engine, VIEWS["marketing"], date(2025, 1, 1), date(2026, 1, 1))
@@ -216,7 +216,7 @@ def test_the_store_view_matches_every_month_and_sums_each_store(engine, demo_dir
     finally:
         wb.close()
     stores = sorted({r[1] for r in rows if r[1]})
-    assert result.left_measures == [f"store_revenue_krw {s}" for s in stores]
+    assert result.left_measures == [f"{s} store revenue" for s in stores]
     assert result.notes() == ["Every month matched on both sides."]
     total = result.frame[result.left_measures].to_numpy().sum()
     assert total == sum(r[2] for r in rows if r[2] is not None)

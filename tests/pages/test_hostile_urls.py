@@ -44,6 +44,16 @@ PARAMS = (
     "section",
     "sheet",
     "what",
+    "view",
+    "left",
+    "right",
+    "lkey",
+    "rkey",
+    "lmeasure",
+    "rmeasure",
+    "bymonth",
+    "chart",
+    "show",
 )
 MARKDOWN = "**bold** [x](http://evil) :red[red] `code`"
 CODES = ":material/home: :smile:"  # a Material icon and an emoji shortcode

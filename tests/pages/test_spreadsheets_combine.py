@@ -12,7 +12,10 @@ from datetime import date
 
 import pytest
 
+from lib.reading.combine_views import VIEWS
+from lib.ui.spreadsheets_combine import PARAMS as COMBINE_PARAMS
 from tests.pages.helpers import open_page
+from tests.pages.test_hostile_urls import HOSTILE, INTERNAL, renders_markdown, shown_text
 
 pytestmark = pytest.mark.pages
 
@@ -50,7 +53,7 @@ def test_the_marketing_view_from_a_shared_link_charts_it_and_names_the_months_wi
     assert marks(spec) == ["bar", "line"]  # spend by channel as bars, new customers as a line
     assert spec["resolve"]["scale"]["y"] == "independent"
     df = at.dataframe[0].value
-    assert "spend_krw search" in df.columns and "new_customers" in df.columns
+    assert "search spend" in df.columns and "new_customers" in df.columns
     assert (df["match"] == "right only").sum() == 28
     assert dict(at.query_params) == {"section": "combine", "view": "marketing"}
 
@@ -142,3 +145,25 @@ def test_personal_data_in_a_key_column_is_masked(app, demo_dir):
     shown += " ".join(w.value for w in at.warning)
     assert "***" in shown
     assert not [e for e in emails if e in shown]
+
+
+def test_the_combine_section_survives_hostile_values_in_every_parameter(app):
+    """Like test_hostile_urls, with the section itself open: its parameters each get a hostile
+    value per round (a custom view in some rounds, a demo view in the others)."""
+    names = [p for p in COMBINE_PARAMS if p != "view"]
+    at = open_page(app, PAGE, "analyst", section="combine")
+    noted = 0
+    for round_no, view in enumerate([*["custom", "marketing"] * (len(HOSTILE) // 2), "bogus"]):
+        params = {n: HOSTILE[(round_no + i) % len(HOSTILE)] for i, n in enumerate(names)}
+        at.query_params.clear()
+        at.query_params.update({**params, "section": "combine", "view": view})
+        at.switch_page("app_pages/home.py").run()
+        at.switch_page(PAGE).run()
+        where = f"round {round_no} ({view})"
+        assert not at.exception, f"{where}: {[e.value for e in at.exception]}"
+        assert at.selectbox(key="combine_view").value in (*VIEWS, "custom"), where
+        for text in shown_text(at):
+            assert not [w for w in INTERNAL if w in text], f"{where}: {text[:300]!r}"
+            assert not renders_markdown(text), f"{where}: {text[:300]!r}"
+        noted += any(c.value.startswith("Ignored ") for c in at.caption)
+    assert noted >= len(HOSTILE) - 2  # the section read the link each round ("" and " 7 "...)

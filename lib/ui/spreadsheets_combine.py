@@ -117,6 +117,8 @@ def render(principal: Principal) -> None:
     )
     url: dict[str, object] = dict.fromkeys(PARAMS)
     url["view"] = view
+    kind = st.session_state.get(f"{K}chart") or seeds["chart"]  # kept when nothing is charted
+    url["chart"] = None if kind == DEFAULT_CHART else kind
     try:
         if view == CUSTOM:
             result, shared = _custom(engine, seeds, url), False

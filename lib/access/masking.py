@@ -15,7 +15,7 @@ import math
 import re
 import string
 import unicodedata
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Any
 
 import pandas as pd
@@ -89,6 +89,20 @@ def mask_frame(
             continue
         out.isetitem(position, _mask_series(out.iloc[:, position], rules[column]))
     return out
+
+
+def named_columns(columns: Iterable[object]) -> dict[str, str]:
+    """{column: kind} for the columns named like personal data (DETAIL_KEYS, any case).
+
+    For a table with no schema of its own and no record to grant, such as a sheet: what its
+    columns are called is all there is to go by, so every view of it (the preview, an export,
+    a combination) masks the same columns."""
+    return {str(c): DETAIL_KEYS[str(c).lower()] for c in columns if str(c).lower() in DETAIL_KEYS}
+
+
+def mask_named_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `df` with every column named like personal data masked (`named_columns`)."""
+    return mask_frame(df, named_columns(df.columns))
 
 
 def _mask_series(series: pd.Series, rule: Callable[[str], str]) -> pd.Series:

@@ -4,7 +4,8 @@ Exportable: the Customers and Orders lists (the same named queries their pages r
 every table of the `sheets` source. Personal data is masked the way the pages mask it,
 except on the records the viewer holds an active unmask grant for (lib.access.unmask),
 and then only the kinds granted. A sheet has no record to grant: a column named like
-personal data (email, phone, name, ...: lib.access.masking.DETAIL_KEYS) is always masked.
+personal data (email, phone, name, ...: lib.access.masking.named_columns) is always masked,
+as in the Sheets preview.
 
 The same masked frame feeds the XLSX download (lib.ui.export.to_xlsx) and the Google
 Sheets export (`sheet_cells`), so both show exactly what the preview shows.
@@ -22,32 +23,33 @@ import pandas as pd
 import sqlalchemy as sa
 
 from lib.access import policy
-from lib.access.masking import DETAIL_KEYS, PII_COLUMNS, mask_frame
+from lib.access.masking import PII_COLUMNS, mask_frame, named_columns
 from lib.access.principal import Principal
 from lib.access.unmask import KINDS, utc_now
 from lib.audit.store import utc_text
+from lib.reading import catalog
 from lib.records.database import READ_ONLY
 from lib.records.schema import unmask_grants
 
 MAX_ROWS = 50_000  # one export; a Google Sheet holds 10M cells, people read far fewer
 SHEETS = "sheets"  # the source whose tables are exportable
-TABLE_QUERY = "sheet_export_table"
 
 
 @dataclass(frozen=True)
 class Exportable:
     """One thing that can be exported: the named query that reads it (with the parameters
-    that select every row), its columns, which hold personal data, and the column naming the
-    customer a grant is for."""
+    that select every row) or the table of the `sheets` source, its columns, which hold
+    personal data, and the column naming the customer a grant is for."""
 
     name: str
     label: str
-    query: str
+    query: str | None  # None: the table `table` of the `sheets` source (lib.reading.catalog)
     params: Mapping[str, Any]
     columns: tuple[str, ...] = ()  # () = every column the query selects
     personal: Mapping[str, str] = field(default_factory=dict)  # column -> kind
     record: str | None = None  # column holding the customer id a grant names
     dates: frozenset[str] = frozenset()  # columns that are dates, not times
+    table: str | None = None  # a table of the `sheets` source
 
 
 _ALL_CUSTOMERS = {
@@ -101,17 +103,16 @@ LISTS: dict[str, Exportable] = {
 
 def _sheet_exportable(table: str, spec: Mapping[str, Any]) -> Exportable:
     declared = {str(c): str(k) for c, k in dict(spec.get("columns") or {}).items()}
-    personal = {c: DETAIL_KEYS[c.lower()] for c in declared if c.lower() in DETAIL_KEYS}
-    quoted = '"' + table.replace('"', '""') + '"'
     return Exportable(
         f"{SHEETS}.{table}",
         f"Sheet: {table}",
-        TABLE_QUERY,
-        {"table": f"{SHEETS}.{quoted}"},
+        None,
+        {},
         tuple(declared),
-        personal,
+        named_columns(declared),
         None,
         frozenset(c for c, k in declared.items() if k == "date"),
+        table,
     )
 
 
@@ -128,12 +129,10 @@ def exportables(engine: Any) -> dict[str, Exportable]:
 
 def read(engine: Any, item: Exportable, limit: int = MAX_ROWS + 1) -> pd.DataFrame:
     """Every row of `item` (at most `limit`), its columns only, personal data NOT masked."""
-    params = dict(item.params)
-    if item.query != TABLE_QUERY:
-        params |= {"limit": limit, "offset": 0}
-    df = engine.query(item.query, **params)
-    if item.query == TABLE_QUERY:
-        df = df.head(limit)
+    if item.query is None:
+        df = catalog.rows(engine, SHEETS, str(item.table), limit=limit)
+    else:
+        df = engine.query(item.query, **dict(item.params), limit=limit, offset=0)
     columns = [c for c in item.columns if c in df.columns] if item.columns else list(df.columns)
     return df[columns].reset_index(drop=True)
 

@@ -19,8 +19,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from lib.access.masking import PII_COLUMNS, mask, mask_frame
+from lib.access.masking import PII_COLUMNS, mask, mask_frame, named_columns
 from lib.errors import BackofficeError, ValidationFailed
+from lib.reading import catalog
+from lib.reading.catalog import NotInCatalogue, ident, short
 from lib.reading.engine import Engine
 
 KINDS = ("sheet", "sql")  # sources whose tables can be combined (local or scanned, no API)
@@ -32,10 +34,6 @@ _NUMERIC = (
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
     "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "REAL", "DECIMAL",
 )  # fmt: skip
-
-
-class NotInCatalogue(BackofficeError):
-    """A table or column that is not in the engine's catalogue of declared sources."""
 
 
 def family(duck_type: str) -> str:
@@ -71,21 +69,10 @@ class Catalogue:
 
     def check(self, table: str, columns: Iterable[str] = ()) -> None:
         if table not in self.columns:
-            raise NotInCatalogue(f"No table '{_short(table)}' among the declared sources.")
+            raise NotInCatalogue(f"No table '{short(table)}' among the declared sources.")
         for column in columns:
             if column not in self.columns[table]:
-                raise NotInCatalogue(f"Table {table} has no column '{_short(column)}'.")
-
-
-def _short(text: str, limit: int = 60) -> str:
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _cursor(engine: Engine) -> duckdb.DuckDBPyConnection:
-    # The engine has no public raw-SQL entry (its API is named queries); the combine SQL is
-    # built here from catalogue identifiers only, on a cursor of its own like Engine.query.
-    return engine._cursor()
+                raise NotInCatalogue(f"Table {table} has no column '{short(column)}'.")
 
 
 def catalogue(engine: Engine, kinds: Sequence[str] = KINDS) -> Catalogue:
@@ -100,22 +87,7 @@ def catalogue(engine: Engine, kinds: Sequence[str] = KINDS) -> Catalogue:
             names.append(name)
         except BackofficeError as exc:
             unavailable.append(str(exc))
-    cols: dict[str, dict[str, str]] = {}
-    if names:
-        rows = (
-            _cursor(engine)
-            .execute(
-                "SELECT table_schema, table_name, column_name, data_type "
-                "FROM information_schema.columns "
-                "WHERE table_catalog = current_database() "
-                "AND table_schema IN (SELECT unnest(CAST($schemas AS VARCHAR[]))) "
-                "ORDER BY table_schema, table_name, ordinal_position",
-                {"schemas": names},
-            )
-            .fetchall()
-        )
-        for schema, table, column, dtype in rows:
-            cols.setdefault(f"{schema}.{table}", {})[column] = dtype
+    cols = catalog.described(engine, names) if names else {}
     return Catalogue(cols, tuple(unavailable))
 
 
@@ -224,17 +196,12 @@ def from_frame(
     )
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _table(qualified: str) -> str:
-    schema, table = qualified.split(".", 1)
-    return f"{_ident(schema)}.{_ident(table)}"
+    return catalog.qualified(*qualified.split(".", 1))
 
 
 def _month(column: str) -> str:
-    return f"CAST(date_trunc('month', TRY_CAST({_ident(column)} AS TIMESTAMP)) AS DATE)"
+    return f"CAST(date_trunc('month', TRY_CAST({ident(column)} AS TIMESTAMP)) AS DATE)"
 
 
 def _key_exprs(cat: Catalogue, left: Side, right: Side, by_month: bool) -> tuple[list, list]:
@@ -251,11 +218,11 @@ def _key_exprs(cat: Catalogue, left: Side, right: Side, by_month: bool) -> tuple
             lx.append(_month(lk))
             rx.append(_month(rk))
         elif lf != rf:
-            lx.append(f"CAST({_ident(lk)} AS VARCHAR)")
-            rx.append(f"CAST({_ident(rk)} AS VARCHAR)")
+            lx.append(f"CAST({ident(lk)} AS VARCHAR)")
+            rx.append(f"CAST({ident(rk)} AS VARCHAR)")
         else:
-            lx.append(_ident(lk))
-            rx.append(_ident(rk))
+            lx.append(ident(lk))
+            rx.append(ident(rk))
     return lx, rx
 
 
@@ -264,7 +231,7 @@ def _measure_sql(cat: Catalogue, side: Side) -> str:
         return "count(*)"
     if family(cat.type_of(side.table, side.measure)) != "numeric":
         raise ValidationFailed(f"'{side.measure}' of {side.name} is not a number to sum.")
-    return f"sum({_ident(side.measure)})"
+    return f"sum({ident(side.measure)})"
 
 
 def measure_label(side: Side) -> str:
@@ -314,14 +281,12 @@ def combine(
         f"ON {' AND '.join(f'l.{k} = r.{k}' for k in ks)} "
         f"ORDER BY {', '.join(f'{i + 1} NULLS LAST' for i in range(n))}"
     )
+    sources = {left.table.split(".")[0], right.table.split(".")[0]}
     try:
-        df = _cursor(engine).execute(sql).df()
+        df = catalog.run(engine, sql, {}, sources)  # SourceUnavailable: a database went away
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        for source in sorted({left.table.split(".")[0], right.table.split(".")[0]}):
-            if engine.sources[source].kind == "sql":
-                engine._probe(source, exc)  # SourceUnavailable when its database went away
-        raise ValidationFailed(f"These tables cannot be combined: {_short(first, 200)}") from exc
+        raise ValidationFailed(f"These tables cannot be combined: {short(first, 200)}") from exc
     without = (int(df["l_nokey"].iloc[0]), int(df["r_nokey"].iloc[0])) if len(df) else (0, 0)
     lm, rm = measure_label(left), measure_label(right)
     if lm == rm:
@@ -330,15 +295,22 @@ def combine(
     df = df.drop(columns=["l_nokey", "r_nokey"]).rename(columns=names)
     return from_frame(
         df, list(left.keys), [lm], [rm], left.name, right.name,
-        by_month=by_month, without_key=without, pii=_pii_keys(left, right),
+        by_month=by_month, without_key=without, pii=_pii_keys(engine, left, right),
     )  # fmt: skip
 
 
-def _pii_keys(left: Side, right: Side) -> dict[str, str]:
-    """Key columns holding personal data on either side: {left key name: kind}."""
+def _pii_keys(engine: Engine, left: Side, right: Side) -> dict[str, str]:
+    """Key columns holding personal data on either side: {left key name: kind}. A sheet has
+    no schema of its own: a column named like personal data is (lib.access.masking)."""
+
+    def kind_of(side: Side, key: str) -> str | None:
+        source = engine.sources.get(side.table.split(".")[0])
+        named = named_columns([key]) if source is not None and source.kind == "sheet" else {}
+        return PII_COLUMNS.get(side.name, {}).get(key) or named.get(key)
+
     kinds: dict[str, str] = {}
     for lk, rk in zip(left.keys, right.keys, strict=True):
-        kind = PII_COLUMNS.get(left.name, {}).get(lk) or PII_COLUMNS.get(right.name, {}).get(rk)
+        kind = kind_of(left, lk) or kind_of(right, rk)
         if kind:
             kinds[lk] = kind
     return kinds

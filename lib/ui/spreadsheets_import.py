@@ -25,13 +25,13 @@ from lib.actions import Result, run
 from lib.actions.sheets import IMPORTS, MAX_ROWS, DryRun, dry_run
 from lib.config import runtime
 from lib.errors import BackofficeError
+from lib.reading import catalog
 from lib.reading.sources.cells import CellProblem
 from lib.ui import session_guard, url_state
 from lib.ui.widgets import RESULT_ICONS, escape_markdown, show_error
 
 ACTION = "sheet.import_rows"
 SOURCE = "sheets"
-QUERY = "sheet_import_source"
 SHEET_KEY, TARGET_KEY = "import_sheet", "import_target"
 DRY_KEY, GO_KEY = "import_dry_run", "import_go"
 SEEDS, NOTES = "import_seeds", "import_notes"
@@ -113,8 +113,7 @@ def _missing(value: Any) -> bool:
 
 def _read(sheet: str, limit: int = MAX_ROWS + 1) -> pd.DataFrame:
     """The sheet's rows as loaded into DuckDB (one more than an import takes, to tell)."""
-    quoted = '"' + sheet.replace('"', '""') + '"'
-    return runtime.engine().query(QUERY, table=f"{SOURCE}.{quoted}", limit=limit)
+    return catalog.rows(runtime.engine(), SOURCE, sheet, limit=limit)
 
 
 def _check(
@@ -191,7 +190,7 @@ def render(principal: Principal) -> None:
     url_state.write({"sheet": sheet, "target": target})
 
     try:
-        header = [str(c) for c in _read(sheet, limit=0).columns]
+        header = list(catalog.columns(runtime.engine(), SOURCE, sheet))
     except BackofficeError as exc:
         show_error(exc)
         return

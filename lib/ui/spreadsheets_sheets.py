@@ -2,7 +2,8 @@
 (kind, rows, columns and their declared types, freshness, a refresh), and one opened from
 the list or the URL (`sheet`) as a typed, paged, sortable preview (a lib.ui.table_page
 TablePage) with each bad cell by its spreadsheet address. A bad cell is empty in the
-preview and listed below it; an unreachable sheet shows its one-line error."""
+preview and listed below it; an unreachable sheet shows its one-line error. Columns named
+like personal data are masked, as in an export (lib.access.masking.named_columns)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,15 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-import duckdb
 import pandas as pd
 import streamlit as st
 
+from lib.access.masking import mask_named_columns, named_columns
 from lib.access.principal import Principal
 from lib.config import runtime
 from lib.errors import BackofficeError, SourceUnavailable
-from lib.reading.engine import TOTAL, Engine
+from lib.reading import catalog
+from lib.reading.engine import Engine
 from lib.ui import table_page, url_state
 from lib.ui.table_filters import Sort
 from lib.ui.table_page import TablePage
@@ -81,32 +83,17 @@ def one_line(exc: BackofficeError) -> str:
     return _DIRS.sub("", str(exc))
 
 
-def _cursor(engine: Engine) -> duckdb.DuckDBPyConnection:
-    # A sheet's columns are known only at run time, so no named query (queries/*.sql) can
-    # list them; the table names come from the configuration and the columns from DuckDB's
-    # own catalog, never from the URL.
-    return engine._cursor()
-
-
-def columns_of(engine: Engine, table: str) -> dict[str, str]:
-    """The loaded table's columns -> DuckDB types (undeclared header columns are text)."""
-    rows = _cursor(engine).execute(f'DESCRIBE {SOURCE}."{table}"').fetchall()
-    return {str(r[0]): str(r[1]) for r in rows}
-
-
 def row_count(engine: Engine, table: str) -> int | None:
     try:
-        return int(
-            _cursor(engine).execute(f'SELECT count(*) FROM {SOURCE}."{table}"').fetchone()[0]
-        )
-    except duckdb.Error:
+        return catalog.count(engine, SOURCE, table)
+    except BackofficeError:
         return None
 
 
 @dataclass(frozen=True)
 class SheetListing:
     """One page of a loaded sheet, sorted by one of its columns (checked against the
-    table's own), in one statement with its total."""
+    table's own), in one statement with its total; personal data masked."""
 
     table: str
 
@@ -114,27 +101,14 @@ class SheetListing:
         self, params: Mapping[str, Any], sort: tuple[str, str], limit: int, offset: int
     ) -> tuple[pd.DataFrame, int]:
         engine = runtime.engine()
-        engine.ensure(SOURCE)
-        column, direction = sort
-        if column not in columns_of(engine, self.table) or direction not in ("asc", "desc"):
-            raise SourceUnavailable(SOURCE, f"table '{self.table}' has no column '{column}'")
-        sql = (
-            f'SELECT *, count(*) OVER () AS {TOTAL} FROM {SOURCE}."{self.table}" '
-            f'ORDER BY "{column}" {direction.upper()} NULLS LAST, rowid LIMIT ? OFFSET ?'
-        )
-        try:
-            df = _cursor(engine).execute(sql, [limit, offset]).df()
-        except duckdb.Error as exc:
-            raise SourceUnavailable(SOURCE, f"table '{self.table}': {exc}") from exc
-        total = int(df[TOTAL].iloc[0]) if len(df) else 0
-        if df.empty and offset > 0:  # past the end: the renderer moves to the last page
-            first = _cursor(engine).execute(f'SELECT count(*) FROM {SOURCE}."{self.table}"')
-            total = int(first.fetchone()[0])
-        return df.drop(columns=[TOTAL]), total
+        df, total = catalog.page(engine, SOURCE, self.table, sort=sort, limit=limit, offset=offset)
+        return mask_named_columns(df), total
 
 
-def column_config(name: str, kind: str) -> Any:
+def column_config(name: str, kind: str, masked: bool = False) -> Any:
     label = f"{name} ({kind})"
+    if masked:  # its masked values are text, whatever its declared type
+        return st.column_config.TextColumn(label)
     if kind == "int":
         return st.column_config.NumberColumn(label, format="%d")
     if kind == "float":
@@ -148,12 +122,13 @@ def column_config(name: str, kind: str) -> Any:
 
 def preview_page(sheet: Declared, columns: list[str]) -> TablePage:
     """The sheet as a declared table page: its loaded columns, each sortable."""
+    masked = named_columns(columns)
     return TablePage(
         name=PREVIEW + sheet.name,
         title=f"{sheet.name} ({sheet.kind})",
         listing=SheetListing(sheet.name),
         sort=Sort({c: c for c in columns}, (columns[0], "asc")),
-        columns={c: column_config(c, sheet.columns.get(c, "text")) for c in columns},
+        columns={c: column_config(c, sheet.columns.get(c, "text"), c in masked) for c in columns},
         records=lambda df: [{"id": i} for i in range(len(df))],
         selection=None,
         empty="This sheet has no data rows.",
@@ -301,8 +276,8 @@ def render(principal: Principal) -> None:
         return
     sheet = next(s for s in sheets if s.name == chosen)
     try:
-        columns = list(columns_of(engine, sheet.name))
-    except duckdb.Error:
+        columns = list(catalog.columns(engine, SOURCE, sheet.name))
+    except BackofficeError:
         show_error(SourceUnavailable(SOURCE, f"table '{sheet.name}' is not loaded"))
         return
     if not columns:

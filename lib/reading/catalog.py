@@ -1,0 +1,173 @@
+"""Reading a table of a declared source by name: the one place that does it.
+
+A sheet's (or any loaded table's) columns are known only at run time, so no named query
+(queries/*.sql) can list them. Here every identifier is checked against DuckDB's own
+catalogue (information_schema) of the declared sources before any SQL is written, then
+quoted; values (limits, offsets, parameters) are bound. Nothing a user types reaches the
+SQL otherwise.
+
+A failure reads as the engine's own: a source's database that went away is its one-line
+SourceUnavailable (Engine._probe), like Engine.query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from lib.errors import BackofficeError, SourceUnavailable
+from lib.reading.engine import TOTAL, Engine
+
+
+class NotInCatalogue(BackofficeError):
+    """A source, table or column that is not in the engine's catalogue of declared sources."""
+
+
+def short(text: object, limit: int = 60) -> str:
+    """One line of at most `limit` characters, to name what was asked for in an error."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def ident(name: str) -> str:
+    """An identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(source: str, table: str) -> str:
+    return f"{ident(source)}.{ident(table)}"
+
+
+def described(engine: Engine, sources: Sequence[str]) -> dict[str, dict[str, str]]:
+    """ "source.table" -> {column: DuckDB type}, in table order, for every table DuckDB holds in
+    these sources' schemas (loaded already: see `columns` for one that loads)."""
+    unknown = [s for s in sources if s not in engine.sources]
+    if unknown:
+        raise NotInCatalogue(f"No source named '{short(unknown[0])}'.")
+    rows = (
+        engine._cursor()
+        .execute(
+            "SELECT table_schema, table_name, column_name, data_type "
+            "FROM information_schema.columns "
+            "WHERE table_catalog = current_database() "
+            "AND table_schema IN (SELECT unnest(CAST($schemas AS VARCHAR[]))) "
+            "ORDER BY table_schema, table_name, ordinal_position",
+            {"schemas": list(sources)},
+        )
+        .fetchall()
+    )
+    out: dict[str, dict[str, str]] = {}
+    for schema, table, column, dtype in rows:
+        out.setdefault(f"{schema}.{table}", {})[str(column)] = str(dtype)
+    return out
+
+
+def columns(engine: Engine, source: str, table: str) -> dict[str, str]:
+    """The table's columns -> DuckDB types, the source loaded first (its TTL). Raises
+    NotInCatalogue for a source or table DuckDB does not hold, SourceUnavailable like
+    Engine.ensure."""
+    if source not in engine.sources:
+        raise NotInCatalogue(f"No source named '{short(source)}'.")
+    engine.ensure(source)
+    found = described(engine, [source]).get(f"{source}.{table}")
+    if found is None:
+        raise NotInCatalogue(f"Source {source} has no table '{short(table)}' loaded.")
+    return found
+
+
+def _is_view(engine: Engine, source: str, table: str) -> bool:
+    # A live SQL table is a view over the scanner: it has no rowid to keep rows in order.
+    found = engine._cursor().execute(
+        "SELECT table_type FROM information_schema.tables "
+        "WHERE table_catalog = current_database() AND table_schema = $s AND table_name = $t",
+        {"s": source, "t": table},
+    )
+    row = found.fetchone()
+    return row is None or row[0] != "BASE TABLE"
+
+
+def _failed(engine: Engine, sources: Iterable[str], exc: duckdb.Error) -> None:
+    """Raise SourceUnavailable for a source whose database does not answer now (a live
+    scanner fails at query time when its server went away)."""
+    for source in sources:
+        if engine.sources[source].kind == "sql":
+            engine._probe(source, exc)
+
+
+def _table_sql(engine: Engine, source: str, table: str, sql: str, params: list[Any]) -> Any:
+    try:
+        return engine._cursor().execute(sql, params).df()
+    except duckdb.Error as exc:
+        _failed(engine, [source], exc)
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SourceUnavailable(source, f"table '{table}': {short(first, 200)}") from exc
+
+
+def count(engine: Engine, source: str, table: str) -> int:
+    """How many rows the table holds."""
+    columns(engine, source, table)
+    df = _table_sql(
+        engine, source, table, f"SELECT count(*) AS n FROM {qualified(source, table)}", []
+    )
+    return int(df["n"].iloc[0])
+
+
+def page(
+    engine: Engine,
+    source: str,
+    table: str,
+    *,
+    sort: tuple[str, str] | None,
+    limit: int,
+    offset: int,
+) -> tuple[pd.DataFrame, int]:
+    """One page of the table, sorted by one of its columns (NULLs last), and the table's total
+    from the same statement (count(*) OVER (), like Engine.page). A page past the end still
+    says the total, so the caller can move to the last page."""
+    cols = columns(engine, source, table)
+    order = [] if _is_view(engine, source, table) else ["rowid"]
+    if sort is not None:
+        column, direction = sort
+        if column not in cols or direction not in ("asc", "desc"):
+            raise NotInCatalogue(f"Table {source}.{table} has no column '{short(column)}'.")
+        order.insert(0, f"{ident(column)} {direction.upper()} NULLS LAST")
+    sql = (
+        f"SELECT *, count(*) OVER () AS {TOTAL} FROM {qualified(source, table)}"
+        + (f" ORDER BY {', '.join(order)}" if order else "")
+        + " LIMIT ? OFFSET ?"
+    )
+    df = _table_sql(engine, source, table, sql, [limit, offset])
+    if df.empty and offset > 0:
+        total = count(engine, source, table)
+    else:
+        total = int(df[TOTAL].iloc[0]) if len(df) else 0
+    return df.drop(columns=[TOTAL]), total
+
+
+def rows(engine: Engine, source: str, table: str, *, limit: int | None = None) -> pd.DataFrame:
+    """The table's rows in the order they were loaded (at most `limit`; None: all)."""
+    columns(engine, source, table)
+    order = "" if _is_view(engine, source, table) else " ORDER BY rowid"
+    sql = f"SELECT * FROM {qualified(source, table)}{order} LIMIT ?"
+    return _table_sql(engine, source, table, sql, [limit]).reset_index(drop=True)
+
+
+def run(
+    engine: Engine, sql: str, params: Mapping[str, Any] | Sequence[Any], sources: Iterable[str]
+) -> pd.DataFrame:
+    """SQL written from identifiers this module checked (see `described`), over `sources`
+    (loaded first), values bound. A source whose database went away raises its
+    SourceUnavailable; any other DuckDB error is raised as it is, for the caller to word."""
+    names = sorted(set(sources))
+    for source in names:
+        if source not in engine.sources:
+            raise NotInCatalogue(f"No source named '{short(source)}'.")
+        engine.ensure(source)
+    try:
+        return engine._cursor().execute(sql, params).df()
+    except duckdb.Error as exc:
+        _failed(engine, names, exc)
+        raise

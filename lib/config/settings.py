@@ -41,6 +41,8 @@ class Settings:
     gateway: Mapping[str, Any] | None = None  # [gateway] with its secret key resolved
     # [sheets] as written: where declared sheets and uploads go (lib.config.sheet_declarations)
     sheets: Mapping[str, Any] = field(default_factory=dict)
+    # Declaration files skipped because they cannot be used: path -> one-line reason
+    declaration_errors: Mapping[str, str] = field(default_factory=dict)
 
     def source(self, name: str) -> SourceConfig:
         for src in self.sources:
@@ -149,8 +151,9 @@ def load_settings(
     users_file = _users_file(app, demo)
     demo_secrets = raw.get("demo_secrets", {}) if demo else {}
     sheets = raw.get("sheets", {})
-    # Tables declared on the Spreadsheets page join the `sheet` source (one file each).
-    specs = sheet_declarations.merge(
+    # Tables declared on the Spreadsheets page join the `sheet` source (one file each); a
+    # broken one is skipped with its reason, so it cannot stop the app.
+    specs, declaration_errors = sheet_declarations.merge(
         raw.get("sources", {}), sheet_declarations.options_from(sheets, config_path)
     )
     sources = tuple(
@@ -167,4 +170,5 @@ def load_settings(
         audit_url=_audit_url(raw.get("audit", {}), secret, demo_secrets),
         gateway=_gateway(raw.get("gateway"), secret, demo_secrets),
         sheets=sheets,
+        declaration_errors=declaration_errors,
     )

@@ -18,6 +18,7 @@ never changes the repository's config/.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -32,6 +33,8 @@ from lib.reading.sources.cells import TYPES
 
 if TYPE_CHECKING:
     from lib.config.settings import Settings
+
+log = logging.getLogger(__name__)
 
 SECTION = "sheets"
 TABLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
@@ -206,30 +209,47 @@ def _string(value: Any) -> str:
 # -- reading (load_settings) ---------------------------------------------------------------
 
 
-def merge(sources: Mapping[str, Any], sheet_options: SheetOptions) -> dict[str, Any]:
+def merge(
+    sources: Mapping[str, Any], sheet_options: SheetOptions
+) -> tuple[dict[str, Any], dict[str, str]]:
     """`sources` (raw, from the configuration file) with every declaration file's table added
-    to the `sheet` source (created when the file declares none). Raises ConfigError naming
-    a declaration that cannot be used."""
+    to the `sheet` source (created when the file declares none), and each declaration that
+    cannot be used -> its one-line reason, by file path. A broken declaration is skipped, so
+    the app and its other sources still work (the Spreadsheets page names it). Raises
+    ConfigError only when `[sheets] source` names a source that is not a sheet source."""
     folder = sheet_options.declarations
     files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
     if not files:
-        return dict(sources)
+        return dict(sources), {}
     name = sheet_options.source
     source = dict(sources.get(name) or {"kind": "sheet", "ttl": 600})
     if source.get("kind") != "sheet":
         raise ConfigError(f"[sheets] source = '{name}' is not a sheet source")
     tables = dict(source.get("tables") or {})
+    errors: dict[str, str] = {}
     for path in files:
-        table = path.stem
-        if not TABLE_NAME.fullmatch(table):
-            raise ConfigError(f"{path}: '{table}' is not a valid table name")
-        if table in tables:
-            raise ConfigError(f"{path}: table '{table}' is already declared in the configuration")
         try:
-            spec = tomllib.loads(path.read_text(encoding="utf-8"))
-            tables[table] = check_spec(spec, f"{path.name}")
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot be read ({type(exc).__name__})") from None
+            table, spec = _declaration(path, tables)
         except ValidationFailed as exc:
-            raise ConfigError(str(exc)) from None
-    return {**sources, name: {**source, "tables": tables}}
+            errors[str(path)] = str(exc)
+            log.warning("sheet declaration %s skipped: %s", path, exc)
+            continue
+        tables[table] = spec
+    if len(tables) == len(source.get("tables") or {}) and name not in sources:
+        return dict(sources), errors  # nothing usable: no empty source made up
+    return {**sources, name: {**source, "tables": tables}}, errors
+
+
+def _declaration(path: Path, tables: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The table a declaration file adds, checked; ValidationFailed saying why it cannot."""
+    table = path.stem
+    if not TABLE_NAME.fullmatch(table):
+        raise ValidationFailed(f"'{table}' is not a valid table name")
+    if table in tables:
+        raise ValidationFailed(f"table '{table}' is already declared in the configuration")
+    try:
+        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        # The class name, not the message: a parser's message can quote the file's text.
+        raise ValidationFailed(f"cannot be read ({type(exc).__name__})") from None
+    return table, check_spec(spec, f"table '{table}'")

@@ -13,6 +13,9 @@ When a database server stops while the app runs:
 - a snapshot whose refresh fails is still served, with the age of its last good copy
   (`refreshed_at`), and the refresh is retried after RETRY_AFTER_S; only a snapshot never
   copied at all makes its queries fail.
+
+A table of a `sheet` source that cannot be read (a missing or broken file, a Google sheet not
+shared) is left out with its one-line reason (`table_errors`); its other tables are served.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,8 @@ import pyarrow as pa
 
 from lib.errors import BackofficeError, ConfigError, SourceUnavailable
 from lib.reading.queries import load_query
+from lib.reading.sheet_findings import SheetFindings
+from lib.reading.source_state import SourceState, SourceStatus
 from lib.reading.sources import sql as sql_source
 from lib.reading.sources.base import SourceConfig
 from lib.reading.sources.cells import CellProblem
@@ -51,32 +55,6 @@ def default_loaders() -> dict[str, Loader]:
     return {"mongo": mongo.load, "rest": rest.load, "sheet": sheet.load}
 
 
-@dataclass
-class SourceStatus:
-    """What the Home page shows for one source."""
-
-    name: str
-    kind: str
-    ok: bool
-    error: str | None = None
-    tables: dict[str, int] = field(default_factory=dict)  # table -> rows
-    modes: dict[str, str] = field(default_factory=dict)  # table -> live / snapshot / cached
-    refreshed_at: datetime | None = None
-
-
-@dataclass
-class _State:
-    loaded_at: float | None = None  # monotonic, for the TTL
-    refreshed_at: datetime | None = None  # wall clock, for people
-    error: SourceUnavailable | None = None
-    attached: bool = False
-    tables: dict[str, str] = field(default_factory=dict)  # table -> mode
-    copied: bool = False  # its snapshots were copied at least once: a stale copy can be served
-    retry_at: float | None = None  # monotonic: when a failed snapshot refresh is tried again
-    problems: dict[str, list[CellProblem]] = field(default_factory=dict)  # sheet tables
-    lock: threading.RLock = field(default_factory=threading.RLock)
-
-
 class Engine:
     """Loads sources lazily into DuckDB and runs named queries against them."""
 
@@ -93,7 +71,7 @@ class Engine:
         self.clock = clock
         self._con = duckdb.connect(":memory:")
         self._lock = threading.RLock()  # extensions; each source's loading has its own lock
-        self._state = {name: _State() for name in self.sources}
+        self._state = {name: SourceState() for name in self.sources}
         self._extensions: set[str] = set()
 
     # -- loading ---------------------------------------------------------------------------
@@ -159,7 +137,7 @@ class Engine:
     def _fresh(self, loaded_at: float | None, ttl: float) -> bool:
         return loaded_at is not None and self.clock() - loaded_at < ttl
 
-    def _ensure_sql(self, cfg: SourceConfig, state: _State) -> None:
+    def _ensure_sql(self, cfg: SourceConfig, state: SourceState) -> None:
         tables = sql_source.table_modes(cfg)
         snapshots = {n: s for n, s in tables.items() if s["mode"] == "snapshot"}
         ttl = min((float(s["ttl"]) for s in snapshots.values()), default=float("inf"))
@@ -190,7 +168,7 @@ class Engine:
             state.loaded_at = self.clock()
 
     def _attach(
-        self, cfg: SourceConfig, state: _State, tables: Mapping[str, Mapping[str, object]]
+        self, cfg: SourceConfig, state: SourceState, tables: Mapping[str, Mapping[str, object]]
     ) -> None:
         att = sql_source.attachment(cfg)
         self._load_extension(att.extension)
@@ -226,7 +204,7 @@ class Engine:
             cur.execute("ROLLBACK")
             raise
 
-    def _ensure_loaded(self, cfg: SourceConfig, state: _State) -> None:
+    def _ensure_loaded(self, cfg: SourceConfig, state: SourceState) -> None:
         if self._fresh(state.loaded_at, cfg.ttl) and state.error is None:
             return
         loader = self.loaders.get(cfg.kind)
@@ -243,8 +221,10 @@ class Engine:
             finally:
                 cur.unregister(view)
             state.tables[name] = "cached"
-        # The sheet loader's tables carry their bad cells (lib.reading.sources.sheet.SheetTables).
-        state.problems = {n: list(p) for n, p in getattr(tables, "problems", {}).items()}
+        state.findings = SheetFindings.of(tables)  # bad cells; tables that could not be read
+        for name in state.findings.errors:  # unreadable now: its last copy is not served
+            cur.execute(f'DROP TABLE IF EXISTS {cfg.name}."{name}"')
+            state.tables.pop(name, None)
         state.loaded_at = self.clock()
         state.refreshed_at = datetime.now(UTC)
 
@@ -277,13 +257,21 @@ class Engine:
         """The cell problems of each table of a `sheet` source as last loaded (loading it
         first if its TTL says so); {} for other kinds. A bad cell is NULL in its table: it
         does not fail the source. Raises SourceUnavailable like `ensure`."""
-        cfg = self._config(source)
-        if cfg.kind != "sheet":
-            return {}
+        return self._findings(source).problems
+
+    def table_errors(self, source: str) -> dict[str, str]:
+        """Each table of a `sheet` source that could not be read as last loaded -> its
+        one-line reason; {} for other kinds. Such a table is not queryable, the others are:
+        only a source none of whose tables could be read raises, like `ensure`."""
+        return self._findings(source).errors
+
+    def _findings(self, source: str) -> SheetFindings:
+        if self._config(source).kind != "sheet":
+            return SheetFindings()
         self.ensure(source)
         state = self._state[source]
         with state.lock:
-            return {table: list(found) for table, found in state.problems.items()}
+            return state.findings.copy()
 
     def status(self) -> list[SourceStatus]:
         """Every source: reachable or not, its tables' row counts, when it was refreshed."""
@@ -338,6 +326,8 @@ class Engine:
             for source in q.sources:
                 if self.sources[source].kind == "sql":
                     self._probe(source, exc)
+                elif unreadable := self._state[source].findings.unreadable(source, exc):
+                    raise unreadable from exc  # a sheet that could not be read: its reason
             raise
 
     def page(

@@ -137,6 +137,29 @@ def preview_page(sheet: Declared, columns: list[str]) -> TablePage:
     )
 
 
+def table_errors_of(engine: Engine) -> dict[str, str]:
+    """Each sheet that could not be read as last loaded -> its one line (no server
+    directories); the other sheets still load (Engine.table_errors)."""
+    try:
+        found = engine.table_errors(SOURCE)
+    except (AttributeError, BackofficeError):
+        return {}
+    return {table: _DIRS.sub("", reason) for table, reason in found.items()}
+
+
+def _declaration_errors() -> None:
+    """Declaration files the settings skipped (lib.config.sheet_declarations.merge): which
+    file and why, so the admin can fix it; the other sheets and pages work meanwhile."""
+    errors = getattr(runtime.settings(), "declaration_errors", None) or {}
+    for path, reason in errors.items():
+        st.warning(
+            f"Declaration file {escape_markdown(PurePath(path).name)} is skipped: "
+            f"{escape_markdown(_DIRS.sub('', reason))}. Fix or remove it (the [sheets] "
+            "declarations folder); the other sheets are not affected.",
+            icon=":material/warning:",
+        )
+
+
 def problems_of(engine: Engine) -> dict[str, list[Any]]:
     """Each table's bad cells as last loaded; none when the engine cannot say."""
     problems = getattr(engine, "problems", None)
@@ -175,7 +198,12 @@ def _load(engine: Engine) -> str | None:
     return None
 
 
-def _listing(sheets: list[Declared], error: str | None, problems: Mapping[str, list]) -> None:
+def _listing(
+    sheets: list[Declared],
+    error: str | None,
+    problems: Mapping[str, list],
+    unreadable: Mapping[str, str] | None = None,
+) -> None:
     engine = runtime.engine()
     failed = next((s.name for s in sheets if error and f"table '{s.name}'" in error), None)
     rows = []
@@ -183,8 +211,10 @@ def _listing(sheets: list[Declared], error: str | None, problems: Mapping[str, l
         count = None if error else row_count(engine, s.name)
         if s.name == failed:
             state = "cannot be read (see above)"
+        elif s.name in (unreadable or {}):
+            state = f"cannot be read: {(unreadable or {})[s.name]}"
         elif count is None:
-            state = "not loaded: another sheet of the source failed" if error else "not loaded"
+            state = "not loaded (see above)" if error else "not loaded"
         else:
             bad = len(problems.get(s.name, ()))
             state = f"{bad} bad cell{'s' if bad != 1 else ''}" if bad else "ok"
@@ -249,6 +279,7 @@ def _problems(sheet: Declared, problems: list[Any]) -> None:
 
 def render(principal: Principal) -> None:
     engine = runtime.engine()
+    _declaration_errors()
     sheets = declared()
     if not sheets:
         st.info("No sheets are declared (config: [sources.sheets.tables.<name>]).")
@@ -261,8 +292,9 @@ def render(principal: Principal) -> None:
     if error:
         st.error(escape_markdown(error), icon=":material/error:")
     problems = {} if error else problems_of(engine)
+    unreadable = {} if error else table_errors_of(engine)
     _freshness(engine)
-    _listing(sheets, error, problems)
+    _listing(sheets, error, problems, unreadable)
     chosen = st.selectbox(
         "Open a sheet",
         [None, *names],
@@ -275,6 +307,9 @@ def render(principal: Principal) -> None:
     if chosen is None or error:
         return
     sheet = next(s for s in sheets if s.name == chosen)
+    if sheet.name in unreadable:  # left out of the load: its reason, not a preview
+        show_error(SourceUnavailable(SOURCE, f"table '{sheet.name}': {unreadable[sheet.name]}"))
+        return
     try:
         columns = list(catalog.columns(engine, SOURCE, sheet.name))
     except BackofficeError:

@@ -586,3 +586,130 @@ def test_xlsx_addresses_are_the_spreadsheets_when_data_does_not_start_at_a1(tmp_
     wb.active["B1"], wb.active["B2"] = "orders", "x"  # nothing in column A at all
     wb.save(tmp_path / "sales.xlsx")
     assert [p.address for p in sheet.load(cfg).problems["sales"]] == ["B2"]
+
+
+# --- one unreadable table: left out with its reason, the others load -------------------
+
+
+def two_tables(tmp_path: Path, sales: dict, **options) -> SourceConfig:
+    write_csv(tmp_path / "spend.csv", CSV_ROWS)
+    spend = {"file": "spend.csv", "columns": SPEND_COLUMNS}
+    return config({"spend": spend, "sales": sales}, base_dir=str(tmp_path), **options)
+
+
+@pytest.mark.parametrize(
+    ("make", "sales", "reason"),
+    [
+        (None, {"file": "gone.csv", "columns": SALES_COLUMNS}, "file not found: "),
+        (
+            lambda d: (d / "sales.xlsx").write_bytes(b"not a workbook"),
+            {"file": "sales.xlsx", "columns": SALES_COLUMNS},
+            "sales.xlsx is not an XLSX workbook",
+        ),
+        (
+            lambda d: write_xlsx(d / "sales.xlsx", XLSX_ROWS),
+            {"file": "sales.xlsx", "sheet": "Salez", "columns": SALES_COLUMNS},
+            "has no sheet 'Salez'",
+        ),
+        (
+            lambda d: write_xlsx(d / "sales.xlsx", XLSX_ROWS),
+            {"file": "sales.xlsx", "columns": {"month": "date", "region": "text"}},
+            "column 'region': column is missing from the header",
+        ),
+        (None, {"file": "sales.ods", "columns": {}}, "sales.ods is neither .csv nor .xlsx"),
+        (None, {"columns": {}}, "needs `file` or `spreadsheet_key`"),
+        (None, {"file": "x.csv", "columns": {"a": "money"}}, "unknown type 'money'"),
+    ],
+)
+def test_an_unreadable_table_is_left_out_with_its_reason_and_the_others_load(
+    tmp_path, make, sales, reason
+):
+    if make:
+        make(tmp_path)
+
+    loaded = sheet.load(two_tables(tmp_path, sales))
+
+    assert list(loaded) == ["spend"] and loaded["spend"].num_rows == 2
+    assert loaded.problems == {"spend": []}
+    assert list(loaded.errors) == ["sales"]
+    assert reason in loaded.errors["sales"] and "\n" not in loaded.errors["sales"]
+    assert not loaded.errors["sales"].startswith("table 'sales'")  # listed under it already
+
+
+def test_a_google_sheet_not_shared_is_left_out_and_the_csv_beside_it_loads(sheets_api, tmp_path):
+    url, _ = sheets_api
+    sales = {"spreadsheet_key": "not-shared-key", "columns": SPEND_COLUMNS}
+    loaded = sheet.load(two_tables(tmp_path, sales, sheets_api_url=url, timeout=5))
+    assert list(loaded) == ["spend"]
+    assert loaded.errors == {
+        "sales": "spreadsheet not found, or not shared with the service account"
+    }
+
+
+def test_a_google_sheet_without_a_service_account_is_left_out(tmp_path):
+    loaded = sheet.load(two_tables(tmp_path, {"spreadsheet_key": SHEET_KEY, "columns": {}}))
+    assert list(loaded) == ["spend"]
+    assert "no Google service account configured" in loaded.errors["sales"]
+
+
+def test_the_source_fails_only_when_no_table_could_be_read(tmp_path):
+    cfg = config(
+        {"spend": {"file": "a.csv", "columns": {}}, "sales": {"file": "b.csv", "columns": {}}},
+        base_dir=str(tmp_path),
+    )
+    with pytest.raises(SourceUnavailable, match="no table could be read; 'spend': file not found"):
+        sheet.load(cfg)
+    with pytest.raises(SourceUnavailable, match="no tables configured"):
+        sheet.load(config({}))
+
+
+def query_dir(tmp_path: Path) -> Path:
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    for table in ("spend", "sales"):
+        (queries / f"{table}_all.sql").write_text(
+            f"-- sources: sheets\nSELECT * FROM sheets.{table}\n", encoding="utf-8"
+        )
+    return queries
+
+
+def test_engine_serves_the_readable_tables_and_names_the_unreadable_one(tmp_path):
+    write_xlsx(tmp_path / "sales.xlsx", XLSX_ROWS)
+    cfg = two_tables(tmp_path, {"file": "sales.xlsx", "columns": SALES_COLUMNS})
+    engine = Engine([cfg], query_dir(tmp_path), loaders={"sheet": sheet.load})
+    try:
+        assert len(engine.query("sales_all")) == 3 and engine.table_errors("sheets") == {}
+
+        (tmp_path / "sales.xlsx").write_bytes(b"PK\x03\x04 broken")  # broken after a good load
+        engine.refresh("sheets")
+
+        reason = f"{tmp_path / 'sales.xlsx'} is not an XLSX workbook"
+        assert engine.table_errors("sheets") == {"sales": reason}
+        assert list(engine.problems("sheets")) == ["spend"]
+        assert len(engine.query("spend_all")) == 2  # the other sheet still answers
+        with pytest.raises(SourceUnavailable) as exc:
+            engine.query("sales_all")  # its last copy is not served as if it were current
+        assert (
+            str(exc.value)
+            == f"Source 'sheets' is unavailable: table 'sales' cannot be read: {reason}"
+        )
+        (status,) = engine.status()
+        assert status.ok and status.tables == {"spend": 2}
+
+        write_xlsx(tmp_path / "sales.xlsx", XLSX_ROWS)  # fixed: back after a refresh
+        engine.refresh("sheets")
+        assert engine.table_errors("sheets") == {} and len(engine.query("sales_all")) == 3
+    finally:
+        engine.close()
+
+
+def test_engine_table_errors_of_other_kinds_and_of_a_failed_source(tmp_path):
+    cfg = config({"spend": {"file": "gone.csv", "columns": {}}}, base_dir=str(tmp_path))
+    other = SourceConfig(name="api", kind="rest", options={})
+    engine = Engine([cfg, other], tmp_path, loaders={"sheet": sheet.load, "rest": lambda c: {}})
+    try:
+        assert engine.table_errors("api") == {}
+        with pytest.raises(SourceUnavailable, match="table 'spend': file not found"):
+            engine.table_errors("sheets")  # nothing could be read: the source fails
+    finally:
+        engine.close()

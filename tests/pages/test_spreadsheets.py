@@ -135,8 +135,44 @@ def test_an_unreadable_sheet_says_why_in_one_line_and_the_others_still_list(app,
     assert "store" in error and "XLSX" in error and str(demo_dir) not in error
     sheets = listing(at)
     assert list(sheets.index) == ["marketing_spend", "store_sales"]
-    assert sheets.loc["store_sales", "state"] == "cannot be read (see above)"
+    assert sheets.loc["store_sales", "state"] == (
+        "cannot be read: store_sales.xlsx is not an XLSX workbook"
+    )
     assert sheets.loc["marketing_spend", "kind"] == "CSV"
+    # The other sheet of the source still loads: its rows, types and a preview.
+    assert sheets.loc["marketing_spend", "rows"] == len(csv_rows(demo_dir))
+    assert sheets.loc["marketing_spend", "state"] == "ok"
+    assert "spend_krw: int" in sheets.loc["marketing_spend", "types"]
+    at.selectbox(key="spreadsheets_sheet").set_value("marketing_spend").run()
+    assert not at.error and len(preview(at)) == 20
+
+
+def test_a_missing_sheet_file_leaves_the_other_sheet_and_pages_working(app, demo_dir):
+    (demo_dir / "marketing_spend.csv").unlink()
+    at = open_page(app, PAGE, "analyst")
+    assert not at.error  # nothing opened: the reason is in the list
+    sheets = listing(at)
+    assert sheets.loc["marketing_spend", "state"] == (
+        "cannot be read: file not found: marketing_spend.csv"
+    )
+    assert sheets.loc["store_sales", "rows"] == xlsx_rows(demo_dir)
+    at.selectbox(key="spreadsheets_sheet").set_value("store_sales").run()
+    assert not at.error and "store_sales (XLSX)" in [s.value for s in at.subheader]
+
+
+def test_a_broken_declaration_file_is_named_and_the_app_still_works(app, demo_dir):
+    (demo_dir / "sheets.d").mkdir(exist_ok=True)
+    (demo_dir / "sheets.d" / "budget.toml").write_text("columns = [", encoding="utf-8")
+    at = open_page(app, PAGE, "analyst")
+    (warning,) = [w.value for w in at.warning]
+    assert "budget.toml is skipped: cannot be read (TOMLDecodeError)" in warning
+    assert str(demo_dir) not in warning
+    sheets = listing(at)  # the declared sheets are all there and load
+    assert list(sheets.index) == ["marketing_spend", "store_sales"]
+    assert set(sheets["state"]) == {"ok"}
+    # Another page works too.
+    orders = open_page(app, "app_pages/orders.py", "operator")
+    assert not orders.error and orders.dataframe
 
 
 def test_a_hostile_sheet_or_section_in_the_link_is_ignored_with_a_note(app):

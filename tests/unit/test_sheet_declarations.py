@@ -141,20 +141,79 @@ def test_bad_specs_are_refused(config, spec, reason):
         declarations.declare(load_settings(config), "budget", spec)
 
 
-def test_a_broken_declaration_file_is_a_config_error_naming_it(config, tmp_path):
+def test_a_broken_declaration_file_is_skipped_with_its_reason_and_the_app_loads(config, tmp_path):
     (tmp_path / "decl").mkdir()
     (tmp_path / "decl" / "budget.toml").write_text("columns = [", encoding="utf-8")
-    with pytest.raises(ConfigError, match="budget.toml: cannot be read"):
-        load_settings(config)
+    write_spec(tmp_path / "decl" / "goals.toml", {"file": "goals.csv", "columns": {"a": "int"}})
+
+    settings = load_settings(config)  # no ConfigError: the app still starts
+
+    assert settings.declaration_errors == {
+        str(tmp_path / "decl" / "budget.toml"): "cannot be read (TOMLDecodeError)"
+    }
+    assert list(settings.source("sheets").options["tables"]) == ["spend", "goals"]
+    assert settings.source("shop").kind == "sql"  # the other sources are there
 
 
-def test_a_declaration_clashing_with_the_configuration_is_a_config_error(config, tmp_path):
+def test_a_declaration_clashing_with_the_configuration_is_skipped_with_its_reason(config, tmp_path):
     (tmp_path / "decl").mkdir()
     (tmp_path / "decl" / "spend.toml").write_text(
         'file = "x.csv"\ncolumns = { a = "int" }\n', encoding="utf-8"
     )
-    with pytest.raises(ConfigError, match="table 'spend' is already declared"):
+    settings = load_settings(config)
+    assert settings.declaration_errors == {
+        str(tmp_path / "decl" / "spend.toml"): (
+            "table 'spend' is already declared in the configuration"
+        )
+    }
+    # The configuration's own table wins, unchanged.
+    spend = settings.source("sheets").options["tables"]["spend"]
+    assert spend["columns"] == {"month": "date"}
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        ("Bad-Name.toml", 'file = "x.csv"\ncolumns = { a = "int" }\n', "not a valid table name"),
+        ("budget.toml", 'file = "x.csv"\n', "table 'budget': columns must name"),
+        ("budget.toml", 'file = "x.csv"\ncolumns = { a = "money" }\n', "type 'money'"),
+        ("budget.toml", b"columns = { a = '\xff' }", "cannot be read (UnicodeDecodeError)"),
+    ],
+)
+def test_each_unusable_declaration_gets_one_line_naming_why(config, tmp_path, name, text, reason):
+    (tmp_path / "decl").mkdir()
+    target = tmp_path / "decl" / name
+    target.write_bytes(text) if isinstance(text, bytes) else target.write_text(text)
+    settings = load_settings(config)
+    (error,) = settings.declaration_errors.values()
+    assert reason in error and "\n" not in error
+    assert list(settings.source("sheets").options["tables"]) == ["spend"]
+
+
+def test_only_broken_declarations_make_no_empty_sheet_source(tmp_path):
+    path = tmp_path / "bo.toml"
+    path.write_text(f'[app]\ndemo = true\n[sheets]\ndeclarations = "{tmp_path}/d"\n')
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "budget.toml").write_text("columns = [")
+    settings = load_settings(path)
+    assert settings.sources == () and len(settings.declaration_errors) == 1
+
+
+def test_a_sheets_source_that_is_not_a_sheet_source_is_still_a_config_error(config, tmp_path):
+    (tmp_path / "decl").mkdir()
+    write_spec(tmp_path / "decl" / "goals.toml", {"file": "goals.csv", "columns": {"a": "int"}})
+    text = (
+        config.read_text()
+        .replace('source = "sheets"', "")
+        .replace("[sheets]\n", '[sheets]\nsource = "shop"\n')
+    )
+    config.write_text(text)
+    with pytest.raises(ConfigError, match="'shop' is not a sheet source"):
         load_settings(config)
+
+
+def write_spec(path: Path, spec: dict) -> None:
+    path.write_text(declarations.to_toml(spec), encoding="utf-8")
 
 
 def test_declarations_without_a_sheet_source_make_one(tmp_path):

@@ -14,8 +14,9 @@ Config (one `[sources.<name>]` table, kind = "sheet"):
     tables.budget = { spreadsheet_key = "1AbC...", worksheet = "Sheet1", columns = { ... } }
 
 Column types are those of lib.reading.sources.cells.TYPES. A cell that does not fit is NULL
-and one CellProblem (`load(...).problems`); a header that does not fit raises SheetInvalid; a
-file or spreadsheet that cannot be read raises SourceUnavailable. Rows are checked in chunks:
+and one CellProblem (`load(...).problems`); a table whose header does not fit, or whose file
+or spreadsheet cannot be read, is left out with its one-line reason (`load(...).errors`) and
+the other tables still load. Rows are checked in chunks:
 CSV streams CHUNK_ROWS rows at a time, and Google Sheets is read `range_rows` rows a request.
 """
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -36,7 +38,7 @@ import pyarrow as pa
 import requests
 from python_calamine import CalamineError, CalamineSheet, CalamineWorkbook, PasswordError
 
-from lib.errors import SourceUnavailable
+from lib.errors import SheetInvalid, SourceUnavailable
 from lib.reading.sources.base import SourceConfig
 from lib.reading.sources.cells import TYPES, CellProblem, TableBuilder, column_letter
 
@@ -112,20 +114,24 @@ def _service_account_client(cfg: SourceConfig, scopes: Sequence[str]) -> gspread
 
 
 class SheetTables(dict[str, pa.Table]):
-    """The loaded tables by name, and `problems`: each table's bad cells (NULL in the table)."""
+    """The loaded tables by name, `problems`: each table's bad cells (NULL in the table), and
+    `errors`: each table that could not be read -> its one-line reason (not in the dict)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.problems: dict[str, list[CellProblem]] = {}
+        self.errors: dict[str, str] = {}
 
 
 def load(cfg: SourceConfig, session: requests.Session | None = None) -> SheetTables:
     """Every configured table as a typed Arrow table (text, int64, float64, date32, bool).
 
     A cell that does not fit its column is NULL and one CellProblem in `.problems[table]`.
-    `session`, if given, carries the Google Sheets calls (tests, self-hosted endpoints).
-    Raises SheetInvalid for a header that does not fit the declared columns,
-    SourceUnavailable when a file or spreadsheet cannot be read.
+    Each table is read on its own: one that cannot be read (a header that does not fit, a
+    missing or broken file, a spreadsheet not shared) is left out, its reason in
+    `.errors[table]`. `session`, if given, carries the Google Sheets calls (tests).
+    Raises SourceUnavailable when no table is configured or none could be read (a single
+    table: its own SheetInvalid or SourceUnavailable).
     """
     specs: Mapping[str, Mapping[str, Any]] = cfg.options.get("tables") or {}
     if not specs:
@@ -133,21 +139,40 @@ def load(cfg: SourceConfig, session: requests.Session | None = None) -> SheetTab
     base_dir = Path(str(cfg.options.get("base_dir") or "."))
     google = _GoogleReader(cfg, session)
     tables = SheetTables()
+    failures: list[SheetInvalid | SourceUnavailable] = []
     try:
         for name, spec in specs.items():
-            columns = _declared_columns(cfg, name, spec)
-            if spec.get("file"):
-                table, problems = _file_table(cfg, name, spec, base_dir, columns)
-            elif spec.get("spreadsheet_key"):
-                table, problems = google.table(name, spec, columns)
-            else:
-                raise SourceUnavailable(
-                    cfg.name, f"table '{name}' needs `file` or `spreadsheet_key`"
-                )
-            tables[name], tables.problems[name] = table, problems
+            try:
+                tables[name], tables.problems[name] = _table(cfg, name, spec, base_dir, google)
+            except (SheetInvalid, SourceUnavailable) as exc:
+                failures.append(exc)
+                tables.errors[name] = _table_reason(exc, name)
     finally:
         google.close()
+    if failures and not tables:
+        if len(failures) == 1:
+            raise failures[0]
+        table, reason = next(iter(tables.errors.items()))
+        raise SourceUnavailable(cfg.name, f"no table could be read; '{table}': {reason}")
     return tables
+
+
+def _table(
+    cfg: SourceConfig, name: str, spec: Mapping[str, Any], base_dir: Path, google: _GoogleReader
+) -> tuple[pa.Table, list[CellProblem]]:
+    columns = _declared_columns(cfg, name, spec)
+    if spec.get("file"):
+        return _file_table(cfg, name, spec, base_dir, columns)
+    if spec.get("spreadsheet_key"):
+        return google.table(name, spec, columns)
+    raise SourceUnavailable(cfg.name, f"table '{name}' needs `file` or `spreadsheet_key`")
+
+
+def _table_reason(exc: SheetInvalid | SourceUnavailable, name: str) -> str:
+    """The one line a table's error says, without the source and table it is listed under."""
+    if isinstance(exc, SourceUnavailable):
+        return re.sub(rf"^table '{re.escape(name)}'(?::|,)? ", "", exc.reason)
+    return str(exc)
 
 
 def _declared_columns(cfg: SourceConfig, name: str, spec: Mapping[str, Any]) -> dict[str, str]:

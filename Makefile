@@ -25,7 +25,7 @@ run: $(RUNTIME_STAMP)
 test: $(DEV_STAMP) chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## make bench: time the read paths (TPC-H in PostgreSQL), approvals and masking; JSON in
+## make bench: time the read paths (TPC-H in PostgreSQL), approvals, masking and a 50k-row sheet; JSON in
 ## test-artifacts/bench/. BENCH_ARGS="--sf 1" for the issue's scale factor.
 bench: $(DEV_STAMP)
 	$(PY) -m bench $(BENCH_ARGS)

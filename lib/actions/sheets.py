@@ -25,6 +25,7 @@ from lib.actions.base import Action, Call, Result
 from lib.actions.context import ActionContext, current
 from lib.errors import ConfigError, Conflict, ValidationFailed
 from lib.reading.sources.cells import (
+    EXPECTED,
     CellInvalid,
     CellProblem,
     column_letter,
@@ -45,14 +46,6 @@ _SQL_TYPES: dict[str, Any] = {
     "float": sa.Float,
     "date": sa.Date,
     "bool": sa.Boolean,
-}
-# As lib.reading.sources.cells's problems say it, for the cells a dry run refuses.
-EXPECTED = {
-    "text": "text",
-    "int": "a whole number",
-    "float": "a number",
-    "date": "a date (YYYY-MM-DD or YYYY-MM)",
-    "bool": "true or false",
 }
 
 

@@ -1,11 +1,16 @@
 """What can be exported and how its rows leave the app: read in full, masked, typed.
 
-Exportable: the Customers and Orders lists (the same named queries their pages read) and
-every table of the `sheets` source. Personal data is masked the way the pages mask it,
-except on the records the viewer holds an active unmask grant for (lib.access.unmask),
-and then only the kinds granted. A sheet has no record to grant: a column named like
-personal data (email, phone, name, ...: lib.access.masking.named_columns) is always masked,
-as in the Sheets preview.
+Exportable: the Customers and Orders lists (the same named queries their pages read), every
+table of the `sheets` source, and the demo's combined views (lib.reading.combine_views, rebuilt
+here). Each belongs to a page (`Exportable.page`): a user is offered, and may export, only what
+the pages they may open show (policy.may_open): the Customers list needs /customers, the Orders
+list /orders, the sheets and views /spreadsheets. `exportables(engine, principal)` is that
+list; `allowed` refuses anything else with ActionDenied, on the server.
+
+Personal data is masked the way the pages mask it, except on the records the viewer holds an
+active unmask grant for (lib.access.unmask), and then only the kinds granted. Every column
+named like personal data (email, phone, name, ...: lib.access.masking.named_columns) is masked
+too, and a sheet or a view has no record to grant: there it is always masked.
 
 The same masked frame feeds the XLSX download (lib.ui.export.to_xlsx) and the Google
 Sheets export (`sheet_cells`), so both show exactly what the preview shows.
@@ -27,12 +32,16 @@ from lib.access.masking import PII_COLUMNS, mask_frame, named_columns
 from lib.access.principal import Principal
 from lib.access.unmask import KINDS, utc_now
 from lib.audit.store import utc_text
+from lib.errors import ActionDenied
 from lib.reading import catalog
+from lib.reading.combine_views import VIEWS, run_view
 from lib.records.database import READ_ONLY
 from lib.records.schema import unmask_grants
 
 MAX_ROWS = 50_000  # one export; a Google Sheet holds 10M cells, people read far fewer
 SHEETS = "sheets"  # the source whose tables are exportable
+PAGE = "spreadsheets"  # the page of the sheets and the views
+VIEW = "combine"  # a view's name: "combine.marketing"
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,8 @@ class Exportable:
     record: str | None = None  # column holding the customer id a grant names
     dates: frozenset[str] = frozenset()  # columns that are dates, not times
     table: str | None = None  # a table of the `sheets` source
+    page: str = PAGE  # the page whose users may export it
+    view: str | None = None  # a combined view (lib.reading.combine_views.VIEWS)
 
 
 _ALL_CUSTOMERS = {
@@ -87,6 +98,7 @@ LISTS: dict[str, Exportable] = {
         PII_COLUMNS["customers"],
         "id",
         frozenset({"signup_date"}),
+        page="customers",
     ),
     "orders": Exportable(
         "orders",
@@ -97,6 +109,7 @@ LISTS: dict[str, Exportable] = {
         + ("customer",),
         {"customer": "name"},
         "customer_id",
+        page="orders",
     ),
 }
 
@@ -116,19 +129,42 @@ def _sheet_exportable(table: str, spec: Mapping[str, Any]) -> Exportable:
     )
 
 
-def exportables(engine: Any) -> dict[str, Exportable]:
-    """Name -> what can be exported through `engine` (an Engine): the lists, then each
-    declared table of its `sheets` source."""
+def _view_exportable(name: str) -> Exportable:
+    view = VIEWS[name]
+    return Exportable(
+        f"{VIEW}.{name}", f"View: {view.title}", None, {}, dates=frozenset({"month"}), view=name
+    )
+
+
+def every(engine: Any) -> dict[str, Exportable]:
+    """Name -> everything `engine` (an Engine) could export, for anyone: the lists, each
+    declared table of its `sheets` source, then the combined views. Not an offer: see
+    `exportables`."""
     out = {name: e for name, e in LISTS.items()}
     sources = getattr(engine, "sources", {})
     if SHEETS in sources:
         for table, spec in dict(sources[SHEETS].options.get("tables") or {}).items():
             out[f"{SHEETS}.{table}"] = _sheet_exportable(str(table), spec)
-    return out
+    return out | {f"{VIEW}.{name}": _view_exportable(name) for name in VIEWS}
+
+
+def exportables(engine: Any, principal: Principal | None) -> dict[str, Exportable]:
+    """What `principal` may export: what the pages they may open show."""
+    return {n: e for n, e in every(engine).items() if policy.may_open(principal, e.page)}
+
+
+def allowed(engine: Any, principal: Principal | None, name: str) -> Exportable:
+    """The exportable `name`, or ActionDenied when `principal` may not open its page."""
+    item = every(engine).get(name)
+    if item is None or not policy.may_open(principal, item.page):
+        raise ActionDenied(f"Your role may not export {name}: it may not open that page.")
+    return item
 
 
 def read(engine: Any, item: Exportable, limit: int = MAX_ROWS + 1) -> pd.DataFrame:
     """Every row of `item` (at most `limit`), its columns only, personal data NOT masked."""
+    if item.view is not None:
+        return run_view(engine, VIEWS[item.view]).frame.head(limit).reset_index(drop=True)
     if item.query is None:
         df = catalog.rows(engine, SHEETS, str(item.table), limit=limit)
     else:
@@ -162,7 +198,7 @@ def masked(
 ) -> tuple[pd.DataFrame, int]:
     """`df` with its personal data masked except what `granted` reveals on each record;
     and how many rows show something unmasked."""
-    out = mask_frame(df, item.personal)
+    out = mask_frame(df, named_columns(df.columns) | dict(item.personal))
     if not granted or item.record is None or item.record not in df.columns:
         return out, 0
     shown_rows = 0

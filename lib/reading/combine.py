@@ -5,6 +5,12 @@ Table and column names are identifiers, not values: they are taken only from the
 catalogue (DuckDB's information_schema, restricted to the schemas of declared sources), checked
 before any SQL is written, and quoted. Nothing a user types reaches the SQL otherwise.
 
+The catalogue is the user's: only the tables lib.reading.combine_access lets that principal
+combine (the sheets, and the database tables behind the pages the role may open), so a table
+asked for in a URL outside it is refused like an unknown one. Personal data: every key column
+that holds it on either side (PII_COLUMNS of the table a source's alias reads, or a column named
+like personal data) is masked in the rows and the notes; such a column is never a measure.
+
 The demo views are named queries (queries/spreadsheets_*.sql) whose rows carry the same
 `match` column; lib.reading.combine_views turns them into the same `Combined` result.
 """
@@ -19,9 +25,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from lib.access.masking import PII_COLUMNS, mask, mask_frame, named_columns
+from lib.access.masking import mask, mask_frame
+from lib.access.principal import Principal
 from lib.errors import BackofficeError, ValidationFailed
-from lib.reading import catalog
+from lib.reading import catalog, combine_access
 from lib.reading.catalog import NotInCatalogue, ident, short
 from lib.reading.engine import Engine
 
@@ -50,10 +57,12 @@ def family(duck_type: str) -> str:
 
 @dataclass(frozen=True)
 class Catalogue:
-    """Every combinable table ("source.table") with its columns and DuckDB types."""
+    """Every table ("source.table") a user may combine, its columns and DuckDB types, and
+    which of its columns hold personal data."""
 
     columns: Mapping[str, Mapping[str, str]]
     unavailable: tuple[str, ...] = ()  # one line per source that could not be read
+    personal: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # {col: kind}
 
     def tables(self) -> list[str]:
         return sorted(self.columns)
@@ -62,6 +71,11 @@ class Catalogue:
         """The table's columns (of these type families, if given), in table order."""
         cols = self.columns.get(table, {})
         return [c for c, t in cols.items() if not families or family(t) in families]
+
+    def measures(self, table: str) -> list[str]:
+        """The number columns that may be summed: not personal data (a phone kept as a
+        number summed over one row is the phone)."""
+        return [c for c in self.of(table, "numeric") if c not in self.personal.get(table, {})]
 
     def type_of(self, table: str, column: str) -> str:
         self.check(table, [column])
@@ -75,20 +89,28 @@ class Catalogue:
                 raise NotInCatalogue(f"Table {table} has no column '{short(column)}'.")
 
 
-def catalogue(engine: Engine, kinds: Sequence[str] = KINDS) -> Catalogue:
-    """The tables of every declared source of `kinds` that loads; the others are listed in
-    `unavailable` so the page can say which are missing and why."""
+def catalogue(
+    engine: Engine, principal: Principal | None, kinds: Sequence[str] = KINDS
+) -> Catalogue:
+    """The tables `principal` may combine (lib.reading.combine_access) of every declared source
+    of `kinds` that loads; the others are listed in `unavailable` so the page can say which are
+    missing and why."""
     names, unavailable = [], []
     for name, cfg in engine.sources.items():
-        if cfg.kind not in kinds:
-            continue
+        if cfg.kind not in kinds or not any(
+            combine_access.may_combine(engine, principal, f"{name}.{t}")
+            for t in cfg.options.get("tables") or {}
+        ):
+            continue  # a source none of whose tables are the user's is not even loaded
         try:
             engine.ensure(name)
             names.append(name)
         except BackofficeError as exc:
             unavailable.append(str(exc))
-    cols = catalog.described(engine, names) if names else {}
-    return Catalogue(cols, tuple(unavailable))
+    described = catalog.described(engine, names) if names else {}
+    cols = {t: c for t, c in described.items() if combine_access.may_combine(engine, principal, t)}
+    personal = {t: combine_access.personal(engine, t, c) for t, c in cols.items()}
+    return Catalogue(cols, tuple(unavailable), personal)
 
 
 @dataclass(frozen=True)
@@ -244,6 +266,10 @@ def validate(cat: Catalogue, left: Side, right: Side) -> None:
         cat.check(side.table, side.keys)
         if side.measure != ROWS:
             cat.check(side.table, [side.measure])
+            if side.measure in cat.personal.get(side.table, {}):
+                raise ValidationFailed(
+                    f"'{side.measure}' of {side.name} is personal data: it cannot be summed."
+                )
         if len(set(side.keys)) != len(side.keys):
             raise ValidationFailed(f"A key column of {side.name} is chosen twice.")
     if not left.keys or len(left.keys) != len(right.keys):
@@ -295,22 +321,15 @@ def combine(
     df = df.drop(columns=["l_nokey", "r_nokey"]).rename(columns=names)
     return from_frame(
         df, list(left.keys), [lm], [rm], left.name, right.name,
-        by_month=by_month, without_key=without, pii=_pii_keys(engine, left, right),
+        by_month=by_month, without_key=without, pii=_pii_keys(cat, left, right),
     )  # fmt: skip
 
 
-def _pii_keys(engine: Engine, left: Side, right: Side) -> dict[str, str]:
-    """Key columns holding personal data on either side: {left key name: kind}. A sheet has
-    no schema of its own: a column named like personal data is (lib.access.masking)."""
-
-    def kind_of(side: Side, key: str) -> str | None:
-        source = engine.sources.get(side.table.split(".")[0])
-        named = named_columns([key]) if source is not None and source.kind == "sheet" else {}
-        return PII_COLUMNS.get(side.name, {}).get(key) or named.get(key)
-
+def _pii_keys(cat: Catalogue, left: Side, right: Side) -> dict[str, str]:
+    """Key columns holding personal data on either side: {left key name: kind}."""
     kinds: dict[str, str] = {}
     for lk, rk in zip(left.keys, right.keys, strict=True):
-        kind = kind_of(left, lk) or kind_of(right, rk)
+        kind = cat.personal.get(left.table, {}).get(lk) or cat.personal.get(right.table, {}).get(rk)
         if kind:
             kinds[lk] = kind
     return kinds

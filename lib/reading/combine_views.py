@@ -3,7 +3,11 @@
 
 A view's query returns one row per month and breakdown value (channel, store); the breakdown
 is spread into one column per value here, because DuckDB's PIVOT cannot take its columns
-from the data when the query has bound parameters (the date range)."""
+from the data when the query has bound parameters (the date range).
+
+Who may see them: anyone who may open the Spreadsheets page. They read crm.customers and
+shop.orders, but show only monthly counts and sums (what the dashboard shows), never a row;
+they are not bound by lib.reading.combine_access, which governs whole tables."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from datetime import date
 
 import pandas as pd
 
+from lib.access.masking import named_columns
 from lib.reading.combine import MATCH, RIGHT_ONLY, Combined, from_frame
 from lib.reading.engine import Engine
 
@@ -99,5 +104,6 @@ def run_view(
     )
     wide, names = spread(df, view.spread, view.spread_measure, view.spread_label)
     return from_frame(
-        wide, [KEY], names, list(view.right_measures), view.left, view.right, by_month=True
-    )
+        wide, [KEY], names, list(view.right_measures), view.left, view.right,
+        by_month=True, pii=named_columns(wide.columns),  # none today; masked if one comes
+    )  # fmt: skip

@@ -5,11 +5,15 @@ above the chart.
 
 Every choice is in the URL (view, left, right, lkey, rkey, lmeasure, rmeasure, bymonth, from,
 to, chart, show) so a view can be shared; a value the page does not know is ignored with a
-note. Tables and columns are offered from the engine's catalogue only (lib.reading.combine).
+note. Tables and columns are offered from the user's catalogue only (lib.reading.combine: the
+sheets and the database tables behind the pages the role may open); a table outside it, asked
+for by a link, is ignored with a note and never read. "Download XLSX" under the result writes
+the very rows shown (rebuilt here from the choices, masked), never data sent by the browser.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +27,7 @@ from lib.reading import combine as cb
 from lib.reading.combine_views import VIEWS, View, run_view
 from lib.reading.engine import Engine
 from lib.reading.queries import load_query
-from lib.ui import url_state
+from lib.ui import export, url_state
 from lib.ui.combine_chart import CHARTS, chart
 from lib.ui.widgets import escape_markdown, freshness_bar, show_error
 
@@ -47,7 +51,7 @@ def _list(raw: str | None) -> list[str]:
     return [v.strip() for v in (raw or "").split(url_state.SEP) if v.strip()]
 
 
-def _from_url(engine: Engine) -> dict[str, Any]:
+def _from_url(engine: Engine, principal: Principal) -> dict[str, Any]:
     """Every choice the URL asks for, checked; each value ignored gets a note."""
     q, notes = st.query_params, []
 
@@ -76,19 +80,19 @@ def _from_url(engine: Engine) -> dict[str, Any]:
     seeds["bymonth"] = None if raw not in ("0", "1") else raw == "1"
     seeds["show"] = _list(q.get("show"))
     if seeds["view"] == CUSTOM:
-        seeds.update(_sides_from_url(engine, ignored))
+        seeds.update(_sides_from_url(engine, principal, ignored))
     return seeds
 
 
-def _sides_from_url(engine: Engine, ignored: Any) -> dict[str, Any]:
+def _sides_from_url(engine: Engine, principal: Principal, ignored: Any) -> dict[str, Any]:
     """left/right tables, their keys and measures, each checked against the catalogue."""
     q, out = st.query_params, {}
-    cat = cb.catalogue(engine)
+    cat = cb.catalogue(engine, principal)
     for side in ("l", "r"):
         name = "left" if side == "l" else "right"
         table = (q.get(name) or "").strip()
         if table and table not in cat.columns:
-            ignored(name, table, "no such table among the declared sources")
+            ignored(name, table, "not a table you may combine")
             table = ""
         out[name] = table or None
         keys = []
@@ -99,7 +103,7 @@ def _sides_from_url(engine: Engine, ignored: Any) -> dict[str, Any]:
                 ignored(f"{side}key", key, f"not a column of {table or 'the table'}")
         out[f"{side}key"] = keys[: cb.MAX_KEYS]
         measure = (q.get(f"{side}measure") or "").strip()
-        if measure and not (table and (measure == cb.ROWS or measure in cat.of(table, "numeric"))):
+        if measure and not (table and (measure == cb.ROWS or measure in cat.measures(table))):
             ignored(f"{side}measure", measure, "not a number column of the table")
             measure = ""
         out[f"{side}measure"] = measure or None
@@ -108,7 +112,7 @@ def _sides_from_url(engine: Engine, ignored: Any) -> dict[str, Any]:
 
 def render(principal: Principal) -> None:
     engine = runtime.engine()
-    seeds = url_state.entered(SEEDS, f"{K}view", lambda: _from_url(engine))
+    seeds = url_state.entered(SEEDS, f"{K}view", lambda: _from_url(engine, principal))
     for note in seeds.get("notes", []):
         st.caption(escape_markdown(note))  # it quotes the URL
     names = [*VIEWS, CUSTOM]
@@ -121,7 +125,7 @@ def render(principal: Principal) -> None:
     url["chart"] = None if kind == DEFAULT_CHART else kind
     try:
         if view == CUSTOM:
-            result, shared = _custom(engine, seeds, url), False
+            result, shared = _custom(engine, principal, seeds, url), False
         else:
             result, shared = _view(engine, VIEWS[view], seeds, url), VIEWS[view].shared_axis
     except BackofficeError as exc:
@@ -158,7 +162,7 @@ def _default_keys(cat: cb.Catalogue, table: str) -> list[str]:
 
 
 def _default_measure(cat: cb.Catalogue, table: str, keys: list[str]) -> str:
-    numbers = [c for c in cat.of(table, "numeric") if c not in keys]
+    numbers = [c for c in cat.measures(table) if c not in keys]
     return next((c for c in numbers if c != "id" and not c.endswith("_id")), cb.ROWS)
 
 
@@ -167,7 +171,8 @@ def _pick_side(
 ) -> cb.Side:
     name = "left" if side == "l" else "right"
     tables = cat.tables()
-    table0 = seeds.get(name) or (default[0] if default[0] in tables else tables[0])
+    fallback = tables[0] if side == "l" else tables[-1]  # two different sheets, if no database
+    table0 = seeds.get(name) or (default[0] if default[0] in tables else fallback)
     table = col.selectbox(
         f"{name.title()} table", tables, index=tables.index(table0), key=f"{K}{name}"
     )
@@ -182,7 +187,7 @@ def _pick_side(
         max_selections=cb.MAX_KEYS,
         key=f"{K}{side}key_{table}",
     )
-    measures = [cb.ROWS, *cat.of(table, "numeric")]
+    measures = [cb.ROWS, *cat.measures(table)]
     m0 = seeds.get(f"{side}measure") if from_seed else None
     if not m0:
         m0 = default[2] if table == default[0] else _default_measure(cat, table, keys)
@@ -196,8 +201,10 @@ def _pick_side(
     return cb.Side(table, tuple(keys), measure)
 
 
-def _custom(engine: Engine, seeds: Mapping[str, Any], url: dict) -> cb.Combined | None:
-    cat = cb.catalogue(engine)
+def _custom(
+    engine: Engine, principal: Principal, seeds: Mapping[str, Any], url: dict
+) -> cb.Combined | None:
+    cat = cb.catalogue(engine, principal)
     for line in cat.unavailable:
         st.caption(escape_markdown(line))
     if not cat.columns:
@@ -273,6 +280,24 @@ def _show(
     st.dataframe(
         c.frame, hide_index=True, width="stretch", key=f"{K}table", column_config=_columns(c)
     )
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", view.name if view else f"{c.left}_{c.right}")
+    st.download_button(
+        "Download XLSX",
+        export.to_xlsx(_for_xlsx(c), sheet_name=name[:31]),
+        file_name=f"combine_{name}.xlsx",
+        mime=export.XLSX_MIME,
+        icon=":material/download:",
+        key=f"{K}xlsx",
+    )
+
+
+def _for_xlsx(c: cb.Combined) -> pd.DataFrame:
+    """The rows as shown (already masked), a month as a date: spreadsheets have no months."""
+    out = c.frame.copy()
+    for key in c.keys:
+        if pd.api.types.is_datetime64_any_dtype(out[key]):
+            out[key] = [None if pd.isna(v) else v.date() for v in out[key]]
+    return out
 
 
 def _columns(c: cb.Combined) -> dict[str, Any]:

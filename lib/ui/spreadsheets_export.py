@@ -1,6 +1,8 @@
 """The Spreadsheets page's Export section: a list or a sheet out to XLSX or a Google Sheet.
 
-Choose what (the Customers or Orders list, or a declared sheet; `what` in the URL), see its
+Choose what (the Customers or Orders list, a declared sheet, or a demo combined view; `what` in
+the URL), offered only when your role may open the page that shows it (export_data.exportables:
+an analyst, who may not open /customers or /orders, is offered neither list), see its
 first rows as they will leave (personal data masked except what your own active unmask
 grants reveal on their records), then "Download XLSX" (lib.ui.export.to_xlsx: typed cells,
 formulas neutralised) and, for a user who may run sheet.export where Google Sheets access is
@@ -37,7 +39,7 @@ def _from_url(options: list[str]) -> str:
 def render(principal: Principal) -> None:
     st.subheader("Export")
     engine = runtime.engine()
-    items = export_data.exportables(engine)
+    items = export_data.exportables(engine, principal)
     options = list(items)
     start = url_state.entered(SEEDS, KEY, lambda: _from_url(options))
     for note in st.session_state.pop(NOTES, []):

@@ -1,7 +1,8 @@
 """Combining two tables in DuckDB (lib.reading.combine) and the demo's combined views: sums by
 key checked against the files and databases themselves, keys on one side only reported on
 both sides, empty keys counted, identifiers outside the catalogue refused, personal data in a
-key masked."""
+key masked (also through a source's snapshot alias), and each user's catalogue limited to
+the sheets and the tables behind the pages their role may open."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from lib.access.principal import Principal
 from lib.config.settings import ROOT, load_settings
 from lib.errors import ValidationFailed
 from lib.reading import combine as cb
@@ -25,6 +27,10 @@ from lib.reading.sources.base import SourceConfig
 from tests.stack import write_config
 
 pytestmark = pytest.mark.integration
+
+ADMIN = Principal("admin", "Admin", ("admin",))
+ANALYST = Principal("analyst", "Analyst", ("analyst",))
+OPERATOR = Principal("operator", "Operator", ("operator",))  # customers, orders; no Spreadsheets
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +45,7 @@ def engine(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 @pytest.fixture(scope="module")
 def cat(engine: Engine) -> cb.Catalogue:
-    return cb.catalogue(engine)
+    return cb.catalogue(engine, ADMIN)
 
 
 def month_of(text: str) -> str:
@@ -96,7 +102,7 @@ def two_sheets(tmp_path: Path) -> Iterator[tuple[Engine, cb.Catalogue]]:
         "actual": {"file": str(actual), "columns": {"day": "date", "team": "text", "spent": "int"}},
     }
     eng = Engine([SourceConfig("sheets", "sheet", options={"tables": tables})], ROOT / "queries")
-    yield eng, cb.catalogue(eng)
+    yield eng, cb.catalogue(eng, ADMIN)
     eng.close()
 
 
@@ -226,3 +232,76 @@ def test_the_store_view_matches_every_month_and_sums_each_store(engine, demo_dir
             "WHERE o.status IN ('approved', 'partially_refunded')"
         ).fetchone()
     assert result.frame["online_revenue_krw"].sum() == online
+
+
+def test_a_snapshot_alias_of_customers_is_masked_like_customers(engine, cat, demo_dir):
+    """crm.customers_snapshot reads customers (`table = "customers"`): its e-mails are masked
+    in the rows and in the unmatched-keys notes, as the table it reads."""
+    with closing(sqlite3.connect(demo_dir / "crm.sqlite")) as con:
+        emails = [e for (e,) in con.execute("SELECT email FROM customers")]
+    assert cat.personal["crm.customers_snapshot"]["email"] == "email"
+    left = cb.Side("crm.customers_snapshot", ("email",))
+    right = cb.Side("sheets.marketing_spend", ("channel",))
+    result = cb.combine(engine, cat, left, right)
+    assert len(result.left_only) == len(emails)
+    shown = " ".join(result.notes()) + " ".join(result.frame["email"].astype(str))
+    assert not [e for e in emails if e in shown]
+    assert "***" in result.left_only[0]
+
+
+def test_a_column_named_like_personal_data_is_masked_on_the_right_side_too(two_sheets, tmp_path):
+    engine, _ = two_sheets
+    people = tmp_path / "people.csv"
+    people.write_text("Email,n\nann@example.com,1\nbob@example.com,2\n", encoding="utf-8")
+    plan = engine.sources["sheets"].options["tables"]["plan"]
+    tables = {
+        "plan": plan,
+        "people": {"file": str(people), "columns": {"Email": "text", "n": "int"}},
+    }
+    eng = Engine([SourceConfig("sheets", "sheet", options={"tables": tables})], ROOT / "queries")
+    try:
+        cat = cb.catalogue(eng, ANALYST)
+        result = cb.combine(
+            eng, cat, cb.Side("sheets.plan", ("team",)), cb.Side("sheets.people", ("Email",))
+        )
+        shown = " ".join(result.notes()) + " ".join(result.frame["team"].astype(str))
+        assert result.right_only and "ann@example.com" not in shown and "bob@" not in shown
+    finally:
+        eng.close()
+
+
+def test_a_personal_data_column_is_never_a_measure(engine, cat):
+    assert "email" not in cat.measures("crm.customers")
+    fake = cb.Catalogue(
+        {**cat.columns, "crm.customers": {**cat.columns["crm.customers"], "phone": "BIGINT"}},
+        personal=cat.personal,
+    )
+    with pytest.raises(ValidationFailed, match="personal data"):
+        cb.validate(
+            fake,
+            cb.Side("crm.customers", ("signup_date",), "phone"),
+            cb.Side("sheets.marketing_spend", ("month",)),
+        )
+
+
+def test_an_analyst_may_combine_the_sheets_only_and_a_database_table_is_refused(engine):
+    """The analyst may open neither /customers nor /orders: no crm or shop table, by any name
+    (an alias included), is in their catalogue, so combine refuses it like an unknown one."""
+    cat = cb.catalogue(engine, ANALYST)
+    assert cat.tables() == ["sheets.marketing_spend", "sheets.store_sales"]
+    for table in ("crm.customers", "crm.customers_snapshot", "shop.orders", "shop.sellers"):
+        with pytest.raises(cb.NotInCatalogue, match="No table"):
+            cb.combine(
+                engine,
+                cat,
+                cb.Side(table, ("email",)),
+                cb.Side("sheets.marketing_spend", ("channel",)),
+            )
+
+
+def test_each_role_combines_the_tables_behind_its_pages(engine):
+    admin = set(cb.catalogue(engine, ADMIN).tables())
+    assert {"crm.customers", "crm.customers_snapshot", "shop.orders", "shop.payments"} <= admin
+    assert {"shop.products", "shop.sellers", "shop.orders_snapshot"} <= admin
+    assert cb.catalogue(engine, OPERATOR).tables() == []  # no Spreadsheets page at all
+    assert cb.catalogue(engine, None).tables() == []

@@ -1,21 +1,25 @@
 """Spreadsheets › Combine through the page: a demo view or a combination of two tables opened
 from a shared link, shown as a chart and a table with the keys that did not match reported
 above the chart; every choice written back to the link; unknown link values ignored with a
-note; personal data in a key masked."""
+note; personal data in a key masked; a database table outside the user's pages refused from
+a link; the result downloadable as XLSX."""
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 from contextlib import closing
 from datetime import date
 
 import pytest
+from openpyxl import load_workbook
 
 from lib.reading.combine_views import VIEWS
 from lib.ui.spreadsheets_combine import PARAMS as COMBINE_PARAMS
 from tests.pages.helpers import open_page
 from tests.pages.test_hostile_urls import HOSTILE, INTERNAL, renders_markdown, shown_text
+from tests.pages.test_spreadsheets_export import downloads  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.pages
 
@@ -71,7 +75,7 @@ def test_a_shared_combination_of_a_sheet_and_orders_opens_as_it_was_shared(app):
         "bymonth": "1",
         "chart": "line",
     }
-    at = open_page(app, PAGE, "analyst", **params)
+    at = open_page(app, PAGE, "admin", **params)
     assert at.selectbox(key="combine_left").value == "sheets.store_sales"
     assert at.multiselect(key="combine_rkey_shop.orders").value == ["ordered_at"]
     assert at.selectbox(key="combine_rmeasure_shop.orders").value == "amount"
@@ -85,7 +89,7 @@ def test_a_shared_combination_of_a_sheet_and_orders_opens_as_it_was_shared(app):
 
 def test_keys_only_one_side_has_are_reported_for_a_custom_combination(app):
     at = open_page(
-        app, PAGE, "analyst", section="combine", view="custom", left="crm.customers",
+        app, PAGE, "admin", section="combine", view="custom", left="crm.customers",
         lkey="signup_date", lmeasure="*", right="sheets.marketing_spend", rkey="month",
         rmeasure="signups", bymonth="1",
     )  # fmt: skip
@@ -96,7 +100,7 @@ def test_keys_only_one_side_has_are_reported_for_a_custom_combination(app):
 
 def test_unknown_values_in_the_link_are_ignored_with_a_note(app):
     at = open_page(
-        app, PAGE, "analyst", section="combine", view="custom", left="crm__src.main.customers",
+        app, PAGE, "admin", section="combine", view="custom", left="crm__src.main.customers",
         right="shop.orders", rkey='ordered_at";DROP TABLE x', rmeasure="status", chart="donut",
         bymonth="yes",
     )  # fmt: skip
@@ -134,13 +138,22 @@ def test_changing_the_chart_and_the_months_is_written_to_the_link(app):
     }
 
 
-def test_personal_data_in_a_key_column_is_masked(app, demo_dir):
+@pytest.mark.parametrize(
+    ("left", "right", "rkey"),
+    [
+        ("crm.customers", "shop.sellers", "email"),
+        # a snapshot alias (`table = "customers"`) is masked as the table it reads
+        ("crm.customers_snapshot", "sheets.marketing_spend", "channel"),
+    ],
+)
+def test_personal_data_in_a_key_column_is_masked(app, demo_dir, left, right, rkey):
     with closing(sqlite3.connect(demo_dir / "crm.sqlite")) as con:
         emails = [e for (e,) in con.execute("SELECT email FROM customers")]
     at = open_page(
-        app, PAGE, "analyst", section="combine", view="custom", left="crm.customers",
-        lkey="email", right="shop.sellers", rkey="email", bymonth="0",
+        app, PAGE, "admin", section="combine", view="custom", left=left,
+        lkey="email", right=right, rkey=rkey, bymonth="0",
     )  # fmt: skip
+    assert not at.exception
     shown = " ".join(at.dataframe[0].value["email"].astype(str))
     shown += " ".join(w.value for w in at.warning)
     assert "***" in shown
@@ -167,3 +180,44 @@ def test_the_combine_section_survives_hostile_values_in_every_parameter(app):
             assert not renders_markdown(text), f"{where}: {text[:300]!r}"
         noted += any(c.value.startswith("Ignored ") for c in at.caption)
     assert noted >= len(HOSTILE) - 2  # the section read the link each round ("" and " 7 "...)
+
+
+def test_an_analysts_link_to_customer_tables_is_refused_and_nothing_of_them_shown(app, demo_dir):
+    """The reviewer's link: the analyst may not open /customers, so crm tables (an alias
+    included) are not theirs to combine; the link's table is ignored with a note."""
+    with closing(sqlite3.connect(demo_dir / "crm.sqlite")) as con:
+        emails = [e for (e,) in con.execute("SELECT email FROM customers")]
+    for table in ("crm.customers_snapshot", "crm.customers"):
+        at = open_page(
+            app, PAGE, "analyst", section="combine", view="custom", left=table, lkey="email",
+        )  # fmt: skip
+        assert not at.exception
+        notes = " ".join(c.value for c in at.caption)
+        assert f"Ignored left '{table}' from the link: not a table you may combine" in notes
+        tables = at.selectbox(key="combine_left").options
+        assert tables == ["sheets.marketing_spend", "sheets.store_sales"]
+        assert at.selectbox(key="combine_right").value == "sheets.store_sales"
+        shown = " ".join(shown_text(at)) + " ".join(
+            " ".join(df.value.astype(str).to_numpy().ravel()) for df in at.dataframe
+        )
+        assert not [e for e in emails if e in shown]
+        assert at.query_params["left"] == "sheets.marketing_spend"
+
+
+def test_the_combine_result_downloads_as_xlsx(app, downloads):  # noqa: F811
+    at = open_page(app, PAGE, "analyst", section="combine", view="stores")
+    shown = at.dataframe[0].value
+    book = load_workbook(io.BytesIO(downloads["combine_stores.xlsx"]))
+    sheet = book.worksheets[0]
+    header = [c.value for c in sheet[1]]
+    assert header == list(shown.columns)
+    assert sheet.max_row - 1 == len(shown)
+    assert sheet.cell(2, 1).is_date
+
+    at = open_page(
+        app, PAGE, "analyst", section="combine", view="custom", left="sheets.marketing_spend",
+        lkey="month", right="sheets.store_sales", rkey="month", bymonth="1",
+    )  # fmt: skip
+    name = "combine_marketing_spend_store_sales.xlsx"
+    sheet = load_workbook(io.BytesIO(downloads[name])).worksheets[0]
+    assert [c.value for c in sheet[1]] == list(at.dataframe[0].value.columns)

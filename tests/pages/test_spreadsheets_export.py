@@ -1,5 +1,7 @@
 """The Spreadsheets page's Export section: a masked preview, the XLSX download (typed cells,
-masked), and the Google Sheet export through sheet.export against the fake Sheets API."""
+masked), and the Google Sheet export through sheet.export against the fake Sheets API; only
+what the pages the role may open show is offered (an analyst gets no Customers or Orders list),
+and the demo's combined views can be exported."""
 
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ def google_app(tmp_path: Path, demo_dir: Path, monkeypatch) -> Iterator[tuple]:
 
 
 def test_the_export_section_previews_masked_rows_and_offers_a_typed_xlsx(app, demo_dir, downloads):
-    at = open_page(app, PAGE, "analyst", section="export")
+    at = open_page(app, PAGE, "admin", section="export")
     assert at.selectbox(key="export_what").value == "customers"
     preview = at.dataframe[0].value
     raw = dict(crm(demo_dir, "SELECT id, email FROM customers"))
@@ -78,18 +80,24 @@ def test_what_comes_from_the_url_and_a_hostile_one_is_ignored(app):
     at = open_page(app, PAGE, "analyst", section="export", what="sheets.marketing_spend")
     assert at.selectbox(key="export_what").value == "sheets.marketing_spend"
     assert list(at.dataframe[0].value.columns)[:2] == ["month", "channel"]
-    at = open_page(app, PAGE, "analyst", section="export", what="**bold** crm.customers")
+    at = open_page(app, PAGE, "admin", section="export", what="**bold** crm.customers")
     assert at.selectbox(key="export_what").value == "customers"
     assert any("Ignored what" in c.value for c in at.caption)
 
 
-def test_export_to_a_google_sheet_runs_the_action(google_app):
-    make, store, key = google_app
-    at = open_page(make, PAGE, "analyst", section="export", what="orders")
+def export_to_google(make, user: str, what: str, key: str, title: str):
+    """The section opened for `user` on `what`, its Google form filled and sent."""
+    at = open_page(make, PAGE, user, section="export", what=what)
     at.text_input(key="export_spreadsheet").input(key)
-    at.text_input(key="export_worksheet").input("Orders")
+    at.text_input(key="export_worksheet").input(title)
     at.button(key="FormSubmitter:export_google-Export to Google Sheet").click().run()
     assert not at.exception, at.exception
+    return at
+
+
+def test_export_to_a_google_sheet_runs_the_action(google_app):
+    make, store, key = google_app
+    at = export_to_google(make, "admin", "orders", key, "Orders")
     assert [s.value for s in at.success] and "Created worksheet 'Orders'" in at.success[0].value
     grid = store[key]["Orders"]
     assert grid[0][:2] == ["id", "ordered_at"]
@@ -97,3 +105,39 @@ def test_export_to_a_google_sheet_runs_the_action(google_app):
     assert all(
         "*" in row[header.index("customer")] for row in grid[1:] if row[header.index("customer")]
     )
+
+
+def test_an_analyst_is_offered_neither_list_and_a_link_to_one_is_ignored(app, demo_dir):
+    """The analyst may open neither /customers nor /orders: the section offers the sheets and
+    the combined views only, and a link asking for a list shows none of its rows."""
+    raw = dict(crm(demo_dir, "SELECT id, email FROM customers"))
+    for what in ("customers", "orders"):
+        at = open_page(app, PAGE, "analyst", section="export", what=what)
+        assert not at.exception
+        options = at.selectbox(key="export_what").options  # as labelled
+        assert not [o for o in options if o.startswith(("Customers", "Orders"))]
+        assert "Sheet: marketing_spend" in options
+        assert "View: Marketing spend by channel vs new customers and revenue" in options
+        assert at.selectbox(key="export_what").value == "sheets.marketing_spend"
+        assert any(f"Ignored what '{what}'" in c.value for c in at.caption)
+        assert list(at.dataframe[0].value.columns)[:2] == ["month", "channel"]
+        text = " ".join(" ".join(df.value.astype(str).to_numpy().ravel()) for df in at.dataframe)
+        assert not [e for e in raw.values() if e in text]
+
+
+def test_a_combined_view_downloads_as_xlsx(app, downloads):
+    at = open_page(app, PAGE, "analyst", section="export", what="combine.stores")
+    assert at.selectbox(key="export_what").value == "combine.stores"
+    preview = at.dataframe[0].value
+    assert list(preview.columns)[0] == "month" and "online_revenue_krw" in preview.columns
+    sheet = load_workbook(io.BytesIO(downloads["combine_stores.xlsx"])).worksheets[0]
+    assert [c.value for c in sheet[1]] == list(preview.columns)
+    assert sheet.cell(2, 1).is_date
+
+
+def test_an_analyst_exports_a_combined_view_to_a_google_sheet(google_app):
+    make, store, key = google_app
+    at = export_to_google(make, "analyst", "combine.marketing", key, "Marketing")
+    assert "Created worksheet 'Marketing'" in at.success[0].value
+    grid = store[key]["Marketing"]
+    assert grid[0][0] == "month" and "new_customers" in grid[0] and grid[0][-1] == "match"

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import shutil
+import tempfile
 import threading
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from lib.actions.context import ActionContext
@@ -54,8 +57,19 @@ def install(ctx: ActionContext) -> dict[str, Any]:
     """Give `ctx` an engine and the shared fake as its target; valid sheet.export params
     (a fresh spreadsheet in the fake) for the permission matrix."""
     url, store = shared_fake()
-    ctx.engine = ctx.engine or sql_engine(ctx)
-    ctx.sheet_target = target(url)
-    key = f"matrix{next(_ids)}"
+    # A one-row CSV sheet: what every role that may export may export (the Customers and
+    # Orders lists are for the roles that may open those pages).
+    folder = Path(tempfile.mkdtemp(prefix="matrix-sheet-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    (folder / "targets.csv").write_text("month,target_krw\n2026-01,1000\n", encoding="utf-8")
+    columns = {"month": "date", "target_krw": "int"}
+    sheets = SourceConfig(
+        "sheets",
+        "sheet",
+        options={"tables": {"targets": {"file": str(folder / "targets.csv"), "columns": columns}}},
+    )
+    ctx.engine = ctx.engine or sql_engine(ctx, sheets)
+    ctx.sheet_target = target(url, sheets)
+    key = f"matrix-sheet-{next(_ids)}"  # a key is 10 characters or more
     store[key] = {"Sheet1": []}
-    return {"source": "customers", "spreadsheet": key, "worksheet": "Export", "mode": "create"}
+    return {"source": "sheets.targets", "spreadsheet": key, "worksheet": "Export", "mode": "create"}

@@ -9,35 +9,39 @@ unmask grants reveal on their records. The worksheet gets a header row (frozen) 
 cells: numbers as numbers, dates and times as dates (USER_ENTERED with ISO text), text as
 text behind a quote prefix (so "=HYPERLINK(...)" or "00123" stay the very text).
 
-It writes through gspread's own calls (add_worksheet, clear, resize, update) with the
-`sheets` source's client (lib.reading.sources.sheet.client_for, write scope). The audit row
-names the spreadsheet, the worksheet, the source and the row count, never a value.
+It writes through gspread's own calls (add_worksheet, clear, resize, update, freeze) with
+the `sheets` source's client (lib.reading.sources.google_sheets, write scope), each call
+tried again while Google answers 429. The audit rows name the spreadsheet, the worksheet,
+the source and the row count, never a value (a worksheet title that looks like personal
+data is refused): `requested` before the first write, then what became of it: `ok`,
+`failed` (Google refused; what had been written by then is named) or `unknown` (an answer
+that never came: the write may have happened).
 """
 
 from __future__ import annotations
 
-import json
-import re
+import logging
+from collections.abc import Mapping
 from typing import Any
 
 import gspread
 import requests
+import urllib3
 from gspread.utils import ValueInputOption
 
+from lib.access.masking import looks_like_raw_pii
 from lib.actions import export_data
 from lib.actions import validation as v
 from lib.actions.base import Action, Call, Result
 from lib.actions.context import ActionContext, current
 from lib.errors import ActionFailed, Conflict, SourceUnavailable, ValidationFailed
+from lib.reading.sources import google_sheets
 from lib.reading.sources.base import SourceConfig
-from lib.reading.sources.sheet import client_for
+
+log = logging.getLogger(__name__)
 
 MODES = ("create", "replace")
 TITLE_MAX = 100  # Google's limit on a worksheet's title
-_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
-_URL_KEY = re.compile(
-    r"^https://docs\.google\.com/spreadsheets/d/([A-Za-z0-9_-]{1,128})(?:[/?#]|$)"
-)
 
 
 def engine_of(ctx: ActionContext) -> Any:
@@ -73,15 +77,13 @@ def spreadsheet_key(text: Any) -> str:
     """The key of a spreadsheet from its key or its docs.google.com link."""
     if not isinstance(text, str) or not text.strip():
         raise ValidationFailed("spreadsheet is required: its link or its key")
-    text = text.strip()
-    if _KEY.fullmatch(text):
-        return text
-    match = _URL_KEY.match(text)
-    if match is None:
+    try:
+        key, _ = google_sheets.parse_google_url(text)
+    except google_sheets.LinkInvalid:
         raise ValidationFailed(
             "spreadsheet: paste the link (https://docs.google.com/spreadsheets/d/…) or the key"
-        )
-    return match.group(1)
+        ) from None
+    return key
 
 
 def worksheet_title(params: dict[str, Any]) -> str:
@@ -89,6 +91,12 @@ def worksheet_title(params: dict[str, Any]) -> str:
     assert title is not None
     if any(not ch.isprintable() for ch in title):
         raise ValidationFailed("worksheet: the name holds characters that cannot be shown")
+    if looks_like_raw_pii(title):
+        # It would be written to Google and to the audit log (which refuses it) alike.
+        raise ValidationFailed(
+            "worksheet: the name looks like personal data (an e-mail address or a phone "
+            "number); name the worksheet after what it holds"
+        )
     return title
 
 
@@ -123,94 +131,158 @@ def export(call: Call, source: str, spreadsheet: str, worksheet: str, mode: str)
         raise ActionFailed(f"{item.label} has over {export_data.MAX_ROWS:,} rows; filter it first.")
     df, unmasked = export_data.masked(df, item, export_data.grants(ctx.audit, call.actor))
     cells = export_data.sheet_cells(export_data.typed(df, item))
-    created = _write(cfg, spreadsheet, worksheet, cells, mode)
-    rows = len(cells) - 1
-    call.audit(
-        "ok",
-        {
-            "source": source,
-            "spreadsheet": spreadsheet,
-            "worksheet": worksheet,
-            "mode": mode,
-            "created": created,
-            "rows": rows,
-            "columns": len(df.columns),
-            "unmasked_rows": unmasked,
-        },
-    )
-    verb = "Created" if created else "Replaced"
-    return call.result(
-        "ok",
-        f"{verb} worksheet '{worksheet}' with {rows:,} rows of {item.label}.",
-        rows=rows,
-        created=created,
-        spreadsheet=spreadsheet,
-        worksheet=worksheet,
-    )
+    detail = {
+        "source": source,
+        "spreadsheet": spreadsheet,
+        "worksheet": worksheet,
+        "mode": mode,
+        "rows": len(cells) - 1,
+        "columns": len(df.columns),
+        "unmasked_rows": unmasked,
+    }
+    return _write(call, cfg, cells, detail, item.label)
 
 
-def _write(cfg: SourceConfig, key: str, title: str, cells: list[list[Any]], mode: str) -> bool:
-    """Write `cells` (header first) to worksheet `title`; True when it was created."""
-    client = client_for(cfg, write=True)
+def _write(
+    call: Call, cfg: SourceConfig, cells: list[list[Any]], detail: dict[str, Any], label: str
+) -> Result:
+    """Write `cells` (header first) to the worksheet: read what is there, record the export
+    as requested, write, and record what became of it."""
+    key, title, mode = detail["spreadsheet"], detail["worksheet"], detail["mode"]
+    backoff = google_sheets.Backoff.of(cfg)
     try:
-        spreadsheet = client.open_by_key(key)
+        client = google_sheets.client_for(cfg, write=True)
+    except SourceUnavailable as exc:
+        raise ActionFailed(f"Google Sheets: {exc.reason}. Nothing was written.") from None
+    try:
         try:
-            worksheet: gspread.Worksheet | None = spreadsheet.worksheet(title)
-        except gspread.exceptions.WorksheetNotFound:
-            worksheet = None
-        if worksheet is not None and mode == "create":
+            spreadsheet = google_sheets.retrying(lambda: client.open_by_key(key), backoff)
+            existing = _worksheet(spreadsheet, title, backoff)
+        except Exception as exc:  # reads only so far: nothing was written
+            reason = google_sheets.reason(cfg, exc, worksheet=title, write=True)
+            if reason is None:
+                raise
+            raise ActionFailed(f"Google Sheets: {reason}. Nothing was written.") from None
+        if existing is not None and mode == "create":
             raise Conflict(
                 f"The spreadsheet already has a worksheet '{title}'; choose Replace to "
                 "overwrite it, or another name."
             )
-        rows, cols = len(cells), max(len(cells[0]), 1)
-        created = worksheet is None
-        if worksheet is None:
-            worksheet = spreadsheet.add_worksheet(title, rows=rows, cols=cols)
-        else:
-            worksheet.clear()
-            worksheet.resize(rows=rows, cols=cols)
-        worksheet.update(cells, "A1", value_input_option=ValueInputOption.user_entered)
-        worksheet.freeze(rows=1)
-        return created
-    except Conflict:
-        raise
-    except Exception as exc:
-        reason = _reason(cfg, exc)
-        if reason is None:
-            raise
-        raise ActionFailed(f"Google Sheets: {reason}") from None
+        detail = {**detail, "created": existing is None}
+        # Before anything reaches Google: if this row cannot be written, nothing is.
+        call.audit("requested", detail)
+        done: list[str] = []
+        try:
+            _put(spreadsheet, existing, title, cells, backoff, done)
+        except Exception as exc:
+            return _not_written(call, cfg, exc, detail, done)
     finally:
         client.http_client.session.close()
+    rows = detail["rows"]
+    verb = "Created" if detail["created"] else "Replaced"
+    message = f"{verb} worksheet '{title}' with {rows:,} rows of {label}."
+    return call.result(
+        "ok",
+        message + _settle(call, "ok", detail),
+        rows=rows,
+        created=detail["created"],
+        spreadsheet=key,
+        worksheet=title,
+    )
 
 
-def _service_account(cfg: SourceConfig) -> str:
+def _worksheet(
+    spreadsheet: gspread.Spreadsheet, title: str, backoff: google_sheets.Backoff
+) -> gspread.Worksheet | None:
     try:
-        email = json.loads(cfg.secrets.get("service_account_json") or "{}").get("client_email")
-    except (ValueError, AttributeError):
-        email = None
-    return f"the service account {email}" if isinstance(email, str) else "the service account"
+        return google_sheets.retrying(lambda: spreadsheet.worksheet(title), backoff)
+    except gspread.exceptions.WorksheetNotFound:
+        return None
 
 
-def _reason(cfg: SourceConfig, exc: Exception) -> str | None:
-    """One line for a failure that is the spreadsheet's or the network's; None for a bug."""
-    share = f"share it with {_service_account(cfg)} as an editor"
-    if isinstance(exc, gspread.exceptions.SpreadsheetNotFound):
-        return f"spreadsheet not found, or not shared: {share}"
-    if isinstance(exc, PermissionError):
-        return f"no permission to write to the spreadsheet: {share}"
+def _put(
+    spreadsheet: gspread.Spreadsheet,
+    worksheet: gspread.Worksheet | None,
+    title: str,
+    cells: list[list[Any]],
+    backoff: google_sheets.Backoff,
+    done: list[str],
+) -> None:
+    """The writes, each retried on a 429 (a refused request changed nothing); `done` names
+    each one Google has applied, so a failure can say what is there."""
+    retrying = google_sheets.retrying
+    rows, cols = len(cells), max(len(cells[0]), 1)
+    if worksheet is None:
+        sheet = retrying(lambda: spreadsheet.add_worksheet(title, rows=rows, cols=cols), backoff)
+        done.append(f"created worksheet '{title}'")
+    else:
+        sheet = worksheet
+        retrying(sheet.clear, backoff)
+        done.append(f"cleared worksheet '{title}'")
+        retrying(lambda: sheet.resize(rows=rows, cols=cols), backoff)
+        done.append("resized it")
+    retrying(
+        lambda: sheet.update(cells, "A1", value_input_option=ValueInputOption.user_entered),
+        backoff,
+    )
+    done.append(f"wrote its {rows - 1:,} rows")
+    retrying(lambda: sheet.freeze(rows=1), backoff)
+
+
+def _not_written(
+    call: Call, cfg: SourceConfig, exc: Exception, detail: dict[str, Any], done: list[str]
+) -> Result:
+    """The outcome of a write that failed: `failed` when Google certainly did not apply the
+    failing request (saying what it had applied before), else `unknown`."""
+    title = detail["worksheet"]
+    reason = google_sheets.reason(cfg, exc, worksheet=title, write=True)
+    if reason is None:
+        log.exception("sheet.export: writing failed (request %s)", call.request_id)
+        reason = f"the write stopped on an unexpected error (request {call.request_id[:8]})"
+    if _not_applied(exc):
+        written = "; ".join(done) if done else "nothing"
+        note = _settle(call, "failed", {**detail, "error": reason, "written": written})
+        if not done:
+            return call.result("failed", f"Google Sheets: {reason}. Nothing was written.{note}")
+        return call.result(
+            "failed",
+            f"Google Sheets: {reason}. The export stopped part way (it {written}); check "
+            f"worksheet '{title}' and export again with Replace.{note}",
+        )
+    written = "; ".join([*done, "then maybe more"]) if done else "unknown"
+    note = _settle(call, "unknown", {**detail, "error": reason, "written": written})
+    return call.result(
+        "unknown",
+        f"Google Sheets: {reason}. Google did not say whether the write went through, so "
+        f"worksheet '{title}' may be changed or incomplete; open the spreadsheet to check "
+        f"and export again with Replace if needed.{note}",
+    )
+
+
+def _not_applied(exc: Exception) -> bool:
+    """Whether the failed request certainly changed nothing: Google answered it with a
+    refusal (4xx), or it never reached Google (no connection could be made). A timeout,
+    a dropped connection or a 5xx may each follow a write that happened."""
     if isinstance(exc, gspread.exceptions.APIError):
-        if exc.code == 403:
-            return f"no permission to write to the spreadsheet: {share}"
-        message = " ".join(str(exc.error.get("message", "")).split())[:100]
-        return f"API error {exc.code}: {message}".rstrip(": ")
-    if isinstance(exc, requests.Timeout):
-        return "the API did not answer in time; nothing may have been written, try again"
-    if isinstance(exc, requests.RequestException):
-        return f"cannot reach the API ({type(exc).__name__})"
-    if isinstance(exc, SourceUnavailable):
-        return exc.reason
-    return None
+        return exc.code < 500
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError) and exc.args:
+        cause = exc.args[0]
+        return isinstance(getattr(cause, "reason", cause), urllib3.exceptions.NewConnectionError)
+    return False
+
+
+def _settle(call: Call, outcome: str, detail: Mapping[str, Any]) -> str:
+    """Record the outcome after the write; '' or, if the audit log refused it, a note for the
+    user (the write stands and its `requested` row is there, so this is not a failure)."""
+    try:
+        call.audit(outcome, detail)
+    except Exception:
+        log.exception("sheet.export: the %s audit row was not written (request %s)",
+                      outcome, call.request_id)  # fmt: skip
+        return f" The audit log did not record this outcome (request {call.request_id[:8]})."
+    return ""
 
 
 ACTIONS = (

@@ -1,22 +1,30 @@
 """sheet.export against the fake Sheets v4 API over real HTTP, through gspread's own calls:
 create and replace a worksheet, header and typed cells, masking unless an unmask grant
 covers that record, denied where the policy says (the action, or the page of a list: an
-analyst may not export Customers or Orders), audited without values; a combined view too."""
+analyst may not export Customers or Orders), audited without values (`requested` before
+the first write, then ok / failed / unknown); a combined view too; a 429 on a write tried
+again."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import gspread
 import pytest
+import requests
 
 from lib.access.principal import Principal
 from lib.actions import ActionContext, run
 from lib.config.settings import load_settings
+from lib.reading.sources import google_sheets
 from tests.actions.export_target import shared_fake, sql_engine, target
+from tests.fakes.server import start_app_in_thread
+from tests.fakes.sheets_api import create_app
 from tests.stack import crm, write_config
 
 CUSTOMER_HEADER = ["id", "name", "email", "phone", "address", "segment", "status"]
@@ -74,7 +82,9 @@ def test_export_creates_a_worksheet_with_header_typed_cells_and_masking(
         assert rows[cid]["email"] != email
         assert rows[cid]["phone"] != phone
 
-    [row] = audit_rows(ctx, action="sheet.export")
+    requested, row = audit_rows(ctx, action="sheet.export")  # recorded before the write
+    assert requested["request_id"] == row["request_id"] == result.request_id
+    assert requested["outcome"] == "requested" and requested["detail"]["rows"] == count
     assert (row["outcome"], row["actor"], row["target_type"]) == ("ok", "admin", "worksheet")
     detail = row["detail"]
     assert (detail["spreadsheet"], detail["worksheet"], detail["rows"]) == (key, "Customers", count)
@@ -105,7 +115,7 @@ def test_create_refuses_an_existing_worksheet_and_replace_overwrites_it(
     assert isinstance(month, date) and isinstance(channel, str)
     assert all(isinstance(n, int) and not isinstance(n, bool) for n in (spend, clicks, signups))
     outcomes = [r["outcome"] for r in audit_rows(ctx, action="sheet.export")]
-    assert outcomes == ["conflict", "ok"]
+    assert outcomes == ["conflict", "requested", "ok"]  # the conflict: before any write
 
 
 def test_replace_creates_a_missing_worksheet(export_ctx, principals):
@@ -147,8 +157,8 @@ def test_an_unmask_grant_shows_that_record_only(export_ctx, principals, demo_dir
     assert rows[2]["email"] == raw[2][2]  # granted: this record's e-mail
     assert rows[2]["name"] != raw[2][1]  # not granted: its name
     assert all(rows[c]["email"] != raw[c][2] for c in raw if c != 2)  # other records
-    [row] = audit_rows(ctx, action="sheet.export")
-    assert row["detail"]["unmasked_rows"] == 1
+    [_, row] = audit_rows(ctx, action="sheet.export")
+    assert row["outcome"] == "ok" and row["detail"]["unmasked_rows"] == 1
     assert raw[2][2] not in json.dumps(row, default=str)
 
     # Someone else's grant shows nothing to a user who may open Customers and export but
@@ -215,6 +225,7 @@ def test_a_spreadsheet_the_account_cannot_open_is_one_line(export_ctx, principal
     )
     assert result.outcome == "failed"
     assert "not found, or not shared" in result.message and "\n" not in result.message
+    assert "Nothing was written" in result.message
     assert [r["outcome"] for r in audit_rows(ctx, action="sheet.export")] == ["failed"]
 
 
@@ -257,5 +268,127 @@ def test_a_combined_view_is_exported_with_typed_cells(export_ctx, principals, au
     month, *_, match = grid[1]
     assert isinstance(month, date) and match in ("both", "left only", "right only")
     assert len(grid) - 1 == result.data["rows"] > 0
-    [row] = audit_rows(ctx, action="sheet.export")
+    [_, row] = audit_rows(ctx, action="sheet.export")
     assert (row["outcome"], row["detail"]["source"]) == ("ok", "combine.stores")
+
+
+SPEND = "sheets.marketing_spend"  # a sheet every exporting role may export
+
+
+def test_a_worksheet_named_with_personal_data_is_refused_and_nothing_is_written(
+    export_ctx, principals, audit_rows
+):
+    ctx, store, key = export_ctx
+    for title in ("for jane.doe@example.com", "call 010-1234-5678"):
+        result = run(
+            "sheet.export",
+            principals["analyst"],
+            source=SPEND,
+            spreadsheet=key,
+            worksheet=title,
+            mode="create",
+        )
+        assert result.outcome == "invalid", result.message
+        assert "looks like personal data" in result.message
+        assert title not in result.message
+    assert list(store[key]) == ["Sheet1"]  # nothing reached the spreadsheet
+    rows = audit_rows(ctx, action="sheet.export")
+    assert [r["outcome"] for r in rows] == ["invalid", "invalid"]
+    text = json.dumps(rows, default=str)
+    assert "jane.doe" not in text and "1234-5678" not in text
+
+
+@pytest.fixture
+def limited(export_ctx) -> Iterator[Any]:
+    """export_ctx writing to its own fake, whose writes can be answered 429; yields
+    (ctx, store, key, app, waits): the waits between tries are recorded, not slept."""
+    ctx, _, key = export_ctx
+    store = {key: {"Sheet1": [["keep", "me"]]}}
+    app = create_app(store)
+    url, stop = start_app_in_thread(app)
+    shared = ctx.sheet_target
+    ctx.sheet_target = replace(shared, options={**shared.options, "sheets_api_url": url})
+    waits: list[float] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(google_sheets, "_sleep", waits.append)
+        yield ctx, store, key, app, waits
+    ctx.sheet_target = shared
+    stop()
+
+
+def export_spend(principal: Any, key: str, mode: str = "create") -> Any:
+    return run(
+        "sheet.export", principal, source=SPEND, spreadsheet=key, worksheet="Spend", mode=mode
+    )
+
+
+def test_a_write_answered_429_is_tried_again_with_backoff(limited, principals, audit_rows):
+    ctx, store, key, app, waits = limited
+    app.state.fail_writes = 2  # the reads go through; the first write is refused twice
+    result = export_spend(principals["analyst"], key)
+    assert result.outcome == "ok", result.message
+    assert waits == [1.0, 2.0]  # exponential
+    assert app.state.fail_writes == 0
+    assert len(store[key]["Spend"]) == result.data["rows"] + 1
+    assert [r["outcome"] for r in audit_rows(ctx, action="sheet.export")] == ["requested", "ok"]
+
+
+def test_writes_answered_429_for_ever_fail_in_one_line_and_are_audited(
+    limited, principals, audit_rows
+):
+    ctx, store, key, app, waits = limited
+    ctx.sheet_target.options["retries"] = 3
+    app.state.fail_writes = 10**6
+    result = export_spend(principals["analyst"], key)
+    assert result.outcome == "failed"
+    assert "rate limit still exceeded after 3 tries" in result.message
+    assert "Nothing was written" in result.message and "\n" not in result.message
+    assert len(waits) == 2 and app.state.fail_writes == 10**6 - 3
+    assert list(store[key]) == ["Sheet1"]
+    requested, failed = audit_rows(ctx, action="sheet.export")
+    assert (requested["outcome"], failed["outcome"]) == ("requested", "failed")
+    assert failed["request_id"] == requested["request_id"]
+    assert failed["detail"]["written"] == "nothing"
+    assert "rate limit" in failed["detail"]["error"]
+
+
+def test_a_write_whose_answer_never_comes_is_unknown_not_nothing_changed(
+    limited, principals, audit_rows, monkeypatch
+):
+    ctx, store, key, _, _ = limited
+    update = gspread.Worksheet.update
+
+    def lost_answer(self: gspread.Worksheet, *args: Any, **kwargs: Any) -> Any:
+        update(self, *args, **kwargs)  # it reached Google ...
+        raise requests.ReadTimeout("read timed out")  # ... but its answer did not come back
+
+    monkeypatch.setattr(gspread.Worksheet, "update", lost_answer)
+    result = export_spend(principals["analyst"], key)
+    assert result.outcome == "unknown", result.message
+    assert "nothing" not in result.message.lower() and "\n" not in result.message
+    assert "may be changed" in result.message
+    assert "Spend" in store[key]  # what was written is there: the message must not deny it
+    requested, unknown = audit_rows(ctx, action="sheet.export")
+    assert (requested["outcome"], unknown["outcome"]) == ("requested", "unknown")
+    assert "created worksheet 'Spend'" in unknown["detail"]["written"]
+
+
+def test_a_write_google_refuses_part_way_names_what_was_written(
+    limited, principals, audit_rows, monkeypatch
+):
+    ctx, store, key, app, _ = limited
+    ctx.sheet_target.options["retries"] = 1
+    store[key]["Spend"] = [["old"], ["row"]]
+    update = gspread.Worksheet.update
+
+    def refused(self: gspread.Worksheet, *args: Any, **kwargs: Any) -> Any:
+        app.state.fail_writes = 1  # the cells' write is refused; the clear went through
+        return update(self, *args, **kwargs)
+
+    monkeypatch.setattr(gspread.Worksheet, "update", refused)
+    result = export_spend(principals["analyst"], key, mode="replace")
+    assert result.outcome == "failed"
+    assert "cleared worksheet 'Spend'" in result.message and "Replace" in result.message
+    assert "Nothing was written" not in result.message and "\n" not in result.message
+    outcomes = [r["outcome"] for r in audit_rows(ctx, action="sheet.export")]
+    assert outcomes == ["requested", "failed"]

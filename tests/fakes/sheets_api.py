@@ -10,7 +10,9 @@ Unknown ids answer 404 and unreadable ranges 400, both in Google's error shape.
 
 Rate limits: `create_app(store, fail_first=N, retry_after=S)` answers the first N requests
 429 RESOURCE_EXHAUSTED (with a Retry-After header if S is given); a test can also set
-`app.state.fail_next` later. `app.state.ranges` lists every values range read, in order.
+`app.state.fail_next` later. `fail_writes=N` (or `app.state.fail_writes`) answers the next N
+writes (any request but a GET) 429 the same way, while reads go through.
+`app.state.ranges` lists every values range read, in order.
 """
 
 from __future__ import annotations
@@ -52,12 +54,17 @@ class _Fail(Exception):
 
 
 def create_app(
-    store: dict[str, dict[str, Grid]], *, fail_first: int = 0, retry_after: float | None = None
+    store: dict[str, dict[str, Grid]],
+    *,
+    fail_first: int = 0,
+    retry_after: float | None = None,
+    fail_writes: int = 0,
 ) -> FastAPI:
     """The fake API over `store` (see the module docstring for its shape and the 429s)."""
     app = FastAPI(title="fake Google Sheets v4")
     lock = threading.Lock()
     app.state.fail_next = fail_first
+    app.state.fail_writes = fail_writes
     app.state.ranges = []
 
     @app.middleware("http")
@@ -66,6 +73,9 @@ def create_app(
             limited = app.state.fail_next > 0
             if limited:
                 app.state.fail_next -= 1
+            elif request.method != "GET" and app.state.fail_writes > 0:
+                limited = True
+                app.state.fail_writes -= 1
         if not limited:
             return await call_next(request)
         answer = google_error(429, "Quota exceeded for quota metric 'Read requests'.")

@@ -14,7 +14,7 @@ import requests
 
 from lib.errors import SheetInvalid, SourceUnavailable
 from lib.reading.engine import Engine
-from lib.reading.sources import sheet
+from lib.reading.sources import google_sheets, sheet
 from lib.reading.sources.base import SourceConfig
 from lib.reading.sources.cells import CellProblem
 from tests.fakes.server import start_app_in_thread
@@ -523,7 +523,7 @@ def test_google_sheet_is_read_in_ranges_header_first(served):
 
 def test_google_sheet_429_is_retried_with_backoff(served, monkeypatch):
     waits: list[float] = []
-    monkeypatch.setattr(sheet, "_sleep", waits.append)
+    monkeypatch.setattr(google_sheets, "_sleep", waits.append)
     url, app = served({SHEET_KEY: {"Sheet1": [list(r) for r in SHEET_ROWS]}}, fail_first=3)
     cfg = google_config(url)
     cfg.options["retry_base_s"] = 0.5
@@ -537,7 +537,7 @@ def test_google_sheet_429_is_retried_with_backoff(served, monkeypatch):
 
 def test_google_sheet_429_honours_retry_after(served, monkeypatch):
     waits: list[float] = []
-    monkeypatch.setattr(sheet, "_sleep", waits.append)
+    monkeypatch.setattr(google_sheets, "_sleep", waits.append)
     store = {SHEET_KEY: {"Sheet1": [list(r) for r in SHEET_ROWS]}}
     url, app = served(store, fail_first=2, retry_after=7)
 
@@ -547,7 +547,7 @@ def test_google_sheet_429_honours_retry_after(served, monkeypatch):
 
 def test_google_sheet_429_forever_is_one_line_unavailable(served, monkeypatch):
     waits: list[float] = []
-    monkeypatch.setattr(sheet, "_sleep", waits.append)
+    monkeypatch.setattr(google_sheets, "_sleep", waits.append)
     url, app = served({SHEET_KEY: {"Sheet1": [list(r) for r in SHEET_ROWS]}}, fail_first=10**6)
     cfg = google_config(url)
     cfg.options["retries"] = 4

@@ -7,12 +7,14 @@ import io
 import json
 import time
 import zipfile
+from dataclasses import replace
 from datetime import datetime
 
 import openpyxl
 import pytest
 
-from lib.reading.sources import sheet_upload
+from lib.actions import sheet_export
+from lib.reading.sources import google_sheets, sheet_upload
 from lib.reading.sources.base import SourceConfig
 from lib.reading.sources.sheet_upload import (
     UploadInvalid,
@@ -254,3 +256,37 @@ def test_a_sheet_the_account_cannot_open_says_what_to_share_with_whom(google):
 def test_a_missing_worksheet_of_a_google_sheet(google):
     with pytest.raises(UploadInvalid, match=f"^Spreadsheet {KEY} has no worksheet 'Nope'$"):
         read_google(google, KEY, worksheet="Nope")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://docs.google.com/spreadsheets/u/1/d/{KEY}/edit#gid=7",
+        f"https://docs.google.com/spreadsheets/u/0/d/{KEY}/edit?gid=7",
+    ],
+)
+def test_a_second_accounts_link_is_one_parse_for_connect_and_export(url):
+    # /u/1/: copied while signed in to a second Google account; export takes it the same way.
+    assert parse_google_url(url) == (KEY, 7) == google_sheets.parse_google_url(url)
+    assert sheet_export.spreadsheet_key(url) == KEY
+
+
+def test_a_google_sheet_is_read_in_ranges_up_to_a_row_cap(google, monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr(google_sheets, "_sleep", waits.append)
+    rows = [["month", "spend"]] + [[f"2026-{i % 12 + 1:02d}", str(i)] for i in range(25)]
+    rows[10] = []  # an empty row keeps the rows below at their place
+    store = {KEY: {"Big": rows}}
+    app = create_app(store, fail_first=1)  # the first request is rate limited: tried again
+    url, stop = start_app_in_thread(app)
+    try:
+        cfg = replace(google, options={**google.options, "sheets_api_url": url, "range_rows": 10})
+        read = read_google(cfg, KEY)
+        assert read.rows[0] == ["month", "spend"] and len(read.rows) == 26
+        assert read.rows[10] == ["", ""] and read.rows[25] == ["2026-01", "24"]
+        assert app.state.ranges[:2] == ["'Big'!A1:Z1", "'Big'!A2:B11"]  # not get_all_values
+        assert waits == [1.0]
+        with pytest.raises(UploadInvalid, match="more than 20 rows"):
+            read_google(cfg, KEY, max_rows=20)
+    finally:
+        stop()

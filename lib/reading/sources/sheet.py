@@ -24,93 +24,33 @@ from __future__ import annotations
 
 import csv
 import itertools
-import json
 import re
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any
 
-import google.auth.exceptions
 import gspread
 import pyarrow as pa
 import requests
 from python_calamine import CalamineError, CalamineSheet, CalamineWorkbook, PasswordError
 
 from lib.errors import SheetInvalid, SourceUnavailable
+from lib.reading.sources import google_sheets
 from lib.reading.sources.base import SourceConfig
-from lib.reading.sources.cells import TYPES, CellProblem, TableBuilder, column_letter
+from lib.reading.sources.cells import TYPES, CellProblem, TableBuilder
 
-GOOGLE_SHEETS_API = "https://sheets.googleapis.com"
-READ_SCOPES = ("https://www.googleapis.com/auth/spreadsheets.readonly",)
-WRITE_SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
+# Google access lives in lib.reading.sources.google_sheets; these stay importable from here.
+from lib.reading.sources.google_sheets import (  # noqa: F401
+    GOOGLE_SHEETS_API,
+    READ_SCOPES,
+    WRITE_SCOPES,
+    RebasedSession,
+    client_for,
+)
+
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 CHUNK_ROWS = 5000  # file rows checked at a time
-RANGE_ROWS = 5000  # Google Sheets rows per values.get request (option `range_rows`)
-RETRIES = 5  # tries of a Google Sheets request answered 429 RESOURCE_EXHAUSTED
-RETRY_BASE_S = 1.0  # the first wait; doubled each try, unless the answer says Retry-After
-RETRY_MAX_WAIT_S = 60.0
-_sleep = time.sleep  # tests record the waits instead
-
-T = TypeVar("T")
-
-
-class RebasedSession(requests.Session):
-    """A session that sends requests meant for Google's Sheets API to `base_url` instead.
-
-    gspread copies its URLs at import, so rewriting them here, where every call passes,
-    is the one place a self-hosted or fake Sheets v4 endpoint can be put in.
-    """
-
-    def __init__(self, base_url: str) -> None:
-        super().__init__()
-        self.base_url = base_url.rstrip("/")
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(url, str) and url.startswith(GOOGLE_SHEETS_API):
-            url = self.base_url + url[len(GOOGLE_SHEETS_API) :]
-        return super().request(method, url, *args, **kwargs)
-
-
-def client_for(
-    cfg: SourceConfig, session: requests.Session | None = None, *, write: bool = False
-) -> gspread.Client:
-    """A gspread client for this source: through `session` if given, else to
-    `sheets_api_url` if configured, else signed in with the service account secret.
-
-    Raises SourceUnavailable when no usable credentials are configured.
-    """
-    if session is None and cfg.options.get("sheets_api_url"):
-        session = RebasedSession(str(cfg.options["sheets_api_url"]))
-    if session is not None:
-        client = gspread.Client(auth=None, session=session)
-    else:
-        client = _service_account_client(cfg, WRITE_SCOPES if write else READ_SCOPES)
-    client.set_timeout(float(cfg.options.get("timeout", 30)))
-    return client
-
-
-def _service_account_client(cfg: SourceConfig, scopes: Sequence[str]) -> gspread.Client:
-    raw = cfg.secrets.get("service_account_json")
-    if not raw:
-        raise SourceUnavailable(
-            cfg.name, "no Google service account configured (service_account_json_secret)"
-        )
-    # `from None` below: the parsers' exceptions can quote the key text, which must not
-    # reach a traceback or a log.
-    try:
-        info = json.loads(raw)
-    except ValueError:
-        raise SourceUnavailable(
-            cfg.name, "the service_account_json secret is not valid JSON"
-        ) from None
-    try:
-        return gspread.service_account_from_dict(info, scopes=list(scopes))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise SourceUnavailable(
-            cfg.name, "the service_account_json secret is not a service account key"
-        ) from None
+RANGE_ROWS = google_sheets.RANGE_ROWS
 
 
 class SheetTables(dict[str, pa.Table]):
@@ -294,8 +234,7 @@ class _GoogleReader:
         self.session = session
         self.client: gspread.Client | None = None
         self.spreadsheets: dict[str, gspread.Spreadsheet] = {}
-        self.tries = max(1, int(cfg.options.get("retries", RETRIES)))
-        self.retry_base_s = float(cfg.options.get("retry_base_s", RETRY_BASE_S))
+        self.backoff = google_sheets.Backoff.of(cfg)
         self.range_rows = max(1, int(cfg.options.get("range_rows", RANGE_ROWS)))
 
     def table(
@@ -307,92 +246,29 @@ class _GoogleReader:
         if self.client is None:
             self.client = client_for(self.cfg, self.session)
         client = self.client
+        retrying = google_sheets.retrying
         try:
             if key not in self.spreadsheets:
-                self.spreadsheets[key] = self._retrying(lambda: client.open_by_key(key))
+                self.spreadsheets[key] = retrying(lambda: client.open_by_key(key), self.backoff)
             spreadsheet = self.spreadsheets[key]
-            worksheet = self._retrying(
-                lambda: spreadsheet.worksheet(str(title)) if title else spreadsheet.sheet1
+            worksheet = retrying(
+                lambda: spreadsheet.worksheet(str(title)) if title else spreadsheet.sheet1,
+                self.backoff,
             )
-            sheet = "'" + worksheet.title.replace("'", "''") + "'"
-            last = column_letter(max(worksheet.col_count, 1) - 1)
-            header = self._values(spreadsheet, f"{sheet}!A1:{last}1")
+            chunks = google_sheets.read_ranges(
+                spreadsheet, worksheet, range_rows=self.range_rows, backoff=self.backoff
+            )
+            _, header = next(chunks)
             builder = TableBuilder(header[0] if header else (), columns, label)
-            # Data columns end at the header's last one: cells right of it have no name.
-            last = column_letter(max(builder.positions.values(), default=0))
-            for start in range(2, worksheet.row_count + 1, self.range_rows):
-                end = min(start + self.range_rows - 1, worksheet.row_count)
-                # Google leaves trailing empty rows out, so each range says where it starts.
-                builder.add(self._values(spreadsheet, f"{sheet}!A{start}:{last}{end}"), start)
+            for start, rows in chunks:
+                builder.add(rows, start)
             return builder.table(), builder.problems
         except Exception as exc:
-            reason = self._reason(exc, title)
-            if reason is None:
+            reason = google_sheets.reason(self.cfg, exc, worksheet=title)
+            if reason is None or isinstance(exc, SourceUnavailable):
                 raise
             raise SourceUnavailable(self.cfg.name, f"table '{name}': {reason}") from exc
-
-    def _values(self, spreadsheet: gspread.Spreadsheet, range_: str) -> list[list[Any]]:
-        answer = self._retrying(lambda: spreadsheet.values_get(range_))
-        return answer.get("values", [])
-
-    def _retrying(self, call: Callable[[], T]) -> T:
-        """`call()`, tried again after a wait while Google answers 429 (rate limit): the wait
-        is Retry-After when the answer has one, else exponential from retry_base_s."""
-        for attempt in range(self.tries):
-            try:
-                return call()
-            except gspread.exceptions.APIError as exc:
-                if exc.code != 429 or attempt == self.tries - 1:
-                    raise
-                wait = _retry_after(exc)
-                _sleep(min(wait if wait is not None else self.retry_base_s * 2**attempt,
-                           RETRY_MAX_WAIT_S))  # fmt: skip
-        raise AssertionError("unreachable")
-
-    def _reason(self, exc: Exception, title: Any) -> str | None:
-        """One line for a failure that is the spreadsheet's or the network's; None for a bug."""
-        if isinstance(exc, gspread.exceptions.SpreadsheetNotFound):
-            return "spreadsheet not found, or not shared with the service account"
-        if isinstance(exc, PermissionError):  # gspread's open_by_key turns a 403 into this
-            return "no permission to open the spreadsheet; share it with the service account"
-        if isinstance(exc, gspread.exceptions.WorksheetNotFound):
-            return f"the spreadsheet has no worksheet '{title}'"
-        if isinstance(exc, gspread.exceptions.APIError) and exc.code == 429:
-            return (
-                f"Google Sheets API rate limit still exceeded after {self.tries} tries "
-                "(429 RESOURCE_EXHAUSTED); try again in a minute"
-            )
-        if isinstance(exc, gspread.exceptions.APIError):
-            status = exc.error.get("status", "")
-            message = " ".join(str(exc.error.get("message", "")).split())[:100]
-            return f"Google Sheets API error {exc.code} {status}: {message}".rstrip(": ")
-        if isinstance(exc, requests.Timeout):
-            return f"Google Sheets API timed out after {self.cfg.options.get('timeout', 30)} s"
-        if isinstance(exc, requests.ConnectionError):
-            return f"cannot connect to the Google Sheets API ({self._host()})"
-        if isinstance(exc, requests.RequestException):
-            return f"Google Sheets API request failed ({type(exc).__name__})"
-        if isinstance(exc, google.auth.exceptions.GoogleAuthError):
-            # Its message can carry token-endpoint details; the class name is enough to act on.
-            return f"Google sign-in with the service account failed ({type(exc).__name__})"
-        return None
-
-    def _host(self) -> str:
-        url = self.cfg.options.get("sheets_api_url") or GOOGLE_SHEETS_API
-        parts = urlsplit(str(url))
-        # hostname/port, not netloc: a URL may carry user:password@.
-        return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
 
     def close(self) -> None:
         if self.client is not None and self.session is None:
             self.client.http_client.session.close()
-
-
-def _retry_after(exc: gspread.exceptions.APIError) -> float | None:
-    """The answer's Retry-After in seconds, if it has one in that form (not an HTTP date)."""
-    response = getattr(exc, "response", None)
-    value = response.headers.get("Retry-After") if response is not None else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None

@@ -11,32 +11,26 @@ from __future__ import annotations
 import concurrent.futures
 import csv
 import io
-import json
-import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-import google.auth.exceptions
 import gspread
 import openpyxl
 import requests
 from openpyxl.utils.exceptions import InvalidFileException
 
-from lib.errors import SheetInvalid, SourceUnavailable
+from lib.errors import SheetInvalid
+from lib.reading.sources import google_sheets
 from lib.reading.sources.base import SourceConfig
 from lib.reading.sources.cells import is_empty
-from lib.reading.sources.sheet import client_for
 
 SUFFIXES = (".csv", ".xlsx")
+MAX_GOOGLE_ROWS = 100_000  # data rows a connect reads from a Google Sheet (held in the page)
 # An XLSX is a zip: a few MB can inflate to GBs. Refuse before openpyxl inflates it.
 MAX_INFLATION = 20
-_KEY = re.compile(r"[A-Za-z0-9_-]{10,100}")
-_URL_KEY = re.compile(r"/spreadsheets/(?:u/[0-9]+/)?d/([A-Za-z0-9_-]+)")  # u/1: a second account
-_GID = re.compile(r"gid=([0-9]{1,12})")
 
 
 class UploadInvalid(SheetInvalid):
@@ -168,40 +162,12 @@ def _check_not_empty(name: str, rows: Sequence[Sequence[Any]]) -> None:
 
 
 def parse_google_url(url: str) -> tuple[str, int | None]:
-    """(spreadsheet key, worksheet gid or None) from a Google Sheets link or a bare key.
-
-    Raises UploadInvalid when it is neither.
-    """
-    text = (url or "").strip()
-    if _KEY.fullmatch(text):
-        return text, None
-    bad = UploadInvalid(
-        "link",
-        "Not a Google Sheets link: paste the spreadsheet's address "
-        "(https://docs.google.com/spreadsheets/d/…)",
-    )
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or parts.hostname != "docs.google.com":
-        raise bad
-    match = _URL_KEY.search(parts.path)
-    if not match or not _KEY.fullmatch(match.group(1)):
-        raise bad
-    gid: int | None = None
-    query_gid = parse_qs(parts.query).get("gid")
-    if query_gid and re.fullmatch(r"[0-9]{1,12}", query_gid[0]):
-        gid = int(query_gid[0])
-    elif found := _GID.search(parts.fragment):
-        gid = int(found.group(1))
-    return match.group(1), gid
-
-
-def service_account_email(cfg: SourceConfig) -> str | None:
-    """The client_email of the service account key in the source's secret, if any."""
+    """(spreadsheet key, worksheet gid or None) from a Google Sheets link or a bare key, as
+    lib.reading.sources.google_sheets reads it. Raises UploadInvalid when it is neither."""
     try:
-        email = json.loads(cfg.secrets.get("service_account_json") or "{}").get("client_email")
-    except (ValueError, AttributeError):
-        return None
-    return email if isinstance(email, str) and "@" in email else None
+        return google_sheets.parse_google_url(url)
+    except google_sheets.LinkInvalid as exc:
+        raise UploadInvalid("link", str(exc)) from None
 
 
 def read_google(
@@ -211,11 +177,13 @@ def read_google(
     worksheet: str | None = None,
     *,
     session: requests.Session | None = None,
+    max_rows: int = MAX_GOOGLE_ROWS,
 ) -> UploadedSheet:
     """The rows of a Google Sheet's worksheet (by title, else by gid, else the first), read
-    through the source's service account. Raises UploadInvalid with a one-line reason; a
-    sheet the account may not open says what to share with whom."""
-    who = service_account_email(cfg)
+    through the source's service account in ranges, at most `max_rows` data rows. Raises
+    UploadInvalid with a one-line reason; a sheet the account may not open says what to
+    share with whom."""
+    who = google_sheets.service_account_email(cfg)
     share = (
         f"The service account cannot open spreadsheet {key}: share it with {who} "
         "(Viewer is enough) and try again."
@@ -224,36 +192,64 @@ def read_google(
         f"account named in the {cfg.name} source's service_account_json secret (its "
         "client_email; Viewer is enough) and try again."
     )
+    backoff = google_sheets.Backoff.of(cfg)
+    retrying = google_sheets.retrying
     try:
-        client = client_for(cfg, session)
-        spreadsheet = client.open_by_key(key)
-        if worksheet:
-            sheet = spreadsheet.worksheet(worksheet)
-        elif gid is not None:
-            sheet = spreadsheet.get_worksheet_by_id(gid)
-        else:
-            sheet = spreadsheet.sheet1
-        rows = [list(row) for row in sheet.get_all_values()]
-        titles = tuple(w.title for w in spreadsheet.worksheets())
+        client = google_sheets.client_for(cfg, session)
+        try:
+            spreadsheet = retrying(lambda: client.open_by_key(key), backoff)
+            if worksheet:
+                sheet = retrying(lambda: spreadsheet.worksheet(worksheet), backoff)
+            elif gid is not None:
+                sheet = retrying(lambda: spreadsheet.get_worksheet_by_id(gid), backoff)
+            else:
+                sheet = retrying(lambda: spreadsheet.sheet1, backoff)
+            titles = tuple(w.title for w in retrying(spreadsheet.worksheets, backoff))
+            rows = _google_rows(cfg, spreadsheet, sheet, backoff, max_rows)
+        finally:
+            if session is None:
+                client.http_client.session.close()
     except (gspread.exceptions.SpreadsheetNotFound, PermissionError):
         raise UploadInvalid(key, share) from None
     except gspread.exceptions.WorksheetNotFound:
         which = f"'{worksheet}'" if worksheet else f"with gid {gid}"
         raise UploadInvalid(key, f"Spreadsheet {key} has no worksheet {which}") from None
-    except gspread.exceptions.APIError as exc:
-        if exc.code in (403, 404):
+    except UploadInvalid:
+        raise
+    except Exception as exc:
+        if isinstance(exc, gspread.exceptions.APIError) and exc.code in (403, 404):
             raise UploadInvalid(key, share) from None
-        raise UploadInvalid(key, f"Google Sheets answered {exc.code}; try again later") from None
-    except SourceUnavailable as exc:
-        raise UploadInvalid(key, exc.reason) from None
-    except google.auth.exceptions.GoogleAuthError as exc:
-        # Its message can carry token-endpoint details; the class name is enough to act on.
-        raise UploadInvalid(
-            key, f"Google sign-in with the service account failed ({type(exc).__name__})"
-        ) from None
-    except requests.RequestException as exc:
-        raise UploadInvalid(
-            key, f"Google Sheets could not be reached ({type(exc).__name__})"
-        ) from None
+        reason = google_sheets.reason(cfg, exc, worksheet=worksheet)
+        if reason is None:
+            raise
+        raise UploadInvalid(key, reason) from None
     _check_not_empty(f"Worksheet '{sheet.title}'", rows)
     return UploadedSheet(rows, sheet.title, titles)
+
+
+def _google_rows(
+    cfg: SourceConfig,
+    spreadsheet: gspread.Spreadsheet,
+    sheet: gspread.Worksheet,
+    backoff: google_sheets.Backoff,
+    max_rows: int,
+) -> list[list[Any]]:
+    """The worksheet's rows, header first, as wide as the header and padded to it (like
+    get_all_values), read in ranges; refused past `max_rows` data rows."""
+    rows: list[list[Any]] = []
+    range_rows = int(cfg.options.get("range_rows", google_sheets.RANGE_ROWS))
+    chunks = google_sheets.read_ranges(
+        spreadsheet, sheet, range_rows=range_rows, backoff=backoff, max_rows=max_rows + 1
+    )
+    for start, chunk in chunks:
+        if chunk:
+            rows.extend([] for _ in range(start - 1 - len(rows)))  # empty rows Google left out
+            rows.extend(chunk)
+    if len(rows) - 1 > max_rows:
+        raise UploadInvalid(
+            sheet.title,
+            f"Worksheet '{sheet.title}' has more than {max_rows:,} rows; "
+            "connect a smaller sheet (or split it)",
+        )
+    width = len(rows[0]) if rows else 0
+    return [[*row, *[""] * (width - len(row))] for row in rows]

@@ -4,7 +4,9 @@ Writing a declaration changes the configuration every user reads, so it is an ac
 any other write: granted in config/policy.toml (admins), its input checked here on the
 server (the uploaded file read again, with the same limits the page applied), audited.
 The declaration goes to a file beside the configuration (lib.config.sheet_declarations);
-the upload is kept under the configured uploads directory with a name made from the table's.
+the upload is kept under the configured uploads directory as <table>.<request id><suffix>:
+a name no other save uses, so when two admins connect the same name at once the one whose
+declaration loses (declare is atomic) removes only its own file, never the winner's.
 """
 
 from __future__ import annotations
@@ -89,7 +91,8 @@ def connect(
     stored = None
     if data is not None:
         suffix = KINDS[kind] or ""
-        stored = declarations.upload_path(settings, table, suffix)
+        named = declarations.upload_path(settings, table, suffix)  # checks name and suffix
+        stored = named.with_name(f"{table}.{call.request_id}{suffix}")  # this save's own
         stored.parent.mkdir(parents=True, exist_ok=True)
         temp = stored.with_name(f".{stored.name}.tmp")
         temp.write_bytes(data)

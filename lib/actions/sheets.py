@@ -131,17 +131,34 @@ def _problem(exc: CellInvalid, cell: Any) -> str:
     return exc.problem
 
 
-def _read(rows: Any, target: Importable) -> tuple[list[tuple[int, dict[str, Any]]], list[_Bad]]:
-    """Every row read into its columns' types, with its spreadsheet row number, and every bad
-    cell. Fully empty rows are skipped (but counted). A row repeating an earlier row's key is
-    refused at its key's first column. The shape of the input (a list of column -> value
-    mappings of the target's columns) raises ValidationFailed."""
+def _numbers(numbers: Any, count: int) -> list[int]:
+    """Each row's spreadsheet row number: as given (a loaded sheet skips its blank rows, so
+    only the sheet knows them), else counted from 2 (the header is row 1)."""
+    if numbers is None:
+        return list(range(2, count + 2))
+    if (
+        not isinstance(numbers, list | tuple)
+        or len(numbers) != count
+        or not all(type(n) is int and 2 <= n <= 10_000_000 for n in numbers)
+    ):
+        raise ValidationFailed("row_numbers must be one spreadsheet row number (2 or more) a row")
+    return list(numbers)
+
+
+def _read(
+    rows: Any, target: Importable, numbers: Any = None
+) -> tuple[list[tuple[int, dict[str, Any]]], list[_Bad]]:
+    """Every row read into its columns' types, with its spreadsheet row number (`numbers`, see
+    `_numbers`), and every bad cell. Fully empty rows are skipped. A row repeating an earlier
+    row's key is refused at its key's first column. The shape of the input (a list of column
+    -> value mappings of the target's columns) raises ValidationFailed."""
     if not isinstance(rows, list | tuple) or not rows:
         raise ValidationFailed("rows is required: a list of rows (column -> value)")
     if len(rows) > MAX_ROWS:
         raise ValidationFailed(f"rows: at most {MAX_ROWS:,} per import")
+    numbered = list(zip(_numbers(numbers, len(rows)), rows, strict=True))
     names = ", ".join(target.columns)
-    for row_number, row in enumerate(rows, start=2):
+    for row_number, row in numbered:
         if not isinstance(row, Mapping):
             raise ValidationFailed(f"row {row_number}: expected column -> value")
         unknown = [k for k in row if k not in target.columns]
@@ -156,7 +173,7 @@ def _read(rows: Any, target: Importable) -> tuple[list[tuple[int, dict[str, Any]
     clean: list[tuple[int, dict[str, Any]]] = []
     bad: list[_Bad] = []
     seen: dict[tuple[Any, ...], int] = {}
-    for row_number, row in enumerate(rows, start=2):
+    for row_number, row in numbered:
         if all(is_empty(cell) for cell in row.values()):
             continue
         values: dict[str, Any] = {}
@@ -192,12 +209,13 @@ def _read(rows: Any, target: Importable) -> tuple[list[tuple[int, dict[str, Any]
     return clean, bad
 
 
-def check_rows(rows: Any, target: Importable) -> list[dict[str, Any]]:
-    """Every row read into its columns' types; fully empty rows are skipped (but counted).
+def check_rows(rows: Any, target: Importable, numbers: Any = None) -> list[dict[str, Any]]:
+    """Every row read into its columns' types; fully empty rows are skipped.
 
-    Raises ValidationFailed naming the first bad cell's row (header = row 1) and column.
+    Raises ValidationFailed naming the first bad cell's row (`numbers`, see `_numbers`) and
+    column.
     """
-    clean, bad = _read(rows, target)
+    clean, bad = _read(rows, target, numbers)
     if bad:
         raise ValidationFailed(bad[0].message)
     return [values for _, values in clean]
@@ -265,19 +283,21 @@ def dry_run(
     *,
     mapping: Mapping[str, str] | None = None,
     sheet_columns: Sequence[str] | None = None,
+    row_numbers: Sequence[int] | None = None,
     ctx: ActionContext | None = None,
 ) -> DryRun:
     """Count the rows an import would insert, update and leave alone, and list every invalid
     cell, reading only. `rows` are keyed by the target's columns, as for the import;
     `mapping` (target column -> sheet header) and `sheet_columns` (the sheet's header, in
-    order) give each problem its spreadsheet header and column letter.
+    order) give each problem its spreadsheet header and column letter, `row_numbers` (one a
+    row, e.g. a loaded sheet's cells.ROW) its row.
 
     Raises ValidationFailed for an unknown table or rows of the wrong shape.
     """
     if table not in IMPORTS:
         raise ValidationFailed(f"table must be one of: {', '.join(IMPORTS)}")
     target = IMPORTS[table]
-    clean, bad = _read(rows, target)
+    clean, bad = _read(rows, target, row_numbers)
     mapping = dict(mapping or {})
     order = list(sheet_columns) if sheet_columns is not None else list(target.columns)
 
@@ -301,11 +321,12 @@ def dry_run(
 
 
 def _validate_import(p: dict[str, Any]) -> dict[str, Any]:
-    v.only(p, {"table", "rows"})
+    v.only(p, {"table", "rows", "row_numbers"})
     if not isinstance(p.get("table"), str | None):
         raise ValidationFailed("table must be the name of a table")
     table = v.choice(p, "table", IMPORTS)
-    return {"table": table, "rows": check_rows(p.get("rows"), IMPORTS[table])}
+    rows = check_rows(p.get("rows"), IMPORTS[table], p.get("row_numbers"))
+    return {"table": table, "rows": rows}
 
 
 def import_rows(call: Call, table: str, rows: list[dict[str, Any]]) -> Result:

@@ -8,6 +8,9 @@ SQL otherwise.
 
 A failure reads as the engine's own: a source's database that went away is its one-line
 SourceUnavailable (Engine._probe), like Engine.query.
+
+A sheet's hidden ROW column (each row's spreadsheet row number) is not in the catalogue:
+previews, exports and combinations never see it; `rows(..., row_numbers=True)` reads it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pandas as pd
 
 from lib.errors import BackofficeError, SourceUnavailable
 from lib.reading.engine import TOTAL, Engine
+from lib.reading.sources.cells import ROW
 
 
 class NotInCatalogue(BackofficeError):
@@ -61,6 +65,9 @@ def described(engine: Engine, sources: Sequence[str]) -> dict[str, dict[str, str
     )
     out: dict[str, dict[str, str]] = {}
     for schema, table, column, dtype in rows:
+        if column == ROW and engine.sources[schema].kind == "sheet":
+            out.setdefault(f"{schema}.{table}", {})
+            continue
         out.setdefault(f"{schema}.{table}", {})[str(column)] = str(dtype)
     return out
 
@@ -134,8 +141,9 @@ def page(
         if column not in cols or direction not in ("asc", "desc"):
             raise NotInCatalogue(f"Table {source}.{table} has no column '{short(column)}'.")
         order.insert(0, f"{ident(column)} {direction.upper()} NULLS LAST")
+    listed = ", ".join(ident(c) for c in cols)  # not SELECT *: a sheet's ROW stays hidden
     sql = (
-        f"SELECT *, count(*) OVER () AS {TOTAL} FROM {qualified(source, table)}"
+        f"SELECT {listed}, count(*) OVER () AS {TOTAL} FROM {qualified(source, table)}"
         + (f" ORDER BY {', '.join(order)}" if order else "")
         + " LIMIT ? OFFSET ?"
     )
@@ -147,11 +155,22 @@ def page(
     return df.drop(columns=[TOTAL]), total
 
 
-def rows(engine: Engine, source: str, table: str, *, limit: int | None = None) -> pd.DataFrame:
-    """The table's rows in the order they were loaded (at most `limit`; None: all)."""
-    columns(engine, source, table)
+def rows(
+    engine: Engine,
+    source: str,
+    table: str,
+    *,
+    limit: int | None = None,
+    row_numbers: bool = False,
+) -> pd.DataFrame:
+    """The table's rows in the order they were loaded (at most `limit`; None: all); with
+    `row_numbers`, a sheet's rows also carry their spreadsheet row number in column ROW."""
+    cols = list(columns(engine, source, table))
+    if row_numbers and engine.sources[source].kind == "sheet":
+        cols.append(ROW)
     order = "" if _is_view(engine, source, table) else " ORDER BY rowid"
-    sql = f"SELECT * FROM {qualified(source, table)}{order} LIMIT ?"
+    listed = ", ".join(ident(c) for c in cols)
+    sql = f"SELECT {listed} FROM {qualified(source, table)}{order} LIMIT ?"
     return _table_sql(engine, source, table, sql, [limit]).reset_index(drop=True)
 
 

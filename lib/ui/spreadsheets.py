@@ -1,7 +1,12 @@
 """The Spreadsheets page: one page, its sections chosen by a segmented control kept in the
 URL as `section`. Each section is a module lib.ui.spreadsheets_<section> with
 `render(principal)`, imported only when chosen; a section is offered when its module exists
-and the principal may run the action it is for (config/policy.toml, lib.actions)."""
+and the principal may run the action it is for (config/policy.toml, lib.actions).
+
+Each section declares the URL parameters it owns (`PARAMS`); a link keeps only the open
+section's. When the section changes, the previous one's parameters are all removed before
+the new one reads the URL: two sections may use one name (Sheets and Import: `sheet`), and
+a value picked in one must not open in the other."""
 
 from __future__ import annotations
 
@@ -16,7 +21,9 @@ from lib.ui import url_state
 from lib.ui.widgets import escape_markdown
 
 PARAM = "section"
+KEEP = frozenset({PARAM, "embed", "embed_options"})  # the page's own and Streamlit's
 KEY = "spreadsheets_section"  # the segmented control
+OPEN = "spreadsheets_open"  # the section the last run rendered (not a widget: it persists)
 SEEDS = "spreadsheets_seeds"
 NOTES = "spreadsheets_notes"
 # section -> (label, icon, the action it needs or None)
@@ -84,5 +91,18 @@ def render(principal: Principal) -> None:
         label_visibility="collapsed",
     )
     section = chosen if chosen in offered else offered[0]
+    module = importlib.import_module(module_name(section))
+    changed = st.session_state.get(OPEN) not in (None, section)
+    st.session_state[OPEN] = section
+    _keep_only(() if changed else getattr(module, "PARAMS", None))
     url_state.write({PARAM: None if section == DEFAULT else section})
-    importlib.import_module(module_name(section)).render(principal)
+    module.render(principal)
+
+
+def _keep_only(params: tuple[str, ...] | None) -> None:
+    """Remove the URL parameters that are not the open section's (`params`; None: a section
+    that declares none keeps whatever the URL has)."""
+    if params is None:
+        return
+    for name in [n for n in st.query_params if n not in KEEP and n not in params]:
+        del st.query_params[name]

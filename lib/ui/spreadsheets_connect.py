@@ -36,6 +36,7 @@ from lib.ui import session_guard
 from lib.ui.widgets import escape_markdown, show_error, show_result
 
 ACTION = "sheet.connect"
+PARAMS: tuple[str, ...] = ()  # no URL parameters (lib.ui.spreadsheets)
 FROM = "connect_from"  # radio: upload or google
 FILE = "connect_file"
 WORKSHEET = "connect_worksheet"  # the XLSX worksheet (selectbox)

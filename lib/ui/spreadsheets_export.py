@@ -22,6 +22,7 @@ from lib.ui import export, session_guard, url_state
 from lib.ui.widgets import escape_markdown, show_error, show_result
 
 PARAM = "what"
+PARAMS = (PARAM,)  # the URL parameters this section owns (lib.ui.spreadsheets)
 KEY = "export_what"
 SEEDS = "export_seeds"
 NOTES = "export_notes"

@@ -6,8 +6,8 @@ new / changed / unchanged and every invalid cell by its address), then import al
 nothing. The sheet and the target are in the URL (`sheet`, `target`); the mapping is not.
 
 A cell the sheet itself could not read is NULL in DuckDB, so its problem comes from the
-engine (Engine.problems, exact addresses); the dry run adds what the target refuses. Row
-numbers of the latter count the sheet's data rows as loaded (blank rows are skipped there).
+engine (Engine.problems, exact addresses); the dry run adds what the target refuses, at
+the row number each row was loaded with (cells.ROW: blank rows are not in DuckDB).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from lib.actions.sheets import IMPORTS, MAX_ROWS, DryRun, dry_run
 from lib.config import runtime
 from lib.errors import BackofficeError
 from lib.reading import catalog
-from lib.reading.sources.cells import CellProblem
+from lib.reading.sources.cells import ROW, CellProblem
 from lib.ui import session_guard, url_state
 from lib.ui.widgets import RESULT_ICONS, escape_markdown, show_error
 
@@ -35,6 +35,7 @@ SOURCE = "sheets"
 SHEET_KEY, TARGET_KEY = "import_sheet", "import_target"
 DRY_KEY, GO_KEY = "import_dry_run", "import_go"
 SEEDS, NOTES = "import_seeds", "import_notes"
+PARAMS = ("sheet", "target")  # the URL parameters this section owns (lib.ui.spreadsheets)
 CHECKED, DONE = "import_checked", "import_done"  # the last dry run; the last import's result
 SKIP = "(not imported)"
 
@@ -112,25 +113,33 @@ def _missing(value: Any) -> bool:
 
 
 def _read(sheet: str, limit: int = MAX_ROWS + 1) -> pd.DataFrame:
-    """The sheet's rows as loaded into DuckDB (one more than an import takes, to tell)."""
-    return catalog.rows(runtime.engine(), SOURCE, sheet, limit=limit)
+    """The sheet's rows as loaded into DuckDB (one more than an import takes, to tell), with
+    each one's spreadsheet row number in ROW."""
+    return catalog.rows(runtime.engine(), SOURCE, sheet, limit=limit, row_numbers=True)
 
 
 def _check(
     sheet: str, target: str, mapping: Mapping[str, str], choice: tuple[Any, ...]
-) -> tuple[Checked, list[dict[str, Any]]]:
-    """The dry run of these choices, with the sheet's own problems in the mapped columns."""
+) -> tuple[Checked, list[dict[str, Any]], list[int] | None]:
+    """The dry run of these choices, with the sheet's own problems in the mapped columns;
+    the rows and their spreadsheet row numbers, for the import."""
     df = _read(sheet)
     too_many = len(df) > MAX_ROWS
-    rows = _records(df.head(MAX_ROWS), mapping)
+    head, numbers = df.head(MAX_ROWS), None
+    if ROW in head.columns:
+        numbers = [int(n) for n in head[ROW]]
+        head = head.drop(columns=[ROW])
+    rows = _records(head, mapping)
     loaded = runtime.engine().problems(SOURCE).get(sheet, [])
     mapped = set(mapping.values())
     own = [p for p in loaded if p.header in mapped]
-    result = dry_run(target, rows, mapping=mapping, sheet_columns=list(df.columns))
+    result = dry_run(
+        target, rows, mapping=mapping, sheet_columns=list(head.columns), row_numbers=numbers
+    )
     seen = {p.address for p in own}
     problems = (*own, *(p for p in result.problems if p.address not in seen))
     problems = tuple(sorted(problems, key=lambda p: (p.row, len(p.column), p.column)))
-    return Checked(choice, result, problems, len(rows), too_many), rows
+    return Checked(choice, result, problems, len(rows), too_many), rows, numbers
 
 
 def _show(checked: Checked, target: str) -> None:
@@ -160,11 +169,12 @@ def _show(checked: Checked, target: str) -> None:
 
 def _import(principal: Principal, sheet: str, target: str, mapping: Mapping[str, str]) -> None:
     """Import with a fresh read of the sheet; refused again if a cell went bad since."""
-    checked, rows = _check(sheet, target, mapping, st.session_state[CHECKED].choice)
+    checked, rows, numbers = _check(sheet, target, mapping, st.session_state[CHECKED].choice)
     st.session_state[CHECKED] = checked
     if checked.problems or checked.too_many:
         return  # the refreshed dry run shows why
-    result = run(ACTION, session_guard.actor(principal), table=target, rows=rows)
+    actor = session_guard.actor(principal)
+    result = run(ACTION, actor, table=target, rows=rows, row_numbers=numbers)
     st.session_state[DONE] = result
     st.session_state.pop(CHECKED, None)  # its counts are stale now: dry-run again
 

@@ -30,6 +30,7 @@ from lib.ui.widgets import ago, escape_markdown, show_error
 
 SOURCE = "sheets"
 PARAM = "sheet"
+PARAMS = (PARAM, "sort", "page")  # the URL parameters this section owns (the preview's too)
 KEY = "spreadsheets_sheet"  # the "Open a sheet" selectbox
 SEEDS = "spreadsheets_sheet_seeds"
 NOTES = "spreadsheets_sheet_notes"

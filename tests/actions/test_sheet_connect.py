@@ -45,11 +45,12 @@ def test_admin_connects_an_upload_stored_declared_and_audited(sqlite_ctx, config
 
     assert result.ok, result.message
     assert result.message == "Connected spend (3 columns); it is in the Sheets list now."
-    assert written(demo_dir) == ["sheets.d/spend.toml", "uploads/spend.csv"]
-    assert (demo_dir / "uploads" / "spend.csv").read_bytes() == CSV
+    upload = f"uploads/spend.{result.request_id}.csv"  # this save's own name
+    assert written(demo_dir) == ["sheets.d/spend.toml", upload]
+    assert (demo_dir / upload).read_bytes() == CSV
     spec = load_settings().source("sheets").options["tables"]["spend"]
     assert spec["columns"] == COLUMNS
-    assert Path(spec["file"]) == (demo_dir / "uploads" / "spend.csv").resolve()
+    assert Path(spec["file"]) == (demo_dir / upload).resolve()
     (row,) = sqlite_ctx.audit.query(action="sheet.connect", limit=None)
     assert (row["outcome"], row["actor"], row["target_id"]) == ("ok", "admin", "spend")
 
@@ -141,10 +142,37 @@ def test_too_big_for_the_configured_limit(sqlite_ctx, config, demo_dir):
 
 
 def test_a_name_is_taken_once(sqlite_ctx, config, demo_dir):
-    assert connect().ok
+    first = connect()
+    assert first.ok
     again = connect()
     assert again.outcome == "invalid" and "'spend' already exists" in again.message
-    assert written(demo_dir) == ["sheets.d/spend.toml", "uploads/spend.csv"]
+    assert written(demo_dir) == ["sheets.d/spend.toml", f"uploads/spend.{first.request_id}.csv"]
+
+
+def test_two_saves_of_one_name_at_once_keep_the_winners_files(
+    sqlite_ctx, config, demo_dir, monkeypatch
+):
+    # Both admins' checks ran before either declared: each sees the name free.
+    from lib.actions import sheet_connect
+
+    before = load_settings()
+    monkeypatch.setattr(sheet_connect, "load_settings", lambda: before)
+    other = b"month,channel,spend_krw\n2026-03,radio,7\n"
+    winner = connect()
+    loser = connect(data=other)
+
+    assert winner.ok, winner.message
+    assert loser.outcome == "invalid" and "'spend' is already declared" in loser.message
+    upload = f"uploads/spend.{winner.request_id}.csv"
+    assert written(demo_dir) == ["sheets.d/spend.toml", upload]
+    assert (demo_dir / upload).read_bytes() == CSV
+    spec = load_settings().source("sheets").options["tables"]["spend"]
+    assert Path(spec["file"]) == (demo_dir / upload).resolve()
+    from lib.reading.sources import sheet
+
+    loaded = sheet.load(load_settings().source("sheets"))
+    assert "spend" not in loaded.errors
+    assert loaded["spend"].column("channel").to_pylist() == ["search", "social"]
 
 
 def test_the_declared_paths_come_from_the_configuration(config, demo_dir):

@@ -194,6 +194,33 @@ def test_dry_run_lists_every_invalid_cell_by_its_address(sqlite_ctx):
     assert (result.new, result.changed, result.unchanged) == (2, 0, 0)  # the good rows
 
 
+def test_dry_run_and_import_name_the_rows_the_sheet_gives(sqlite_ctx, principals):
+    # A sheet whose blank rows 3 and 5-6 were skipped when it was loaded: each row carries
+    # its own spreadsheet row number, so a problem's address is the real row.
+    rows, numbers = sheet(3), [2, 4, 7]
+    rows[2]["spend_krw"] = ""
+    result = dry_run("marketing_spend", rows, row_numbers=numbers)
+    assert [p.address for p in result.problems] == ["C7"]
+    refused = run(
+        "sheet.import_rows",
+        principals["analyst"],
+        table="marketing_spend",
+        rows=rows,
+        row_numbers=numbers,
+    )
+    assert refused.message == "row 7, column 'spend_krw': a value is required"
+    for bad in ([2, 4], [2, 4, "7"], [1, 2, 3], "2,4,7", [2, 4, True]):
+        answer = run(
+            "sheet.import_rows",
+            principals["analyst"],
+            table="marketing_spend",
+            rows=rows,
+            row_numbers=bad,
+        )
+        assert answer.outcome == "invalid" and "row_numbers" in answer.message, bad
+    assert stored(sqlite_ctx) == []
+
+
 def test_dry_run_refuses_what_is_not_rows_of_an_importable_table(sqlite_ctx):
     with pytest.raises(ValidationFailed, match="table must be one of"):
         dry_run("customers", sheet())

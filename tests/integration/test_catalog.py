@@ -13,6 +13,7 @@ import pytest
 from lib.config.settings import load_settings
 from lib.reading import catalog
 from lib.reading.engine import Engine
+from lib.reading.sources.cells import ROW
 from tests.stack import write_config
 
 pytestmark = pytest.mark.integration
@@ -46,6 +47,16 @@ def test_columns_pages_and_rows_of_a_sheet(engine, spend):
     assert [r["channel"] for r in spend] == list(every["channel"])  # as loaded
     assert len(catalog.rows(engine, "sheets", "marketing_spend", limit=3)) == 3
     assert catalog.count(engine, "sheets", "marketing_spend") == len(spend)
+
+
+def test_a_sheets_row_numbers_are_hidden_unless_asked_for(engine, spend):
+    assert ROW not in catalog.described(engine, ["sheets"])["sheets.marketing_spend"]
+    df, _ = catalog.page(engine, "sheets", "marketing_spend", sort=None, limit=5, offset=0)
+    assert list(df.columns) == list(spend[0])
+    assert list(catalog.rows(engine, "sheets", "marketing_spend").columns) == list(spend[0])
+    numbered = catalog.rows(engine, "sheets", "marketing_spend", row_numbers=True)
+    assert list(numbered.columns) == [*spend[0], ROW]
+    assert list(numbered[ROW]) == list(range(2, len(spend) + 2))  # no blank rows in the demo
 
 
 def test_a_live_database_table_reads_too(engine):

@@ -16,7 +16,7 @@ from lib.errors import SheetInvalid, SourceUnavailable
 from lib.reading.engine import Engine
 from lib.reading.sources import google_sheets, sheet
 from lib.reading.sources.base import SourceConfig
-from lib.reading.sources.cells import CellProblem
+from lib.reading.sources.cells import ROW, CellProblem
 from tests.fakes.server import start_app_in_thread
 from tests.fakes.sheets_api import create_app
 
@@ -70,9 +70,10 @@ def test_csv_loads_as_typed_table(tmp_path):
             ("ctr", pa.float64()),
             ("active", pa.bool_()),
             ("note", pa.string()),
+            (ROW, pa.int64()),
         ]
     )
-    assert table.to_pylist() == [
+    assert table.drop_columns([ROW]).to_pylist() == [
         {
             "month": date(2025, 5, 1),
             "channel": "search",
@@ -178,8 +179,15 @@ def test_xlsx_loads_real_date_cells_and_whole_floats(tmp_path):
 
     table = sheet.load(cfg)["sales"]
 
-    assert table.schema.types == [pa.date32(), pa.string(), pa.int64(), pa.int64(), pa.string()]
-    assert table.to_pylist() == [
+    assert table.schema.types == [
+        pa.date32(),
+        pa.string(),
+        pa.int64(),
+        pa.int64(),
+        pa.string(),
+        pa.int64(),
+    ]
+    assert table.drop_columns([ROW]).to_pylist() == [
         {
             "month": date(2025, 5, 1),
             "store": "Gangnam",
@@ -218,7 +226,7 @@ def test_xlsx_bad_cell_names_row_and_column(tmp_path):
         CellProblem(5, "C", "revenue_krw", "a whole number", "'10.5'")
     ]
     assert loaded["sales"].num_rows == 4
-    assert loaded["sales"].to_pylist()[-1] == {
+    assert loaded["sales"].drop_columns([ROW]).to_pylist()[-1] == {
         "month": date(2025, 8, 1),
         "store": "Gangnam",
         "revenue_krw": None,
@@ -308,8 +316,9 @@ def test_google_sheet_loads_as_typed_table(sheets_api):
         pa.int64(),
         pa.float64(),
         pa.bool_(),
+        pa.int64(),  # ROW
     ]
-    assert table.to_pylist() == [
+    assert table.drop_columns([ROW]).to_pylist() == [
         {
             "month": date(2025, 5, 1),
             "channel": "search",
@@ -571,10 +580,11 @@ def test_xlsx_addresses_are_the_spreadsheets_when_data_does_not_start_at_a1(tmp_
     )
     loaded = sheet.load(cfg)
     assert [p.address for p in loaded.problems["sales"]] == ["B4"]
-    assert loaded["sales"].to_pylist() == [
+    assert loaded["sales"].drop_columns([ROW]).to_pylist() == [
         {"month": None, "orders": 5},
         {"month": None, "orders": None},
     ]
+    assert loaded["sales"].column(ROW).to_pylist() == [3, 4]  # row 2 is blank: not loaded
 
     wb = openpyxl.Workbook()
     wb.active["C3"], wb.active["C4"] = "orders", "x"  # the whole sheet off A1: header missing

@@ -205,3 +205,44 @@ def test_a_hostile_sort_or_page_on_an_opened_sheet_opens_its_first_page(app):
     assert any(c.value.startswith("Rows 1–20 of 90") for c in at.caption)
     at = open_page(app, PAGE, "analyst", sheet="marketing_spend", page="99")
     assert any(c.value.startswith("Rows 81–90 of 90") for c in at.caption)  # the last page
+
+
+# --- each section's URL parameters ------------------------------------------------------
+
+
+def switch(at, section: str):
+    at.segmented_control(key="spreadsheets_section").set_value(section).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_switch_of_section_leaves_the_previous_sections_parameters_behind(app):
+    at = open_page(app, PAGE, "admin", section="combine", view="stores", chart="line")
+    assert at.query_params["view"] == "stores"
+    switch(at, "import")
+    assert at.query_params["section"] == "import"
+    assert "view" not in at.query_params and "chart" not in at.query_params
+    assert set(at.query_params) == {"section", "sheet", "target"}
+
+
+def test_a_sheet_picked_in_import_does_not_open_in_sheets(app):
+    at = open_page(app, PAGE, "admin", section="import", sheet="store_sales")
+    assert at.query_params["sheet"] == "store_sales"
+    switch(at, "sheets")
+    assert at.selectbox(key="spreadsheets_sheet").value is None  # Sheets' own: none opened
+    assert "sheet" not in at.query_params and "target" not in at.query_params
+    assert len(at.dataframe) == 1  # the list only, no preview
+    at.selectbox(key="spreadsheets_sheet").set_value("store_sales").run()
+    assert at.query_params["sheet"] == "store_sales"
+    switch(at, "import")  # and back: Import starts from its own defaults, not Sheets' pick
+    assert at.selectbox(key="import_sheet").value == "marketing_spend"  # the first sheet
+    assert set(at.query_params) == {"section", "sheet", "target"}
+
+
+def test_a_link_keeps_only_the_open_sections_parameters(app):
+    at = open_page(app, PAGE, "analyst", section="import", sheet="store_sales", view="x", page="3")
+    assert at.selectbox(key="import_sheet").value == "store_sales"  # its own is read
+    assert set(at.query_params) == {"section", "sheet", "target"}
+    at = open_page(app, PAGE, "analyst", sheet="marketing_spend", target="store_sales")
+    assert any(c.value.startswith("Rows 1–20 of 90") for c in at.caption)  # Sheets' preview
+    assert "target" not in at.query_params and at.query_params["sheet"] == "marketing_spend"

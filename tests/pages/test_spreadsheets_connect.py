@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import openpyxl
@@ -94,7 +95,9 @@ def test_admin_uploads_a_csv_corrects_a_type_and_saves(app, demo_dir):
     assert [s.value for s in at.success] == [
         "Connected store_revenue (4 columns); it is in the Sheets list now."
     ]
-    assert written(demo_dir) == ["sheets.d/store_revenue.toml", "uploads/store_revenue.csv"]
+    declared, kept = written(demo_dir)
+    assert declared == "sheets.d/store_revenue.toml"
+    assert re.fullmatch(r"uploads/store_revenue\.[0-9a-f]{32}\.csv", kept)  # this save's own
     spec = load_settings().source("sheets").options["tables"]["store_revenue"]
     assert spec["columns"] == {
         "month": "date",

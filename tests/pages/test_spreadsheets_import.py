@@ -97,6 +97,23 @@ def test_every_invalid_cell_is_listed_and_nothing_can_be_imported(app, demo_dir)
     assert shop(demo_dir, "SELECT name FROM sqlite_master WHERE name = 'marketing_spend'") == []
 
 
+def test_problems_name_the_real_row_when_the_sheet_has_blank_rows(app, demo_dir):
+    path = demo_dir / "marketing_spend.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[1:1] = ["", ",,,,"]  # spreadsheet rows 2 and 3 blank: not loaded into DuckDB
+    month, channel, _, *rest = lines[6].split(",")  # spreadsheet row 7, the 4th loaded
+    lines[6] = ",".join([month, channel, "", *rest])  # required: only the target refuses it
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    at = open_page(app, PAGE, "analyst", section="import", sheet="marketing_spend")
+    click(at, DRY_KEY)
+    [grid] = at.dataframe
+    assert list(grid.value["Cell"]) == ["C7"]  # not C5, its place among the loaded rows
+    assert at.button(key=GO_KEY).disabled
+    options = at.selectbox(key="import_map_marketing_spend_marketing_spend_clicks").options
+    assert "_row" not in options  # the hidden row number is not a column to map
+
+
 def test_a_changed_row_in_the_sheet_is_updated_by_its_key(app, demo_dir):
     at = open_page(app, PAGE, "admin", section="import", sheet="store_sales")
     assert at.selectbox(key=TARGET_KEY).value == "store_sales"

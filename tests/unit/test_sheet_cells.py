@@ -9,6 +9,7 @@ import pytest
 
 from lib.errors import SheetInvalid
 from lib.reading.sources.cells import (
+    ROW,
     CellInvalid,
     CellProblem,
     TableBuilder,
@@ -146,7 +147,7 @@ def test_rows_become_a_typed_table_with_extra_columns_as_text():
         ["2025-06", "email", "", "", "", ""],
     ]
     table = rows_to_table(rows, COLUMNS, sheet="t")
-    assert table.column_names == HEADER
+    assert table.column_names == [*HEADER, ROW]  # ROW: each row's spreadsheet row number
     assert table.schema.field("month").type == pa.date32()
     assert table.schema.field("spend").type == pa.int64()
     assert table.schema.field("rate").type == pa.float64()
@@ -160,6 +161,7 @@ def test_rows_become_a_typed_table_with_extra_columns_as_text():
             "rate": 0.5,
             "active": True,
             "note": "first",
+            ROW: 2,
         },
         {
             "month": date(2025, 6, 1),
@@ -168,6 +170,7 @@ def test_rows_become_a_typed_table_with_extra_columns_as_text():
             "rate": None,
             "active": None,
             "note": None,
+            ROW: 3,
         },
     ]
 
@@ -214,13 +217,13 @@ def test_duplicate_header_is_refused():
 
 def test_blank_header_columns_are_dropped_and_short_rows_padded():
     table = rows_to_table([["a", "", "b"], ["1", "junk"]], {"a": "int"}, sheet="t")
-    assert table.column_names == ["a", "b"]
-    assert table.to_pylist() == [{"a": 1, "b": None}]
+    assert table.column_names == ["a", "b", ROW]
+    assert table.to_pylist() == [{"a": 1, "b": None, ROW: 2}]
 
 
 def test_header_names_are_trimmed():
     table = rows_to_table([[" a ", "b\n"], ["1", "x"]], {"a": "int", "b": "text"}, sheet="t")
-    assert table.column_names == ["a", "b"]
+    assert table.column_names == ["a", "b", ROW]
 
 
 # --- check_rows: every bad cell a problem with its address; the rest still read ----------
@@ -303,6 +306,23 @@ def test_builder_numbers_rows_of_ranges_that_google_trimmed():
     builder.add([["z"]])  # right after the previous range
     assert [p.address for p in builder.problems] == ["A3", "A10", "A11"]
     assert builder.table().column("n").to_pylist() == [1, None, None, None]
+    assert builder.table().column(ROW).to_pylist() == [2, 3, 10, 11]
+
+
+def test_each_row_keeps_its_spreadsheet_row_number_past_blank_rows():
+    rows = [["n", "t"], ["1", "a"], ["", ""], [None], ["x", "b"], ["   ", None], ["4", "c"]]
+    table, problems = read_table(rows, {"n": "int"}, sheet="t")
+    assert table.column(ROW).to_pylist() == [2, 5, 7]
+    assert table.column("t").to_pylist() == ["a", "b", "c"]
+    assert [p.address for p in problems] == ["A5"]
+    records, _ = check_rows(rows, {"n": "int"})
+    assert ROW not in records[0]  # the records are the sheet's own columns
+
+
+def test_a_header_named_like_the_row_number_column_is_refused():
+    with pytest.raises(SheetInvalid, match="reserved") as exc:
+        read_table([["n", ROW], ["1", "2"]], {"n": "int"}, sheet="t")
+    assert (exc.value.row, exc.value.column) == (1, ROW)
 
 
 # --- infer_types ------------------------------------------------------------------------

@@ -30,6 +30,11 @@ MB = 1_000_000
 CSV = b"month,channel,spend_krw\n2026-01,search,1000\n2026-02,social,2000\n"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_reads():
+    sheet_upload._reads.clear()  # each test parses for itself
+
+
 def read(name: str, data: bytes, **kw) -> list[list]:
     return read_upload(name, data, max_bytes=kw.pop("max_bytes", MB), timeout_s=5, **kw)
 
@@ -114,6 +119,33 @@ def test_zip_that_inflates_far_beyond_the_limit():
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("xl/big.xml", b"0" * (5 * MB))
     assert "too large to read" in refused("bomb.xlsx", buf.getvalue(), max_bytes=100_000)
+
+
+def test_the_unpacked_size_is_capped_at_five_times_the_limit_and_absolutely():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/big.xml", b"0" * (6 * 100_000))
+    assert "unpacks to 0.6 MB" in refused("bomb.xlsx", buf.getvalue(), max_bytes=100_000)
+    assert sheet_upload.MAX_UNPACKED <= 100_000_000
+
+
+def test_the_same_upload_is_parsed_once(monkeypatch):
+    real, calls = sheet_upload._xlsx, []
+
+    def counted(*args):
+        calls.append(args[0])
+        return real(*args)
+
+    monkeypatch.setattr(sheet_upload, "_xlsx", counted)
+    data = xlsx([["store", "n"], ["a", 1]])
+    first = read("sales.xlsx", data)
+    assert read("sales.xlsx", data) == first  # the page's rerun, then the action's check
+    assert calls == ["sales.xlsx"]
+    formula = xlsx([["a"], ["=1+1"]])
+    for _ in range(2):  # a refusal is remembered too
+        with pytest.raises(UploadInvalid, match="formula"):
+            read("f.xlsx", formula)
+    assert calls == ["sales.xlsx", "f.xlsx"]
 
 
 def test_formula_cell_names_its_address():

@@ -30,6 +30,9 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 }
 TYPES = tuple(ARROW_TYPES)
 
+# Hidden column of a loaded sheet: each data row's spreadsheet row number (blank rows are
+# skipped, so the load order alone cannot say it). lib.reading.catalog keeps it from readers.
+ROW = "_row"
 SHOWN_CHARS = 40  # a problem quotes the cell, but a pasted paragraph must not flood the message
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -260,6 +263,8 @@ class TableBuilder:
             if name in self.positions:
                 raise SheetInvalid(sheet, 1, name, "column appears more than once in the header")
             self.positions[name] = index
+        if ROW in self.positions:
+            raise SheetInvalid(sheet, 1, ROW, "the column name is reserved; rename the column")
         for name in columns:
             if name not in self.positions:
                 raise SheetInvalid(sheet, 1, name, "column is missing from the header")
@@ -267,20 +272,23 @@ class TableBuilder:
         self.problems: list[CellProblem] = []
         self.next_row = 2
         self._batches: list[pa.RecordBatch] = []
-        self._schema = pa.schema([(n, ARROW_TYPES[k]) for n, k in self.kinds.items()])
+        fields = [(n, ARROW_TYPES[k]) for n, k in self.kinds.items()]
+        self._schema = pa.schema([*fields, (ROW, pa.int64())])
 
     def check(
         self, rows: Iterable[Sequence[Any]], first_row: int | None = None
     ) -> dict[str, list[Any]]:
         """These data rows' values by column; `first_row` is the first one's row number
-        (default: right after the previous chunk). Bad cells become None and a problem."""
+        (default: right after the previous chunk), kept in ROW. Bad cells become None and a
+        problem."""
         row_number = self.next_row if first_row is None else first_row
         cols = [
             (n, i, _PARSERS[self.kinds[n]], column_letter(i)) for n, i in self.positions.items()
         ]
-        values: dict[str, list[Any]] = {name: [] for name in self.positions}
+        values: dict[str, list[Any]] = {name: [] for name in (*self.positions, ROW)}
         for row in rows:
             if any(not is_empty(cell) for cell in row):
+                values[ROW].append(row_number)
                 width = len(row)
                 for name, index, parse, letter in cols:
                     cell = row[index] if index < width else None
@@ -319,6 +327,7 @@ def check_rows(
     column missing, a name twice) raise SheetInvalid with one line."""
     builder = TableBuilder(rows[0] if rows else (), columns, sheet)
     values = builder.check(rows[1:])
+    values.pop(ROW)
     names = list(values)
     records = [dict(zip(names, cells, strict=True)) for cells in zip(*values.values(), strict=True)]
     return records, builder.problems

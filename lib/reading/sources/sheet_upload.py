@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import csv
+import hashlib
 import io
+import threading
 import zipfile
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -29,8 +32,16 @@ from lib.reading.sources.cells import is_empty
 
 SUFFIXES = (".csv", ".xlsx")
 MAX_GOOGLE_ROWS = 100_000  # data rows a connect reads from a Google Sheet (held in the page)
-# An XLSX is a zip: a few MB can inflate to GBs. Refuse before openpyxl inflates it.
-MAX_INFLATION = 20
+# An XLSX is a zip: a few MB can inflate to GBs. Refuse before openpyxl inflates it: the read
+# thread cannot be stopped at the timeout, so what it may inflate is bounded instead.
+MAX_INFLATION = 5  # times the upload limit
+MAX_UNPACKED = 100_000_000  # bytes, whatever the limit
+# The last few reads by content: the page reads an upload on every rerun and the action
+# reads it again to check it; the same bytes give the same rows (or reason), parsed once.
+CACHED = 3
+_Key = tuple[str, str, str | None, int, float]
+_reads: OrderedDict[_Key, UploadedSheet | UploadInvalid] = OrderedDict()
+_reads_lock = threading.Lock()
 
 
 class UploadInvalid(SheetInvalid):
@@ -75,18 +86,38 @@ def read_sheet(
         raise UploadInvalid(
             name, f"{name} is {_mb(len(data))}; the limit is {_mb(max_bytes)} per upload"
         )
-    reader = _csv if suffix == ".csv" else _xlsx
+    key = (hashlib.sha256(data).hexdigest(), name, sheet, max_bytes, timeout_s)
+    with _reads_lock:
+        known = _reads.get(key)
+    if known is None:
+        known = _parse(name, data, max_bytes, timeout_s, sheet)
+        with _reads_lock:
+            _reads[key] = known
+            while len(_reads) > CACHED:
+                _reads.popitem(last=False)
+    if isinstance(known, UploadInvalid):
+        raise UploadInvalid(name, str(known))  # a fresh one: no traceback piling up
+    return known
+
+
+def _parse(
+    name: str, data: bytes, max_bytes: int, timeout_s: float, sheet: str | None
+) -> UploadedSheet | UploadInvalid:
+    """The file read, or why not (kept too: a rerun must not start a timed-out read again)."""
+    reader = _csv if suffix_of(name) == ".csv" else _xlsx
     # A thread, so a pathological file cannot hold the page: the caller gets its answer at
-    # the deadline (the read itself is abandoned, not killed; it only ever reads `data`).
+    # the deadline (the read itself is abandoned, not killed; it only ever reads `data`, and
+    # MAX_INFLATION / MAX_UNPACKED bound what it may inflate).
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     try:
-        future = pool.submit(reader, name, data, max_bytes, sheet)
-        result = future.result(timeout=timeout_s)
+        result = pool.submit(reader, name, data, max_bytes, sheet).result(timeout=timeout_s)
+        _check_not_empty(name, result.rows)
     except concurrent.futures.TimeoutError:
-        raise UploadInvalid(name, f"{name} took longer than {timeout_s:g} s to read") from None
+        return UploadInvalid(name, f"{name} took longer than {timeout_s:g} s to read")
+    except UploadInvalid as exc:
+        return exc
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    _check_not_empty(name, result.rows)
     return result
 
 
@@ -116,7 +147,7 @@ def _xlsx(name: str, data: bytes, max_bytes: int, sheet: str | None) -> Uploaded
             inflated = sum(info.file_size for info in archive.infolist())
     except (zipfile.BadZipFile, ValueError, OSError, EOFError):
         raise UploadInvalid(name, broken) from None
-    if inflated > MAX_INFLATION * max(max_bytes, 1):
+    if inflated > min(MAX_INFLATION * max(max_bytes, 1), MAX_UNPACKED):
         raise UploadInvalid(name, f"{name} unpacks to {_mb(inflated)}: too large to read")
     try:
         # Not read-only and not data_only: merged ranges and formulas are only seen this way.

@@ -5,7 +5,9 @@ table of the `sheets` source, and the demo's combined views (lib.reading.combine
 here). Each belongs to a page (`Exportable.page`): a user is offered, and may export, only what
 the pages they may open show (policy.may_open): the Customers list needs /customers, the Orders
 list /orders, the sheets and views /spreadsheets. `exportables(engine, principal)` is that
-list; `allowed` refuses anything else with ActionDenied, on the server.
+list; `allowed` refuses anything else with ActionDenied, on the server. A combination of the
+user's own (`combined`, CUSTOM) is exported from its choices: lib.reading.combine.combination
+checks them against that user's catalogue (lib.reading.combine_access), and it is rebuilt here.
 
 Personal data is masked the way the pages mask it, except on the records the viewer holds an
 active unmask grant for (lib.access.unmask), and then only the kinds granted. Every column
@@ -32,8 +34,9 @@ from lib.access.masking import PII_COLUMNS, mask_frame, named_columns
 from lib.access.principal import Principal
 from lib.access.unmask import KINDS, utc_now
 from lib.audit.store import utc_text
-from lib.errors import ActionDenied
-from lib.reading import catalog
+from lib.errors import ActionDenied, ActionFailed, ValidationFailed
+from lib.reading import catalog, combine, combine_access
+from lib.reading.catalog import NotInCatalogue
 from lib.reading.combine_views import VIEWS, run_view
 from lib.records.database import READ_ONLY
 from lib.records.schema import unmask_grants
@@ -42,6 +45,7 @@ MAX_ROWS = 50_000  # one export; a Google Sheet holds 10M cells, people read far
 SHEETS = "sheets"  # the source whose tables are exportable
 PAGE = "spreadsheets"  # the page of the sheets and the views
 VIEW = "combine"  # a view's name: "combine.marketing"
+CUSTOM = f"{VIEW}.custom"  # a combination of the user's own, exported with its choices
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,39 @@ def allowed(engine: Any, principal: Principal | None, name: str) -> Exportable:
     if item is None or not policy.may_open(principal, item.page):
         raise ActionDenied(f"Your role may not export {name}: it may not open that page.")
     return item
+
+
+def combined(
+    engine: Any, principal: Principal | None, choices: Mapping[str, Any]
+) -> tuple[Exportable, pd.DataFrame]:
+    """The custom combination `choices` names (lib.reading.combine.combination, against
+    `principal`'s catalogue) and its rows, rebuilt here, its personal keys masked as the page
+    masks them (`masked` then masks every column named like personal data). ActionDenied for
+    a table `principal` may not combine, before anything is read."""
+    for side in ("left", "right"):
+        table = choices.get(side)
+        if not isinstance(table, str) or not combine_access.may_combine(engine, principal, table):
+            raise ActionDenied(f"Your role may not combine the {side} table it names.")
+    cat = combine.catalogue(engine, principal)
+    for side in ("left", "right"):
+        if choices[side] not in cat.columns:
+            why = "; ".join(cat.unavailable)
+            raise ActionFailed(f"The {side} table cannot be read now. {why}".strip())
+    try:
+        chosen = combine.combination(cat, choices)
+    except NotInCatalogue as exc:
+        raise ValidationFailed(str(exc)) from None
+    left, right, by_month = chosen.left, chosen.right, chosen.by_month
+    result = combine.combine(engine, cat, left, right, by_month=by_month)
+    # A month is a date; so is a key that is a DATE on both sides (else a time, or text).
+    dates = {
+        lk
+        for i, (lk, rk) in enumerate(zip(left.keys, right.keys, strict=True))
+        if (by_month and i == 0)
+        or cat.type_of(left.table, lk) == cat.type_of(right.table, rk) == "DATE"
+    }
+    label = f"Combination: {left.name} and {right.name}"
+    return Exportable(CUSTOM, label, None, {}, dates=frozenset(dates)), result.frame
 
 
 def read(engine: Any, item: Exportable, limit: int = MAX_ROWS + 1) -> pd.DataFrame:

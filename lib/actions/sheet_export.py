@@ -1,7 +1,10 @@
 """sheet.export: a list, a sheet or a combined view, masked, into a Google Sheet worksheet.
 
 Only what the user may export (lib.actions.export_data.allowed: the pages their role may
-open) is read; anything else is denied and audited, nothing read or written.
+open) is read; anything else is denied and audited, nothing read or written. A combination
+of the user's own (source `combine.custom`) comes as its choices, the Combine URL's, parsed
+by lib.reading.combine.combination against the actor's catalogue (a table they may not
+combine is denied) and rebuilt here.
 
 The rows are read here, server side, by name (lib.actions.export_data): nothing the browser
 sends becomes a cell. They are masked as the pages mask them, except what the user's active
@@ -35,6 +38,7 @@ from lib.actions import validation as v
 from lib.actions.base import Action, Call, Result
 from lib.actions.context import ActionContext, current
 from lib.errors import ActionFailed, Conflict, SourceUnavailable, ValidationFailed
+from lib.reading import combine as cb
 from lib.reading.sources import google_sheets
 from lib.reading.sources.base import SourceConfig
 
@@ -101,30 +105,56 @@ def worksheet_title(params: dict[str, Any]) -> str:
 
 
 def _validate(p: dict[str, Any]) -> dict[str, Any]:
-    v.only(p, {"source", "spreadsheet", "worksheet", "mode"})
+    v.only(p, {"source", "spreadsheet", "worksheet", "mode", "combination"})
     if not isinstance(p.get("source"), str | None):
         raise ValidationFailed("source must be the name of a list or a sheet")
-    # Names only; whether this user may export it (its page) is checked with the actor, in
-    # `export`, before anything is read (denied and audited).
-    source = v.choice(p, "source", export_data.every(engine_of(current())))
+    # Names only; whether this user may export it (its page, or for a combination its
+    # tables) is checked with the actor, in `export`, before anything is read (denied and
+    # audited).
+    source = v.choice(p, "source", [*export_data.every(engine_of(current())), export_data.CUSTOM])
     return {
         "source": source,
         "spreadsheet": spreadsheet_key(p.get("spreadsheet")),
         "worksheet": worksheet_title(p),
         "mode": v.choice(p, "mode", MODES),
+        "combination": _choices(source, p.get("combination")),
     }
 
 
-def export(call: Call, source: str, spreadsheet: str, worksheet: str, mode: str) -> Result:
+def _choices(source: str, choices: Any) -> dict[str, Any] | None:
+    """A custom combination's choices, shaped as lib.reading.combine.combination takes them
+    (which checks them against the actor's catalogue in `export`); None for any other source."""
+    if source != export_data.CUSTOM:
+        if choices is not None:
+            raise ValidationFailed(f"combination is only for source {export_data.CUSTOM}")
+        return None
+    if not isinstance(choices, Mapping):
+        raise ValidationFailed("combination is required: its tables, keys and measures")
+    v.only(choices, cb.CHOICES)
+    return dict(choices)
+
+
+def export(
+    call: Call,
+    source: str,
+    spreadsheet: str,
+    worksheet: str,
+    mode: str,
+    combination: dict[str, Any] | None = None,
+) -> Result:
     ctx = call.ctx
     call.target(f"{spreadsheet}/{worksheet}"[:64])
-    item = export_data.allowed(engine_of(ctx), call.actor, source)  # ActionDenied
+    engine = engine_of(ctx)
+    if combination is None:
+        item = export_data.allowed(engine, call.actor, source)  # ActionDenied
     cfg = target_of(ctx)
     if cfg is None:
         raise ActionFailed("No Google Sheets access is configured (the sheets source).")
-    engine = engine_of(ctx)
     try:
-        df = export_data.read(engine, item)
+        if combination is None:
+            df = export_data.read(engine, item)
+        else:  # ActionDenied for a table not the actor's to combine, before any read
+            item, df = export_data.combined(engine, call.actor, combination)
     except SourceUnavailable as exc:
         raise ActionFailed(str(exc)) from None
     if len(df) > export_data.MAX_ROWS:
@@ -140,6 +170,8 @@ def export(call: Call, source: str, spreadsheet: str, worksheet: str, mode: str)
         "columns": len(df.columns),
         "unmasked_rows": unmasked,
     }
+    if combination is not None:  # names from the actor's catalogue, never a value
+        detail["combination"] = combination
     return _write(call, cfg, cells, detail, item.label)
 
 
@@ -291,6 +323,7 @@ ACTIONS = (
         "worksheet",
         _validate,
         export,
-        "Write a list or a sheet, masked, to a Google Sheet worksheet (create or replace)",
+        "Write a list, a sheet or a combination, masked, to a Google Sheet worksheet "
+        "(create or replace)",
     ),
 )

@@ -278,6 +278,48 @@ def validate(cat: Catalogue, left: Side, right: Side) -> None:
         raise ValidationFailed(f"Pick at most {MAX_KEYS} key columns.")
 
 
+CHOICES = ("left", "right", "lkey", "rkey", "lmeasure", "rmeasure", "bymonth")
+
+
+@dataclass(frozen=True)
+class Combination:
+    """Two sides, checked against a catalogue, and whether the first keys pair by month."""
+
+    left: Side
+    right: Side
+    by_month: bool = False
+
+
+def combination(cat: Catalogue, choices: Mapping[str, Any]) -> Combination:
+    """The combination `choices` names, as the Combine URL holds them (CHOICES: tables and
+    measures by name, keys as lists of names, bymonth "1"/"0" or a bool), checked against
+    `cat`: NotInCatalogue for a table or column outside it, ValidationFailed for the rest.
+    The one parser of a combination: the page and sheet.export both use it."""
+    if set(choices) - set(CHOICES):
+        raise ValidationFailed(f"A combination names only {', '.join(CHOICES)}.")
+
+    def name(key: str, default: str | None = None) -> str:
+        value = choices.get(key) or default
+        if not isinstance(value, str):
+            raise ValidationFailed(f"{key} must be the name of a table or column.")
+        return value
+
+    def names(key: str) -> tuple[str, ...]:
+        value = choices.get(key)
+        if not isinstance(value, list | tuple) or not all(isinstance(k, str) for k in value):
+            raise ValidationFailed(f"{key} must be a list of column names.")
+        return tuple(value)
+
+    by_month = choices.get("bymonth") or False
+    by_month = by_month == "1" if by_month in ("1", "0") else by_month
+    if not isinstance(by_month, bool):
+        raise ValidationFailed("bymonth must be 1 or 0.")
+    left = Side(name("left"), names("lkey"), name("lmeasure", ROWS))
+    right = Side(name("right"), names("rkey"), name("rmeasure", ROWS))
+    validate(cat, left, right)
+    return Combination(left, right, by_month)
+
+
 def combine(
     engine: Engine, cat: Catalogue, left: Side, right: Side, *, by_month: bool = False
 ) -> Combined:

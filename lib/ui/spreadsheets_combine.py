@@ -8,7 +8,9 @@ to, chart, show) so a view can be shared; a value the page does not know is igno
 note. Tables and columns are offered from the user's catalogue only (lib.reading.combine: the
 sheets and the database tables behind the pages the role may open); a table outside it, asked
 for by a link, is ignored with a note and never read. "Download XLSX" under the result writes
-the very rows shown (rebuilt here from the choices, masked), never data sent by the browser.
+the very rows shown (rebuilt here from the choices, masked), never data sent by the browser;
+"Export to Google Sheet" under a combination of your own sends sheet.export its choices (the
+URL's, parsed by lib.reading.combine.combination there too), and the server rebuilds the rows.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ import pandas as pd
 import streamlit as st
 
 from lib.access.principal import Principal
+from lib.actions import export_data
 from lib.config import runtime
 from lib.errors import BackofficeError
 from lib.reading import combine as cb
 from lib.reading.combine_views import VIEWS, View, run_view
 from lib.reading.engine import Engine
 from lib.reading.queries import load_query
-from lib.ui import export, url_state
+from lib.ui import export, spreadsheets_export, url_state
 from lib.ui.combine_chart import CHARTS, chart
 from lib.ui.widgets import escape_markdown, freshness_bar, show_error
 
@@ -136,6 +139,12 @@ def render(principal: Principal) -> None:
         url_state.write(url)
         return
     _show(result, seeds, url, shared, VIEWS.get(view))
+    if view == CUSTOM and not result.frame.empty:
+        # The choices, not the rows: sheet.export rebuilds and masks them on the server.
+        choices = {k: url[k] for k in cb.CHOICES}
+        spreadsheets_export.google_section(
+            principal, export_data.CUSTOM, f"{K}export", combination=choices
+        )
     url_state.write(url)
 
 
@@ -226,10 +235,12 @@ def _custom(
     if not left.keys or len(left.keys) != len(right.keys):
         st.info("Pick as many key columns on each side (at least one).")
         return None
+    # The same parser sheet.export checks these choices with on the server.
+    chosen = cb.combination(cat, {k: url[k] for k in cb.CHOICES})
     sources = sorted({left.table.split(".")[0], right.table.split(".")[0]})
     freshness_bar(engine, sources, "combine")
     with st.spinner("Combining…"):
-        return cb.combine(engine, cat, left, right, by_month=by_month)
+        return cb.combine(engine, cat, chosen.left, chosen.right, by_month=chosen.by_month)
 
 
 def _show(

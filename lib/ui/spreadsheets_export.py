@@ -26,7 +26,6 @@ PARAMS = (PARAM,)  # the URL parameters this section owns (lib.ui.spreadsheets)
 KEY = "export_what"
 SEEDS = "export_seeds"
 NOTES = "export_notes"
-RESULT = "export_result"
 PREVIEW_ROWS = 20
 
 
@@ -83,39 +82,51 @@ def render(principal: Principal) -> None:
         icon=":material/download:",
         key="export_xlsx",
     )
-    if policy.may_run(principal, "sheet.export") and sheet_export.target_of(ctx) is not None:
-        google_form(principal, what)
-    result = st.session_state.pop(RESULT, None)
+    google_section(principal, what)
+
+
+def google_section(principal: Principal, source: str, key: str = "export", **extra: object) -> None:
+    """The "Export to Google Sheet" form of `source` (sheet.export, with `extra` parameters, a
+    combination's choices) for a user who may run it where Google Sheets access is configured,
+    then the last export's result. `key` prefixes the widget keys (the Combine section's
+    form is its own)."""
+    if (
+        policy.may_run(principal, "sheet.export")
+        and sheet_export.target_of(context.current()) is not None
+    ):
+        _form(principal, source, key, extra)
+    result = st.session_state.pop(f"{key}_result", None)
     if result is not None:
         show_result(result)
         if result.ok:
             st.success(escape_markdown(result.message), icon=":material/check_circle:")
 
 
-def google_form(principal: Principal, what: str) -> None:
-    with st.form("export_google"):
+def _form(principal: Principal, source: str, key: str, extra: dict[str, object]) -> None:
+    with st.form(f"{key}_google"):
         st.markdown("**Export to Google Sheet**")
         spreadsheet = st.text_input(
             "Spreadsheet link or key",
-            key="export_spreadsheet",
+            key=f"{key}_spreadsheet",
             help="Share the spreadsheet with the service account as an editor first.",
         )
-        worksheet = st.text_input("Worksheet name", key="export_worksheet")
+        worksheet = st.text_input("Worksheet name", key=f"{key}_worksheet")
         mode = st.radio(
             "If the worksheet exists",
             sheet_export.MODES,
             format_func=lambda m: "Refuse (create it)" if m == "create" else "Replace it",
-            key="export_mode",
+            key=f"{key}_mode",
             horizontal=True,
         )
         submitted = st.form_submit_button("Export to Google Sheet", icon=":material/upload:")
     if submitted:
         with st.spinner("Writing to Google Sheets…"):
-            st.session_state[RESULT] = run(
+            st.session_state[f"{key}_result"] = run(
                 "sheet.export",
                 session_guard.actor(principal),
-                source=what,
+                source=source,
                 spreadsheet=spreadsheet,
                 worksheet=worksheet,
                 mode=mode,
+                **extra,
             )

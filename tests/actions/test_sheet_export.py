@@ -392,3 +392,98 @@ def test_a_write_google_refuses_part_way_names_what_was_written(
     assert "Nothing was written" not in result.message and "\n" not in result.message
     outcomes = [r["outcome"] for r in audit_rows(ctx, action="sheet.export")]
     assert outcomes == ["requested", "failed"]
+
+
+# A combination of the user's own, as the Combine URL holds it: the two demo sheets by month.
+SHEETS_BY_MONTH = {
+    "left": "sheets.marketing_spend",
+    "right": "sheets.store_sales",
+    "lkey": ["month"],
+    "rkey": ["month"],
+    "lmeasure": "spend_krw",
+    "rmeasure": "revenue_krw",
+    "bymonth": "1",
+}
+
+
+def export_combination(
+    principal: Any, key: str, combination: dict[str, Any] | None, source: str = "combine.custom"
+) -> Any:
+    return run(
+        "sheet.export",
+        principal,
+        source=source,
+        combination=combination,
+        spreadsheet=key,
+        worksheet="Mine",
+        mode="create",
+    )
+
+
+def test_a_custom_combination_of_two_sheets_is_rebuilt_and_exported_typed(
+    export_ctx, principals, audit_rows
+):
+    ctx, store, key = export_ctx
+    result = export_combination(principals["analyst"], key, SHEETS_BY_MONTH)
+    assert result.outcome == "ok", result.message
+    grid = store[key]["Mine"]
+    assert grid[0] == [
+        "month", "spend_krw (marketing_spend)", "revenue_krw (store_sales)", "match"
+    ]  # fmt: skip
+    assert len(grid) - 1 == result.data["rows"] > 0
+    for month, spend, revenue, match in grid[1:]:
+        assert isinstance(month, date) and month.day == 1  # a month, as a date
+        assert match in ("both", "left only", "right only")
+        for n in (spend, revenue):
+            assert n == "" or (isinstance(n, int | float) and not isinstance(n, bool))
+    assert any(isinstance(row[1], int | float) and row[1] != "" for row in grid[1:])
+    requested, row = audit_rows(ctx, action="sheet.export")
+    assert (requested["outcome"], row["outcome"]) == ("requested", "ok")
+    assert row["detail"]["source"] == "combine.custom"
+    assert row["detail"]["combination"]["left"] == "sheets.marketing_spend"
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_a_combination_naming_a_table_the_role_may_not_combine_is_denied(
+    export_ctx, principals, audit_rows, demo_dir, side
+):
+    """The analyst may not open /customers, so crm.customers is not theirs to combine: the
+    choices are checked on the server, whatever the browser sends."""
+    ctx, store, key = export_ctx
+    keys = {"left": "lkey", "right": "rkey"}[side]
+    asked = SHEETS_BY_MONTH | {side: "crm.customers", keys: ["email"], "bymonth": "0"}
+    result = export_combination(principals["analyst"], key, asked)
+    assert result.outcome == "denied", result.message
+    assert "Mine" not in store[key] and store[key]["Sheet1"] == [["keep", "me"]]
+    [row] = audit_rows(ctx, action="sheet.export")
+    assert (row["outcome"], row["actor"]) == ("denied", "analyst")
+    text = json.dumps(row, default=str)
+    assert not [e for (e,) in crm(demo_dir, "SELECT email FROM customers") if e in text]
+
+
+@pytest.mark.parametrize(
+    ("combination", "problem"),
+    [
+        (None, "combination is required"),
+        (SHEETS_BY_MONTH | {"rows": "1"}, "unexpected parameter"),
+        (SHEETS_BY_MONTH | {"lkey": ["nope"]}, "has no column"),
+        (SHEETS_BY_MONTH | {"rkey": []}, "as many key columns"),
+        (SHEETS_BY_MONTH | {"lmeasure": "channel"}, "channel"),
+        (SHEETS_BY_MONTH | {"bymonth": "yes"}, "bymonth"),
+    ],
+)
+def test_a_combination_that_does_not_hold_is_invalid_and_nothing_is_written(
+    export_ctx, principals, combination, problem
+):
+    _, store, key = export_ctx
+    result = export_combination(principals["analyst"], key, combination)
+    assert result.outcome == "invalid", result.message
+    assert problem in result.message
+    assert "Mine" not in store[key]
+
+
+def test_a_combination_is_only_for_the_custom_source(export_ctx, principals):
+    _, store, key = export_ctx
+    result = export_combination(principals["analyst"], key, SHEETS_BY_MONTH, source=SPEND)
+    assert result.outcome == "invalid" and "combination is only for" in result.message
+    assert "Mine" not in store[key]

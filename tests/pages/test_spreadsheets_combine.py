@@ -2,7 +2,8 @@
 from a shared link, shown as a chart and a table with the keys that did not match reported
 above the chart; every choice written back to the link; unknown link values ignored with a
 note; personal data in a key masked; a database table outside the user's pages refused from
-a link; the result downloadable as XLSX."""
+a link; the result downloadable as XLSX, and a combination of your own exported to a Google
+Sheet (the fake Sheets API) by sheet.export from its choices."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ from lib.reading.combine_views import VIEWS
 from lib.ui.spreadsheets_combine import PARAMS as COMBINE_PARAMS
 from tests.pages.helpers import open_page
 from tests.pages.test_hostile_urls import HOSTILE, INTERNAL, renders_markdown, shown_text
-from tests.pages.test_spreadsheets_export import downloads  # noqa: F401 (a fixture)
+from tests.pages.test_spreadsheets_export import (  # noqa: F401 (fixtures)
+    downloads,
+    google_app,
+)
 
 pytestmark = pytest.mark.pages
 
@@ -221,3 +225,36 @@ def test_the_combine_result_downloads_as_xlsx(app, downloads):  # noqa: F811
     name = "combine_marketing_spend_store_sales.xlsx"
     sheet = load_workbook(io.BytesIO(downloads[name])).worksheets[0]
     assert [c.value for c in sheet[1]] == list(at.dataframe[0].value.columns)
+
+
+def test_a_custom_result_exports_to_a_google_sheet(google_app):  # noqa: F811
+    make, store, key = google_app
+    at = open_page(
+        make, PAGE, "analyst", section="combine", view="custom", left="sheets.marketing_spend",
+        lkey="month", lmeasure="spend_krw", right="sheets.store_sales", rkey="month",
+        rmeasure="revenue_krw", bymonth="1",
+    )  # fmt: skip
+    shown = at.dataframe[0].value
+    at.text_input(key="combine_export_spreadsheet").input(key)
+    at.text_input(key="combine_export_worksheet").input("Spend vs stores")
+    at.button(key="FormSubmitter:combine_export_google-Export to Google Sheet").click().run()
+    assert not at.exception, at.exception
+    assert "Created worksheet 'Spend vs stores'" in at.success[-1].value
+    grid = store[key]["Spend vs stores"]
+    assert grid[0] == list(shown.columns)
+    assert len(grid) - 1 == len(shown)
+    assert isinstance(grid[1][0], date)
+
+
+def test_a_demo_view_offers_no_google_export_here(google_app):  # noqa: F811
+    make, _, _ = google_app
+    at = open_page(make, PAGE, "analyst", section="combine", view="stores")
+    assert at.dataframe and not at.get("form")  # exported whole from the Export section
+
+
+def test_without_google_access_a_custom_result_offers_no_google_export(app):
+    at = open_page(
+        app, PAGE, "analyst", section="combine", view="custom", left="sheets.marketing_spend",
+        lkey="month", right="sheets.store_sales", rkey="month", bymonth="1",
+    )  # fmt: skip
+    assert at.dataframe and not at.get("form")

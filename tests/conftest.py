@@ -46,6 +46,15 @@ def shared_demo_dir(seeded_demo_dir: Path, tmp_path_factory: pytest.TempPathFact
     return copy_demo(seeded_demo_dir, tmp_path_factory.mktemp("demo-shared") / "demo")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_upload_reads() -> None:
+    """Each test parses its uploads itself: a read cached by another test (or its timeout on a
+    slow box) must not decide this one."""
+    from lib.reading.sources import sheet_upload
+
+    sheet_upload._reads.clear()
+
+
 # --- database servers ------------------------------------------------------------------------
 # Several test runs may share one server, so each run works in databases of its own
 # (bo_test_<random>), dropped at the end of the session.

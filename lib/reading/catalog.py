@@ -9,8 +9,9 @@ SQL otherwise.
 A failure reads as the engine's own: a source's database that went away is its one-line
 SourceUnavailable (Engine._probe), like Engine.query.
 
-A sheet's hidden ROW column (each row's spreadsheet row number) is not in the catalogue:
-previews, exports and combinations never see it; `rows(..., row_numbers=True)` reads it.
+A sheet's row numbers (cells.ROW) are in a hidden table outside the source's schema
+(sheet_findings.numbered), so the catalogue never lists them: previews, exports and
+combinations never see them; `rows(..., row_numbers=True)` reads them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pandas as pd
 
 from lib.errors import BackofficeError, SourceUnavailable
 from lib.reading.engine import TOTAL, Engine
+from lib.reading.sheet_findings import NUMBERED_SUFFIX, numbered
 from lib.reading.sources.cells import ROW
 
 
@@ -65,9 +67,6 @@ def described(engine: Engine, sources: Sequence[str]) -> dict[str, dict[str, str
     )
     out: dict[str, dict[str, str]] = {}
     for schema, table, column, dtype in rows:
-        if column == ROW and engine.sources[schema].kind == "sheet":
-            out.setdefault(f"{schema}.{table}", {})
-            continue
         out.setdefault(f"{schema}.{table}", {})[str(column)] = str(dtype)
     return out
 
@@ -85,15 +84,20 @@ def columns(engine: Engine, source: str, table: str) -> dict[str, str]:
     return found
 
 
-def _is_view(engine: Engine, source: str, table: str) -> bool:
-    # A live SQL table is a view over the scanner: it has no rowid to keep rows in order.
+def _origin(engine: Engine, source: str, table: str) -> tuple[str, str, bool]:
+    """What to read the table from, the ORDER BY that keeps its rows as loaded ("" if none),
+    and whether it has ROW: a sheet's hidden numbered table (in row order); else the table
+    itself by rowid; a live SQL table is a view over the scanner, with no rowid."""
     found = engine._cursor().execute(
-        "SELECT table_type FROM information_schema.tables "
-        "WHERE table_catalog = current_database() AND table_schema = $s AND table_name = $t",
-        {"s": source, "t": table},
+        "SELECT table_schema, table_type FROM information_schema.tables "
+        "WHERE table_catalog = current_database() AND table_name = $t "
+        "AND table_schema IN ($s, $h)",
+        {"s": source, "t": table, "h": source + NUMBERED_SUFFIX},
     )
-    row = found.fetchone()
-    return row is None or row[0] != "BASE TABLE"
+    kinds = dict(found.fetchall())
+    if source + NUMBERED_SUFFIX in kinds:
+        return numbered(source, table), ident(ROW), True
+    return qualified(source, table), "rowid" if kinds.get(source) == "BASE TABLE" else "", False
 
 
 def _failed(engine: Engine, sources: Iterable[str], exc: duckdb.Error) -> None:
@@ -135,7 +139,8 @@ def page(
     from the same statement (count(*) OVER (), like Engine.page). A page past the end still
     says the total, so the caller can move to the last page."""
     cols = columns(engine, source, table)
-    order = [] if _is_view(engine, source, table) else ["rowid"]
+    origin, loaded_order, _ = _origin(engine, source, table)
+    order = [loaded_order] if loaded_order else []
     if sort is not None:
         column, direction = sort
         if column not in cols or direction not in ("asc", "desc"):
@@ -143,7 +148,7 @@ def page(
         order.insert(0, f"{ident(column)} {direction.upper()} NULLS LAST")
     listed = ", ".join(ident(c) for c in cols)  # not SELECT *: a sheet's ROW stays hidden
     sql = (
-        f"SELECT {listed}, count(*) OVER () AS {TOTAL} FROM {qualified(source, table)}"
+        f"SELECT {listed}, count(*) OVER () AS {TOTAL} FROM {origin}"
         + (f" ORDER BY {', '.join(order)}" if order else "")
         + " LIMIT ? OFFSET ?"
     )
@@ -166,11 +171,12 @@ def rows(
     """The table's rows in the order they were loaded (at most `limit`; None: all); with
     `row_numbers`, a sheet's rows also carry their spreadsheet row number in column ROW."""
     cols = list(columns(engine, source, table))
-    if row_numbers and engine.sources[source].kind == "sheet":
+    origin, loaded_order, has_row = _origin(engine, source, table)
+    if row_numbers and has_row:
         cols.append(ROW)
-    order = "" if _is_view(engine, source, table) else " ORDER BY rowid"
+    order = f" ORDER BY {loaded_order}" if loaded_order else ""
     listed = ", ".join(ident(c) for c in cols)
-    sql = f"SELECT {listed} FROM {qualified(source, table)}{order} LIMIT ?"
+    sql = f"SELECT {listed} FROM {origin}{order} LIMIT ?"
     return _table_sql(engine, source, table, sql, [limit]).reset_index(drop=True)
 
 

@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 
 from lib.errors import BackofficeError, ConfigError, SourceUnavailable
+from lib.reading import sheet_findings
 from lib.reading.queries import load_query
 from lib.reading.sheet_findings import SheetFindings
 from lib.reading.source_state import SourceState, SourceStatus
@@ -217,13 +218,13 @@ class Engine:
             view = f"__load_{cfg.name}_{name}"
             cur.register(view, arrow)
             try:
-                cur.execute(f'CREATE OR REPLACE TABLE {cfg.name}."{name}" AS SELECT * FROM {view}')
+                sheet_findings.store(cur, cfg.name, name, view, arrow)  # ROW: in a hidden table
             finally:
                 cur.unregister(view)
             state.tables[name] = "cached"
         state.findings = SheetFindings.of(tables)  # bad cells; tables that could not be read
         for name in state.findings.errors:  # unreadable now: its last copy is not served
-            cur.execute(f'DROP TABLE IF EXISTS {cfg.name}."{name}"')
+            sheet_findings.drop(cur, cfg.name, name)
             state.tables.pop(name, None)
         state.loaded_at = self.clock()
         state.refreshed_at = datetime.now(UTC)

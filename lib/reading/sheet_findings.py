@@ -4,6 +4,10 @@ reason. The engine keeps one per source; other kinds' loads find nothing.
 
 A table that could not be read is not in DuckDB, so a query naming it fails as a missing
 table; `unreadable` turns that into the table's own one-line reason.
+
+A sheet's rows carry their spreadsheet row number (cells.ROW). `store` keeps them whole in a
+hidden table (`numbered`, outside the source's schema, so the catalogue never lists it) and
+`source."table"` is a view without ROW: `SELECT * FROM sheets.t` gives the sheet's columns.
 """
 
 from __future__ import annotations
@@ -16,9 +20,55 @@ from typing import Any
 import duckdb
 
 from lib.errors import SourceUnavailable
-from lib.reading.sources.cells import CellProblem
+from lib.reading.sources.cells import ROW, CellProblem
+
+NUMBERED_SUFFIX = "__rows"  # `sheets__rows.budget`: the rows of `sheets.budget` with ROW
 
 _MISSING = re.compile(r"Table with name (\S+) does not exist")
+
+
+def numbered(source: str, table: str) -> str:
+    """The hidden table behind `source."table"`: its rows with their row numbers (ROW)."""
+    return f'"{source}{NUMBERED_SUFFIX}"."{table}"'
+
+
+def _kind(cur: duckdb.DuckDBPyConnection, source: str, table: str) -> str | None:
+    found = cur.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_catalog = "
+        "current_database() AND table_schema = $s AND table_name = $t",
+        {"s": source, "t": table},
+    ).fetchone()
+    return None if found is None else str(found[0])
+
+
+def drop(cur: duckdb.DuckDBPyConnection, source: str, table: str) -> None:
+    """Forget `source."table"` (a table, or a view over its hidden numbered table)."""
+    kind = _kind(cur, source, table)
+    if kind is not None:
+        cur.execute(f'DROP {"VIEW" if kind == "VIEW" else "TABLE"} {source}."{table}"')
+    cur.execute(f"DROP TABLE IF EXISTS {numbered(source, table)}")
+
+
+def store(cur: duckdb.DuckDBPyConnection, source: str, table: str, loaded: str, arrow: Any) -> None:
+    """`source."table"` from the registered relation `loaded` (of `arrow`), in one step."""
+    has_row = ROW in getattr(getattr(arrow, "schema", None), "names", ())
+    cur.execute("BEGIN")
+    try:
+        if (_kind(cur, source, table) == "VIEW") != has_row:  # changed shape: start afresh
+            drop(cur, source, table)
+        if has_row:
+            cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{source}{NUMBERED_SUFFIX}"')
+            cur.execute(f"CREATE OR REPLACE TABLE {numbered(source, table)} AS FROM {loaded}")
+            cur.execute(
+                f'CREATE OR REPLACE VIEW {source}."{table}" AS '
+                f'SELECT * EXCLUDE ("{ROW}") FROM {numbered(source, table)}'
+            )
+        else:
+            cur.execute(f'CREATE OR REPLACE TABLE {source}."{table}" AS FROM {loaded}')
+        cur.execute("COMMIT")
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
 
 
 @dataclass

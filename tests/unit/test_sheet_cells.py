@@ -355,3 +355,14 @@ def test_inferred_types_read_the_same_rows_without_problems():
     records, problems = check_rows(rows, kinds)
     assert problems == []
     assert records == [{"month": date(2025, 5, 1), "spend": 1000, "ctr": 0.1, "active": True}]
+
+
+def test_header_names_are_compared_ignoring_case_like_duckdb():
+    with pytest.raises(SheetInvalid, match="reserved") as exc:
+        read_table([["n", " _Row "], ["1", "2"]], {"n": "int"}, sheet="t")
+    assert (exc.value.row, exc.value.column) == (1, "_Row")
+    with pytest.raises(SheetInvalid, match="more than once") as exc:
+        read_table([["Email", "n", " email"], ["a", "1", "b"]], {"n": "int"}, sheet="t")
+    assert (exc.value.row, exc.value.column) == (1, "email")
+    assert "'Email' and 'email'" in str(exc.value)
+    assert "\n" not in str(exc.value)

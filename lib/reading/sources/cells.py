@@ -256,15 +256,17 @@ class TableBuilder:
                 )
         self.sheet, self.strict = sheet, strict  # strict: the first bad cell raises
         self.positions: dict[str, int] = {}
+        seen = {ROW.casefold(): ROW}  # DuckDB's names ignore case: `Email`, `email` are one
         for index, cell in enumerate(header):
             name = _as_text(cell).strip() if not is_empty(cell) else ""
             if not name:
                 continue
-            if name in self.positions:
-                raise SheetInvalid(sheet, 1, name, "column appears more than once in the header")
+            twin = seen.setdefault(name.casefold(), name)
+            if name in self.positions or twin != name or name == ROW:
+                why = "the column name is reserved" if twin == ROW else f"'{twin}' and '{name}'"
+                why += "" if twin == ROW else ": column appears more than once in the header"
+                raise SheetInvalid(sheet, 1, name, f"{why} (case is ignored); rename the column")
             self.positions[name] = index
-        if ROW in self.positions:
-            raise SheetInvalid(sheet, 1, ROW, "the column name is reserved; rename the column")
         for name in columns:
             if name not in self.positions:
                 raise SheetInvalid(sheet, 1, name, "column is missing from the header")

@@ -53,6 +53,10 @@ class UploadInvalid(SheetInvalid):
         Exception.__init__(self, reason)
 
 
+class _TimedOut(UploadInvalid):
+    """A read past its deadline: not cached, since a busy server's timeout is not the file's."""
+
+
 @dataclass(frozen=True)
 class UploadedSheet:
     rows: list[list[Any]]  # header first
@@ -92,7 +96,8 @@ def read_sheet(
     if known is None:
         known = _parse(name, data, max_bytes, timeout_s, sheet)
         with _reads_lock:
-            _reads[key] = known
+            if not isinstance(known, _TimedOut):
+                _reads[key] = known
             while len(_reads) > CACHED:
                 _reads.popitem(last=False)
     if isinstance(known, UploadInvalid):
@@ -103,7 +108,7 @@ def read_sheet(
 def _parse(
     name: str, data: bytes, max_bytes: int, timeout_s: float, sheet: str | None
 ) -> UploadedSheet | UploadInvalid:
-    """The file read, or why not (kept too: a rerun must not start a timed-out read again)."""
+    """The file read, or why not (kept too, except a timeout: the next read may be quicker)."""
     reader = _csv if suffix_of(name) == ".csv" else _xlsx
     # A thread, so a pathological file cannot hold the page: the caller gets its answer at
     # the deadline (the read itself is abandoned, not killed; it only ever reads `data`, and
@@ -113,7 +118,7 @@ def _parse(
         result = pool.submit(reader, name, data, max_bytes, sheet).result(timeout=timeout_s)
         _check_not_empty(name, result.rows)
     except concurrent.futures.TimeoutError:
-        return UploadInvalid(name, f"{name} took longer than {timeout_s:g} s to read")
+        return _TimedOut(name, f"{name} took longer than {timeout_s:g} s to read")
     except UploadInvalid as exc:
         return exc
     finally:

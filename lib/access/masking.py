@@ -92,12 +92,109 @@ def mask_frame(
 
 
 def named_columns(columns: Iterable[object]) -> dict[str, str]:
-    """{column: kind} for the columns named like personal data (DETAIL_KEYS, any case).
+    """{column: kind} for the columns named like personal data (`column_kind`).
 
     For a table with no schema of its own and no record to grant, such as a sheet: what its
     columns are called is all there is to go by, so every view of it (the preview, an export,
     a combination) masks the same columns."""
-    return {str(c): DETAIL_KEYS[str(c).lower()] for c in columns if str(c).lower() in DETAIL_KEYS}
+    named = {str(c): column_kind(c) for c in columns}
+    return {c: kind for c, kind in named.items() if kind is not None}
+
+
+def name_tokens(name: object) -> list[str]:
+    """A column name's words, casefolded: split at camelCase and at anything that is not a
+    letter or digit ("customerEmail", "E-mail ", "phone_number" -> customer email, e mail,
+    phone number)."""
+    text = _CAMEL.sub(" ", str(name))
+    return [t for t in _NON_WORD.split(text.casefold()) if t]
+
+
+def column_kind(name: object) -> str | None:
+    """The kind of personal data a column named `name` holds, by its words; None if none.
+
+    The kinds are tried in an order that settles names with two ("Email Address" is an
+    e-mail, "Customer Phone" a phone). A name alone is personal only when it is a person's
+    ("name", "Full Name", "이름"), not a store's, a product's or a seller's."""
+    tokens = name_tokens(name)
+    if not tokens:
+        return None
+    words = set(tokens)
+    joined = "".join(tokens)
+    key = "_".join(tokens)
+    if key in DETAIL_KEYS:
+        return DETAIL_KEYS[key]
+    for kind, (exact, compact, korean) in _KIND_WORDS.items():
+        if kind == "address" and words & _NOT_POSTAL:
+            continue  # an IP or web address
+        if joined in compact:
+            return kind
+        at = [i for i, t in enumerate(tokens) if t in exact or any(k in t for k in korean)]
+        if kind == "account":
+            pairs = zip(tokens, tokens[1:], strict=False)
+            at += [i + 1 for i, pair in enumerate(pairs) if pair in _ACCOUNT_PAIRS]
+        if at and _trails(tokens[max(at) + 1 :]):
+            return kind
+    if _is_person_name(tokens, joined):
+        return "name"
+    return None
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_NON_WORD = re.compile(r"[\W_]+")
+# kind -> (words, whole names written as one word, Korean words found inside a word)
+_KIND_WORDS: dict[str, tuple[frozenset[str], frozenset[str], tuple[str, ...]]] = {
+    "email": (
+        frozenset({"email", "mail", "emails"}),
+        frozenset({"emailaddress", "emailaddr", "mailaddress"}),
+        ("이메일", "메일"),
+    ),
+    "account": (
+        frozenset({"iban"}),
+        frozenset({"bankaccount", "accountnumber", "accountno", "cardnumber", "cardno"}),
+        ("계좌", "카드번호"),
+    ),
+    "phone": (
+        frozenset({"phone", "mobile", "tel", "telephone", "cell", "cellphone", "phones"}),
+        frozenset({"phonenumber", "phoneno", "phonenum", "mobileno", "mobilenumber", "telno"}),
+        ("전화", "휴대폰", "핸드폰", "연락처"),
+    ),
+    "address": (
+        frozenset({"address", "addr", "street", "addresses"}),
+        frozenset({"streetaddress", "shippingaddress", "billingaddress", "homeaddress"}),
+        ("주소",),
+    ),
+}
+# Words that may follow a kind's word in a column of that kind.
+_TRAILING = frozenset({"address", "addr", "number", "no", "num", "nr", "line", "번호", "주소"})
+_NOT_POSTAL = frozenset({"ip", "ipv4", "ipv6", "mac", "web", "url", "wallet"})
+_ACCOUNT_PAIRS = (("bank", "account"), ("account", "number"), ("card", "number"))
+# Words before "name" that make it a person's; a store's or a product's name is not.
+_PERSON = frozenset(
+    {"full", "customer", "first", "last", "given", "family", "middle", "sur", "recipient",
+     "client", "buyer", "member", "contact", "person", "legal", "maiden", "receiver"}
+)  # fmt: skip
+_PERSON_COMPACT = frozenset(
+    {"surname", "fullname", "firstname", "lastname", "givenname", "familyname",
+     "customername", "recipientname", "middlename", "forename"}
+)  # fmt: skip
+_KOREAN_NOT_PERSON = ("상품", "제품", "가게", "매장", "상점", "판매자", "회사", "업체", "브랜드")
+
+
+def _trails(tokens: list[str]) -> bool:
+    """Whether the words after a kind's word still name it ("Email Address", "phone 2"),
+    rather than something about it ("email spend" is money, "phone type" a category)."""
+    return all(t in _TRAILING or t.isdigit() for t in tokens)
+
+
+def _is_person_name(tokens: list[str], joined: str) -> bool:
+    while len(tokens) > 1 and _trails(tokens[-1:]):
+        tokens = tokens[:-1]
+    if tokens == ["name"] or "".join(tokens) in _PERSON_COMPACT or tokens[-1] in _PERSON_COMPACT:
+        return True
+    if tokens[-1] == "name" and _PERSON & set(tokens[:-1]):
+        return True
+    last = tokens[-1]
+    return ("이름" in last or "성명" in last) and not any(n in last for n in _KOREAN_NOT_PERSON)
 
 
 def mask_named_columns(df: pd.DataFrame) -> pd.DataFrame:

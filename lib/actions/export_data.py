@@ -21,6 +21,7 @@ Sheets export (`sheet_cells`), so both show exactly what the preview shows.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -46,6 +47,10 @@ SHEETS = "sheets"  # the source whose tables are exportable
 PAGE = "spreadsheets"  # the page of the sheets and the views
 VIEW = "combine"  # a view's name: "combine.marketing"
 CUSTOM = f"{VIEW}.custom"  # a combination of the user's own, exported with its choices
+
+
+# A file's directories in a load error (as lib.ui.spreadsheets_sheets shows it): not the user's.
+_DIRS = re.compile(r"(?:[A-Za-z]:)?[\\/](?:[^\\/\s'\"]+[\\/])+")
 
 
 @dataclass(frozen=True)
@@ -203,11 +208,24 @@ def read(engine: Any, item: Exportable, limit: int = MAX_ROWS + 1) -> pd.DataFra
     if item.view is not None:
         return run_view(engine, VIEWS[item.view]).frame.head(limit).reset_index(drop=True)
     if item.query is None:
-        df = catalog.rows(engine, SHEETS, str(item.table), limit=limit)
+        df = _sheet_rows(engine, str(item.table), limit)
     else:
         df = engine.query(item.query, **dict(item.params), limit=limit, offset=0)
     columns = [c for c in item.columns if c in df.columns] if item.columns else list(df.columns)
     return df[columns].reset_index(drop=True)
+
+
+def _sheet_rows(engine: Any, table: str, limit: int) -> pd.DataFrame:
+    """A declared sheet's rows; ActionFailed in one line when it did not load."""
+    try:
+        return catalog.rows(engine, SHEETS, table, limit=limit)
+    except NotInCatalogue as exc:  # declared, but its last load failed: say why it did
+        try:
+            why = engine.table_errors(SHEETS).get(table) or str(exc)
+        except Exception:  # the reason is a courtesy; the refusal stands without it
+            why = str(exc)
+        why = _DIRS.sub("", " ".join(why.split()))  # one line, no server directories
+        raise ActionFailed(f"sheet '{table}' cannot be read: {why}") from None
 
 
 def grants(store: Any, actor: Principal) -> dict[int, set[str]]:

@@ -203,13 +203,31 @@ def _write(
         detail = {**detail, "created": existing is None}
         # Before anything reaches Google: if this row cannot be written, nothing is.
         call.audit("requested", detail)
-        done: list[str] = []
         try:
-            _put(spreadsheet, existing, title, cells, backoff, done)
-        except Exception as exc:
-            return _not_written(call, cfg, exc, detail, done)
+            return _written(call, cfg, spreadsheet, existing, cells, detail, label, backoff)
+        except Exception:  # after `requested` the worksheet may have changed: never "nothing"
+            return _unexpected(call, detail)
     finally:
-        client.http_client.session.close()
+        _close(client, call)
+
+
+def _written(
+    call: Call,
+    cfg: SourceConfig,
+    spreadsheet: gspread.Spreadsheet,
+    existing: gspread.Worksheet | None,
+    cells: list[list[Any]],
+    detail: dict[str, Any],
+    label: str,
+    backoff: google_sheets.Backoff,
+) -> Result:
+    """Write, and record and say what became of it."""
+    title = detail["worksheet"]
+    done: list[str] = []
+    try:
+        _put(spreadsheet, existing, title, cells, backoff, done)
+    except Exception as exc:
+        return _not_written(call, cfg, exc, detail, done)
     rows = detail["rows"]
     verb = "Created" if detail["created"] else "Replaced"
     message = f"{verb} worksheet '{title}' with {rows:,} rows of {label}."
@@ -218,9 +236,32 @@ def _write(
         message + _settle(call, "ok", detail),
         rows=rows,
         created=detail["created"],
-        spreadsheet=key,
+        spreadsheet=detail["spreadsheet"],
         worksheet=title,
     )
+
+
+def _unexpected(call: Call, detail: dict[str, Any]) -> Result:
+    """An error of our own after `requested` (not Google's answer): the writes may have run."""
+    log.exception("sheet.export: failed after the request (request %s)", call.request_id)
+    ref = call.request_id[:8]
+    note = _settle(call, "unknown", {**detail, "error": "internal error", "written": "unknown"})
+    return call.result(
+        "unknown",
+        f"sheet.export stopped on an unexpected error (request {ref}) after it began "
+        f"writing: the worksheet '{detail['worksheet']}' may have been changed; check it "
+        f"and export again with Replace if needed.{note}",
+    )
+
+
+def _close(client: Any, call: Call) -> None:
+    """Close the client's connections. The export's outcome is settled by now (or this is
+    before any write), so a failure to close is logged, never made the outcome."""
+    try:
+        client.http_client.session.close()
+    except Exception:
+        log.exception("sheet.export: closing the Google client failed (request %s)",
+                      call.request_id)  # fmt: skip
 
 
 def _worksheet(

@@ -23,7 +23,7 @@ from lib.ui.widgets import escape_markdown
 PARAM = "section"
 KEEP = frozenset({PARAM, "embed", "embed_options"})  # the page's own and Streamlit's
 KEY = "spreadsheets_section"  # the segmented control
-OPEN = "spreadsheets_open"  # the section the last run rendered (not a widget: it persists)
+OPEN = "spreadsheets_open"  # the section the last run rendered (not a widget: reset on entry)
 SEEDS = "spreadsheets_seeds"
 NOTES = "spreadsheets_notes"
 # section -> (label, icon, the action it needs or None)
@@ -76,6 +76,11 @@ def render(principal: Principal) -> None:
     if not offered:
         st.info("No spreadsheet sections are available to your role.")
         return
+    if KEY not in st.session_state:
+        # The page is entered anew (Streamlit dropped the control's state on another page):
+        # the section open on the last visit is no previous section of this one, so a link
+        # to another section keeps its parameters.
+        st.session_state.pop(OPEN, None)
     start = url_state.entered(SEEDS, KEY, lambda: _from_url(offered))
     for note in st.session_state.pop(NOTES, []):
         st.caption(escape_markdown(note))  # it quotes the URL

@@ -394,6 +394,68 @@ def test_a_write_google_refuses_part_way_names_what_was_written(
     assert outcomes == ["requested", "failed"]
 
 
+def test_an_unexpected_error_after_the_request_is_unknown_never_nothing_changed(
+    limited, principals, audit_rows, monkeypatch
+):
+    ctx, store, key, _, _ = limited
+
+    def broken(self: gspread.Worksheet, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug of ours")  # not Google's answer: nothing says what is there
+
+    def broken_reason(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("wording the error failed too")
+
+    monkeypatch.setattr(gspread.Worksheet, "freeze", broken)  # after the cells were written
+    monkeypatch.setattr(google_sheets, "reason", broken_reason)
+    result = export_spend(principals["analyst"], key)
+    assert result.outcome == "unknown", result.message
+    assert "nothing" not in result.message.lower() and "\n" not in result.message
+    assert "may have been changed; check it" in result.message
+    assert "Spend" in store[key]  # it was written: the message must not deny it
+    requested, unknown = audit_rows(ctx, action="sheet.export")
+    assert (requested["outcome"], unknown["outcome"]) == ("requested", "unknown")
+    assert unknown["detail"]["written"] == "unknown"
+
+
+def test_a_client_that_fails_to_close_after_the_write_leaves_its_outcome(
+    limited, principals, audit_rows, monkeypatch
+):
+    ctx, store, key, _, _ = limited
+
+    def broken(self: requests.Session) -> None:
+        raise OSError("close failed")
+
+    monkeypatch.setattr(requests.Session, "close", broken)
+    result = export_spend(principals["analyst"], key)
+    assert result.outcome == "ok", result.message  # the write is done and was recorded
+    assert "nothing" not in result.message.lower()
+    assert len(store[key]["Spend"]) == result.data["rows"] + 1
+    outcomes = [r["outcome"] for r in audit_rows(ctx, action="sheet.export")]
+    assert outcomes == ["requested", "ok"]
+
+
+def test_a_declared_sheet_that_failed_to_load_is_one_line_and_nothing_is_written(
+    export_ctx, principals, audit_rows, demo_dir
+):
+    ctx, store, key = export_ctx
+    (demo_dir / "store_sales.xlsx").write_bytes(b"not a workbook")
+    result = run(
+        "sheet.export",
+        principals["analyst"],
+        source="sheets.store_sales",
+        spreadsheet=key,
+        worksheet="Sales",
+        mode="create",
+    )
+    assert result.outcome == "failed", result.message
+    assert result.message == (
+        "sheet 'store_sales' cannot be read: store_sales.xlsx is not an XLSX workbook"
+    )
+    assert list(store[key]) == ["Sheet1"]
+    outcomes = [r["outcome"] for r in audit_rows(ctx, action="sheet.export")]
+    assert outcomes == ["failed"]
+
+
 # A combination of the user's own, as the Combine URL holds it: the two demo sheets by month.
 SHEETS_BY_MONTH = {
     "left": "sheets.marketing_spend",

@@ -246,3 +246,19 @@ def test_a_link_keeps_only_the_open_sections_parameters(app):
     at = open_page(app, PAGE, "analyst", sheet="marketing_spend", target="store_sales")
     assert any(c.value.startswith("Rows 1–20 of 90") for c in at.caption)  # Sheets' preview
     assert "target" not in at.query_params and at.query_params["sheet"] == "marketing_spend"
+
+
+def test_a_link_to_another_section_opened_on_a_later_visit_keeps_its_parameters(app):
+    at = open_page(app, PAGE, "admin")  # Sheets, remembered as the open section
+    assert at.session_state["spreadsheets_open"] == "sheets"
+    at.switch_page("app_pages/orders.py").run()  # another page: the section control is gone
+    assert not at.exception, at.exception
+    for name in list(at.query_params):
+        del at.query_params[name]
+    # Then a link to Combine, with its own parameters, is opened in the same session.
+    for name, value in {"section": "combine", "view": "stores", "chart": "line"}.items():
+        at.query_params[name] = value
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert at.session_state["spreadsheets_section"] == "combine"
+    assert at.query_params["view"] == "stores" and at.query_params["chart"] == "line"

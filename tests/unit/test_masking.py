@@ -20,7 +20,10 @@ from lib.access.masking import (
     mask_contacts,
     mask_detail,
     mask_frame,
+    mask_named_columns,
+    named_columns,
 )
+from lib.reading.combine import Catalogue
 
 # --- the rules, by example ------------------------------------------------------------------
 
@@ -192,6 +195,96 @@ def test_demo_pii_columns_cover_customer_contact_data_and_seller_email_only():
         "customers": {"name": "name", "email": "email", "phone": "phone", "address": "address"},
         "sellers": {"email": "email"},
     }
+
+
+@pytest.mark.parametrize(
+    ("column", "kind"),
+    [
+        ("email", "email"),
+        ("Phone Number", "phone"),
+        ("phone_number", "phone"),
+        ("phoneNumber", "phone"),
+        ("PHONENUMBER", "phone"),
+        ("E-mail", "email"),
+        ("Email Address", "email"),
+        ("Customer Email", "email"),
+        ("customerEmail", "email"),
+        ("Mobile Phone", "phone"),
+        ("email ", "email"),
+        (" EMAIL", "email"),
+        ("Tel", "phone"),
+        ("cell", "phone"),
+        ("이메일", "email"),
+        ("이메일 주소", "email"),
+        ("전화번호", "phone"),
+        ("휴대폰", "phone"),
+        ("연락처", "phone"),
+        ("이름", "name"),
+        ("고객 이름", "name"),
+        ("성명", "name"),
+        ("주소", "address"),
+        ("Street", "address"),
+        ("shipping_address", "address"),
+        ("addr", "address"),
+        ("name", "name"),
+        ("Name ", "name"),
+        ("Full Name", "name"),
+        ("customer_name", "name"),
+        ("First Name", "name"),
+        ("lastName", "name"),
+        ("Given Name", "name"),
+        ("Family Name", "name"),
+        ("surname", "name"),
+        ("Phone No.", "phone"),
+        ("phone 2", "phone"),
+        ("휴대폰 번호", "phone"),
+        ("address line 1", "address"),
+        ("Bank Account", "account"),
+        ("Customer Card Number", "account"),
+        ("card_number", "account"),
+    ],
+)
+def test_columns_named_like_personal_data_are_found_however_they_are_written(column, kind):
+    assert named_columns([column]) == {column: kind}
+
+
+@pytest.mark.parametrize(
+    "column",
+    ["store name", "Product Name", "seller name", "상품이름", "IP Address", "id", "amount",
+     "order_id", "segment", "status", "", "   ",
+     # about a kind, not of it: the combined views' channel columns, a category
+     "email spend", "mobile spend", "email_opens", "phone type"],
+)  # fmt: skip
+def test_columns_not_named_like_personal_data_are_left_alone(column):
+    assert named_columns([column]) == {}
+
+
+def test_a_sheet_with_loosely_named_personal_columns_is_masked_in_every_one():
+    df = pd.DataFrame(
+        {
+            "Customer Email": ["minsu@example.com"],
+            "Phone Number": ["010-1234-5678"],
+            "전화번호": ["010-9876-5432"],
+            "이름": ["김민수"],
+            "주소": ["서울특별시 강남구 테헤란로 1"],
+            "store name": ["Mapo Store"],
+        }
+    )
+    out = mask_named_columns(df).iloc[0]
+    assert list(out) == [
+        "m***@example.com",
+        "010-****-5678",
+        "010-****-5432",
+        "김*수",
+        "서울특별시 강남구 ***",
+        "Mapo Store",
+    ]
+
+
+def test_a_numeric_column_named_like_a_phone_is_never_a_combine_measure():
+    columns = {"Phone Number": "BIGINT", "mobile": "BIGINT", "amount": "DOUBLE", "qty": "INTEGER"}
+    cat = Catalogue({"sheets.t": columns}, personal={"sheets.t": named_columns(columns)})
+    assert cat.measures("sheets.t") == ["amount", "qty"]
 
 
 # --- frames ---------------------------------------------------------------------------------

@@ -70,7 +70,18 @@ class Transport:
     def _post_cancel_once(self, payment_key: str, body: dict, idempotency_key: str) -> Attempt:
         self._space(payment_key)
         path = self._payment_path(payment_key) + "/cancel"
-        return self._send("POST", path, body, idempotency_key)
+        try:
+            return self._send("POST", path, body, idempotency_key)
+        finally:
+            self._answered(payment_key)
+
+    def _answered(self, payment_key: str) -> None:
+        """The next cancel of the payment waits from this answer, not from the request: the
+        gateway took the request in somewhere in between, late when it is busy, and its 1 s
+        runs from then."""
+        with self._spacing_lock:
+            now = time.monotonic()
+            self._last_cancel[payment_key] = max(self._last_cancel.get(payment_key, now), now)
 
     def _space(self, payment_key: str) -> None:
         """Wait until CANCEL_SPACING has passed since this client's last cancel request of

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from streamlit.elements.widgets import button
 from streamlit.testing.v1 import AppTest
 
 from tests.pages.helpers import apps_for
@@ -28,3 +29,18 @@ def app(tmp_path: Path, demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     """A factory of fresh AppTests of Home.py, configured for this test's own demo data."""
     with apps_for(write_config(tmp_path, demo_dir), monkeypatch) as make:
         yield make
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """file name -> the bytes each download button of the last runs offered."""
+    seen: dict[str, bytes] = {}
+    real = button.marshall_file
+
+    def capture(coordinates, data, proto, mimetype, file_name=None, **kwargs):
+        # A deferred download's bytes are made when it is clicked: click it here.
+        seen[str(file_name)] = data() if callable(data) else data
+        return real(coordinates, data, proto, mimetype, file_name, **kwargs)
+
+    monkeypatch.setattr(button, "marshall_file", capture)
+    return seen

@@ -3,6 +3,8 @@ pages or touch the same demo rows: one copy of each, not one per test file."""
 
 from __future__ import annotations
 
+import csv
+import io
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -115,3 +117,8 @@ def insert_unknown_refund(conn: sa.Connection, order_id: int, amount: int, key: 
             requested_at=now_text(),
         )
     )
+
+
+def rows_of(data: bytes) -> list[list[str]]:
+    """A CSV download's rows (its byte-order mark dropped), header first."""
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))

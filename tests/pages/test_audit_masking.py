@@ -12,8 +12,7 @@ import pytest
 
 from lib.actions import context
 from lib.audit import AuditEntry
-from tests.pages.helpers import sign_in
-from tests.pages.test_downloads import downloads, rows_of  # noqa: F401 - a fixture
+from tests.pages.helpers import rows_of, sign_in
 
 pytestmark = pytest.mark.pages
 
@@ -25,7 +24,7 @@ SHOWN_DETAIL = "amount=12000, due=2026-11-30, note=call back on +82 **-****-6789
 
 def test_contact_details_in_reasons_and_details_are_masked_on_screen_and_in_the_csv(
     app,
-    downloads,  # noqa: F811 - the fixture imported above
+    downloads,
 ):
     actor = f"tester-{uuid.uuid4().hex[:8]}"
     at = app()

@@ -4,8 +4,7 @@ import uuid
 
 from lib.actions import context
 from lib.audit import AuditEntry
-from tests.pages.helpers import sign_in
-from tests.pages.test_downloads import downloads, rows_of  # noqa: F401 - a fixture
+from tests.pages.helpers import rows_of, sign_in
 
 
 def test_auditor_filters_by_actor_and_checks_the_chain(app):
@@ -37,7 +36,7 @@ def test_support_does_not_see_the_audit_log(app):
 
 def test_the_log_is_paged_from_the_url_and_the_csv_holds_every_filtered_row(
     app,
-    downloads,  # noqa: F811 - the fixture imported above
+    downloads,
 ):
     """60 rows by one actor: 50 on page 1, 10 on page 2 (opened from a link), the total from
     the same statement; the CSV has all 60 whichever page is shown."""

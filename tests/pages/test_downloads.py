@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import shutil
 import sqlite3
 import uuid
 from pathlib import Path
 
 import pytest
-from streamlit.elements.widgets import button
 
 from lib.actions import context
 from lib.audit import AuditEntry
-from tests.pages.helpers import open_page, sign_in
+from tests.pages.helpers import open_page, rows_of, sign_in
 
 pytestmark = pytest.mark.pages
 
 FORMULA = '=HYPERLINK("http://evil.example","open me")'
-
-
-@pytest.fixture
-def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
-    """file name -> the bytes each download button of the last runs offered."""
-    seen: dict[str, bytes] = {}
-    real = button.marshall_file
-
-    def capture(coordinates, data, proto, mimetype, file_name=None, **kwargs):
-        # A deferred download's bytes are made when it is clicked: click it here.
-        seen[str(file_name)] = data() if callable(data) else data
-        return real(coordinates, data, proto, mimetype, file_name, **kwargs)
-
-    monkeypatch.setattr(button, "marshall_file", capture)
-    return seen
 
 
 @pytest.fixture
@@ -46,10 +28,6 @@ def demo_dir(demo_dir: Path, tmp_path: Path) -> Path:
         con.execute("UPDATE customers SET segment = ? WHERE segment = 'vip'", (FORMULA,))
     con.close()
     return copy
-
-
-def rows_of(data: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
 
 
 def test_the_audit_csv_neutralises_a_formula_in_a_reason(app, downloads):

@@ -20,10 +20,7 @@ from lib.reading.combine_views import VIEWS
 from lib.ui.spreadsheets_combine import PARAMS as COMBINE_PARAMS
 from tests.pages.helpers import open_page
 from tests.pages.test_hostile_urls import HOSTILE, INTERNAL, renders_markdown, shown_text
-from tests.pages.test_spreadsheets_export import (  # noqa: F401 (fixtures)
-    downloads,
-    google_app,
-)
+from tests.pages.test_spreadsheets_export import google_app  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.pages
 
@@ -208,7 +205,7 @@ def test_an_analysts_link_to_customer_tables_is_refused_and_nothing_of_them_show
         assert at.query_params["left"] == "sheets.marketing_spend"
 
 
-def test_the_combine_result_downloads_as_xlsx(app, downloads):  # noqa: F811
+def test_the_combine_result_downloads_as_xlsx(app, downloads):
     at = open_page(app, PAGE, "analyst", section="combine", view="stores")
     shown = at.dataframe[0].value
     book = load_workbook(io.BytesIO(downloads["combine_stores.xlsx"]))

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from streamlit.elements.widgets import button
 
 from tests.actions.export_target import shared_fake
 from tests.pages.helpers import apps_for, open_page
@@ -21,20 +20,6 @@ from tests.stack import crm, write_config
 pytestmark = pytest.mark.pages
 
 PAGE = "app_pages/spreadsheets.py"
-
-
-@pytest.fixture
-def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
-    """file name -> the bytes each download button of the last runs offered."""
-    seen: dict[str, bytes] = {}
-    real = button.marshall_file
-
-    def capture(coordinates, data, proto, mimetype, file_name=None, **kwargs):
-        seen[str(file_name)] = data() if callable(data) else data
-        return real(coordinates, data, proto, mimetype, file_name, **kwargs)
-
-    monkeypatch.setattr(button, "marshall_file", capture)
-    return seen
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ recorded in the RunStore of settings.audit_url when it starts and when it ends.
 
 Memory stays bounded: the results of at most KEEP_FINISHED finished runs are held (oldest
 dropped first), and at most MAX_RUNNING runs go at once. A dropped run is still in the
-RunStore; only its rows are gone, so it can no longer be retried.
+RunStore; only its rows are gone, so it can no longer be retried. A page showing a run by
+id asks `get` first and, on None, `runs.store_for(settings.audit_url).get(id)`.
 """
 
 from __future__ import annotations
@@ -17,13 +18,18 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lib.access.policy import may_open
 from lib.access.principal import Principal
 from lib.errors import ActionDenied, BackofficeError
 from lib.workflows import runs
 from lib.workflows.model import Progress, RunResult
+
+if TYPE_CHECKING:
+    from lib.config.settings import Settings
+    from lib.reading.engine import Engine
+    from lib.workflows.declaration import Workflow
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +62,7 @@ class LiveRun:
 @dataclass
 class _Entry:
     id: str
-    workflow: Any  # the declaration (lib.workflows.declaration.Workflow)
+    workflow: Workflow
     actor: str
     raw_params: dict[str, Any]  # as run: a retry runs with the same values
     params: dict[str, Any]
@@ -91,12 +97,12 @@ _heartbeat: threading.Thread | None = None
 
 
 def start(
-    workflow: Any,
+    workflow: Workflow,
     params: Mapping[str, Any],
     principal: Principal | None,
     *,
-    settings: Any,
-    engine: Any,
+    settings: Settings,
+    engine: Engine,
     retry_of: str | None = None,
 ) -> str:
     """Start `workflow` with `params` in a thread of this process; returns the run's id.
@@ -159,14 +165,14 @@ def _previous(run_id: str, workflow: str) -> tuple[dict[str, Any], RunResult]:
     return dict(entry.raw_params), entry.result
 
 
-def _run_workflow(workflow: Any, params: Mapping[str, Any], **kwargs: Any) -> RunResult:
+def _run_workflow(workflow: Workflow, params: Mapping[str, Any], **kwargs: Any) -> RunResult:
     # Imported here: the runner (and DuckDB, HTTP clients) only once a run starts.
     from lib.workflows.runner import run_workflow
 
     return run_workflow(workflow, params, **kwargs)
 
 
-def _run(entry: _Entry, settings: Any, engine: Any, previous: RunResult | None) -> None:
+def _run(entry: _Entry, settings: Settings, engine: Engine, previous: RunResult | None) -> None:
     try:
         result = _run_workflow(
             entry.workflow,
@@ -187,8 +193,9 @@ def _run(entry: _Entry, settings: Any, engine: Any, previous: RunResult | None) 
         result = RunResult(outcome="failed", error=error)
     try:
         entry.store.finish(entry.id, result)
-    except BackofficeError as exc:  # the result stays here; the record says `running`
-        log.error("workflow run %s: its end was not recorded: %s", entry.id, exc)
+    except Exception as exc:  # the result stays here; the record reads interrupted later
+        reason = runs.one_line(exc) if isinstance(exc, BackofficeError) else type(exc).__name__
+        log.error("workflow run %s: its end was not recorded: %s", entry.id, reason)
     with _lock:
         entry.result = result
         entry.finished_at = datetime.now(UTC)
@@ -210,24 +217,31 @@ def _ensure_heartbeat() -> None:
 
 
 def _beat() -> None:
-    """Touch the running runs' rows every HEARTBEAT_S so the store does not read them as
+    """Every HEARTBEAT_S, touch the running runs' rows so the store does not read them as
     interrupted; ends when nothing runs (start() starts it again)."""
-    global _heartbeat
     while True:
         time.sleep(runs.HEARTBEAT_S)
-        with _lock:
-            by_store: dict[int, tuple[runs.RunStore, list[str]]] = {}
-            for e in _runs.values():
-                if e.result is None:
-                    by_store.setdefault(id(e.store), (e.store, []))[1].append(e.id)
-            if not by_store:
-                _heartbeat = None
-                return
-        for store, ids in by_store.values():
-            try:
-                store.heartbeat(ids)
-            except BackofficeError as exc:
-                log.warning("workflow heartbeat not recorded: %s", exc)
+        if not heartbeat():
+            return
+
+
+def heartbeat() -> bool:
+    """Mark this process's running runs as alive in their store now; False (and the
+    heartbeat thread is to end) when none is running."""
+    global _heartbeat
+    with _lock:
+        by_store: dict[int, tuple[runs.RunStore, list[str]]] = {}
+        for e in _runs.values():
+            if e.result is None:
+                by_store.setdefault(id(e.store), (e.store, []))[1].append(e.id)
+        if not by_store and threading.current_thread() is _heartbeat:
+            _heartbeat = None
+    for store, ids in by_store.values():
+        try:
+            store.heartbeat(ids)
+        except BackofficeError as exc:
+            log.warning("workflow heartbeat not recorded: %s", exc)
+    return bool(by_store)
 
 
 def get(run_id: str) -> LiveRun | None:

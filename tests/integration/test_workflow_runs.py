@@ -409,3 +409,19 @@ def test_runs_at_once_are_bounded(runs_url, monkeypatch):
     fake = FakeRunner()
     fake.gate.set()
     assert live.wait(start(fake, monkeypatch, runs_url), 30).outcome == "ok"
+
+
+def test_the_registry_keeps_its_running_runs_alive_on_record(runs_url, monkeypatch):
+    run_id = start(FakeRunner(), monkeypatch, runs_url)
+    store = runs.store_for(runs_url)
+    old = (datetime.now(UTC) - runs.STALE_AFTER - timedelta(seconds=5)).isoformat()
+    with store.db.begin() as conn:
+        conn.execute(runs.workflow_runs.update().values(heartbeat_at=old))
+    assert store.get(run_id).outcome == INTERRUPTED  # what a dead process leaves
+
+    assert live.heartbeat() is True  # what the heartbeat thread does every HEARTBEAT_S
+    assert store.get(run_id).outcome == "running"
+
+    live.stop(run_id)
+    assert live.wait(run_id, 30).outcome == "stopped"
+    assert live.heartbeat() is False  # nothing runs: the thread ends

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -80,7 +81,29 @@ def test_customer_api_refuses_requests_without_the_token(tiny_demo, start_servic
     assert requests.get(f"{url}/customers", timeout=5).status_code == 401
     wrong = {"Authorization": "Bearer not-the-token"}
     assert requests.get(f"{url}/customers/1", headers=wrong, timeout=5).status_code == 401
-    assert requests.get(f"{url}/health", timeout=5).json() == {"status": "ok"}
+    assert requests.get(f"{url}/health", timeout=5).json()["status"] == "ok"
+
+
+def test_customers_filtered_by_tier_page_through_that_tier_only(tiny_demo, start_service):
+    url = start_service("customer_api", tiny_demo.dir)
+    everyone = get(f"{url}/customers", per_page=100).json()["items"]
+    for tier in ("bronze", "silver", "gold", "platinum"):
+        expected = [c for c in everyone if c["loyalty_tier"] == tier]
+        first = get(f"{url}/customers", tier=tier, per_page=2).json()
+        assert first["total"] == len(expected)
+        pages = [first] + [
+            get(f"{url}/customers", tier=tier, per_page=2, page=p).json()
+            for p in range(2, len(expected) // 2 + 2)
+        ]
+        assert [c for body in pages for c in body["items"]] == expected
+    assert get(f"{url}/customers", tier="diamond").status_code == 422
+
+
+def test_every_service_health_names_itself_and_its_version(tiny_demo, start_service):
+    for name in ("customer_api", "order_api", "gateway"):
+        body = requests.get(f"{start_service(name, tiny_demo.dir)}/health", timeout=5).json()
+        assert (body["status"], body["service"]) == ("ok", name)
+        assert re.fullmatch(r"\d+\.\d+\.\d+", body["version"])
 
 
 def test_customer_page_size_is_bounded(tiny_demo, start_service):
@@ -503,6 +526,68 @@ def test_faults_spare_health_and_wear_off_after_count(tiny_demo, start_service):
     refused = requests.post(f"{url}/_faults", json={"mode": "processing_slow"}, timeout=5)
     assert refused.status_code == 422  # only the gateway knows how to be slow mid-request
     assert requests.post(f"{url}/_faults", json={"mode": "none"}, timeout=5).ok
+
+
+def arm_json(base_url: str, append: bool = True, **spec) -> dict:
+    resp = requests.post(f"{base_url}/_faults", json={**spec, "append": append}, timeout=5)
+    resp.raise_for_status()
+    return resp.json()
+
+
+def orders_of(url: str, customer_id: int, timeout: float = 10) -> int:
+    return requests.get(
+        f"{url}/orders",
+        params={"customer_id": customer_id, "limit": 100},
+        headers=BEARER,
+        timeout=timeout,
+    ).status_code
+
+
+def test_a_matched_fault_spares_other_requests_and_is_not_used_up_by_them(tiny_demo, start_service):
+    url = start_service("order_api", tiny_demo.dir)
+    arm_json(url, append=False, mode="error500", count=2, match="customer_id=3")
+    assert [orders_of(url, c) for c in (1, 2, 4, 5, 6, 7)] == [200] * 6
+    assert requests.get(f"{url}/_faults", timeout=5).json()["count"] == 2
+    assert [orders_of(url, 3) for _ in range(3)] == [500, 500, 200]
+
+
+def test_a_match_ending_in_a_digit_is_not_a_longer_number(tiny_demo, start_service):
+    url = start_service("customer_api", tiny_demo.dir)
+    arm_json(url, append=False, mode="error500", count=None, match="per_page=1")
+    assert get(f"{url}/customers", per_page=10).status_code == 200
+    assert get(f"{url}/customers", per_page=1).status_code == 500
+    assert get(f"{url}/customers", per_page=1, page=2).status_code == 500  # "&page=2" follows
+    arm_json(url, append=False, mode="error500", count=None, match="/customers/")
+    assert get(f"{url}/customers/2").status_code == 500  # ends in "/": a plain substring
+    assert get(f"{url}/customers").status_code == 200
+
+
+def test_every_nth_matching_request_fails(tiny_demo, start_service):
+    url = start_service("order_api", tiny_demo.dir)
+    arm_json(url, append=False, mode="error500", count=None, every=3, match="/orders")
+    assert [orders_of(url, 1) for _ in range(7)] == [200, 200, 500, 200, 200, 500, 200]
+    shown = requests.get(f"{url}/_faults", timeout=5).json()
+    assert (shown["every"], shown["seen"], shown["count"]) == (3, 7, None)
+
+
+def test_armed_faults_keep_their_own_matching(tiny_demo, start_service):
+    """One call in 4 fails, customer 3 always fails, customer 5 is slow: each as armed."""
+    url = start_service("order_api", tiny_demo.dir)
+    arm_json(url, append=False, mode="error500", count=None, match="customer_id=3")
+    arm_json(url, mode="slow", delay=1.0, count=None, match="customer_id=5")
+    shown = arm_json(url, mode="error500", count=None, every=4)
+    assert [f["match"] for f in shown["faults"]] == ["customer_id=3", "customer_id=5", ""]
+    others = [orders_of(url, c) for c in (1, 2, 4, 6, 7, 1, 2, 4)]
+    assert others == [200, 200, 200, 500, 200, 200, 200, 500]
+    assert [orders_of(url, 3) for _ in range(5)] == [500] * 5  # not counted by the 4th-call one
+    with pytest.raises(requests.Timeout):
+        orders_of(url, 5, timeout=0.3)
+    started = time.monotonic()
+    assert orders_of(url, 5) == 200
+    assert time.monotonic() - started >= 0.9
+    assert [orders_of(url, c) for c in (6, 7, 1, 2)] == [200, 200, 200, 500]  # 9th..12th
+    requests.post(f"{url}/_faults", json={"mode": "none"}, timeout=5).raise_for_status()
+    assert [orders_of(url, c) for c in (3, 5)] == [200, 200]
 
 
 # --- with the real demo data and clients ----------------------------------------------------

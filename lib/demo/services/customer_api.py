@@ -1,7 +1,9 @@
 """The demo customer API: profile data the CRM lacks, for every CRM customer, page by page.
 
-`GET /customers?page=1&per_page=100` -> {"items", "page", "per_page", "total"};
-`GET /customers/{id}` -> one item or 404. Bearer auth on both; `GET /health` is open.
+`GET /customers?page=1&per_page=100&tier=<opt>` -> {"items", "page", "per_page", "total"}
+(with `tier`, only customers in that loyalty tier, and `total` counts those);
+`GET /customers/{id}` -> one item or 404. Bearer auth on both; `GET /health` is open and names
+the service and its version.
 Reads crm.sqlite on every request, so customers added to the CRM appear at once.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
 
@@ -18,6 +20,7 @@ from lib.demo.services import open_readonly, stable_fraction
 from lib.demo.services.auth import bearer_token_checker
 from lib.demo.services.faults import install_faults
 
+SERVICE, VERSION = "customer_api", "1.4.2"
 MAX_PER_PAGE = 1000
 # The demo data ends here; logins are placed between signup and this moment.
 DEMO_NOW = datetime(2026, 10, 31, 23, 59, 59)
@@ -28,6 +31,7 @@ TIERS = {
     "gold": (0.15, (10_000, 50_000)),
     "platinum": (0.05, (50_000, 200_000)),
 }
+Tier = Literal["bronze", "silver", "gold", "platinum"]
 
 
 def profile(customer_id: int, signup_date: str) -> dict:
@@ -66,25 +70,33 @@ def create_app(demo_dir: Path, token: str) -> FastAPI:
 
     @app.get("/health")
     def health() -> dict:
-        return {"status": "ok"}
+        return {"status": "ok", "service": SERVICE, "version": VERSION}
 
     @api.get("/customers")
     def list_customers(
         page: Annotated[int, Query(ge=1)] = 1,
         per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 100,
+        tier: Tier | None = None,
     ) -> dict:
+        offset = (page - 1) * per_page
         with closing(open_readonly(crm)) as con:
-            total = con.execute("SELECT COUNT(*) FROM customers").fetchone()[0]
-            rows = con.execute(
-                "SELECT id, signup_date FROM customers ORDER BY id LIMIT ? OFFSET ?",
-                (per_page, (page - 1) * per_page),
-            ).fetchall()
-        return {
-            "items": [profile(r["id"], r["signup_date"]) for r in rows],
-            "page": page,
-            "per_page": per_page,
-            "total": total,
-        }
+            if tier is None:
+                total = con.execute("SELECT COUNT(*) FROM customers").fetchone()[0]
+                rows = con.execute(
+                    "SELECT id, signup_date FROM customers ORDER BY id LIMIT ? OFFSET ?",
+                    (per_page, offset),
+                ).fetchall()
+                items = [profile(r["id"], r["signup_date"]) for r in rows]
+            else:
+                # The tier is the API's own (not in the CRM): profile everyone, keep the tier's.
+                every = con.execute("SELECT id, signup_date FROM customers ORDER BY id").fetchall()
+                found = [
+                    p
+                    for r in every
+                    if (p := profile(r["id"], r["signup_date"]))["loyalty_tier"] == tier
+                ]
+                total, items = len(found), found[offset : offset + per_page]
+        return {"items": items, "page": page, "per_page": per_page, "total": total}
 
     @api.get("/customers/{customer_id}")
     def get_customer(customer_id: int) -> dict:

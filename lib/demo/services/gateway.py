@@ -4,7 +4,8 @@
 - `POST /v1/payments/{paymentKey}/cancel`, header `Idempotency-Key`, JSON
   `{"cancelReason": str, "cancelAmount": int?}` (absent: the whole balance) -> the Payment.
 - `GET /v1/_ledger/cancels?paymentKey=` -> the cancels the ledger holds (for tests).
-- `GET /health` (open). Everything under /v1 needs `Authorization: Basic base64(secret + ":")`.
+- `GET /health` (open): {"status": "ok", "service": "gateway", "version": ...}. Everything
+  under /v1 needs `Authorization: Basic base64(secret + ":")`.
 Errors are `{"code", "message"}` with a 4xx/5xx status.
 
 The ledger is `gateway.sqlite` beside the demo databases, filled from shop.sqlite's payments the
@@ -50,6 +51,7 @@ from lib.demo.services.faults import PROCESSING_DELAY, install_faults
 from lib.demo.services.gateway_ledger import Ledger
 from lib.demo.services.gateway_protocol import CancelRequest, GatewayError, not_found
 
+SERVICE, VERSION = "gateway", "1.0.3"
 LEDGER_FILE = "gateway.sqlite"
 MAX_IDEMPOTENCY_KEY_LENGTH = 300
 
@@ -81,7 +83,7 @@ def create_app(demo_dir: Path, secret_key: str) -> FastAPI:
 
     @app.get("/health")
     def health() -> dict:
-        return {"status": "ok"}
+        return {"status": "ok", "service": SERVICE, "version": VERSION}
 
     @api.get("/payments/{payment_key}")
     def get_payment(payment_key: str) -> dict:

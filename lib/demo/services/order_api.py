@@ -1,7 +1,8 @@
 """The demo order API: every shop order with the shipping data only this API knows.
 
 `GET /orders?limit=500&cursor=<opaque>&customer_id=<opt>&status=<opt>`
--> {"items": [...], "next_cursor": "<opaque>" | null}. Bearer auth; `GET /health` is open.
+-> {"items": [...], "next_cursor": "<opaque>" | null}. Bearer auth; `GET /health` is open and
+names the service and its version.
 Reads shop.sqlite on every request, so an order approved or refunded shows at once.
 """
 
@@ -19,6 +20,7 @@ from lib.demo.services import iso_utc, open_readonly, stable_fraction
 from lib.demo.services.auth import bearer_token_checker
 from lib.demo.services.faults import install_faults
 
+SERVICE, VERSION = "order_api", "2.1.0"
 MAX_LIMIT = 1000
 OrderStatus = Literal["pending", "approved", "rejected", "refunded", "partially_refunded"]
 CARRIERS = ("CJ대한통운", "한진택배", "롯데택배", "우체국택배", "로젠택배")
@@ -68,7 +70,7 @@ def create_app(demo_dir: Path, token: str) -> FastAPI:
 
     @app.get("/health")
     def health() -> dict:
-        return {"status": "ok"}
+        return {"status": "ok", "service": SERVICE, "version": VERSION}
 
     @api.get("/orders")
     def list_orders(

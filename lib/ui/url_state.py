@@ -3,50 +3,37 @@
 A page reads its filters from the URL when it is entered (`entered`), gives them to its
 widgets as defaults, then writes every filter back on each run (`write`). A fresh browser
 session, a teammate's copied URL, or a deep link opened before signing in all start from
-the URL. Whole numbers, dates and sorts from a URL are parsed here and nowhere else.
+the URL. Sorts from a URL are parsed here; whole numbers and dates in lib.url_values (the
+workflows parse their run parameters with it too), re-exported here.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Mapping
 from datetime import date
 from typing import TypeVar
 
 import streamlit as st
 
+# Parsed in lib (one way for pages and workflows); re-exported for the pages.
+from lib.url_values import MAX_DATE, MAX_INT, MIN_DATE, parse_date, parse_int, quoted
+
+__all__ = [
+    "MAX_DATE",
+    "MAX_INT",
+    "MIN_DATE",
+    "encode",
+    "encode_sort",
+    "entered",
+    "parse_date",
+    "parse_int",
+    "parse_sort",
+    "quoted",
+    "write",
+]
+
 T = TypeVar("T")
 SEP = ","
-# What a URL may ask for. Anything else is read as "not given" (the page's default), so a
-# mistyped, stale or hostile link opens the page on a wider view instead of failing.
-MAX_INT = 2**53 - 1  # the largest whole number a browser holds exactly; fits a BIGINT
-MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2999, 12, 31)  # date pickers add years to these
-_INT = re.compile(r"-?[0-9]{1,16}")  # ASCII only: not "²", "١٢", "1_000" that int() reads
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def parse_int(raw: str | None, minimum: int | None = None, maximum: int = MAX_INT) -> int | None:
-    """A whole number from the URL (ASCII digits, an optional leading minus) between
-    `minimum` and `maximum`; None for anything else."""
-    text = (raw or "").strip()
-    if not _INT.fullmatch(text):
-        return None
-    value = int(text)
-    if (minimum is not None and value < minimum) or value > maximum:
-        return None
-    return value
-
-
-def parse_date(raw: str | None) -> date | None:
-    """A YYYY-MM-DD date from the URL between MIN_DATE and MAX_DATE; None for anything else."""
-    text = (raw or "").strip()
-    if not _DATE.fullmatch(text):
-        return None
-    try:
-        value = date.fromisoformat(text)
-    except ValueError:  # 2026-02-30
-        return None
-    return value if MIN_DATE <= value <= MAX_DATE else None
 
 
 def entered(seeds_key: str, widget_key: str, read: Callable[[], T]) -> T:
@@ -57,11 +44,6 @@ def entered(seeds_key: str, widget_key: str, read: Callable[[], T]) -> T:
     if seeds_key not in state or widget_key not in state:
         state[seeds_key] = read()
     return state[seeds_key]
-
-
-def quoted(value: str, limit: int = 40) -> str:
-    """A value from the URL shortened to quote back in a note ("Ignored status 'xyz…'")."""
-    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 def encode(value: object) -> str:

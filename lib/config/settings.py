@@ -43,6 +43,8 @@ class Settings:
     sheets: Mapping[str, Any] = field(default_factory=dict)
     # Declaration files skipped because they cannot be used: path -> one-line reason
     declaration_errors: Mapping[str, str] = field(default_factory=dict)
+    # [health] as written: interval_s, timeout_s, history_minutes (lib.health.config)
+    health: Mapping[str, Any] = field(default_factory=dict)
     # [workflows] dir: one declaration file per workflow (lib.workflows.declaration)
     workflows_dir: Path = ROOT / "workflows"
 
@@ -173,5 +175,6 @@ def load_settings(
         gateway=_gateway(raw.get("gateway"), secret, demo_secrets),
         sheets=sheets,
         declaration_errors=declaration_errors,
+        health=raw.get("health", {}),
         workflows_dir=resolve_path(raw.get("workflows", {}).get("dir", "workflows")),
     )

@@ -246,7 +246,10 @@ def describe(target: Target, exc: BaseException, timeout_s: float) -> str:
     """Why the check failed, in one line without secrets."""
     if isinstance(exc, CheckFailed):
         text = str(exc)
-    elif isinstance(exc, requests.Timeout):
+    elif isinstance(exc, requests.Timeout) or (
+        # Through a Retry adapter, urllib3 reports a read timeout as a connection error.
+        isinstance(exc, requests.ConnectionError) and "timed out" in str(exc)
+    ):
         text = f"no answer within {timeout_s:g} s"
     elif isinstance(exc, requests.ConnectionError):
         text = "cannot connect" + (" (connection refused)" if _refused(exc) else "")

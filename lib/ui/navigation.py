@@ -33,6 +33,7 @@ PAGES = (
     PageSpec("app_pages/seller.py", "seller", "Seller portal", ":material/storefront:"),
     PageSpec("app_pages/dashboard.py", "dashboard", "Dashboard", ":material/monitoring:"),
     PageSpec("app_pages/spreadsheets.py", "spreadsheets", "Spreadsheets", ":material/table_chart:"),
+    PageSpec("app_pages/integrations.py", "integrations", "Integrations", ":material/hub:"),
     PageSpec("app_pages/audit.py", "audit", "Audit log", ":material/policy:"),
 )
 

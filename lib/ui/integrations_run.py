@@ -1,0 +1,215 @@
+"""Integrations › one run: its progress while it runs, its result when it has finished.
+
+A run this server process holds (lib.workflows.live) shows its progress (done / failed / left,
+the current step) refreshed by a fragment every second with a Stop button, then its outcome,
+the result table masked, downloads, the failed items with "Retry the failed items", and its
+steps. A run recorded by another process, or before this one restarted (lib.workflows.runs),
+shows what its record keeps: outcome, steps and failed items, not its rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from lib.access.masking import mask_frame, mask_named_columns, named_columns
+from lib.errors import BackofficeError
+from lib.ui import export
+from lib.ui.integrations_runs_table import params_text, when_text
+from lib.ui.widgets import escape_markdown, show_error
+from lib.workflows import live
+from lib.workflows.declaration import Workflow
+from lib.workflows.live import LiveRun
+from lib.workflows.model import FailedItem, StepReport
+from lib.workflows.runs import RunRecord, RunStore
+
+K = "integrations_"
+STOPPING = f"{K}stopping"  # the run whose Stop was pressed in this session
+OPENED = f"{K}opened"  # a run started by Retry: the page opens it
+REFRESH_S = 1.0  # how often a running run's progress is read again
+BADGES: dict[str, tuple[str, str]] = {  # outcome -> (colour, icon)
+    "running": ("blue", ":material/progress_activity:"),
+    "ok": ("green", ":material/check_circle:"),
+    "partial": ("orange", ":material/warning:"),
+    "failed": ("red", ":material/error:"),
+    "stopped": ("gray", ":material/stop_circle:"),
+    "interrupted": ("red", ":material/sync_problem:"),
+}
+STEP_COLUMNS = ["name", "kind", "items", "done", "failed", "rows", "seconds"]
+FAILED_COLUMNS = ["step", "item", "error"]
+NOT_HELD = (
+    "The rows of this run are no longer held: a run keeps its result only in the server "
+    "process that ran it, until it restarts. Run the workflow again to see them."
+)
+
+# Starts a run (lib.workflows.live.start with the page's principal, settings and engine).
+Start = Callable[..., str]
+
+
+def badge(outcome: str) -> None:
+    colour, icon = BADGES.get(outcome, ("gray", ":material/help:"))
+    st.badge(outcome, icon=icon, color=colour)  # type: ignore[arg-type]
+
+
+def masked(frame: pd.DataFrame, workflow: Workflow | None) -> pd.DataFrame:
+    """The rows as anyone may see them: the workflow's declared kinds, and every other column
+    named like personal data (lib.access.masking's one rule)."""
+    if workflow is None:
+        return mask_named_columns(frame)
+    return mask_frame(frame, {**named_columns(frame.columns), **dict(workflow.mask)})
+
+
+def show(run_id: str, workflows: Mapping[str, Workflow], start: Start, store: RunStore) -> bool:
+    """The run `run_id`; False when neither this process nor the runs store knows it."""
+    held = live.get(run_id)
+    if held is not None:
+        workflow = workflows.get(held.workflow)
+        _heading(workflow.title if workflow else held.workflow, held)
+        if held.outcome == "running":
+            _progress(run_id)
+        else:
+            _finished(held, workflow, start)
+        return True
+    record = store.get(run_id)
+    if record is None:
+        return False
+    workflow = workflows.get(record.workflow)
+    _heading(workflow.title if workflow else record.workflow, record)
+    _stored(record)
+    return True
+
+
+def _heading(title: str, run: LiveRun | RunRecord) -> None:
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.markdown(f"**{escape_markdown(title)}**")
+        badge(run.outcome)
+    parts = [f"run {run.id}", f"started {when_text(run.started_at)} by {run.actor}"]
+    if run.params:
+        parts.append(params_text(run.params))
+    if run.retry_of:
+        parts.append(f"a retry of run {run.retry_of}")
+    st.caption(escape_markdown(" · ".join(parts)))
+
+
+@st.fragment(run_every=REFRESH_S)
+def _progress(run_id: str) -> None:
+    """Done / failed / left of the step running now, read again every REFRESH_S; the whole
+    page runs again once the run has finished, to show its result."""
+    held = live.get(run_id)
+    if held is None or held.done:
+        st.rerun()
+    snap = held.progress.snapshot()
+    total, done, failed = int(snap["total"]), int(snap["done"]), int(snap["failed"])
+    step = str(snap["step"] or "starting")
+    st.progress(
+        min((done + failed) / total, 1.0) if total else 0.0,
+        text=escape_markdown(
+            f"Step {step}: {done:,} done / {failed:,} failed / {int(snap['left']):,} left"
+        ),
+    )
+    if st.session_state.get(STOPPING) == run_id:
+        st.caption("Stopping: the calls in flight finish, no new ones start.")
+    elif st.button("Stop", key=f"{K}stop", icon=":material/stop:"):
+        live.stop(run_id)
+        st.session_state[STOPPING] = run_id
+        st.caption("Stopping: the calls in flight finish, no new ones start.")
+
+
+def _finished(held: LiveRun, workflow: Workflow | None, start: Start) -> None:
+    result = held.result
+    if result is None:
+        st.info(NOT_HELD, icon=":material/hourglass_disabled:")
+        return
+    if result.error:
+        st.error(escape_markdown(result.error), icon=":material/error:")
+    if result.result is not None:
+        _rows(held.id, masked(result.result, workflow), workflow)
+    if result.failed:
+        _failed(result.failed)
+        if workflow is not None and st.button(
+            "Retry the failed items", key=f"{K}retry", type="primary", icon=":material/replay:"
+        ):
+            try:  # the retry runs with the first run's own values
+                new_id = start(workflow, {}, retry_of=held.id)
+            except BackofficeError as exc:
+                show_error(exc)
+            else:
+                st.session_state[OPENED] = new_id
+    _steps(result.steps)
+
+
+def _rows(run_id: str, frame: pd.DataFrame, workflow: Workflow | None) -> None:
+    st.caption(f"{len(frame):,} rows")
+    st.dataframe(frame, hide_index=True, width="stretch", key=f"{K}result")
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", workflow.name if workflow else "workflow")
+    with st.container(horizontal=True):
+        st.download_button(
+            "Download CSV",
+            export.to_csv(frame),
+            file_name=f"{name}_{run_id}.csv",
+            mime=export.CSV_MIME,
+            icon=":material/download:",
+            key=f"{K}csv",
+        )
+        st.download_button(
+            "Download XLSX",
+            export.to_xlsx(frame, sheet_name=name[:31]),
+            file_name=f"{name}_{run_id}.xlsx",
+            mime=export.XLSX_MIME,
+            icon=":material/download:",
+            key=f"{K}xlsx",
+        )
+
+
+def failed_frame(failed: Sequence[FailedItem | Mapping[str, Any]]) -> pd.DataFrame:
+    rows = [f if isinstance(f, Mapping) else asdict(f) for f in failed]
+    return pd.DataFrame(
+        [{c: r.get(c) for c in FAILED_COLUMNS} for r in rows], columns=FAILED_COLUMNS
+    )
+
+
+def steps_frame(steps: Sequence[StepReport | Mapping[str, Any]]) -> pd.DataFrame:
+    rows = [s if isinstance(s, Mapping) else s.as_dict() for s in steps]
+    return pd.DataFrame([{c: r.get(c) for c in STEP_COLUMNS} for r in rows], columns=STEP_COLUMNS)
+
+
+def _failed(failed: Sequence[FailedItem | Mapping[str, Any]]) -> None:
+    st.markdown(f"**Failed items** ({len(failed):,})")
+    st.dataframe(failed_frame(failed), hide_index=True, width="stretch", key=f"{K}failed")
+
+
+def _steps(steps: Sequence[StepReport | Mapping[str, Any]]) -> None:
+    if not steps:
+        return
+    st.markdown("**Steps**")
+    st.dataframe(
+        steps_frame(steps),
+        hide_index=True,
+        width="stretch",
+        key=f"{K}steps",
+        column_config={"seconds": st.column_config.NumberColumn("seconds", format="%.2f")},
+    )
+
+
+def _stored(record: RunRecord) -> None:
+    """A run known only from its record: what the record keeps."""
+    if record.outcome == "running":
+        st.info(
+            "This run is not held by this server process: it runs in another one, or stopped "
+            "with a process that ended.",
+            icon=":material/sync_problem:",
+        )
+    if record.error:
+        st.error(escape_markdown(record.error), icon=":material/error:")
+    if record.outcome != "running":
+        st.caption(f"{record.rows:,} rows")
+    if record.outcome in ("ok", "partial", "stopped"):
+        st.info(NOT_HELD, icon=":material/hourglass_disabled:")
+    if record.failed:
+        _failed(record.failed)
+    _steps(record.steps or [])

@@ -14,6 +14,7 @@ as down, and that target is not checked again until the hung check returns.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from dataclasses import dataclass
@@ -64,7 +65,7 @@ class HealthChecker:
         timeout_s: float | None = None,
         targets: list[Target] | None = None,
     ) -> None:
-        cfg = HealthConfig.of(getattr(settings, "health", None))
+        cfg = HealthConfig.of(settings.health)
         self.interval_s = interval_s if interval_s is not None else cfg.interval_s
         self.timeout_s = timeout_s if timeout_s is not None else cfg.timeout_s
         self.targets = list(targets if targets is not None else targets_for(settings))
@@ -85,11 +86,13 @@ class HealthChecker:
             self._thread.start()
         return self
 
-    def stop(self) -> None:
-        """Stop checking; waits for the round in progress (a timeout at most) to end."""
+    def stop(self, wait: bool = True) -> None:
+        """Stop checking. `wait`: until the round in progress (a timeout at most) ends;
+        otherwise the thread ends by itself after that round."""
         self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=self.timeout_s + GRACE_S + 1)
+        thread = self._thread
+        if wait and thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=self.timeout_s + GRACE_S + 1)
 
     @property
     def running(self) -> bool:
@@ -185,15 +188,23 @@ class HealthChecker:
 
 
 def _release(checker: HealthChecker) -> None:
-    checker.stop()
+    checker.stop(wait=False)  # called while a page renders: do not wait for a round
 
 
-@st.cache_resource(show_spinner=False, on_release=_release)
-def _process_checker(config_path: str, _settings: Settings) -> HealthChecker:
-    # Keyed by the configuration file: st.cache_resource.clear() stops it (on_release).
+@st.cache_resource(show_spinner=False, on_release=_release, max_entries=1)
+def _process_checker(config_path: str, targets_digest: str, _settings: Settings) -> HealthChecker:
+    # One entry: when the configuration changes (another file, a sheet connected on the
+    # Spreadsheets page) the new checker replaces the old one, which is stopped (on_release),
+    # as it is by st.cache_resource.clear().
     return HealthChecker(_settings).start()
+
+
+def _digest(settings: Settings) -> str:
+    """What the checker was made from, as a digest (the text holds secrets; the key must not)."""
+    text = repr((settings.sources, settings.gateway, dict(settings.health)))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def for_process(settings: Settings) -> HealthChecker:
     """The process's checker for this configuration, started on first use (not waited for)."""
-    return _process_checker(str(settings.config_path), settings)
+    return _process_checker(str(settings.config_path), _digest(settings), settings)

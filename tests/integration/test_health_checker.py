@@ -190,10 +190,16 @@ def test_a_silent_api_is_down_after_its_timeout_and_does_not_hold_up_the_others(
 
 
 def test_one_checker_per_process_started_in_the_background_and_stopped_with_the_caches(
-    settings: Settings,
+    settings: Settings, tmp_path: Path
 ) -> None:
     def checker_threads() -> list[threading.Thread]:
-        return [t for t in threading.enumerate() if t.name == "health-checker"]
+        return [t for t in threading.enumerate() if t.name == "health-checker" and t.is_alive()]
+
+    def no_checker_thread_within(seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while checker_threads() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not checker_threads()
 
     st.cache_resource.clear()
     try:
@@ -203,6 +209,17 @@ def test_one_checker_per_process_started_in_the_background_and_stopped_with_the_
         assert first.running and len(checker_threads()) == 1
         # The first round runs in the checker's thread: nobody called check_now.
         wait_for(first, lambda s: all(t.ok is not None for t in s.values()), WITHIN_S)
+
+        # The configuration changes (a sheet connected, say): a new checker replaces the old.
+        changed = settings.config_path.read_text(encoding="utf-8").replace(
+            "[sources.sheets.tables.store_sales]", "[sources.sheets.tables.store_sales_2]"
+        )
+        settings.config_path.write_text(changed, encoding="utf-8")
+        second = for_process(load_settings(settings.config_path))
+        assert second is not first and not first.running and second.running
+        assert "sheets.store_sales_2" in [t.name for t in second.targets]
+        assert for_process(load_settings(settings.config_path)) is second
     finally:
         st.cache_resource.clear()
-    assert not first.running and checker_threads() == []
+    assert not second.running
+    assert no_checker_thread_within(TIMEOUT_S + 2), checker_threads()

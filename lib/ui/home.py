@@ -1,6 +1,7 @@
-"""The Home page: the pages this user may open and, for staff, the sources behind the app —
-reachable or not, rows, last refresh. Sellers are external: they get a welcome and their
-portal, nothing about the back ends (policy.sees_sources)."""
+"""The Home page: the pages this user may open and, for staff, a line of back-end health
+badges and the sources behind the app — reachable or not, rows, last refresh. Sellers are
+external: they get a welcome and their portal, nothing about the back ends
+(policy.sees_sources)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import streamlit as st
 from lib.access import policy
 from lib.access.principal import Principal
 from lib.config import runtime
+from lib.ui import health
 from lib.ui.navigation import allowed_pages
 from lib.ui.widgets import ago, escape_markdown
 
@@ -80,6 +82,7 @@ def render(principal: Principal) -> None:
     if policy.sees_sources(principal):
         st.write(f"Signed in as **{name}** ({roles}).")
         page_links(principal)
+        health.compact(principal)
         sources_overview()
     else:
         st.write(f"Welcome, **{name}**.")

@@ -1,0 +1,198 @@
+"""The back-end health panel: every source and service, up or down, how fast, since when it
+fails. `panel()` is the full table on /integrations; `compact()` is one line of badges on
+Home for staff. Both read the process's one background checker (lib.health.checker) and
+refresh themselves in place (st.fragment(run_every=...)): a back end that goes down turns
+red without a reload. Nothing here checks a back end on page load."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import pandas as pd
+import streamlit as st
+
+from lib.access import policy
+from lib.access.principal import Principal
+from lib.config import runtime
+from lib.health.checker import HealthChecker, TargetHealth, for_process
+from lib.ui.navigation import allowed_pages
+from lib.ui.widgets import ago, escape_markdown
+
+UP, DOWN, UNCHECKED = "🟢 up", "🔴 down", "⚪ not checked yet"
+MAX_REFRESH_S = 5.0  # the panel redraws at least this often: a down back end shows soon
+
+
+def _checker() -> HealthChecker:
+    return for_process(runtime.settings())
+
+
+def _refresh_every(checker: HealthChecker) -> timedelta:
+    """How often a panel redraws: the check interval, capped so the page follows closely."""
+    interval = checker.interval_s
+    return timedelta(seconds=max(0.5, min(interval, MAX_REFRESH_S)))
+
+
+def status_of(target: TargetHealth) -> str:
+    if target.ok is None:
+        return UNCHECKED
+    return UP if target.ok else DOWN
+
+
+def one_line(text: object | None, limit: int = 160) -> str:
+    """An error as one short line (the checker's are one line already; this keeps it so)."""
+    if not text:
+        return ""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
+def _last_error(target: TargetHealth) -> str:
+    """Why it is down; for one up again, the latest failure still in memory and when."""
+    if target.ok is False:
+        return one_line(target.error) or "down"
+    if target.last_error:
+        return f"{one_line(target.last_error)} ({ago(target.last_error_at)})"
+    return ""
+
+
+def table(targets: Sequence[TargetHealth]) -> pd.DataFrame:
+    """One row per back end, in the checker's order (the config's)."""
+    return pd.DataFrame(
+        [
+            {
+                "status": status_of(t),
+                "back end": t.name,
+                "kind": t.kind,
+                "where": t.where,
+                "last ms": _ms(t.latency_ms),
+                "p95 1 h ms": _ms(t.p95_ms),
+                "latency": [round(v, 1) for v in t.latencies],
+                "version": t.version or "",
+                "last error": _last_error(t),
+                "down since": ago(t.down_since) if t.ok is False and t.down_since else "",
+                "checked": ago(t.last_checked) if t.last_checked else "not yet",
+            }
+            for t in targets
+        ],
+        columns=[
+            "status",
+            "back end",
+            "kind",
+            "where",
+            "last ms",
+            "p95 1 h ms",
+            "latency",
+            "version",
+            "last error",
+            "down since",
+            "checked",
+        ],
+    )
+
+
+def summary(targets: Sequence[TargetHealth]) -> str:
+    """'7 of 8 back ends up' (and how many wait for their first check)."""
+    up = sum(t.ok is True for t in targets)
+    line = f"{up} of {len(targets)} back ends up"
+    waiting = sum(t.ok is None for t in targets)
+    return f"{line} ({waiting} not checked yet)" if waiting else line
+
+
+COLUMNS = {
+    "status": st.column_config.TextColumn("status", pinned=True, width="small"),
+    "back end": st.column_config.TextColumn("back end", pinned=True),
+    "last ms": st.column_config.NumberColumn("last ms", format="%.0f", width="small"),
+    "p95 1 h ms": st.column_config.NumberColumn(
+        "p95 1 h ms", format="%.0f", width="small", help="95th percentile over the last hour"
+    ),
+    "latency": st.column_config.LineChartColumn("latency (1 h)", y_min=0, width="small"),
+    "last error": st.column_config.TextColumn("last error", width="large"),
+}
+
+
+def _panel_body() -> None:
+    checker = _checker()
+    targets = checker.snapshot()
+    head, button = st.columns([4, 1], vertical_alignment="center")
+    down = [t for t in targets if t.ok is False]
+    text = summary(targets)
+    if down:
+        head.markdown(f":red[**{text}**]")
+    else:
+        head.markdown(f"**{text}**")
+    if button.button("Check now", key="health_check_now", icon=":material/refresh:"):
+        checker.check_now()
+        targets = checker.snapshot()
+        down = [t for t in targets if t.ok is False]
+    st.dataframe(table(targets), hide_index=True, width="stretch", column_config=COLUMNS)
+    # The failing ones again below the table, whole: on a phone the error column is far right.
+    for t in down:
+        since = f" (down since {ago(t.down_since)})" if t.down_since else ""
+        st.error(
+            escape_markdown(f"{t.name}: {one_line(t.error) or 'down'}{since}"),
+            icon=":material/cloud_off:",
+        )
+    checked = [t.last_checked for t in targets if t.last_checked]
+    st.caption(
+        f"Checked in the background every {_interval_text(checker)}; "
+        f"last check {ago(max(checked)) if checked else 'not yet'}."
+    )
+
+
+def _interval_text(checker: HealthChecker) -> str:
+    seconds = checker.interval_s
+    return f"{seconds:g} s"
+
+
+def panel() -> None:
+    """The full health panel (the caller gives it a heading), redrawn in place every few
+    seconds."""
+    refresh = _refresh_every(_checker())
+    st.fragment(_panel_body, run_every=refresh, key="health_panel")()
+
+
+def _badge(target: TargetHealth) -> None:
+    name = escape_markdown(target.name)
+    if target.ok is None:
+        st.badge(f"{name} …", icon=":material/hourglass_empty:", color="gray")
+    elif target.ok:
+        ms = f" {target.latency_ms:.0f} ms" if target.latency_ms is not None else ""
+        st.badge(f"{name} up{ms}", icon=":material/check_circle:", color="green")
+    else:
+        st.badge(
+            f"{name} down",
+            icon=":material/error:",
+            color="red",
+            help=escape_markdown(one_line(target.error) or "down"),
+        )
+
+
+def _compact_body(link: str | None) -> None:
+    targets = _checker().snapshot()
+    with st.container(horizontal=True, gap="small"):
+        for t in targets:
+            _badge(t)
+    for t in (t for t in targets if t.ok is False):
+        since = f" — down since {ago(t.down_since)}" if t.down_since else ""
+        st.caption(escape_markdown(f"{t.name}: {one_line(t.error, 120) or 'down'}{since}"))
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.caption(summary(targets))
+        if link:
+            st.page_link(link, label="Back-end health", icon=":material/monitor_heart:")
+
+
+def compact(principal: Principal) -> None:
+    """Home's one line of back-end badges, for staff only: sellers see nothing of the back
+    ends. A link to the full panel for those who may open /integrations."""
+    if not policy.sees_sources(principal):
+        return
+    link = next((p.file for p in allowed_pages(principal) if p.url_path == "integrations"), None)
+    st.subheader("Back ends")
+    # Home follows at the check interval itself: no need to redraw it more often.
+    refresh = timedelta(seconds=_checker().interval_s)
+    st.fragment(_compact_body, run_every=refresh, key="health_compact")(link)

@@ -287,7 +287,9 @@ def _sheet_reason(target: Target, exc: BaseException) -> str:
         return "the file is a directory"
     if isinstance(exc, OSError):
         return f"cannot read the file: {exc.strerror or type(exc).__name__}"
-    if type(exc).__name__ in ("CalamineError", "PasswordError"):
+    from python_calamine import CalamineError
+
+    if isinstance(exc, CalamineError):  # a broken zip or XML, a password
         return "not a readable XLSX workbook"
     if target.source is not None:
         from lib.reading.sources import google_sheets

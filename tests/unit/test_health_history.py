@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from lib.config.settings import Settings, load_settings
 from lib.errors import ConfigError
-from lib.health.checks import server_version
+from lib.health.checks import run_check, scrub, server_version
 from lib.health.config import HealthConfig
 from lib.health.history import History, Sample, percentile
-from lib.health.targets import targets_for
+from lib.health.targets import Target, targets_for
 from lib.reading.sources.base import SourceConfig
 
 T0 = 1_800_000_000.0
@@ -139,3 +140,46 @@ def test_server_versions_as_people_say_them() -> None:
     )
     assert server_version("10.11.6-MariaDB-0+deb12u1") == "MariaDB 10.11.6"
     assert server_version("8.0.36") == "MySQL 8.0.36"
+
+
+# --- checks that need no server: files ---------------------------------------------------------
+
+
+def sheet_target(tmp_path: Path, **spec: object) -> Target:
+    cfg = SourceConfig("sheets", "sheet", options={"base_dir": str(tmp_path)})
+    return Target("sheets.t", "sheet", "f", cfg, spec)
+
+
+def test_a_sheet_file_is_up_when_readable_and_down_saying_why(tmp_path: Path) -> None:
+    (tmp_path / "spend.csv").write_text("month,spend\n2026-01,10\n", encoding="utf-8")
+    (tmp_path / "broken.xlsx").write_bytes(b"not a zip")
+    assert run_check(sheet_target(tmp_path, file="spend.csv"), 1).ok
+    missing = run_check(sheet_target(tmp_path, file="/srv/private/gone.csv"), 1)
+    assert (missing.ok, missing.error) == (False, "file not found: gone.csv")
+    broken = run_check(sheet_target(tmp_path, file="broken.xlsx"), 1)
+    assert (broken.ok, broken.error) == (False, "not a readable XLSX workbook")
+    neither = run_check(sheet_target(tmp_path, file="spend.csv.bak"), 1)
+    assert neither.ok is False
+
+
+def test_a_sqlite_database_says_its_version_and_a_missing_one_is_not_created(
+    tmp_path: Path,
+) -> None:
+    sqlite3.connect(tmp_path / "crm.sqlite").close()
+    up = run_check(Target("crm", "sql", "crm.sqlite", SourceConfig("crm", "sql", options={
+        "url": f"sqlite:///{tmp_path}/crm.sqlite"})), 1)  # fmt: skip
+    assert up.ok and up.version and up.version.startswith("SQLite 3.")
+    gone = tmp_path / "gone.sqlite"
+    down = run_check(Target("crm", "sql", "gone.sqlite", SourceConfig("crm", "sql", options={
+        "url": f"sqlite:///{gone}"})), 1)  # fmt: skip
+    assert (down.ok, down.error) == (False, "database file not found: gone.sqlite")
+    assert not gone.exists()
+
+
+def test_an_error_is_one_line_without_secrets_or_credentials_in_urls() -> None:
+    cfg = SourceConfig("api", "rest", secrets={"token": "tok-S3cret-123"})
+    target = Target("api", "rest", "h:1", cfg)
+    text = "failed for https://bot:pw-1@api.example.com/x\nwith header Bearer tok-S3cret-123"
+    line = scrub(target, text)
+    assert line == "failed for https://***@api.example.com/x with header Bearer ***"
+    assert len(scrub(target, "x" * 500)) == 200

@@ -17,16 +17,22 @@ from lib.reading.sources.flatten import to_arrow
 MAX_PAGES = 10_000  # a server that never stops paginating must not hang a page
 
 
-def session_for(cfg: SourceConfig) -> requests.Session:
-    """A session that sends the auth header and retries idempotent reads on 5xx and resets."""
+def session_for(cfg: SourceConfig, *, retries: int | None = None) -> requests.Session:
+    """A session that sends the auth header and retries idempotent reads on 5xx and resets.
+
+    `retries=0`: urllib3 does not retry at all (a caller that retries itself, as workflow
+    calls do, sees each timeout and connection error as itself)."""
     opts = cfg.options
-    retry = Retry(
-        total=int(opts.get("retries", 2)),
-        backoff_factor=float(opts.get("backoff", 0.5)),
-        status_forcelist=(500, 502, 503, 504),
-        allowed_methods=("GET",),
-        raise_on_status=False,
-    )
+    if retries == 0:
+        retry = Retry(0, read=False)  # what requests does without max_retries
+    else:
+        retry = Retry(
+            total=int(opts.get("retries", 2) if retries is None else retries),
+            backoff_factor=float(opts.get("backoff", 0.5)),
+            status_forcelist=(500, 502, 503, 504),
+            allowed_methods=("GET",),
+            raise_on_status=False,
+        )
     session = requests.Session()
     session.mount("http://", HTTPAdapter(max_retries=retry))
     session.mount("https://", HTTPAdapter(max_retries=retry))
@@ -37,9 +43,13 @@ def session_for(cfg: SourceConfig) -> requests.Session:
     return session
 
 
+def url_for(cfg: SourceConfig, path: str) -> str:
+    return str(cfg.options["base_url"]).rstrip("/") + path
+
+
 def get_json(cfg: SourceConfig, session: requests.Session, path: str, params: Mapping) -> Any:
     """One GET, its failures turned into a one-line SourceUnavailable without secrets."""
-    url = str(cfg.options["base_url"]).rstrip("/") + path
+    url = url_for(cfg, path)
     timeout = float(cfg.options.get("timeout", 10))
     try:
         resp = session.get(url, params=dict(params), timeout=timeout)

@@ -101,6 +101,14 @@ def _gateway(
     return {**out, "secret_key": key}
 
 
+def _health(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    # Checked here so a wrong value stops the app at start, not the first health panel.
+    from lib.health.config import HealthConfig
+
+    HealthConfig.of(raw)
+    return raw
+
+
 def _source_config(
     name: str,
     raw: Mapping[str, Any],
@@ -175,6 +183,6 @@ def load_settings(
         gateway=_gateway(raw.get("gateway"), secret, demo_secrets),
         sheets=sheets,
         declaration_errors=declaration_errors,
-        health=raw.get("health", {}),
+        health=_health(raw.get("health", {})),
         workflows_dir=resolve_path(raw.get("workflows", {}).get("dir", "workflows")),
     )

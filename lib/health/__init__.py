@@ -1,8 +1,6 @@
 """Back-end health: every source and the payment gateway checked in the background.
 
-`lib.health.checker.for_process(settings).snapshot()` is what the health panel shows.
+`lib.health.checker.for_process(settings).snapshot()` is what the health panel shows
+(nothing imported here: lib.config.settings checks `[health]` with lib.health.config, and
+that must not pull in the checker and Streamlit).
 """
-
-from lib.health.checker import HealthChecker, TargetHealth, for_process
-
-__all__ = ["HealthChecker", "TargetHealth", "for_process"]

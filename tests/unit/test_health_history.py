@@ -183,3 +183,11 @@ def test_an_error_is_one_line_without_secrets_or_credentials_in_urls() -> None:
     line = scrub(target, text)
     assert line == "failed for https://***@api.example.com/x with header Bearer ***"
     assert len(scrub(target, "x" * 500)) == 200
+
+
+def test_a_wrong_health_value_stops_loading_the_config(tmp_path: Path) -> None:
+    text = load_settings().config_path.read_text(encoding="utf-8")
+    bad = tmp_path / "backoffice.toml"
+    bad.write_text(text.replace("interval_s = 15", "interval_s = -1"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[health\] interval_s"):
+        load_settings(bad)

@@ -133,7 +133,8 @@ class HealthChecker:
                     results[name] = CheckResult(
                         False, self.timeout_s * 1000, None, f"no answer within {self.timeout_s:g} s"
                     )
-            self._record(results)
+            # A copy: a hung check that ends now must not change what this round records.
+            self._record(dict(results))
 
     def _still_hung(self, target: Target, results: dict[str, CheckResult]) -> bool:
         hung = self._hung.get(target.name)

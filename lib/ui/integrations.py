@@ -41,35 +41,38 @@ KEEP = frozenset({"workflow", "run", "embed", "embed_options"})
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def _run_workflow(run_id: str, store: RunStore) -> str | None:
-    """The name of the workflow run `run_id` ran, if this process or the store knows it."""
+def _run_of(run_id: str, store: RunStore) -> tuple[str, dict[str, Any]] | None:
+    """The workflow run `run_id` ran and its parameters (as stored: masked), if this process
+    or the store knows it."""
     held = live.get(run_id)
     if held is not None:
-        return held.workflow
+        return held.workflow, held.params
     record = store.get(run_id)
-    return record.workflow if record is not None else None
+    return (record.workflow, record.params) if record is not None else None
 
 
 def _from_url(workflows: Mapping[str, Workflow], store: RunStore) -> dict[str, Any]:
-    """What the link asks for, checked; a note for each value ignored. Opens its run."""
+    """What the link asks for, checked; a note for each value ignored. Opens its run, whose
+    workflow and parameters the form then shows."""
     q, notes = st.query_params, []
+    raw = q.to_dict()
     name = (q.get("workflow") or "").strip()
     if name and name not in workflows:
-        notes.append(
-            f"Ignored workflow '{url_state.quoted(name)}' from the link: no such workflow."
-        )
+        quoted = url_state.quoted(name)
+        notes.append(f"Ignored workflow '{quoted}' from the link: no such workflow.")
         name = ""
     run_id = (q.get("run") or "").strip()
     if run_id:
-        owner = _run_workflow(run_id, store) if _RUN_ID.fullmatch(run_id) else None
-        if owner is None:
+        found = _run_of(run_id, store) if _RUN_ID.fullmatch(run_id) else None
+        if found is None:
             notes.append(f"Ignored run '{url_state.quoted(run_id)}' from the link: no such run.")
             run_id = ""
-        elif owner in workflows:
-            name = owner  # the run decides which workflow is shown
+        elif found[0] in workflows:
+            name = found[0]  # the run decides what the form shows
+            raw = {k: url_state.encode(v) for k, v in found[1].items()}
     st.session_state[RUN] = run_id or None
     chosen = name or next(iter(workflows), "")
-    values, more = form.seeds(workflows[chosen], q.to_dict()) if chosen else ({}, [])
+    values, more = form.seeds(workflows[chosen], raw) if chosen else ({}, [])
     return {"workflow": chosen, "values": values, "notes": notes + more}
 
 

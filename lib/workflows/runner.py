@@ -33,8 +33,9 @@ from lib.reading.queries import load_query
 from lib.reading.sources.flatten import to_arrow
 from lib.workflows import calls
 from lib.workflows.combine import combine
-from lib.workflows.declaration import TEMPLATE, Step, Workflow, templates
+from lib.workflows.declaration import TEMPLATE, Param, Step, Workflow, templates
 from lib.workflows.model import FailedItem, Progress, RunResult, StepReport
+from lib.workflows.params import typed
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class _Run:
         previous: RunResult | None,
     ) -> None:
         self.workflow, self.engine, self.settings = workflow, engine, settings
-        self.params = {p.name: params.get(p.name, p.default) for p in workflow.params}
+        self.params = {p.name: _typed(p, params.get(p.name, p.default)) for p in workflow.params}
         self.progress, self.stop = progress, stop or threading.Event()
         self.previous = previous
         self.sessions = calls.Sessions()
@@ -232,6 +233,14 @@ class _Run:
 
 
 # --- values ---------------------------------------------------------------------------------
+
+
+def _typed(param: Param, value: Any) -> Any:
+    """A run parameter as its kind: a caller may pass the link's text ("50", "2026-01-31")."""
+    if isinstance(value, str) and param.kind in ("int", "date"):
+        parsed = typed(param, value) if value.strip() else None
+        return param.default if parsed is None else parsed
+    return value
 
 
 def frame_of(rows: list[dict], key: str | None = None) -> pd.DataFrame:

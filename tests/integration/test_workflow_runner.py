@@ -56,7 +56,7 @@ key = "id"
 params = { customer_id = "{id}" }
 pagination = "cursor"
 page_size = 1000
-timeout = 0.6
+timeout = 1
 retries = 3
 backoff = 0.02
 
@@ -162,7 +162,9 @@ def test_items_that_keep_failing_are_listed_exactly_and_retry_completes_the_run(
 ):
     stack.fault("order_api", mode="error500", count=None, match="customer_id=7")
     stack.fault("order_api", mode="error500", count=None, match="customer_id=13", append=True)
-    stack.fault("order_api", mode="slow", delay=2, count=None, match="customer_id=21", append=True)
+    stack.fault(
+        "order_api", mode="slow", delay=2.5, count=None, match="customer_id=21", append=True
+    )
     stack.fault("order_api", mode="error500", count=None, every=25, append=True)
     progress = Progress()
     run = stack.run(progress=progress)
@@ -171,7 +173,7 @@ def test_items_that_keep_failing_are_listed_exactly_and_retry_completes_the_run(
     assert by_item == {
         "customers 7": ("orders", "GET /orders answered HTTP 500 (4 tries)"),
         "customers 13": ("orders", "GET /orders answered HTTP 500 (4 tries)"),
-        "customers 21": ("orders", "GET /orders timed out after 0.6 s (4 tries)"),
+        "customers 21": ("orders", "GET /orders timed out after 1 s (4 tries)"),
     }
     assert progress.snapshot() == {
         "step": "names",
@@ -276,3 +278,63 @@ def test_the_shipped_customer_orders_workflow_runs_with_a_tier_filter(stack: Sta
     assert (run.outcome, run.failed) == ("ok", [])
     assert run.result is not None and len(run.result) == 12
     assert set(run.frames["customers"]["loyalty_tier"]) == {"gold"}
+
+
+def test_a_4xx_is_not_retried(stack: Stack):
+    # One refusal only: a retry would have succeeded, so the item failing shows none was made.
+    stack.fault("order_api", mode="refuse", status=404, count=1, match="customer_id=3")
+    run = stack.run()
+    assert run.outcome == "partial"
+    assert [(f.step, f.item, f.error) for f in run.failed] == [
+        ("orders", "customers 3", "GET /orders answered HTTP 404")
+    ]
+
+
+PROFILES = """
+title = "Test: one customer's orders with the customer's profile"
+concurrency = 4
+combine = "wf_test_profiles"
+
+[params.who]
+label = "Customer"
+kind = "int"
+default = 5
+min = 1
+
+[[steps]]
+name = "orders"
+source = "order_api"
+path = "/orders"
+params = { customer_id = "{who}" }
+pagination = "cursor"
+page_size = 2
+
+[[steps]]
+name = "profiles"
+source = "customer_api"
+path = "/customers/{customer_id}"
+for_each = "orders"
+key = "customer_id"
+items = ""
+"""
+
+
+def test_repeated_keys_are_called_once_and_a_path_takes_the_rows_field(
+    stack: Stack, tmp_path: Path
+):
+    (stack.settings.queries_dir / "wf_test_profiles.sql").write_text(
+        "SELECT o.id AS order_id, p.customer_id, p.id, p.loyalty_tier\n"
+        "FROM orders o JOIN profiles p USING (customer_id) ORDER BY o.id",
+        encoding="utf-8",
+    )
+    path = tmp_path / "workflows" / "wf_profiles.toml"
+    path.write_text(dedent(PROFILES), encoding="utf-8")
+    wf = load_workflow(path)
+    run = stack.run(wf, raw={"who": "5"})
+    assert (run.outcome, run.failed) == ("ok", [])
+    orders = run.frames["orders"]
+    assert len(orders) >= 2 and set(orders["customer_id"]) == {5}  # read 2 a page
+    assert run.steps[1].items == 1  # one distinct customer: one call
+    assert run.result is not None and len(run.result) == len(orders)
+    # The profile's own fields, and the key it was called for (absent from its body).
+    assert set(run.result["id"]) == {5} and set(run.result["customer_id"]) == {5}

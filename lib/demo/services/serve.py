@@ -60,8 +60,10 @@ class ServiceThread:
 
     def __init__(self, app: FastAPI, port: int = 0) -> None:
         # Bind now and hand uvicorn the socket: with port 0 nothing else can grab the port
-        # between choosing it and listening on it.
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # between choosing it and listening on it. IPPROTO_TCP named, not 0: asyncio sets
+        # TCP_NODELAY only on sockets that say TCP, and without it each answer on a kept-alive
+        # connection waits ~40 ms (Nagle against the client's delayed ACK).
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((HOST, port))
         self.port: int = self._sock.getsockname()[1]

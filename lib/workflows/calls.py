@@ -1,6 +1,7 @@
 """One workflow call to a declared REST source: a GET with the source's auth header (built by
 lib.reading.sources.rest, the one way), its own timeout, and retries with exponential backoff
-on 5xx answers, timeouts and refused connections; never on a 4xx, which a retry cannot fix.
+on 5xx answers, timeouts and refused or broken connections; never on a 4xx, which a retry
+cannot fix, except 429 (too many requests: a later try is what the server asks for).
 
 A call that still fails raises CallFailed with one line a user can read: the method, the path
 (never the query string, which may carry a filter's value), what went wrong and how many tries.
@@ -19,6 +20,8 @@ import requests
 from lib.errors import BackofficeError
 from lib.reading.sources import rest
 from lib.reading.sources.base import SourceConfig
+
+TOO_MANY = 429
 
 
 class CallFailed(BackofficeError):
@@ -119,10 +122,13 @@ def _try(
         if "timed out" in str(exc):  # some read timeouts surface as connection errors
             return _Failure(f"{call} timed out after {timeout:g} s", retry=True)
         return _Failure(f"{call}: cannot connect to {_site(cfg)}", retry=True)
+    except requests.exceptions.ChunkedEncodingError:
+        return _Failure(f"{call}: the connection broke off mid-answer", retry=True)
     except requests.RequestException as exc:
         return _Failure(f"{call} failed ({type(exc).__name__})", retry=False)
     if resp.status_code >= 400:
-        return _Failure(f"{call} answered HTTP {resp.status_code}", resp.status_code >= 500)
+        again = resp.status_code >= 500 or resp.status_code == TOO_MANY
+        return _Failure(f"{call} answered HTTP {resp.status_code}", again)
     try:
         return _Body(resp.json())
     except ValueError:

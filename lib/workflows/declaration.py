@@ -1,6 +1,20 @@
 """Workflow declarations: `workflows/<name>.toml` read into frozen dataclasses, checked key by
 key. A broken file is skipped with a one-line reason naming the file and the key; the others
-still load. The format is described in README ("Integrations") and workflows/*.toml."""
+still load. workflows/customer_orders.toml is a full example. In short:
+
+    title, description; concurrency = 8 (per-item calls at once, 1..32)
+    combine = "q"               queries/q.sql over the steps' rows, each a table named after
+                                its step, bound with the run parameters it names
+    mask = { col = "name" }     optional masking kinds of result columns
+    [params.x]                  label, kind = choice|text|int|date, options (choice), min/max
+                                (int), default (required unless optional = true), help
+    [[steps]] name, query = "q" [params]            a named query on the engine
+    [[steps]] name, source, path, params, pagination = none|page|cursor, items, page_size,
+              max_rows, timeout, retries, backoff   a GET to a rest source
+              + for_each = "<earlier step>", key    one GET per distinct key of its rows
+
+A value "{x}" in params or path is run parameter x, or (for_each) the row's field x first.
+"""
 
 from __future__ import annotations
 

@@ -228,7 +228,10 @@ class _Run:
                 report.done += 1
         new = frame_of(rows, key=step.key)
         if retry is not None and self.previous is not None:
-            new = pd.concat([self.previous.frames[step.name], new], ignore_index=True)
+            kept = self.previous.frames[step.name]
+            # An empty side has no types to agree with: the other one is the frame.
+            if not kept.empty:
+                new = kept if new.empty else pd.concat([kept, new], ignore_index=True)
         self.frames[step.name] = new
 
 

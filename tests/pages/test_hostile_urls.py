@@ -54,6 +54,12 @@ PARAMS = (
     "bymonth",
     "chart",
     "show",
+    "workflow",
+    "run",
+    "tier",
+    "limit",
+    "priority",
+    "channel",
 )
 MARKDOWN = "**bold** [x](http://evil) :red[red] `code`"
 CODES = ":material/home: :smile:"  # a Material icon and an emoji shortcode

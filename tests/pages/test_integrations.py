@@ -10,6 +10,7 @@ Fragments with run_every do not tick in AppTest, so the tests follow a run with 
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -290,3 +291,45 @@ def test_an_admin_may_open_the_page(app: App):
     assert [t.value for t in at.title] == ["Integrations"]
     subheaders = [s.value for s in at.subheader]
     assert subheaders[:3] == ["Workflows", "Recent runs", "Back-end health"]
+
+
+def test_a_run_shows_its_progress_and_stops_when_asked(
+    services_app: App, demo_services: dict[str, str]
+):
+    # Every order call takes a second: 40 customers, 8 at once, take about 5 s.
+    arm(demo_services["order_api"], mode="slow", delay=1.0, match="customer_id=", count=None)
+    at = open_page(services_app, PAGE, "operator", workflow=WORKFLOW, limit="40")
+    at.button(key=form.submit_key(load_workflow(WORKFLOW_FILE))).click().run()
+    assert outcome(at) == "running"
+    [bar] = at.get("progress")
+    assert re.fullmatch(r"Step \w+: [0-9]+ done / [0-9]+ failed / [0-9]+ left", bar.proto.text)
+    at.button(key="integrations_stop").click().run()
+    assert not at.exception, at.exception
+    follow(at)
+    assert outcome(at) == "stopped"
+    item_step = steps(at)[per_item_step()]
+    assert item_step["done"] < 40
+    arm(demo_services["order_api"], mode="none")
+
+
+def test_contact_details_in_a_result_are_masked(
+    tmp_path: Path, demo_dir: Path, demo_services: dict[str, str], monkeypatch
+):
+    tickets = json.loads((demo_dir / "tickets.json").read_text(encoding="utf-8"))
+    ticket = next(t for t in tickets if t["status"] == "open")
+    ticket["subject"] = "Call me on 010-2345-6789 or at sora.park@example.com, order 4321"
+    (demo_dir / "tickets.json").write_text(json.dumps(tickets, ensure_ascii=False), "utf-8")
+    config = write_config(tmp_path, demo_dir, demo_services)
+    # A MongoDB stand-in of its own, seeded from the changed file (one per URI per process).
+    text = config.read_text(encoding="utf-8").replace("mongomock://demo", f"mongomock://{tmp_path}")
+    config.write_text(text, encoding="utf-8")
+    live.reset()
+    with apps_for(config, monkeypatch) as make:
+        at = open_page(make, PAGE, "admin", workflow="tickets_with_profiles")
+        at.button(key="integrations_run_tickets_with_profiles").click().run()
+        follow(at)
+    assert outcome(at) in ("ok", "partial")
+    result = next(df.value for df in at.dataframe if "subject" in df.value.columns)
+    subject = result.set_index("ticket").loc[ticket["_id"], "subject"]
+    assert subject == "Call me on 010-****-6789 or at s***@example.com, order 4321"
+    live.reset()

@@ -264,20 +264,34 @@ def test_stop_lists_the_items_not_run_and_retry_finishes_them(stack: Stack, clea
     pd.testing.assert_frame_equal(expected(again), clean)
 
 
-def test_the_shipped_customer_orders_workflow_runs_with_a_tier_filter(stack: Stack):
+def test_the_shipped_customer_orders_workflow_partial_then_retried(stack: Stack):
     shipped = dataclasses.replace(stack.settings, queries_dir=ROOT / "queries")
     found, errors = load_workflows(ROOT / "workflows", shipped)
-    if "customer_orders" not in found:
-        pytest.skip(f"workflows/customer_orders.toml not there yet ({errors})")
-    wf = load_workflow(ROOT / "workflows" / "customer_orders.toml")
-    params, notes = parse_params(wf, {"tier": "gold", "limit": "12"})
-    assert notes == []
-    run = run_workflow(
-        wf, params, engine=stack.engine, settings=shipped, progress=Progress(), stop=None
-    )
-    assert (run.outcome, run.failed) == ("ok", [])
-    assert run.result is not None and len(run.result) == 12
-    assert set(run.frames["customers"]["loyalty_tier"]) == {"gold"}
+    assert errors == {}
+    wf = found["customer_orders"]
+
+    def run(raw: dict[str, str], previous: RunResult | None = None) -> RunResult:
+        params, notes = parse_params(wf, raw)
+        assert notes == []
+        return run_workflow(
+            wf, params, engine=stack.engine, settings=shipped, stop=None, previous=previous
+        )
+
+    gold = run({"tier": "gold", "limit": "12"})
+    assert (gold.outcome, gold.failed) == ("ok", [])
+    assert gold.result is not None and len(gold.result) == 12
+    assert set(gold.frames["customers"]["loyalty_tier"]) == {"gold"}
+
+    clean = run({"limit": "12"})
+    stack.fault("order_api", mode="error500", count=None, match="customer_id=4")
+    stack.fault("order_api", mode="error500", count=None, every=20, append=True)
+    partial = run({"limit": "12"})
+    assert partial.outcome == "partial"
+    assert [(f.step, f.item) for f in partial.failed] == [("orders", "customers 4")]
+    stack.fault("order_api", mode="none")
+    again = run({"limit": "12"}, previous=partial)
+    assert again.outcome == "ok"
+    pd.testing.assert_frame_equal(again.result, clean.result)
 
 
 def test_a_4xx_is_not_retried(stack: Stack):

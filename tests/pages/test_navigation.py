@@ -1,5 +1,7 @@
 """Each role sees only its pages; a page it may not open shows only "not permitted"."""
 
+import tomllib
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -42,3 +44,10 @@ def test_a_page_refuses_when_nobody_is_signed_in(app):
     at = AppTest.from_file(str(ROOT / "app_pages/dashboard.py"), default_timeout=30).run()
     assert [e.value for e in at.error] == [NOT_PERMITTED]
     assert not at.metric
+
+
+def test_every_page_in_the_policy_is_a_page_of_the_app():
+    roles = tomllib.loads(policy.POLICY_FILE.read_text(encoding="utf-8"))["roles"]
+    granted = {page for spec in roles.values() for page in spec.get("pages", ())}
+    assert granted == {p.url_path for p in PAGES}
+    assert all((ROOT / p.file).is_file() for p in PAGES)

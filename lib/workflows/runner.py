@@ -62,8 +62,9 @@ def run_workflow(
 
 
 def item_label(step: Step, key: Any) -> str:
-    """How a failed item is named: the step it comes from and its key ("customers 17")."""
-    return f"{step.for_each} {key}"
+    """How a failed item is named: by the rows it comes from when the key is their id
+    ("customers 17"), else by the key's field ("customer_id 17", not "tickets 17")."""
+    return f"{step.for_each} {key}" if step.key == "id" else f"{step.key} {key}"
 
 
 class _Run:

@@ -352,3 +352,10 @@ def test_repeated_keys_are_called_once_and_a_path_takes_the_rows_field(
     assert run.result is not None and len(run.result) == len(orders)
     # The profile's own fields, and the key it was called for (absent from its body).
     assert set(run.result["id"]) == {5} and set(run.result["customer_id"]) == {5}
+    # An item whose key is not its rows' id is named by the key's field.
+    stack.fault("customer_api", mode="error500", count=None, match="/customers/5")
+    failing = stack.run(wf, raw={"who": "5"})
+    assert failing.outcome == "partial"
+    assert [(f.step, f.item, f.error) for f in failing.failed] == [
+        ("profiles", "customer_id 5", "GET /customers/5 answered HTTP 500 (3 tries)")
+    ]

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench import approvals, join_paths, masking, orders_page, sheets
+from bench import approvals, join_paths, masking, orders_page, sheets, workflows
 from bench.report import cli, table
 
 
@@ -25,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         (masking.BENCHMARK, []),
         (orders_page.BENCHMARK, []),
         (sheets.BENCHMARK, []),
+        (workflows.BENCHMARK, []),
     ]
     start = time.perf_counter()
     rows: list[tuple[str, str]] = []

@@ -425,3 +425,57 @@ def test_the_registry_keeps_its_running_runs_alive_on_record(runs_url, monkeypat
     live.stop(run_id)
     assert live.wait(run_id, 30).outcome == "stopped"
     assert live.heartbeat() is False  # nothing runs: the thread ends
+
+
+# --- with the real runner -----------------------------------------------------------------
+
+
+def test_the_shipped_customer_orders_runs_partial_then_its_retry_completes(
+    tmp_path, demo_dir, runs_url
+):
+    """live -> runner over real HTTP: one customer's orders keep failing, the run is partial
+    with that item, and the retry (of the run held here) ends ok with every customer."""
+    import dataclasses
+
+    import requests
+
+    from lib.config.settings import load_settings
+    from lib.reading.engine import Engine
+    from lib.workflows.declaration import load_workflows, parse_params
+    from tests.stack import demo_services_over, write_config
+
+    with demo_services_over(demo_dir) as urls:
+        settings = dataclasses.replace(
+            load_settings(write_config(tmp_path, demo_dir, urls)), audit_url=runs_url
+        )
+        found, errors = load_workflows(settings.workflows_dir, settings)
+        workflow = found["customer_orders"]
+        params, notes = parse_params(workflow, {"limit": "5"})
+        assert notes == []
+        engine = Engine(settings.sources, settings.queries_dir)
+        fault = {"mode": "error500", "count": None, "match": "customer_id=3"}
+        requests.post(f"{urls['order_api']}/_faults", json=fault, timeout=5).raise_for_status()
+
+        first = live.start(workflow, params, OPERATOR, settings=settings, engine=engine)
+        run = live.wait(first, timeout=120)
+        assert run.outcome == "partial"
+        assert [(f.step, f.item) for f in run.result.failed] == [("orders", "customers 3")]
+
+        requests.post(
+            f"{urls['order_api']}/_faults", json={"mode": "none"}, timeout=5
+        ).raise_for_status()
+        retry = live.start(workflow, {}, OPERATOR, settings=settings, engine=engine, retry_of=first)
+        again = live.wait(retry, timeout=120)
+    assert (again.outcome, again.result.failed) == ("ok", [])
+    assert len(again.result.result) == 5
+
+    store = runs.store_for(runs_url)
+    assert [(r.id, r.outcome, r.retry_of) for r in store.recent()] == [
+        (retry, "ok", first),
+        (first, "partial", None),
+    ]
+    recorded = store.get(first)
+    assert recorded.params == {"limit": 5, "tier": None}
+    assert [(f.step, f.item) for f in recorded.failed] == [("orders", "customers 3")]
+    assert [s["name"] for s in recorded.steps][:2] == ["customers", "orders"]
+    assert recorded.rows == 5

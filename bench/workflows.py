@@ -9,6 +9,9 @@ lib.workflows.runner.run_workflow (customers, then the per-customer calls, then 
 query); the figure is the median of --repeat runs after one untimed warm-up. With
 --latency-ms, the order API waits that long before each answer (its `slow` fault), as a back
 end across a network does: the case concurrency is for. Both variants must give the same rows.
+At +0 ms each call is CPU work on both ends, all in this process (the APIs and the runner
+share its GIL and the machine's cores): there, calls at once cannot be much faster than one by
+one, and may be slower.
 """
 
 from __future__ import annotations
@@ -164,7 +167,8 @@ def show(r: dict[str, Any]) -> str:
     return (
         table(head, rows)
         + f"\n{r['workflow']}: {r['customers']:,} customers, one order API call each; "
-        + f"median of {r['repeat']}; APIs in threads of this process over loopback"
+        + f"median of {r['repeat']}; APIs in threads of this process over loopback\n"
+        + "+0 ms: CPU-bound on both ends in one process; +N ms: a remote API's wait per call"
     )
 
 

@@ -63,9 +63,14 @@ def _from_url(workflows: Mapping[str, Workflow], store: RunStore) -> dict[str, A
         name = ""
     run_id = (q.get("run") or "").strip()
     if run_id:
-        found = _run_of(run_id, store) if _RUN_ID.fullmatch(run_id) else None
+        shown, found = url_state.quoted(run_id), None
+        try:
+            found = _run_of(run_id, store) if _RUN_ID.fullmatch(run_id) else None
+            why = "no such run"
+        except BackofficeError as exc:  # the runs store is unavailable
+            why = str(exc).rstrip(".")
         if found is None:
-            notes.append(f"Ignored run '{url_state.quoted(run_id)}' from the link: no such run.")
+            notes.append(f"Ignored run '{shown}' from the link: {why}.")
             run_id = ""
         elif found[0] in workflows:
             name = found[0]  # the run decides what the form shows
@@ -129,17 +134,31 @@ def _workflows(workflows: Mapping[str, Workflow], store: RunStore, start: run_vi
     _keep_only(workflow)
     if pressed:
         _start(workflow, values, start)
+    url = {"workflow": name, **form.encoded(workflow, values)}
     run_id = st.session_state.get(RUN)
-    url_state.write({"workflow": name, "run": run_id, **form.encoded(workflow, values)})
-    if run_id and not run_view.show(run_id, workflows, start, store):
-        st.caption(escape_markdown(f"Run {run_id} is not known here."))
-        st.session_state.pop(RUN, None)
-        url_state.write({"run": None})
+    shown = _show_run(run_id, workflows, start, store) if run_id else None
+    if shown is not None and shown.workflow == name:
+        url.update(form.encoded(workflow, shown.params))  # the link is the open run's
+    url_state.write({**url, "run": shown.id if shown else None})
     opened = st.session_state.pop(run_view.OPENED, None)
     if opened:  # a retry started: show it
         st.session_state[RUN] = opened
         url_state.write({"run": opened})
         st.rerun()
+
+
+def _show_run(
+    run_id: str, workflows: Mapping[str, Workflow], start: run_view.Start, store: RunStore
+) -> run_view.Shown | None:
+    try:
+        shown = run_view.show(run_id, workflows, start, store)
+    except BackofficeError as exc:  # the runs store is unavailable
+        show_error(exc)
+        return None
+    if shown is None:
+        st.caption(escape_markdown(f"Run {run_id} is not known here."))
+        st.session_state.pop(RUN, None)
+    return shown
 
 
 def _about(workflow: Workflow) -> None:

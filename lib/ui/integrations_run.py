@@ -47,6 +47,7 @@ NOT_HELD = (
     "process that ran it, until it restarts. Run the workflow again to see them."
 )
 
+Shown = LiveRun | RunRecord  # a run as this process holds it, or as its record keeps it
 # Starts a run (lib.workflows.live.start with the page's principal, settings and engine).
 Start = Callable[..., str]
 
@@ -69,8 +70,11 @@ def masked(frame: pd.DataFrame, workflow: Workflow | None) -> pd.DataFrame:
     return out
 
 
-def show(run_id: str, workflows: Mapping[str, Workflow], start: Start, store: RunStore) -> bool:
-    """The run `run_id`; False when neither this process nor the runs store knows it."""
+def show(
+    run_id: str, workflows: Mapping[str, Workflow], start: Start, store: RunStore
+) -> Shown | None:
+    """The run `run_id`, from this process if it holds it, else from its record; None when
+    neither knows it (RunsUnavailable when the store cannot be read)."""
     held = live.get(run_id)
     if held is not None:
         workflow = workflows.get(held.workflow)
@@ -79,14 +83,14 @@ def show(run_id: str, workflows: Mapping[str, Workflow], start: Start, store: Ru
             _progress(run_id)
         else:
             _finished(held, workflow, start)
-        return True
+        return held
     record = store.get(run_id)
     if record is None:
-        return False
+        return None
     workflow = workflows.get(record.workflow)
     _heading(workflow.title if workflow else record.workflow, record)
     _stored(record)
-    return True
+    return record
 
 
 def _heading(title: str, run: LiveRun | RunRecord) -> None:

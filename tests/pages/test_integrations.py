@@ -238,6 +238,7 @@ def test_picking_a_recent_run_opens_it(services_app: App):
     at.run()
     assert not at.exception, at.exception
     assert at.query_params["run"] == first
+    assert at.query_params["limit"] == "3"  # the link is the open run's, whatever the form holds
     assert shown_rows(at) == len(table(at, "result"))
     assert steps(at)[first_step()]["rows"] == 3
 

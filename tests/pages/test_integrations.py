@@ -310,7 +310,14 @@ def test_a_run_shows_its_progress_and_stops_when_asked(
     assert outcome(at) == "stopped"
     item_step = steps(at)[per_item_step()]
     assert item_step["done"] < 40
+    not_run = table(at, "failed")
+    assert len(not_run) == 40 - item_step["done"]
+    # What was not run is retried like failed items, and the run completes.
     arm(demo_services["order_api"], mode="none")
+    at.button(key="integrations_retry").click().run()
+    follow(at)
+    assert outcome(at) == "ok"
+    assert len(table(at, "result")) == 40
 
 
 def test_contact_details_in_a_result_are_masked(

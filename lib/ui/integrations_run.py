@@ -32,15 +32,13 @@ K = "integrations_"
 STOPPING = f"{K}stopping"  # the run whose Stop was pressed in this session
 OPENED = f"{K}opened"  # a run started by Retry: the page opens it
 REFRESH_S = 1.0  # how often a running run's progress is read again
-# outcome -> badge colour. The badge is the word alone: an icon inside it would be read (and
-# matched by text) as its ligature name ("check_circle ok").
-BADGES: dict[str, str] = {
-    "running": "blue",
-    "ok": "green",
-    "partial": "orange",
-    "failed": "red",
-    "stopped": "gray",
-    "interrupted": "red",
+BADGES: dict[str, tuple[str, str]] = {  # outcome -> (colour, icon)
+    "running": ("blue", ":material/progress_activity:"),
+    "ok": ("green", ":material/check_circle:"),
+    "partial": ("orange", ":material/warning:"),
+    "failed": ("red", ":material/error:"),
+    "stopped": ("gray", ":material/stop_circle:"),
+    "interrupted": ("red", ":material/sync_problem:"),
 }
 STEP_COLUMNS = ["name", "kind", "items", "done", "failed", "rows", "seconds"]
 FAILED_COLUMNS = ["step", "item", "error"]
@@ -55,7 +53,8 @@ Start = Callable[..., str]
 
 
 def badge(outcome: str) -> None:
-    st.badge(outcome, color=BADGES.get(outcome, "gray"))  # type: ignore[arg-type]
+    colour, icon = BADGES.get(outcome, ("gray", ":material/help:"))
+    st.badge(outcome, icon=icon, color=colour)  # type: ignore[arg-type]
 
 
 def masked(frame: pd.DataFrame, workflow: Workflow | None) -> pd.DataFrame:

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.pages
 PAGE = "app_pages/integrations.py"
 WORKFLOW = "customer_orders"
 WORKFLOW_FILE = ROOT / "workflows" / f"{WORKFLOW}.toml"
-BADGE = re.compile(r"^:(\w+)-badge\[(\w+)\]$")
+BADGE = re.compile(r"^:(\w+)-badge\[:material/[a-z_]+: (\w+)\]$")
 TOKEN = {"Authorization": "Bearer demo-token"}  # the demo APIs' token (config [demo_secrets])
 
 App = Callable[[], AppTest]

@@ -136,9 +136,7 @@ def _finished(held: LiveRun, workflow: Workflow | None, start: Start) -> None:
         return
     if result.error:
         st.error(escape_markdown(result.error), icon=":material/error:")
-    if result.result is not None:
-        _rows(held.id, masked(result.result, workflow), workflow)
-    if result.failed:
+    if result.failed:  # first: what is left to do, and the button that does it
         _failed(result.failed)
         if workflow is not None and st.button(
             "Retry the failed items", key=f"{K}retry", type="primary", icon=":material/replay:"
@@ -149,6 +147,8 @@ def _finished(held: LiveRun, workflow: Workflow | None, start: Start) -> None:
                 show_error(exc)
             else:
                 st.session_state[OPENED] = new_id
+    if result.result is not None:
+        _rows(held.id, masked(result.result, workflow), workflow)
     _steps(result.steps)
 
 

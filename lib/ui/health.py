@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -19,7 +20,10 @@ from lib.health.checker import HealthChecker, TargetHealth, for_process
 from lib.ui.navigation import allowed_pages
 from lib.ui.widgets import ago, escape_markdown
 
-UP, DOWN, UNCHECKED = "🟢 up", "🔴 down", "⚪ not checked yet"
+# Plain characters, coloured by the table's style: emoji need a colour font the browser may
+# lack (headless Chromium here showed empty boxes); the words alone read at any width.
+UP, DOWN, UNCHECKED = "● up", "● down", "○ not checked yet"
+STATUS_COLOURS = {UP: "#15803d", DOWN: "#b91c1c", UNCHECKED: "#6b7280"}
 MAX_REFRESH_S = 5.0  # the panel redraws at least this often: a down back end shows soon
 
 
@@ -60,6 +64,22 @@ def _last_error(target: TargetHealth) -> str:
     return ""
 
 
+# Most telling first: on a narrow screen the table scrolls sideways from the right.
+TABLE_COLUMNS = [
+    "status",
+    "back end",
+    "last ms",
+    "p95 1 h ms",
+    "latency",
+    "down since",
+    "last error",
+    "version",
+    "kind",
+    "where",
+    "checked",
+]
+
+
 def table(targets: Sequence[TargetHealth]) -> pd.DataFrame:
     """One row per back end, in the checker's order (the config's)."""
     return pd.DataFrame(
@@ -67,31 +87,27 @@ def table(targets: Sequence[TargetHealth]) -> pd.DataFrame:
             {
                 "status": status_of(t),
                 "back end": t.name,
-                "kind": t.kind,
-                "where": t.where,
                 "last ms": _ms(t.latency_ms),
                 "p95 1 h ms": _ms(t.p95_ms),
                 "latency": [round(v, 1) for v in t.latencies],
-                "version": t.version or "",
-                "last error": _last_error(t),
                 "down since": ago(t.down_since) if t.ok is False and t.down_since else "",
+                "last error": _last_error(t),
+                "version": t.version or "",
+                "kind": t.kind,
+                "where": t.where,
                 "checked": ago(t.last_checked) if t.last_checked else "not yet",
             }
             for t in targets
         ],
-        columns=[
-            "status",
-            "back end",
-            "kind",
-            "where",
-            "last ms",
-            "p95 1 h ms",
-            "latency",
-            "version",
-            "last error",
-            "down since",
-            "checked",
-        ],
+        columns=TABLE_COLUMNS,
+    )
+
+
+def _styled(frame: pd.DataFrame) -> Any:
+    """The status words in green, red or grey."""
+    return frame.style.map(
+        lambda v: f"color: {STATUS_COLOURS.get(v, 'inherit')}; font-weight: 600",
+        subset=["status"],
     )
 
 
@@ -104,14 +120,15 @@ def summary(targets: Sequence[TargetHealth]) -> str:
 
 
 COLUMNS = {
-    "status": st.column_config.TextColumn("status", pinned=True, width="small"),
+    "status": st.column_config.TextColumn("status", pinned=True, width=76),
     "back end": st.column_config.TextColumn("back end", pinned=True),
     "last ms": st.column_config.NumberColumn("last ms", format="%.0f", width="small"),
     "p95 1 h ms": st.column_config.NumberColumn(
         "p95 1 h ms", format="%.0f", width="small", help="95th percentile over the last hour"
     ),
     "latency": st.column_config.LineChartColumn("latency (1 h)", y_min=0, width="small"),
-    "last error": st.column_config.TextColumn("last error", width="large"),
+    # Medium: the version still shows at 1280 px; the whole error is in the alert below.
+    "last error": st.column_config.TextColumn("last error", width="medium"),
 }
 
 
@@ -129,7 +146,7 @@ def _panel_body() -> None:
         checker.check_now()
         targets = checker.snapshot()
         down = [t for t in targets if t.ok is False]
-    st.dataframe(table(targets), hide_index=True, width="stretch", column_config=COLUMNS)
+    st.dataframe(_styled(table(targets)), hide_index=True, width="stretch", column_config=COLUMNS)
     # The failing ones again below the table, whole: on a phone the error column is far right.
     for t in down:
         since = f" (down since {ago(t.down_since)})" if t.down_since else ""

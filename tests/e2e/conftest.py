@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -54,13 +54,25 @@ def demo_services(demo_dir: Path) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
+def edit_config() -> Callable[[str], str] | None:
+    """A module overrides this to change its app server's config text (a short health check
+    interval, say); the shipped demo config as it is by default."""
+    return None
+
+
+@pytest.fixture(scope="module")
 def app_url(
-    demo_services: dict[str, str], demo_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    demo_services: dict[str, str],
+    demo_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    edit_config: Callable[[str], str] | None,
 ) -> Iterator[str]:
     """`streamlit run Home.py` on a free port, against this module's demo data and services."""
     from lib.demo.services.serve import free_port
 
     config = write_config(tmp_path_factory.mktemp("e2e-config"), demo_dir, demo_services)
+    if edit_config is not None:
+        config.write_text(edit_config(config.read_text(encoding="utf-8")), encoding="utf-8")
     port = free_port()
     env = {**os.environ, "BACKOFFICE_CONFIG": str(config)}
     proc = subprocess.Popen(

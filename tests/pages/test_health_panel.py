@@ -123,12 +123,12 @@ def test_the_full_panel_shows_the_down_api_with_its_error_and_the_rest_up(app_on
     assert not at.exception, at.exception
     grid = next(d.value for d in at.dataframe if "back end" in d.value.columns)
     rows = grid.set_index("back end")
-    assert rows.loc[STOPPED, "status"] == "🔴 down"
+    assert rows.loc[STOPPED, "status"] == "● down"
     assert rows.loc[STOPPED, "last error"]  # why, in one line
     assert "\n" not in rows.loc[STOPPED, "last error"]
     assert re.fullmatch(r"just now|\d+ min ago", rows.loc[STOPPED, "down since"])
     up = rows.drop(index=STOPPED)
-    assert set(up["status"]) == {"🟢 up"}, up["status"]
+    assert set(up["status"]) == {"● up"}, up["status"]
     assert up["last ms"].notna().all()
     # The servers that say their version say it: the demo APIs' /health, SQLite's.
     assert rows.loc["customer_api", "version"]
@@ -146,5 +146,5 @@ def test_check_now_checks_again_at_once(app_one_down):
     at.button(key="health_check_now").click().run()
     assert not at.exception
     grid = next(d.value for d in at.dataframe if "back end" in d.value.columns)
-    assert "⚪ not checked yet" not in set(grid["status"])
+    assert "○ not checked yet" not in set(grid["status"])
     assert (grid["checked"] == "just now").all()

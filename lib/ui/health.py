@@ -71,9 +71,9 @@ TABLE_COLUMNS = [
     "last ms",
     "p95 1 h ms",
     "latency",
+    "version",
     "down since",
     "last error",
-    "version",
     "kind",
     "where",
     "checked",
@@ -90,9 +90,9 @@ def table(targets: Sequence[TargetHealth]) -> pd.DataFrame:
                 "last ms": _ms(t.latency_ms),
                 "p95 1 h ms": _ms(t.p95_ms),
                 "latency": [round(v, 1) for v in t.latencies],
+                "version": t.version or "",
                 "down since": ago(t.down_since) if t.ok is False and t.down_since else "",
                 "last error": _last_error(t),
-                "version": t.version or "",
                 "kind": t.kind,
                 "where": t.where,
                 "checked": ago(t.last_checked) if t.last_checked else "not yet",
@@ -113,9 +113,10 @@ def _styled(frame: pd.DataFrame) -> Any:
 
 def summary(targets: Sequence[TargetHealth]) -> str:
     """'7 of 8 back ends up' (and how many wait for their first check)."""
-    up = sum(t.ok is True for t in targets)
-    line = f"{up} of {len(targets)} back ends up"
     waiting = sum(t.ok is None for t in targets)
+    if targets and waiting == len(targets):
+        return f"Checking {len(targets)} back ends…"
+    line = f"{sum(t.ok is True for t in targets)} of {len(targets)} back ends up"
     return f"{line} ({waiting} not checked yet)" if waiting else line
 
 
@@ -126,8 +127,10 @@ COLUMNS = {
     "p95 1 h ms": st.column_config.NumberColumn(
         "p95 1 h ms", format="%.0f", width="small", help="95th percentile over the last hour"
     ),
-    "latency": st.column_config.LineChartColumn("latency (1 h)", y_min=0, width="small"),
-    # Medium: the version still shows at 1280 px; the whole error is in the alert below.
+    "latency": st.column_config.LineChartColumn(
+        "latency", y_min=0, width="small", help="Latency of the checks over the last hour"
+    ),
+    # Medium: the columns after it still show at 1280 px; the whole error is in an alert.
     "last error": st.column_config.TextColumn("last error", width="medium"),
 }
 
@@ -210,6 +213,5 @@ def compact(principal: Principal) -> None:
         return
     link = next((p.file for p in allowed_pages(principal) if p.url_path == "integrations"), None)
     st.subheader("Back ends")
-    # Home follows at the check interval itself: no need to redraw it more often.
-    refresh = timedelta(seconds=_checker().interval_s)
+    refresh = _refresh_every(_checker())
     st.fragment(_compact_body, run_every=refresh, key="health_compact")(link)

@@ -191,15 +191,23 @@ def test_an_admin_sees_a_stopped_api_go_red_and_green_again(
         page.get_by_text(f"{total - 1} of {total} back ends up").wait_for(timeout=WAIT_MS)
         assert page.evaluate("window.__notReloaded === true")
         assert "down since" in down.inner_text()
-        assert status_cells(page, "● down").count() == 1
-        page.set_viewport_size({"width": 1280, "height": 2200})
+        expect(status_cells(page, "● down")).to_have_count(1)
+        page.set_viewport_size({"width": 1280, "height": 1500})
         page.wait_for_timeout(300)
         page.screenshot(path=str(artifacts / "health-down-1280.png"), full_page=True)
 
         phone = browser.new_context(viewport={"width": 390, "height": 844})
         try:
             small = phone.new_page()
-            log_in(small, app_url, "admin", "admin-demo", path="/integrations")
+            # Home's line of badges names it too, and links to the full panel.
+            log_in(small, app_url, "admin", "admin-demo")
+            badge = small.get_by_text(re.compile(r"^\w+ order_api down$")).filter(visible=True)
+            badge.wait_for(timeout=WAIT_MS)
+            small.get_by_text(re.compile(r"^order_api: .+ — down since ")).wait_for()
+            wait_idle(small)
+            small.screenshot(path=str(artifacts / "home-health-390.png"), full_page=True)
+            small.get_by_role("link", name=re.compile("Back-end health$")).click()
+            small.get_by_role("heading", name="Back-end health").wait_for(timeout=WAIT_MS)
             small.get_by_test_id("stAlert").filter(has_text="order_api: ").wait_for(timeout=WAIT_MS)
             small.set_viewport_size({"width": 390, "height": 1900})
             status_cells(small, "● down").wait_for(state="attached", timeout=WAIT_MS)

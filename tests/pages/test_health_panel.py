@@ -55,10 +55,16 @@ def texts(at: AppTest) -> str:
     return "\n".join(str(e.value) for e in [*at.markdown, *at.caption, *at.subheader, *at.error])
 
 
+def waiting(at: AppTest) -> bool:
+    """Whether some back end shows as not checked yet (table, summary or badge)."""
+    unchecked = re.search(r"not checked yet|Checking \d+ back ends", texts(at))
+    return bool(unchecked) or any(label.endswith("…") for label in badges(at).values())
+
+
 def until_checked(at: AppTest, page: str | None = None) -> AppTest:
     """Runs the page again until the background checker has checked every back end."""
     deadline = time.monotonic() + WAIT_S
-    while "not checked yet" in texts(at) or "…" in "".join(badges(at).values()):
+    while waiting(at):
         assert time.monotonic() < deadline, texts(at)
         time.sleep(0.2)
         if page:

@@ -3,6 +3,7 @@ the shipped demo config pointed at a test's own data and ports."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -70,3 +71,12 @@ def shop(demo_dir: Path, sql: str, *params: object) -> list[tuple]:
 
 def crm(demo_dir: Path, sql: str, *params: object) -> list[tuple]:
     return demo_rows(demo_dir, "crm", sql, *params)
+
+
+def health_every(config_text: str, seconds: float) -> str:
+    """The config text with background health checks every `seconds` (the shipped file's
+    [health] interval_s is 15): a stopped back end shows down within a test's patience."""
+    text, n = re.subn(r"(?m)^interval_s = .*$", f"interval_s = {seconds:g}", config_text)
+    if n != 1:
+        raise ValueError("the config has no single [health] interval_s line to change")
+    return text

@@ -22,6 +22,7 @@ from playwright.sync_api import expect
 
 from lib.demo.services.serve import DEFAULT_PORTS, DEFAULT_TOKEN, ServiceThread, create_service
 from tests.e2e.conftest import log_in, wait_idle
+from tests.stack import health_every
 
 pytestmark = pytest.mark.e2e
 
@@ -74,13 +75,7 @@ def demo_services(services: Services) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def edit_config() -> Callable[[str], str]:
     """Health checks every second, so a stopped API shows down within a couple of seconds."""
-
-    def edit(text: str) -> str:
-        text, n = re.subn(r"(?m)^interval_s = .*$", "interval_s = 1", text)
-        assert n == 1, "config/backoffice.toml has no [health] interval_s"
-        return text
-
-    return edit
+    return lambda text: health_every(text, 1)
 
 
 def arm(order_api: str, **fault: object) -> None:

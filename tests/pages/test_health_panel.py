@@ -13,21 +13,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.pages.helpers import apps_for, sign_in
-from tests.stack import write_config
+from tests.stack import health_every, write_config
 
 App = Callable[[], AppTest]
 WAIT_S = 30  # how long a test waits for the background checker's first round (not a speed bound)
 STOPPED = "order_api"
 INTEGRATIONS = "app_pages/integrations.py"
-
-
-def with_health_every(config: Path, seconds: float) -> Path:
-    """This config with the background checks every `seconds` (the shipped file says 15)."""
-    text = config.read_text(encoding="utf-8")
-    text, n = re.subn(r"(?m)^interval_s = .*$", f"interval_s = {seconds}", text)
-    assert n == 1, "config/backoffice.toml has no [health] interval_s"
-    config.write_text(text, encoding="utf-8")
-    return config
 
 
 @pytest.fixture
@@ -36,7 +27,8 @@ def app_one_down(
 ) -> Iterator[App]:
     """Home.py with every demo back end up but the order API (its URL a closed port)."""
     running = {name: url for name, url in demo_services.items() if name != STOPPED}
-    config = with_health_every(write_config(tmp_path, demo_dir, running), 0.5)
+    config = write_config(tmp_path, demo_dir, running)
+    config.write_text(health_every(config.read_text(encoding="utf-8"), 0.5), encoding="utf-8")
     with apps_for(config, monkeypatch) as make:
         yield make
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
 import pandas as pd
 import streamlit as st
+from pandas.io.formats.style import Styler
 
 from lib.access import policy
 from lib.access.principal import Principal
@@ -33,8 +33,7 @@ def _checker() -> HealthChecker:
 
 def _refresh_every(checker: HealthChecker) -> timedelta:
     """How often a panel redraws: the check interval, capped so the page follows closely."""
-    interval = checker.interval_s
-    return timedelta(seconds=max(0.5, min(interval, MAX_REFRESH_S)))
+    return timedelta(seconds=max(0.5, min(checker.interval_s, MAX_REFRESH_S)))
 
 
 def status_of(target: TargetHealth) -> str:
@@ -103,7 +102,7 @@ def table(targets: Sequence[TargetHealth]) -> pd.DataFrame:
     )
 
 
-def _styled(frame: pd.DataFrame) -> Any:
+def _styled(frame: pd.DataFrame) -> Styler:
     """The status words in green, red or grey."""
     return frame.style.map(
         lambda v: f"color: {STATUS_COLOURS.get(v, 'inherit')}; font-weight: 600",
@@ -146,8 +145,8 @@ def _panel_body() -> None:
     else:
         head.markdown(f"**{text}**")
     if button.button("Check now", key="health_check_now", icon=":material/refresh:"):
-        checker.check_now()
-        targets = checker.snapshot()
+        with st.spinner("Checking every back end…"):  # a hung one takes its timeout
+            targets = checker.check_now()
         down = [t for t in targets if t.ok is False]
     st.dataframe(_styled(table(targets)), hide_index=True, width="stretch", column_config=COLUMNS)
     # The failing ones again below the table, whole: on a phone the error column is far right.
@@ -159,14 +158,9 @@ def _panel_body() -> None:
         )
     checked = [t.last_checked for t in targets if t.last_checked]
     st.caption(
-        f"Checked in the background every {_interval_text(checker)}; "
+        f"Checked in the background every {checker.interval_s:g} s; "
         f"last check {ago(max(checked)) if checked else 'not yet'}."
     )
-
-
-def _interval_text(checker: HealthChecker) -> str:
-    seconds = checker.interval_s
-    return f"{seconds:g} s"
 
 
 def panel() -> None:

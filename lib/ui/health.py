@@ -139,11 +139,10 @@ def _panel_body() -> None:
     targets = checker.snapshot()
     head, button = st.columns([4, 1], vertical_alignment="center")
     down = [t for t in targets if t.ok is False]
-    text = summary(targets)
-    if down:
-        head.markdown(f":red[**{text}**]")
-    else:
-        head.markdown(f"**{text}**")
+    with head.container(horizontal=True, vertical_alignment="center"):
+        st.markdown(f"**{summary(targets)}**")
+        if down:
+            st.badge(f"{len(down)} down", icon=":material/error:", color="red")
     if button.button("Check now", key="health_check_now", icon=":material/refresh:"):
         with st.spinner("Checking every back end…"):  # a hung one takes its timeout
             targets = checker.check_now()

@@ -69,7 +69,8 @@ class HealthChecker:
         self.interval_s = interval_s if interval_s is not None else cfg.interval_s
         self.timeout_s = timeout_s if timeout_s is not None else cfg.timeout_s
         self.targets = list(targets if targets is not None else targets_for(settings))
-        self._history = {t.name: History(cfg.window_s) for t in self.targets}
+        # Sized for the whole window at this interval: p95 and the sparkline reach back that far.
+        self._history = {t.name: History(cfg.window_s, self.interval_s) for t in self.targets}
         self._versions: dict[str, str] = {}
         self._lock = threading.Lock()  # guards histories and versions
         self._round_lock = threading.Lock()  # one round at a time (background or check_now)

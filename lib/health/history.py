@@ -13,10 +13,19 @@ from collections import deque
 from dataclasses import dataclass
 
 WINDOW_S = 3600.0
-MAX_SAMPLES = 4000  # a safety bound: an hour of checks every second is 3,600
+INTERVAL_S = 1.0  # the interval the default bound is sized for
+MAX_SAMPLES = 100_000  # the most a configuration may keep per target (a few MB)
+# Rounds run no oftener than the interval, but "Check now" adds rounds between them: room for
+# those on top, so that clicks do not cut the window short.
+EXTRA_SHARE = 0.25
 
 
-@dataclass(frozen=True)
+def samples_for(window_s: float, interval_s: float) -> int:
+    """How many samples a window holds at one check every `interval_s`, with room to spare."""
+    return math.ceil(window_s / interval_s * (1 + EXTRA_SHARE)) + 10
+
+
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One check: `at` in seconds since the epoch, latency in milliseconds."""
 
@@ -41,9 +50,17 @@ class History:
     Not thread-safe on its own: the checker holds its lock around every call.
     """
 
-    def __init__(self, window_s: float = WINDOW_S, max_samples: int = MAX_SAMPLES) -> None:
+    def __init__(
+        self,
+        window_s: float = WINDOW_S,
+        interval_s: float = INTERVAL_S,
+        *,
+        max_samples: int | None = None,
+    ) -> None:
+        """`max_samples` (a memory bound) defaults to the whole window at `interval_s`."""
         self.window_s = window_s
-        self._samples: deque[Sample] = deque(maxlen=max_samples)
+        bound = max_samples if max_samples is not None else samples_for(window_s, interval_s)
+        self._samples: deque[Sample] = deque(maxlen=bound)
         # Kept apart from the window: a failure streak longer than an hour still started
         # when it started, and the last error stays known after the window moves on.
         self._down_since: float | None = None

@@ -1,21 +1,32 @@
-"""The health history of one back end, the [health] settings and the targets' descriptions."""
+"""The health history of one back end, the [health] settings, the targets' descriptions and
+the checks' one-line errors: no file, database or network (see
+tests/integration/test_health_checks.py for the checks that read files)."""
 
 from __future__ import annotations
 
-import sqlite3
+import time
+import types
 from pathlib import Path
 
 import pytest
 
-from lib.config.settings import Settings, load_settings
+import lib.health.checker as checker_module
+from lib.config.settings import Settings
 from lib.errors import ConfigError
-from lib.health.checks import run_check, scrub, server_version
+from lib.health.checker import HealthChecker
+from lib.health.checks import CheckResult, scrub, server_version
 from lib.health.config import HealthConfig
 from lib.health.history import History, Sample, percentile
 from lib.health.targets import Target, targets_for
 from lib.reading.sources.base import SourceConfig
 
 T0 = 1_800_000_000.0
+
+
+def in_memory_settings(**fields: object) -> Settings:
+    """Settings made here, not read from a file."""
+    paths = {"config_path": Path("x.toml"), "demo_dir": Path("."), "users_file": Path("u.yaml")}
+    return Settings(demo=False, queries_dir=Path("."), **paths, **fields)  # type: ignore[arg-type]
 
 
 def up(at: float, ms: float) -> Sample:
@@ -77,21 +88,49 @@ def test_history_is_bounded_in_samples_too() -> None:
     assert history.latencies()[0] == 150
 
 
+def test_the_window_holds_every_check_at_the_interval_it_is_sized_for() -> None:
+    history = History(window_s=3600, interval_s=0.1)  # an hour of checks every 0.1 s: 36,000
+    for i in range(36_000):
+        history.add(up(i * 0.1, 900 if i == 0 else 5))
+    for i in range(2_000):  # "Check now" rounds between the scheduled ones
+        history.add(up(3000 + i * 0.1, 5))
+    assert len(history.latencies()) == 38_000
+    assert history.latencies()[0] == 900  # the hour-old check still counts
+    history.add(up(3600.05, 5))  # now it is more than an hour old
+    assert history.latencies()[0] == 5
+
+
+def test_the_checker_keeps_a_whole_hour_of_checks_every_half_second(monkeypatch) -> None:
+    clock = types.SimpleNamespace(now=T0)
+    fake_time = types.SimpleNamespace(time=lambda: clock.now, monotonic=time.monotonic)
+    monkeypatch.setattr(checker_module, "time", fake_time)
+    monkeypatch.setattr(
+        checker_module,
+        "run_check",
+        lambda target, timeout_s: CheckResult(True, 900.0 if clock.now == T0 else 5.0, "v1"),
+    )
+    settings = in_memory_settings(sources=(), health={"interval_s": 0.5, "history_minutes": 60})
+    checker = HealthChecker(settings, targets=[Target("api", "rest", "h:1")])
+    for i in range(7_200):  # an hour of rounds, 0.5 s apart (never started: no thread)
+        clock.now = T0 + i * 0.5
+        checker.check_now()
+    [api] = checker.snapshot()
+    assert len(api.latencies) == 7_200 and api.latencies[0] == 900
+    clock.now = T0 + 3600.5
+    [api] = checker.check_now()
+    assert len(api.latencies) == 7_200 and api.latencies[0] == 5
+
+
 def test_health_config_defaults_and_refusals() -> None:
     assert HealthConfig.of(None) == HealthConfig(15.0, 3.0, 60.0)
     assert HealthConfig.of({"interval_s": 0.5, "history_minutes": 5}).window_s == 300
     for bad in ({"interval_s": 0}, {"timeout_s": "3"}, {"history_minutes": True}):
         with pytest.raises(ConfigError, match=r"\[health\]"):
             HealthConfig.of(bad)
-
-
-def test_the_shipped_config_declares_health_and_every_back_end_is_a_target() -> None:
-    settings = load_settings()
-    assert HealthConfig.of(settings.health).interval_s == 15
-    names = [t.name for t in targets_for(settings)]
-    assert names[:5] == ["crm", "shop", "support", "customer_api", "order_api"]
-    assert "sheets.marketing_spend" in names and "sheets.store_sales" in names
-    assert names[-1] == "gateway"
+    # Every check of the window is kept: an hour every 0.1 s is fine, a day of them too many.
+    assert HealthConfig.of({"interval_s": 0.1}).window_s == 3600
+    with pytest.raises(ConfigError, match=r"keeps 864,000 checks per back end; at most 100,000"):
+        HealthConfig.of({"interval_s": 0.1, "history_minutes": 1440})
 
 
 def test_where_says_host_and_port_or_a_file_name_and_nothing_secret() -> None:
@@ -110,12 +149,7 @@ def test_where_says_host_and_port_or_a_file_name_and_nothing_secret() -> None:
         SourceConfig("api", "rest", options=api, secrets={"token": "tok-S3cret"}),
         SourceConfig("sh", "sheet", options={"tables": sheet_tables}),
     )
-    settings = Settings(
-        config_path=Path("x.toml"),
-        demo=False,
-        demo_dir=Path("."),
-        users_file=Path("u.yaml"),
-        queries_dir=Path("."),
+    settings = in_memory_settings(
         sources=sources,
         gateway={"base_url": "https://api.tosspayments.com", "secret_key": "test_sk_S3cret"},
     )
@@ -142,40 +176,6 @@ def test_server_versions_as_people_say_them() -> None:
     assert server_version("8.0.36") == "MySQL 8.0.36"
 
 
-# --- checks that need no server: files ---------------------------------------------------------
-
-
-def sheet_target(tmp_path: Path, **spec: object) -> Target:
-    cfg = SourceConfig("sheets", "sheet", options={"base_dir": str(tmp_path)})
-    return Target("sheets.t", "sheet", "f", cfg, spec)
-
-
-def test_a_sheet_file_is_up_when_readable_and_down_saying_why(tmp_path: Path) -> None:
-    (tmp_path / "spend.csv").write_text("month,spend\n2026-01,10\n", encoding="utf-8")
-    (tmp_path / "broken.xlsx").write_bytes(b"not a zip")
-    assert run_check(sheet_target(tmp_path, file="spend.csv"), 1).ok
-    missing = run_check(sheet_target(tmp_path, file="/srv/private/gone.csv"), 1)
-    assert (missing.ok, missing.error) == (False, "file not found: gone.csv")
-    broken = run_check(sheet_target(tmp_path, file="broken.xlsx"), 1)
-    assert (broken.ok, broken.error) == (False, "not a readable XLSX workbook")
-    neither = run_check(sheet_target(tmp_path, file="spend.csv.bak"), 1)
-    assert neither.ok is False
-
-
-def test_a_sqlite_database_says_its_version_and_a_missing_one_is_not_created(
-    tmp_path: Path,
-) -> None:
-    sqlite3.connect(tmp_path / "crm.sqlite").close()
-    up = run_check(Target("crm", "sql", "crm.sqlite", SourceConfig("crm", "sql", options={
-        "url": f"sqlite:///{tmp_path}/crm.sqlite"})), 1)  # fmt: skip
-    assert up.ok and up.version and up.version.startswith("SQLite 3.")
-    gone = tmp_path / "gone.sqlite"
-    down = run_check(Target("crm", "sql", "gone.sqlite", SourceConfig("crm", "sql", options={
-        "url": f"sqlite:///{gone}"})), 1)  # fmt: skip
-    assert (down.ok, down.error) == (False, "database file not found: gone.sqlite")
-    assert not gone.exists()
-
-
 def test_an_error_is_one_line_without_secrets_or_credentials_in_urls() -> None:
     cfg = SourceConfig("api", "rest", secrets={"token": "tok-S3cret-123"})
     target = Target("api", "rest", "h:1", cfg)
@@ -183,11 +183,3 @@ def test_an_error_is_one_line_without_secrets_or_credentials_in_urls() -> None:
     line = scrub(target, text)
     assert line == "failed for https://***@api.example.com/x with header Bearer ***"
     assert len(scrub(target, "x" * 500)) == 200
-
-
-def test_a_wrong_health_value_stops_loading_the_config(tmp_path: Path) -> None:
-    text = load_settings().config_path.read_text(encoding="utf-8")
-    bad = tmp_path / "backoffice.toml"
-    bad.write_text(text.replace("interval_s = 15", "interval_s = -1"), encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"\[health\] interval_s"):
-        load_settings(bad)

@@ -3,25 +3,26 @@ one order API call per customer, one at a time against the declared concurrency.
 
 `python -m bench.workflows [--customers 1000] [--repeat 3] [--latency-ms 0 20]`
 
-A demo is seeded into a temporary folder and the customer and order APIs serve it from threads
-of this process (real HTTP on loopback). Each variant runs the whole workflow through
-lib.workflows.runner.run_workflow (customers, then the per-customer calls, then the combine
-query); the figure is the median of --repeat runs after one untimed warm-up. With
---latency-ms, the order API waits that long before each answer (its `slow` fault), as a back
-end across a network does: the case concurrency is for. Both variants must give the same rows.
-At +0 ms each call is CPU work on both ends, all in this process (the APIs and the runner
-share its GIL and the machine's cores): there, calls at once cannot be much faster than one by
-one, and may be slower.
-"""
+A demo is seeded into a temporary folder and the customer and order APIs serve it as processes
+of their own (`python -m lib.demo.services.serve`, as `make run` deploys them): real HTTP
+between processes on loopback, each API with its own interpreter (and GIL). Each variant runs the
+whole workflow through lib.workflows.runner.run_workflow (customers, then the per-customer
+calls, then the combine query); the figure is the median of --repeat runs after one untimed
+warm-up. With --latency-ms, the order API waits that long before each answer (its `slow`
+fault), as a back end across a network does: the case concurrency is for. Both variants must
+give the same rows."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,13 @@ def parser() -> argparse.ArgumentParser:
 def _config(dest: Path, demo_dir: Path, urls: dict[str, str]) -> Path:
     """The shipped config with its demo files and the two APIs pointed at this run's."""
     from lib.config.settings import DEFAULT_CONFIG
-    from lib.demo.services.serve import DEFAULT_PORTS
+    from lib.demo.services.serve import DEFAULT_PORTS, DEFAULT_TOKEN, TOKEN_ENV
 
     text = DEFAULT_CONFIG.read_text(encoding="utf-8").replace('"var/demo', f'"{demo_dir}')
     text = text.replace("sqlite:///var/demo", f"sqlite:///{demo_dir}")
+    # The API processes take their token from this environment, as under `make run`.
+    token = os.environ.get(TOKEN_ENV) or DEFAULT_TOKEN
+    text = text.replace(f'"{DEFAULT_TOKEN}"', f'"{token}"')
     for name, port in DEFAULT_PORTS.items():
         text = text.replace(f"http://127.0.0.1:{port}", urls.get(name, "http://127.0.0.1:9"))
     path = dest / "backoffice.toml"
@@ -67,6 +71,28 @@ def _set_latency(order_api: str, ms: int) -> None:
     spec = {"mode": "slow", "delay": ms / 1000, "count": None, "match": "/orders"}
     body = spec if ms else {"mode": "none"}
     requests.post(f"{order_api}/_faults", json=body, timeout=5).raise_for_status()
+
+
+@contextmanager
+def _api_processes(demo_dir: Path, names: Sequence[str]) -> Iterator[dict[str, str]]:
+    """Each API in a process of its own on a free loopback port while the block runs:
+    name -> base URL. Stopped (their process groups) on the way out."""
+    from lib.demo.launch import start, stop_all, wait_for
+    from lib.demo.services.serve import HOST, free_port
+
+    procs: list[subprocess.Popen] = []
+    try:
+        urls = {}
+        for name in names:
+            port = free_port()
+            cmd = [sys.executable, "-m", "lib.demo.services.serve", name, "--dir", str(demo_dir)]
+            procs.append(start([*cmd, "--port", str(port)]))
+            urls[name] = f"http://{HOST}:{port}"
+        for proc, url in zip(procs, urls.values(), strict=True):
+            wait_for(f"{url}/health", 30, proc)
+        yield urls
+    finally:
+        stop_all(procs)
 
 
 def _timed(run: Any, workflow: Any, limit: int, repeat: int) -> tuple[list[float], Any, float]:
@@ -86,7 +112,6 @@ def _timed(run: Any, workflow: Any, limit: int, repeat: int) -> tuple[list[float
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from lib.config.settings import load_settings
     from lib.demo.seed import seed
-    from lib.demo.services.serve import ServiceThread, create_service
     from lib.reading.engine import Engine
     from lib.workflows.declaration import load_workflows
     from lib.workflows.runner import run_workflow
@@ -97,10 +122,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         counts = seed(demo_dir)
         if counts["customers"] < args.customers:
             raise BenchFailed(f"the demo has {counts['customers']} customers")
-        names = ("customer_api", "order_api")
-        services = [ServiceThread(create_service(n, demo_dir, env={})).start() for n in names]
-        try:
-            urls = {n: s.url for n, s in zip(names, services, strict=True)}
+        with _api_processes(demo_dir, ("customer_api", "order_api")) as urls:
             settings = load_settings(_config(Path(tmp), demo_dir, urls))
             workflows, errors = load_workflows(REPO / "workflows", settings)
             if WORKFLOW not in workflows:
@@ -140,9 +162,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             finally:
                 _set_latency(urls["order_api"], 0)
                 engine.close()
-        finally:
-            for service in services:
-                service.stop()
     return {
         "workflow": WORKFLOW,
         "customers": args.customers,
@@ -167,8 +186,8 @@ def show(r: dict[str, Any]) -> str:
     return (
         table(head, rows)
         + f"\n{r['workflow']}: {r['customers']:,} customers, one order API call each; "
-        + f"median of {r['repeat']}; APIs in threads of this process over loopback\n"
-        + "+0 ms: CPU-bound on both ends in one process; +N ms: a remote API's wait per call"
+        + f"median of {r['repeat']}; each API a process of its own, HTTP over loopback\n"
+        + "+0 ms: the APIs' own work per call; +N ms: a remote API's wait per call"
     )
 
 

@@ -8,6 +8,9 @@ touches `heartbeat_at` of its running runs every HEARTBEAT_S seconds; a row stil
 whose heartbeat is older than `stale_after` is read as `interrupted` (derived on read, never
 written: the row stays as the dead process left it). Several processes may share the
 database; each keeps only its own runs alive.
+
+`stopped_by` (who pressed Stop) came after the first version of the table: create_schema
+adds the column to a table made without it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -26,6 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from lib.access.masking import column_kind, mask, mask_contacts
+from lib.access.masking import masked_line as one_line  # text on one line, contacts masked
 from lib.access.principal import Principal
 from lib.errors import BackofficeError, ConfigError
 from lib.records.database import READ_ONLY, make_engine
@@ -60,6 +64,7 @@ workflow_runs = sa.Table(
     sa.Column("rows", sa.Integer, nullable=False),
     sa.Column("retry_of", sa.String(32)),
     sa.Column("error", sa.Text),
+    sa.Column("stopped_by", sa.Text),  # added later: see _add_missing_columns
     sa.Index("ix_workflow_runs_started_at", "started_at"),
     sa.Index("ix_workflow_runs_workflow", "workflow", "started_at"),
 )
@@ -82,6 +87,7 @@ class RunRecord:
     rows: int
     retry_of: str | None
     error: str | None
+    stopped_by: str | None = None  # who pressed Stop, if anyone did
 
     @property
     def seconds(self) -> float | None:
@@ -95,15 +101,12 @@ def utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def one_line(text: object, limit: int = 300) -> str:
-    """`text` on one line, contacts masked, at most `limit` characters."""
-    line = " ".join(str(mask_contacts(str(text))).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def mask_params(params: Mapping[str, Any]) -> dict[str, Any]:
+def mask_params(params: Mapping[str, Any], keep: Collection[str] = ()) -> dict[str, Any]:
     """Run params as they may be stored and shown: JSON values (dates as ISO text), a param
-    named like personal data masked by its kind, contacts in any other text masked."""
+    named like personal data masked by its kind, contacts in any other text masked. The
+    params named in `keep` are stored as given: the live registry names a workflow's
+    choice, int and date params there (an option, a bounded number or a date carries no
+    personal data), so a run's link reopens it with them; only text params are masked."""
     out: dict[str, Any] = {}
     for key, value in params.items():
         if isinstance(value, datetime | date):
@@ -111,7 +114,9 @@ def mask_params(params: Mapping[str, Any]) -> dict[str, Any]:
         elif value is not None and not isinstance(value, bool | int | float | str):
             value = str(value)
         kind = column_kind(key)
-        if kind is not None and value is not None:
+        if key in keep:
+            pass
+        elif kind is not None and value is not None:
             value = mask(kind, value)
         elif isinstance(value, str):
             value = mask_contacts(value)
@@ -165,7 +170,26 @@ class RunStore:
                     with self.db.connect() as conn:
                         if not sa.inspect(conn).has_table(TABLE):
                             raise
+                self._add_missing_columns()
             self._ready = True
+
+    def _add_missing_columns(self) -> None:
+        """Add the columns a table made by an earlier version lacks (nullable, no default:
+        the same ALTER on SQLite and PostgreSQL). Another process adding one at the same
+        time is not an error."""
+        with self.db.connect() as conn:
+            have = {c["name"] for c in sa.inspect(conn).get_columns(TABLE)}
+        for column in [c for c in workflow_runs.columns if c.name not in have]:
+            kind = column.type.compile(dialect=self.db.dialect)
+            ddl = f'ALTER TABLE {TABLE} ADD COLUMN "{column.name}" {kind}'
+            try:
+                with self.db.begin() as conn:
+                    conn.execute(sa.text(ddl))
+            except (sa.exc.ProgrammingError, sa.exc.OperationalError):
+                with self.db.connect() as conn:
+                    if column.name not in {c["name"] for c in sa.inspect(conn).get_columns(TABLE)}:
+                        raise
+                log.info("workflow runs: column %s added by another process", column.name)
 
     # --- writing --------------------------------------------------------------------------
 
@@ -175,32 +199,39 @@ class RunStore:
         principal: Principal,
         params: Mapping[str, Any],
         retry_of: str | None = None,
+        *,
+        run_id: str | None = None,
+        started_at: datetime | None = None,
+        keep: Collection[str] = (),
     ) -> RunRecord:
-        """Record a run that starts now, as `running`; returns it with its new id."""
-        now = utc_text(datetime.now(UTC))
+        """Record a run that starts now (or at `started_at`), as `running`; returns it with
+        its id (`run_id`, else a new one). `keep`: params stored unmasked (mask_params)."""
+        now = utc_text(started_at or datetime.now(UTC))
         values = {
-            "id": uuid.uuid4().hex,
+            "id": run_id or uuid.uuid4().hex,
             "workflow": workflow,
             "actor": principal.username,
             "actor_roles": _json(list(principal.roles)),
             "started_at": now,
             "finished_at": None,
             "heartbeat_at": now,
-            "params": _json(mask_params(params)),
+            "params": _json(mask_params(params, keep)),
             "outcome": "running",
             "steps": "[]",
             "failed": "[]",
             "rows": 0,
             "retry_of": retry_of,
             "error": None,
+            "stopped_by": None,
         }
         self.create_schema()
         with self._guard(), self.db.begin() as conn:
             conn.execute(workflow_runs.insert().values(**values))
         return self._decode(values)
 
-    def finish(self, run_id: str, result: RunResult) -> bool:
-        """Record how run `run_id` ended; False if it is unknown or already finished."""
+    def finish(self, run_id: str, result: RunResult, stopped_by: str | None = None) -> bool:
+        """Record how run `run_id` ended (and who asked it to stop, if anyone did); False if
+        it is unknown or already finished."""
         rows = 0 if result.result is None else len(result.result)
         failed = [
             {"step": f.step, "item": one_line(f.item), "error": one_line(f.error)}
@@ -213,6 +244,7 @@ class RunStore:
             "failed": _json(failed),
             "rows": rows,
             "error": one_line(result.error) if result.error else None,
+            "stopped_by": stopped_by,
         }
         c = workflow_runs.c
         stmt = workflow_runs.update().where(c.id == run_id, c.outcome == "running").values(**values)
@@ -294,6 +326,7 @@ class RunStore:
             rows=int(row["rows"]),
             retry_of=row["retry_of"],
             error=error,
+            stopped_by=row.get("stopped_by"),
         )
 
 

@@ -1,14 +1,10 @@
-"""Workflow runs: the record of each run (SQLite and PostgreSQL) and the live registry of
-this process (start in a thread, watch, stop, retry, deny)."""
+"""Workflow runs: the record of each run, on SQLite and PostgreSQL (the live registry of this
+process is tested in test_workflow_live.py)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from types import SimpleNamespace
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -16,9 +12,9 @@ import sqlalchemy as sa
 
 from lib.access.principal import Principal
 from lib.audit import AuditEntry, AuditStore
-from lib.errors import ActionDenied, BackofficeError, ConfigError
-from lib.workflows import live, runs
-from lib.workflows.model import FailedItem, Progress, RunResult, StepReport
+from lib.errors import ConfigError
+from lib.workflows import runs
+from lib.workflows.model import FailedItem, RunResult, StepReport
 from lib.workflows.runs import INTERRUPTED, RunStore, RunsUnavailable
 
 pytestmark = pytest.mark.integration
@@ -198,284 +194,65 @@ def test_only_sqlite_or_postgresql():
         RunStore("mysql+pymysql://root@127.0.0.1/x")
 
 
-# --- the live registry --------------------------------------------------------------------
-
-
-class FakeRunner:
-    """Stands in for runner.run_workflow: three items, held at a gate until released."""
-
-    def __init__(self, result: RunResult | None = None, error: Exception | None = None):
-        self.result = result or RunResult("ok", result=pd.DataFrame({"n": [1, 2, 3]}))
-        self.error = error
-        self.gate = threading.Event()
-        self.calls: list[dict[str, Any]] = []
-
-    def __call__(self, workflow, params, *, engine, settings, progress, stop, previous=None):
-        self.calls.append({"workflow": workflow, "params": dict(params), "previous": previous})
-        assert isinstance(progress, Progress)
-        progress.begin_step("items", 3)
-        progress.item_done(True)
-        while not self.gate.wait(0.01):
-            if stop.is_set():
-                return RunResult("stopped", steps=[StepReport("items", "for_each", items=3)])
-        progress.item_done(True)
-        progress.item_done(False)
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
-@pytest.fixture
-def runs_url(tmp_path) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'audit.sqlite'}"
-    live.reset()
-    yield url
-    live.reset()
-    runs.dispose_stores()
-
-
-def start(fake: FakeRunner, monkeypatch, url: str, **kwargs) -> str:
-    monkeypatch.setattr(live, "_run_workflow", fake)
-    workflow = kwargs.pop("workflow", SimpleNamespace(name="customer_orders"))
-    principal = kwargs.pop("principal", OPERATOR)
-    params = kwargs.pop("params", {"tier": "gold", "email": RAW_EMAIL})
-    settings = SimpleNamespace(audit_url=url)
-    return live.start(workflow, params, principal, settings=settings, engine=object(), **kwargs)
-
-
-def test_a_run_goes_in_a_thread_and_is_recorded_at_start_and_end(runs_url, monkeypatch):
-    fake = FakeRunner()
-    run_id = start(fake, monkeypatch, runs_url)
-
-    now = live.get(run_id)
-    assert (now.workflow, now.actor, now.outcome, now.done) == (
-        "customer_orders",
-        "op1",
-        "running",
-        False,
+def test_params_named_in_keep_are_stored_as_given(run_store):
+    """The live registry keeps a workflow's choice, int and date params unmasked: a run's
+    link reopens it with them; only text params are masked."""
+    params = {"email_domain": "example.com", "phone_digits": 4, "customer_email": RAW_EMAIL}
+    record = run_store.create(
+        "customer_orders", OPERATOR, params, keep={"email_domain", "phone_digits"}
     )
-    assert now.result is None
-    assert now.params["tier"] == "gold" and RAW_EMAIL not in str(now.params)
-    assert [r.id for r in live.running()] == [run_id]
-    recorded = runs.store_for(runs_url).get(run_id)
-    assert recorded.outcome == "running" and recorded.actor == "op1"
-
-    fake.gate.set()
-    finished = live.wait(run_id, timeout=30)
-    assert finished.done and finished.outcome == "ok"
-    assert finished.progress.snapshot() == {
-        "step": "items",
-        "total": 3,
-        "done": 2,
-        "failed": 1,
-        "left": 0,
-    }
-    assert list(finished.result.result["n"]) == [1, 2, 3]
-    assert finished.finished_at >= finished.started_at
-    assert fake.calls[0]["params"] == {
-        "tier": "gold",
-        "email": RAW_EMAIL,
-    }  # the runner gets them as given
-    assert fake.calls[0]["previous"] is None
-    recorded = runs.store_for(runs_url).get(run_id)
-    assert (recorded.outcome, recorded.rows) == ("ok", 3)
-    assert live.running() == []
+    stored = run_store.get(record.id).params
+    assert stored["email_domain"] == "example.com" and stored["phone_digits"] == 4
+    assert RAW_EMAIL not in str(stored)  # not kept: masked as before
 
 
-def test_progress_is_seen_while_the_run_goes(runs_url, monkeypatch):
-    fake = FakeRunner()
-    run_id = start(fake, monkeypatch, runs_url)
-    for _ in range(1000):
-        if live.get(run_id).progress.snapshot()["done"] == 1:
-            break
-        time.sleep(0.01)
-    assert live.get(run_id).progress.snapshot() == {
-        "step": "items",
-        "total": 3,
-        "done": 1,
-        "failed": 0,
-        "left": 2,
-    }
-    fake.gate.set()
-    assert live.wait(run_id, 30).done
+def test_who_stopped_a_run_is_recorded(run_store):
+    record = run_store.create("customer_orders", OPERATOR, {})
+    assert run_store.get(record.id).stopped_by is None
+    run_store.finish(record.id, RunResult("stopped"), stopped_by="admin1")
+    done = run_store.get(record.id)
+    assert (done.outcome, done.stopped_by) == ("stopped", "admin1")
 
 
-@pytest.mark.parametrize(
-    "principal",
-    [
-        None,
-        Principal("a", "A", ("analyst",)),
-        Principal("s", "S", ("support",)),
-        Principal("sel", "Seller", ("seller",), tenant=3),
-    ],
-)
-def test_who_may_not_open_integrations_may_not_start_a_run(runs_url, monkeypatch, principal):
-    fake = FakeRunner()
-    with pytest.raises(ActionDenied):
-        start(fake, monkeypatch, runs_url, principal=principal)
-    assert fake.calls == []
-    assert runs.store_for(runs_url).recent() == []
-
-
-def test_stop_ends_the_run_as_stopped(runs_url, monkeypatch):
-    run_id = start(FakeRunner(), monkeypatch, runs_url, principal=ADMIN)
-    assert live.stop(run_id) is True
-    finished = live.wait(run_id, timeout=30)
-    assert finished.outcome == "stopped"
-    assert runs.store_for(runs_url).get(run_id).outcome == "stopped"
-    assert live.stop(run_id) is False  # already over
-    assert live.stop("no-such-run") is False
-
-
-def test_a_crash_in_the_runner_ends_the_run_failed_in_one_line(runs_url, monkeypatch):
-    fake = FakeRunner(error=RuntimeError(f"boom for {RAW_EMAIL}\nsecond line"))
-    run_id = start(fake, monkeypatch, runs_url)
-    fake.gate.set()
-    finished = live.wait(run_id, timeout=30)
-    assert finished.outcome == "failed"
-    error = runs.store_for(runs_url).get(run_id).error
-    assert error == finished.result.error
-    assert "RuntimeError" in error and RAW_EMAIL not in error and "\n" not in error
-
-
-def test_a_backoffice_error_from_the_runner_is_the_runs_error(runs_url, monkeypatch):
-    fake = FakeRunner(error=BackofficeError("Source 'customer_api' is unavailable: refused"))
-    run_id = start(fake, monkeypatch, runs_url)
-    fake.gate.set()
-    live.wait(run_id, timeout=30)
-    recorded = runs.store_for(runs_url).get(run_id)
-    assert recorded.outcome == "failed"
-    assert recorded.error == "Source 'customer_api' is unavailable: refused"
-
-
-def test_retry_reruns_the_failed_items_of_a_run_held_here(runs_url, monkeypatch):
-    first_fake = FakeRunner(result=partial_result())
-    first = start(first_fake, monkeypatch, runs_url, params={"tier": "gold", "limit": 5})
-    first_fake.gate.set()
-    previous = live.wait(first, timeout=30).result
-    assert previous.outcome == "partial"
-
-    retry_fake = FakeRunner()
-    retry_fake.gate.set()
-    retry = start(retry_fake, monkeypatch, runs_url, params={"tier": "ignored"}, retry_of=first)
-    assert live.wait(retry, timeout=30).outcome == "ok"
-    assert retry_fake.calls[0]["previous"] is previous
-    assert retry_fake.calls[0]["params"] == {"tier": "gold", "limit": 5}
-    recorded = runs.store_for(runs_url).get(retry)
-    assert recorded.retry_of == first and recorded.params == {"tier": "gold", "limit": 5}
-
-
-def test_a_retry_of_a_run_not_held_here_is_refused_clearly(runs_url, monkeypatch):
-    with pytest.raises(BackofficeError, match="no longer held by this server"):
-        start(FakeRunner(), monkeypatch, runs_url, retry_of="0" * 32)
-    other = start(FakeRunner(), monkeypatch, runs_url)
-    with pytest.raises(BackofficeError, match="has not finished"):
-        start(FakeRunner(), monkeypatch, runs_url, retry_of=other)
-    live.stop(other)
-    live.wait(other, 30)
-    with pytest.raises(BackofficeError, match="is a run of 'customer_orders'"):
-        start(
-            FakeRunner(),
-            monkeypatch,
-            runs_url,
-            retry_of=other,
-            workflow=SimpleNamespace(name="orders_by_segment"),
-        )
-
-
-def test_only_the_last_finished_runs_are_held(runs_url, monkeypatch):
-    monkeypatch.setattr(live, "KEEP_FINISHED", 2)
-    ids = []
-    for _ in range(3):
-        fake = FakeRunner()
-        fake.gate.set()
-        ids.append(start(fake, monkeypatch, runs_url))
-        live.wait(ids[-1], timeout=30)
-    assert live.get(ids[0]) is None  # dropped: the oldest
-    assert live.get(ids[1]).done and live.get(ids[2]).done
-    assert runs.store_for(runs_url).get(ids[0]).outcome == "ok"  # still on record
-    with pytest.raises(BackofficeError, match="no longer held"):
-        start(FakeRunner(), monkeypatch, runs_url, retry_of=ids[0])
-
-
-def test_runs_at_once_are_bounded(runs_url, monkeypatch):
-    monkeypatch.setattr(live, "MAX_RUNNING", 2)
-    held = [start(FakeRunner(), monkeypatch, runs_url) for _ in range(2)]
-    with pytest.raises(BackofficeError, match="already going"):
-        start(FakeRunner(), monkeypatch, runs_url)
-    for run_id in held:
-        live.stop(run_id)
-        assert live.wait(run_id, 30).outcome == "stopped"
-    fake = FakeRunner()
-    fake.gate.set()
-    assert live.wait(start(fake, monkeypatch, runs_url), 30).outcome == "ok"
-
-
-def test_the_registry_keeps_its_running_runs_alive_on_record(runs_url, monkeypatch):
-    run_id = start(FakeRunner(), monkeypatch, runs_url)
-    store = runs.store_for(runs_url)
-    old = (datetime.now(UTC) - runs.STALE_AFTER - timedelta(seconds=5)).isoformat()
-    with store.db.begin() as conn:
-        conn.execute(runs.workflow_runs.update().values(heartbeat_at=old))
-    assert store.get(run_id).outcome == INTERRUPTED  # what a dead process leaves
-
-    assert live.heartbeat() is True  # what the heartbeat thread does every HEARTBEAT_S
-    assert store.get(run_id).outcome == "running"
-
-    live.stop(run_id)
-    assert live.wait(run_id, 30).outcome == "stopped"
-    assert live.heartbeat() is False  # nothing runs: the thread ends
-
-
-# --- with the real runner -----------------------------------------------------------------
-
-
-def test_the_shipped_customer_orders_runs_partial_then_its_retry_completes(
-    tmp_path, demo_dir, runs_url
-):
-    """live -> runner over real HTTP: one customer's orders keep failing, the run is partial
-    with that item, and the retry (of the run held here) ends ok with every customer."""
-    import dataclasses
-
-    import requests
-
-    from lib.config.settings import load_settings
-    from lib.reading.engine import Engine
-    from lib.workflows.declaration import load_workflows, parse_params
-    from tests.stack import demo_services_over, write_config
-
-    with demo_services_over(demo_dir) as urls:
-        settings = dataclasses.replace(
-            load_settings(write_config(tmp_path, demo_dir, urls)), audit_url=runs_url
-        )
-        found, errors = load_workflows(settings.workflows_dir, settings)
-        workflow = found["customer_orders"]
-        params, notes = parse_params(workflow, {"limit": "5"})
-        assert notes == []
-        engine = Engine(settings.sources, settings.queries_dir)
-        fault = {"mode": "error500", "count": None, "match": "customer_id=3"}
-        requests.post(f"{urls['order_api']}/_faults", json=fault, timeout=5).raise_for_status()
-
-        first = live.start(workflow, params, OPERATOR, settings=settings, engine=engine)
-        run = live.wait(first, timeout=120)
-        assert run.outcome == "partial"
-        assert [(f.step, f.item) for f in run.result.failed] == [("orders", "customers 3")]
-
-        requests.post(
-            f"{urls['order_api']}/_faults", json={"mode": "none"}, timeout=5
-        ).raise_for_status()
-        retry = live.start(workflow, {}, OPERATOR, settings=settings, engine=engine, retry_of=first)
-        again = live.wait(retry, timeout=120)
-    assert (again.outcome, again.result.failed) == ("ok", [])
-    assert len(again.result.result) == 5
-
-    store = runs.store_for(runs_url)
-    assert [(r.id, r.outcome, r.retry_of) for r in store.recent()] == [
-        (retry, "ok", first),
-        (first, "partial", None),
-    ]
-    recorded = store.get(first)
-    assert recorded.params == {"limit": 5, "tier": None}
-    assert [(f.step, f.item) for f in recorded.failed] == [("orders", "customers 3")]
-    assert [s["name"] for s in recorded.steps][:2] == ["customers", "orders"]
-    assert recorded.rows == 5
+def test_a_table_made_before_stopped_by_gets_the_column(audit_url):
+    """A workflow_runs table from the first version (no stopped_by) keeps its rows and is
+    used as is once the column is added."""
+    old = sa.MetaData()
+    columns = [c.copy() for c in runs.workflow_runs.columns if c.name != "stopped_by"]
+    sa.Table(runs.TABLE, old, *columns)
+    engine = sa.create_engine(audit_url)
+    now = runs.utc_text(datetime.now(UTC))
+    try:
+        old.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(
+                old.tables[runs.TABLE]
+                .insert()
+                .values(
+                    id="a" * 32,
+                    workflow="customer_orders",
+                    actor="op1",
+                    actor_roles='["operator"]',
+                    started_at=now,
+                    finished_at=now,
+                    heartbeat_at=now,
+                    params="{}",
+                    outcome="ok",
+                    steps="[]",
+                    failed="[]",
+                    rows=3,
+                )
+            )
+    finally:
+        engine.dispose()
+    first, second = RunStore(audit_url), RunStore(audit_url)
+    try:
+        assert first.get("a" * 32).rows == 3  # the old row, read after the column came
+        second.create_schema()  # the column is there now: nothing to add
+        record = second.create("customer_orders", ADMIN, {})
+        assert second.finish(record.id, RunResult("stopped"), stopped_by="admin1")
+        assert first.get(record.id).stopped_by == "admin1"
+        assert first.get("a" * 32).stopped_by is None
+    finally:
+        first.dispose()
+        second.dispose()

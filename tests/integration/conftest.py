@@ -230,3 +230,29 @@ def private_mariadb(_private_mariadb: PrivateMariaDB) -> PrivateMariaDB:
     if not _private_mariadb.running:
         _private_mariadb.start()
     return _private_mariadb
+
+
+@pytest.fixture(scope="session")
+def mariadb_database(_private_mariadb: PrivateMariaDB) -> Callable[[str, str], str]:
+    """`mariadb_database(user, password)`: a new empty database in the session's private
+    MariaDB (started if a test left it stopped), reached as `user` with `password` (a user the
+    app would connect as, not root): its SQLAlchemy URL."""
+
+    def make(user: str, password: str) -> str:
+        if not _private_mariadb.running:
+            _private_mariadb.start()
+        root_url = _private_mariadb.new_database()
+        db = root_url.rsplit("/", 1)[1]
+        admin = sa.create_engine(root_url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                # DDL takes no bound parameters; user and password are the test's own literals.
+                conn.execute(
+                    sa.text(f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{password}'")
+                )
+                conn.execute(sa.text(f"GRANT ALL ON `{db}`.* TO '{user}'@'%'"))
+        finally:
+            admin.dispose()
+        return f"mysql+pymysql://{user}:{password}@127.0.0.1:{_private_mariadb.port}/{db}"
+
+    return make

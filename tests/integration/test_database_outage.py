@@ -46,26 +46,20 @@ class Databases:
 
 @pytest.fixture(scope="module")
 def databases(
-    _private_postgres: PrivatePostgres, _private_mariadb: PrivateMariaDB, demo_dir: Path
+    _private_postgres: PrivatePostgres,
+    _private_mariadb: PrivateMariaDB,
+    mariadb_database: Callable[[str, str], str],
+    demo_dir: Path,
 ) -> Databases:
     """The demo's customers in the private PostgreSQL, its shop in the private MariaDB,
     each reached with a password."""
     pg, my = _private_postgres, _private_mariadb
-    for server in (pg, my):
-        if not server.running:
-            server.start()
+    if not pg.running:
+        pg.start()
     crm_url = pg.new_database().replace("postgres@", f"postgres:{PASSWORD}@")  # trust auth
     copy_tables(demo_dir / "crm.sqlite", crm_url, ["customers"])
-    root_url = my.new_database()
-    shop_db = root_url.rsplit("/", 1)[1]
-    admin = sa.create_engine(root_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(
-            sa.text(f"CREATE USER IF NOT EXISTS 'shop_app'@'%' IDENTIFIED BY '{PASSWORD}'")
-        )
-        conn.execute(sa.text(f"GRANT ALL ON `{shop_db}`.* TO 'shop_app'@'%'"))
-    admin.dispose()
-    shop_url = f"mysql+pymysql://shop_app:{PASSWORD}@127.0.0.1:{my.port}/{shop_db}"
+    shop_url = mariadb_database("shop_app", PASSWORD)  # starts the MariaDB if stopped
+    shop_db = shop_url.rsplit("/", 1)[1]
     copy_tables(demo_dir / "shop.sqlite", shop_url, SHOP_TABLES)
     crm_db = crm_url.rsplit("/", 1)[1]
     hide = (PASSWORD, "127.0.0.1", str(pg.port), str(my.port), crm_db, shop_db, "shop_app",

@@ -16,14 +16,13 @@ from pathlib import Path
 
 import pytest
 import requests
-import sqlalchemy as sa
 import streamlit as st
 
 from lib.config.settings import Settings, load_settings
 from lib.demo.services.serve import DEFAULT_PORTS, ServiceThread, create_service
 from lib.health.checker import HealthChecker, TargetHealth, for_process
 from tests.integration.servers import PrivateMariaDB
-from tests.stack import write_config
+from tests.stack import health_every, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -49,18 +48,10 @@ def services(demo_dir: Path) -> Iterator[dict[str, ServiceThread]]:
 
 
 @pytest.fixture
-def shop_url(private_mariadb: PrivateMariaDB) -> str:
-    """An empty database in the private MariaDB, reached as a user with a password."""
-    root_url = private_mariadb.new_database()
-    db = root_url.rsplit("/", 1)[1]
-    admin = sa.create_engine(root_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(
-            sa.text(f"CREATE USER IF NOT EXISTS 'health_app'@'%' IDENTIFIED BY '{PASSWORD}'")
-        )
-        conn.execute(sa.text(f"GRANT ALL ON `{db}`.* TO 'health_app'@'%'"))
-    admin.dispose()
-    return f"mysql+pymysql://health_app:{PASSWORD}@127.0.0.1:{private_mariadb.port}/{db}"
+def shop_url(private_mariadb: PrivateMariaDB, mariadb_database: Callable[[str, str], str]) -> str:
+    """An empty database in the private MariaDB (the test stops and starts that server),
+    reached as a user with a password."""
+    return mariadb_database("health_app", PASSWORD)
 
 
 def config_for(
@@ -71,7 +62,7 @@ def config_for(
     text = config.read_text(encoding="utf-8")
     if shop_url:
         text = text.replace(f"sqlite:///{demo_dir}/shop.sqlite", shop_url)
-    text = text.replace("interval_s = 15", f"interval_s = {INTERVAL_S}")
+    text = health_every(text, INTERVAL_S)
     text = text.replace("timeout_s = 3", f"timeout_s = {TIMEOUT_S}")
     config.write_text(text, encoding="utf-8")
     return config

@@ -9,9 +9,11 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lib.demo.services.serve import ServiceThread, create_service
 from tests.pages.helpers import apps_for, sign_in
 from tests.stack import health_every, write_config
 
@@ -63,6 +65,13 @@ def until_checked(at: AppTest, page: str | None = None) -> AppTest:
             at.switch_page(page)
         at.run()
     return at
+
+
+def health_grid(at: AppTest) -> pd.DataFrame:
+    """The panel's table, one row per back end by name."""
+    return next(d.value for d in at.dataframe if "back end" in d.value.columns).set_index(
+        "back end"
+    )
 
 
 def test_staff_see_a_line_of_back_end_badges_on_home(app):
@@ -119,8 +128,7 @@ def test_the_full_panel_shows_the_down_api_with_its_error_and_the_rest_up(app_on
         at.switch_page("app_pages/integrations.py").run(), "app_pages/integrations.py"
     )
     assert not at.exception, at.exception
-    grid = next(d.value for d in at.dataframe if "back end" in d.value.columns)
-    rows = grid.set_index("back end")
+    rows = health_grid(at)
     assert rows.loc[STOPPED, "status"] == "● down"
     assert rows.loc[STOPPED, "last error"]  # why, in one line
     assert "\n" not in rows.loc[STOPPED, "last error"]
@@ -136,13 +144,28 @@ def test_the_full_panel_shows_the_down_api_with_its_error_and_the_rest_up(app_on
     assert len(alerts) == 1 and alerts[0].startswith(f"{STOPPED}:"), alerts
 
 
-def test_check_now_checks_again_at_once(app_one_down):
-    at = sign_in(app_one_down(), "operator", "operator-demo")
-    at = until_checked(
-        at.switch_page("app_pages/integrations.py").run(), "app_pages/integrations.py"
-    )
-    at.button(key="health_check_now").click().run()
+def test_check_now_checks_again_at_once(
+    tmp_path: Path, demo_dir: Path, demo_services: dict[str, str], monkeypatch
+) -> None:
+    # The background checks once an hour here: only Check now can see what changed since the
+    # first round, an order API of this test's own that is stopped after it.
+    order_api = ServiceThread(create_service(STOPPED, demo_dir, env={})).start()
+    try:
+        config = write_config(tmp_path, demo_dir, {**demo_services, STOPPED: order_api.url})
+        config.write_text(health_every(config.read_text(encoding="utf-8"), 3600), "utf-8")
+        with apps_for(config, monkeypatch) as app:
+            at = sign_in(app(), "operator", "operator-demo").switch_page(INTEGRATIONS).run()
+            at = until_checked(at, INTEGRATIONS)
+            assert set(health_grid(at)["status"]) == {"● up"}
+            order_api.stop()
+            at.run()  # the page again, without a check: what the first round saw
+            assert health_grid(at).loc[STOPPED, "status"] == "● up"
+            at.button(key="health_check_now").click().run()
+    finally:
+        order_api.stop()
     assert not at.exception
-    grid = next(d.value for d in at.dataframe if "back end" in d.value.columns)
-    assert "○ not checked yet" not in set(grid["status"])
-    assert (grid["checked"] == "just now").all()
+    rows = health_grid(at)
+    assert rows.loc[STOPPED, "status"] == "● down"
+    assert rows.loc[STOPPED, "last error"] == "cannot connect (connection refused)"
+    assert set(rows.drop(index=STOPPED)["status"]) == {"● up"}
+    assert (rows["checked"] == "just now").all()

@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 
+def one_line(text: object, limit: int | None = None) -> str:
+    """`text` on one line (every run of whitespace one space), cut to `limit` characters with
+    "…" when longer; "" for None. The one way errors and names are flattened for display."""
+    if text is None:
+        return ""
+    flat = " ".join(str(text).split())
+    if limit is None or len(flat) <= limit:
+        return flat
+    return flat[: limit - 1] + "…"
+
+
 class BackofficeError(Exception):
     """An error whose str() is safe to show to a user: no secrets, no raw personal data."""
 
@@ -16,7 +27,7 @@ class SourceUnavailable(BackofficeError):
 
     def __init__(self, source: str, reason: str) -> None:
         self.source = source
-        self.reason = " ".join(str(reason).split())  # one line, whatever the driver said
+        self.reason = one_line(reason)  # whatever the driver said
         super().__init__(f"Source '{source}' is unavailable: {self.reason}")
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from lib.access.mask_rules import MASK, mask_phone, rule_for
+from lib.errors import one_line
 
 PII_COLUMNS: dict[str, dict[str, str]] = {
     "customers": {"name": "name", "email": "email", "phone": "phone", "address": "address"},
@@ -202,6 +203,21 @@ def mask_named_columns(df: pd.DataFrame) -> pd.DataFrame:
     return mask_frame(df, named_columns(df.columns))
 
 
+def mask_table(
+    df: pd.DataFrame, kinds: Mapping[str, str], contacts_in: Iterable[str] | None = None
+) -> pd.DataFrame:
+    """A copy of `df` as anyone may see it: the columns in `kinds` ({column: kind}) masked by
+    their kind, and the contact details typed into free text masked (`mask_contacts`) in the
+    columns `contacts_in` (None: every other text column), the rest of the text kept."""
+    out = mask_frame(df, kinds)
+    texts = [c for c in out.columns if c not in kinds] if contacts_in is None else contacts_in
+    for column in texts:
+        values = out[column]
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            out[column] = values.map(lambda v: mask_contacts(v) if isinstance(v, str) else v)
+    return out
+
+
 def _mask_series(series: pd.Series, rule: Callable[[str], str]) -> pd.Series:
     # A plain loop rather than Series.map: the per-cell overhead of map was a third of the time.
     masked = []
@@ -357,6 +373,16 @@ def mask_contacts(text: object) -> object:
         out += (text[done:start], masked)
         done = end
     return "".join(out) + text[done:] if out else text
+
+
+MAX_LINE = 300  # characters of a masked line (a failed item's error, a stored reason)
+
+
+def masked_line(text: object, limit: int | None = MAX_LINE) -> str:
+    """`text` as one line (lib.errors.one_line) with its contact details masked first, so no
+    cut can leave part of an address readable; for what may name a person (an item's key, a
+    call's path) before it is shown, stored or logged."""
+    return one_line(mask_contacts("" if text is None else str(text)), limit)
 
 
 def looks_like_raw_pii(text: str) -> bool:

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from lib.access.masking import mask_contacts
+from lib.access.masking import mask_table
 from lib.access.principal import Principal
 from lib.actions.context import current
 from lib.audit.chain import HASHED_COLUMNS
@@ -52,9 +52,8 @@ def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=[*HASHED_COLUMNS, "row_hash"])
     df["actor_roles"] = df.actor_roles.map(", ".join)
     df["detail"] = df.detail.map(lambda d: ", ".join(f"{k}={v}" for k, v in d.items()))
-    for column in ("reason", "detail"):  # free text: shown and exported with contacts masked
-        df[column] = df[column].map(lambda v: mask_contacts(v) if isinstance(v, str) else v)
-    return df
+    # Free text: shown and exported with contacts masked.
+    return mask_table(df, {}, contacts_in=("reason", "detail"))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from lib.access.masking import (
     mask_detail,
     mask_frame,
     mask_named_columns,
+    mask_table,
+    masked_line,
     named_columns,
 )
 from lib.reading.combine import Catalogue
@@ -693,3 +695,42 @@ def test_whatever_mask_contacts_would_hide_the_raw_data_guard_flags(text):
     if _shown(masked) != _shown(text):  # masking hid a character
         assert looks_like_raw_pii(text)
     assert mask_contacts(masked) == masked
+
+
+# --- a table as shown, a line as shown -----------------------------------------------------
+
+
+def test_mask_table_masks_kinds_and_the_contacts_in_free_text():
+    df = pd.DataFrame(
+        {
+            "customer_name": ["Kim Minsu", None],
+            "subject": ["call me on 010-1234-5678", "write to jane.doe@example.com"],
+            "orders": [3, 4],
+            "note": ["jane.doe@example.com", "ok"],
+        }
+    )
+    out = mask_table(df, {"customer_name": "name"})
+    assert out["customer_name"][0] == mask("name", "Kim Minsu")
+    assert pd.isna(out["customer_name"][1])  # missing stays missing
+    assert out["subject"].tolist() == [mask_contacts(v) for v in df["subject"]]
+    assert out["note"].tolist() == [mask_contacts("jane.doe@example.com"), "ok"]
+    assert out["orders"].tolist() == [3, 4]
+    assert not any(looks_like_raw_pii(str(v)) for v in out.drop(columns="orders").stack())
+    assert df["note"][0] == "jane.doe@example.com"  # the input is not changed
+
+
+def test_mask_table_masks_contacts_only_in_the_columns_named():
+    df = pd.DataFrame({"reason": ["from jane@example.com"], "actor": ["ops@example.com"]})
+    out = mask_table(df, {}, contacts_in=("reason",))
+    assert out["reason"][0] == mask_contacts("from jane@example.com") != "from jane@example.com"
+    assert out["actor"][0] == "ops@example.com"
+
+
+def test_masked_line_is_one_line_masked_before_it_is_cut():
+    text = "GET /orders?x=1\n  failed for\tjane.doe@example.com"
+    assert masked_line(text) == " ".join(str(mask_contacts(text)).split())
+    assert "\n" not in masked_line(text) and not looks_like_raw_pii(masked_line(text))
+    # Cut within the address: what is left of it is masked, never its raw start.
+    cut = masked_line("x" * 20 + " jane.doe@example.com", limit=25)
+    assert len(cut) == 25 and cut.endswith("…") and "jane" not in cut
+    assert masked_line(None) == "" and masked_line(masked_line(text)) == masked_line(text)

@@ -20,7 +20,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -29,6 +29,7 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from lib.errors import one_line
 from lib.health.targets import GATEWAY, Target
 from lib.reading.sources import rest, sql
 
@@ -159,7 +160,7 @@ def _get_health(base_url: str, timeout_s: float, session: requests.Session) -> s
 def _rest(target: Target, timeout_s: float) -> str | None:
     cfg = _source(target)
     # The source's auth header, no retries: a check reports what one request met.
-    session = rest.session_for(replace(cfg, options={**cfg.options, "retries": 0}))
+    session = rest.session_for(cfg, retries=0)
     return _get_health(str(cfg.options.get("base_url", "")), timeout_s, session)
 
 
@@ -302,10 +303,9 @@ def _sheet_reason(target: Target, exc: BaseException) -> str:
 
 def scrub(target: Target, text: str) -> str:
     """One line, at most 200 characters, with no secret value and no user:password@."""
-    line = " ".join((text or "").split()) or "failed"
-    line = _USERINFO.sub("***@", line)
+    line = _USERINFO.sub("***@", one_line(text) or "failed")
     secrets = list(target.source.secrets.values()) if target.source is not None else []
     for value in secrets:
         if value and len(value) >= 4:
             line = line.replace(value, "***")
-    return line[:200]
+    return one_line(line, 200)

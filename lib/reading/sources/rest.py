@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
 import requests
@@ -15,6 +17,8 @@ from lib.reading.sources.base import SourceConfig
 from lib.reading.sources.flatten import to_arrow
 
 MAX_PAGES = 10_000  # a server that never stops paginating must not hang a page
+TOO_MANY = 429  # too many requests: a later try is what the server asks for
+Fail = Callable[[str], Exception]  # one line -> the caller's error to raise
 
 
 def session_for(cfg: SourceConfig, *, retries: int | None = None) -> requests.Session:
@@ -47,60 +51,108 @@ def url_for(cfg: SourceConfig, path: str) -> str:
     return str(cfg.options["base_url"]).rstrip("/") + path
 
 
-def get_json(cfg: SourceConfig, session: requests.Session, path: str, params: Mapping) -> Any:
-    """One GET, its failures turned into a one-line SourceUnavailable without secrets."""
-    url = url_for(cfg, path)
-    timeout = float(cfg.options.get("timeout", 10))
+def site(cfg: SourceConfig) -> str:
+    """The base URL's scheme, host and port: never a user:password@ in it."""
+    url = urlsplit(str(cfg.options["base_url"]))
+    return f"{url.scheme}://{url.hostname}" + (f":{url.port}" if url.port else "")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why one GET failed, in one line without secrets or the query string (it may carry a
+    filter's value), and whether a later try may succeed (5xx, 429, timeouts, connections)."""
+
+    what: str  # "GET /orders answered HTTP 500"
+    retry: bool
+
+
+def try_get(
+    cfg: SourceConfig, session: requests.Session, path: str, params: Mapping, timeout: float
+) -> tuple[Any, Failure | None]:
+    """(the JSON body, None) of one GET, or (None, why it failed): the one classification of
+    a call's failures, for the rest source and for workflow calls."""
+    call = f"GET {unquote(path)}"  # as typed: a caller masking contacts must see them
     try:
-        resp = session.get(url, params=dict(params), timeout=timeout)
-    except requests.Timeout as exc:
-        raise SourceUnavailable(cfg.name, f"GET {path} timed out after {timeout:g} s") from exc
+        resp = session.get(url_for(cfg, path), params=dict(params), timeout=timeout)
+    except requests.Timeout:
+        return None, Failure(f"{call} timed out after {timeout:g} s", retry=True)
     except requests.ConnectionError as exc:
-        # After retries, urllib3 reports a read timeout as a connection error.
-        if "timed out" in str(exc):
-            raise SourceUnavailable(cfg.name, f"GET {path} timed out after {timeout:g} s") from exc
-        reason = "cannot connect"
-        raise SourceUnavailable(
-            cfg.name, f"GET {path}: {reason} ({cfg.options['base_url']})"
-        ) from exc
+        if "timed out" in str(exc):  # after retries, urllib3 says a read timeout this way
+            return None, Failure(f"{call} timed out after {timeout:g} s", retry=True)
+        return None, Failure(f"{call}: cannot connect to {site(cfg)}", retry=True)
+    except requests.exceptions.ChunkedEncodingError:
+        return None, Failure(f"{call}: the connection broke off mid-answer", retry=True)
+    except requests.RequestException as exc:
+        return None, Failure(f"{call} failed ({type(exc).__name__})", retry=False)
     if resp.status_code >= 400:
-        raise SourceUnavailable(cfg.name, f"GET {path} answered HTTP {resp.status_code}")
+        again = resp.status_code >= 500 or resp.status_code == TOO_MANY
+        return None, Failure(f"{call} answered HTTP {resp.status_code}", again)
     try:
-        return resp.json()
-    except ValueError as exc:
-        raise SourceUnavailable(cfg.name, f"GET {path} did not answer JSON") from exc
+        return resp.json(), None
+    except ValueError:
+        return None, Failure(f"{call} did not answer JSON", retry=False)
 
 
-def _pages(cfg: SourceConfig, session: requests.Session, spec: Mapping[str, Any]) -> Iterator[list]:
-    style = spec.get("pagination", cfg.options.get("pagination", "none"))
-    items_key = spec.get("items", "items")
-    size = int(spec.get("page_size", 100))
-    params = dict(spec.get("params", {}))
-    path = spec["path"]
-    if style == "none":
-        body = get_json(cfg, session, path, params)
-        yield body if isinstance(body, list) else body[items_key]
+def get_json(cfg: SourceConfig, session: requests.Session, path: str, params: Mapping) -> Any:
+    """One GET (the session retries as configured), its failure a one-line SourceUnavailable."""
+    body, failure = try_get(cfg, session, path, params, float(cfg.options.get("timeout", 10)))
+    if failure is not None:
+        raise SourceUnavailable(cfg.name, failure.what)
+    return body
+
+
+def rows_of(body: Any, items: str, path: str, fail: Fail) -> list[dict]:
+    """The rows in a body: the list itself, its `items` list, or (items = "") the one object;
+    a value that is not an object is the row {"value": value}."""
+    if isinstance(body, list):
+        found = body
+    elif not isinstance(body, dict):
+        raise fail(f"GET {path} answered neither an object nor a list")
+    elif not items:
+        return [body]
+    else:
+        found = body.get(items)
+        if not isinstance(found, list):
+            raise fail(f"GET {path} answered without a list '{items}'")
+    return [r if isinstance(r, dict) else {"value": r} for r in found]
+
+
+def pages(
+    fetch: Callable[[Mapping[str, Any]], Any],
+    path: str,
+    params: Mapping[str, Any],
+    *,
+    pagination: str,
+    items: str,
+    page_size: int,
+    fail: Fail,
+) -> Iterator[list[dict]]:
+    """The rows of GET `path` page by page, `fetch(query params)` giving each body: `none`
+    one call; `page` sends page/per_page and stops at `total` (or an empty page); `cursor`
+    sends limit/cursor and follows next_cursor. `fail(one line)` is the error to raise."""
+    if pagination == "none":
+        yield rows_of(fetch(params), items, path, fail)
         return
+    if pagination not in ("page", "cursor"):
+        raise fail(f"unknown pagination style {pagination!r}")
     page, cursor = 1, None
     for _ in range(MAX_PAGES):
-        if style == "page":
-            body = get_json(cfg, session, path, {**params, "page": page, "per_page": size})
-        elif style == "cursor":
-            extra = {"cursor": cursor} if cursor else {}
-            body = get_json(cfg, session, path, {**params, "limit": size, **extra})
+        if pagination == "page":
+            extra: dict[str, Any] = {"page": page, "per_page": page_size}
         else:
-            raise SourceUnavailable(cfg.name, f"unknown pagination style {style!r}")
-        items = body.get(items_key) or []
-        yield items
-        if style == "page":
-            if not items or page * size >= int(body.get("total", 0)):
+            extra = {"limit": page_size, **({"cursor": cursor} if cursor else {})}
+        body = fetch({**params, **extra})
+        rows = rows_of(body, items, path, fail)
+        yield rows
+        if pagination == "page":
+            if not rows or page * page_size >= int(body.get("total", 0)):
                 return
             page += 1
         else:
             cursor = body.get("next_cursor")
             if not cursor:
                 return
-    raise SourceUnavailable(cfg.name, f"GET {path} paginated past {MAX_PAGES} pages")
+    raise fail(f"GET {path} paginated past {MAX_PAGES} pages")
 
 
 def load(cfg: SourceConfig) -> dict[str, pa.Table]:
@@ -109,7 +161,17 @@ def load(cfg: SourceConfig) -> dict[str, pa.Table]:
     tables: dict[str, pa.Table] = {}
     with session:
         for name, spec in (cfg.options.get("endpoints") or {}).items():
-            rows = [item for page in _pages(cfg, session, spec) for item in page]
+            path = spec["path"]
+            found = pages(
+                lambda query, path=path: get_json(cfg, session, path, query),
+                path,
+                dict(spec.get("params", {})),
+                pagination=spec.get("pagination", cfg.options.get("pagination", "none")),
+                items=spec.get("items", "items"),
+                page_size=int(spec.get("page_size", 100)),
+                fail=lambda line: SourceUnavailable(cfg.name, line),
+            )
+            rows = [row for page in found for row in page]
             tables[name] = to_arrow(rows)
     return tables
 

@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from lib.errors import BackofficeError, SourceUnavailable
+from lib.errors import BackofficeError, SourceUnavailable, one_line
 from lib.reading.engine import TOTAL, Engine
 from lib.reading.sheet_findings import NUMBERED_SUFFIX, numbered
 from lib.reading.sources.cells import ROW
@@ -32,10 +32,7 @@ class NotInCatalogue(BackofficeError):
     """A source, table or column that is not in the engine's catalogue of declared sources."""
 
 
-def short(text: object, limit: int = 60) -> str:
-    """One line of at most `limit` characters, to name what was asked for in an error."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+NAME_CHARS = 60  # of a name asked for, repeated in an error
 
 
 def ident(name: str) -> str:
@@ -52,7 +49,7 @@ def described(engine: Engine, sources: Sequence[str]) -> dict[str, dict[str, str
     these sources' schemas (loaded already: see `columns` for one that loads)."""
     unknown = [s for s in sources if s not in engine.sources]
     if unknown:
-        raise NotInCatalogue(f"No source named '{short(unknown[0])}'.")
+        raise NotInCatalogue(f"No source named '{one_line(unknown[0], NAME_CHARS)}'.")
     rows = (
         engine._cursor()
         .execute(
@@ -76,11 +73,13 @@ def columns(engine: Engine, source: str, table: str) -> dict[str, str]:
     NotInCatalogue for a source or table DuckDB does not hold, SourceUnavailable like
     Engine.ensure."""
     if source not in engine.sources:
-        raise NotInCatalogue(f"No source named '{short(source)}'.")
+        raise NotInCatalogue(f"No source named '{one_line(source, NAME_CHARS)}'.")
     engine.ensure(source)
     found = described(engine, [source]).get(f"{source}.{table}")
     if found is None:
-        raise NotInCatalogue(f"Source {source} has no table '{short(table)}' loaded.")
+        raise NotInCatalogue(
+            f"Source {source} has no table '{one_line(table, NAME_CHARS)}' loaded."
+        )
     return found
 
 
@@ -114,7 +113,7 @@ def _table_sql(engine: Engine, source: str, table: str, sql: str, params: list[A
     except duckdb.Error as exc:
         _failed(engine, [source], exc)
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SourceUnavailable(source, f"table '{table}': {short(first, 200)}") from exc
+        raise SourceUnavailable(source, f"table '{table}': {one_line(first, 200)}") from exc
 
 
 def count(engine: Engine, source: str, table: str) -> int:
@@ -144,7 +143,9 @@ def page(
     if sort is not None:
         column, direction = sort
         if column not in cols or direction not in ("asc", "desc"):
-            raise NotInCatalogue(f"Table {source}.{table} has no column '{short(column)}'.")
+            raise NotInCatalogue(
+                f"Table {source}.{table} has no column '{one_line(column, NAME_CHARS)}'."
+            )
         order.insert(0, f"{ident(column)} {direction.upper()} NULLS LAST")
     listed = ", ".join(ident(c) for c in cols)  # not SELECT *: a sheet's ROW stays hidden
     sql = (
@@ -189,7 +190,7 @@ def run(
     names = sorted(set(sources))
     for source in names:
         if source not in engine.sources:
-            raise NotInCatalogue(f"No source named '{short(source)}'.")
+            raise NotInCatalogue(f"No source named '{one_line(source, NAME_CHARS)}'.")
         engine.ensure(source)
     try:
         return engine._cursor().execute(sql, params).df()

@@ -27,9 +27,9 @@ import pandas as pd
 
 from lib.access.masking import mask, mask_frame
 from lib.access.principal import Principal
-from lib.errors import BackofficeError, ValidationFailed
+from lib.errors import BackofficeError, ValidationFailed, one_line
 from lib.reading import catalog, combine_access
-from lib.reading.catalog import NotInCatalogue, ident, short
+from lib.reading.catalog import NAME_CHARS, NotInCatalogue, ident
 from lib.reading.engine import Engine
 
 KINDS = ("sheet", "sql")  # sources whose tables can be combined (local or scanned, no API)
@@ -83,10 +83,14 @@ class Catalogue:
 
     def check(self, table: str, columns: Iterable[str] = ()) -> None:
         if table not in self.columns:
-            raise NotInCatalogue(f"No table '{short(table)}' among the declared sources.")
+            raise NotInCatalogue(
+                f"No table '{one_line(table, NAME_CHARS)}' among the declared sources."
+            )
         for column in columns:
             if column not in self.columns[table]:
-                raise NotInCatalogue(f"Table {table} has no column '{short(column)}'.")
+                raise NotInCatalogue(
+                    f"Table {table} has no column '{one_line(column, NAME_CHARS)}'."
+                )
 
 
 def catalogue(
@@ -354,7 +358,7 @@ def combine(
         df = catalog.run(engine, sql, {}, sources)  # SourceUnavailable: a database went away
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValidationFailed(f"These tables cannot be combined: {short(first, 200)}") from exc
+        raise ValidationFailed(f"These tables cannot be combined: {one_line(first, 200)}") from exc
     without = (int(df["l_nokey"].iloc[0]), int(df["r_nokey"].iloc[0])) if len(df) else (0, 0)
     lm, rm = measure_label(left), measure_label(right)
     if lm == rm:

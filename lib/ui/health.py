@@ -16,6 +16,7 @@ from pandas.io.formats.style import Styler
 from lib.access import policy
 from lib.access.principal import Principal
 from lib.config import runtime
+from lib.errors import one_line
 from lib.health.checker import HealthChecker, TargetHealth, for_process
 from lib.ui.navigation import allowed_pages
 from lib.ui.widgets import ago, escape_markdown
@@ -42,12 +43,7 @@ def status_of(target: TargetHealth) -> str:
     return UP if target.ok else DOWN
 
 
-def one_line(text: object | None, limit: int = 160) -> str:
-    """An error as one short line (the checker's are one line already; this keeps it so)."""
-    if not text:
-        return ""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+ERROR_CHARS = 160  # an error in the table: the checker's lines are at most 200
 
 
 def _ms(value: float | None) -> float | None:
@@ -57,9 +53,9 @@ def _ms(value: float | None) -> float | None:
 def _last_error(target: TargetHealth) -> str:
     """Why it is down; for one up again, the latest failure still in memory and when."""
     if target.ok is False:
-        return one_line(target.error) or "down"
+        return one_line(target.error, ERROR_CHARS) or "down"
     if target.last_error:
-        return f"{one_line(target.last_error)} ({ago(target.last_error_at)})"
+        return f"{one_line(target.last_error, ERROR_CHARS)} ({ago(target.last_error_at)})"
     return ""
 
 
@@ -152,7 +148,7 @@ def _panel_body() -> None:
     for t in down:
         since = f" (down since {ago(t.down_since)})" if t.down_since else ""
         st.error(
-            escape_markdown(f"{t.name}: {one_line(t.error) or 'down'}{since}"),
+            escape_markdown(f"{t.name}: {one_line(t.error, ERROR_CHARS) or 'down'}{since}"),
             icon=":material/cloud_off:",
         )
     checked = [t.last_checked for t in targets if t.last_checked]
@@ -181,7 +177,7 @@ def _badge(target: TargetHealth) -> None:
             f"{name} down",
             icon=":material/error:",
             color="red",
-            help=escape_markdown(one_line(target.error) or "down"),
+            help=escape_markdown(one_line(target.error, ERROR_CHARS) or "down"),
         )
 
 

@@ -18,6 +18,10 @@ _MISSING = (
     re.compile(r'does not have a column named "([^"]+)"'),
 )
 MAX_FILLS = 64
+# DuckDB cannot register a frame without columns (a call step no item answered, whose rows
+# name nothing): it is registered with this one empty column, so that the query's own
+# columns can then be added to it as to any other step without rows.
+PLACEHOLDER = "_no_rows"
 
 
 def combine(
@@ -35,9 +39,9 @@ def combine(
         con = duckdb.connect()
         try:
             for name, df in tables.items():
-                con.register(name, df)
+                con.register(name, df if len(df.columns) else _placeholder(df))
             return con.execute(sql, bound).df()
-        except duckdb.BinderException as exc:
+        except duckdb.BinderException as exc:  # a column a step without rows does not know
             column = _missing_column(str(exc))
             empty = [n for n, df in tables.items() if df.empty and column not in df.columns]
             if column is None or not empty:
@@ -47,6 +51,10 @@ def combine(
         finally:
             con.close()
     raise duckdb.BinderException(f"query '{query.name}' names too many missing columns")
+
+
+def _placeholder(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(**{PLACEHOLDER: pd.Series([], dtype=object)})
 
 
 def _missing_column(message: str) -> str | None:

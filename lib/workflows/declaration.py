@@ -28,7 +28,7 @@ from types import MappingProxyType
 from typing import Any
 
 from lib.access.mask_rules import rule_for
-from lib.errors import BackofficeError
+from lib.errors import BackofficeError, one_line
 from lib.workflows.params import parse_params, rule, typed
 
 __all__ = ["DeclarationError", "Param", "Step", "Workflow", "load_workflow", "load_workflows"]
@@ -38,7 +38,8 @@ NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # workflow, step and parameter names
 TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 PARAM_KINDS = ("choice", "text", "int", "date")
 PAGINATIONS = ("none", "page", "cursor")
-RESERVED_PARAMS = frozenset({"workflow", "run"})  # the page's own URL parameters
+# The page's own URL parameters and Streamlit's (embed, embed_options).
+RESERVED_PARAMS = frozenset({"workflow", "run", "embed", "embed_options"})
 MAX_CONCURRENCY = 32
 
 _TOP_KEYS = {"title", "description", "concurrency", "combine", "mask", "params", "steps"}
@@ -139,7 +140,7 @@ def load_workflow(path: Path) -> Workflow:
     except (OSError, UnicodeDecodeError) as exc:
         raise DeclarationError(f"{where}: cannot be read ({type(exc).__name__})") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise DeclarationError(f"{where}: not valid TOML ({_one_line(exc)})") from exc
+        raise DeclarationError(f"{where}: not valid TOML ({one_line(exc)})") from exc
     _no_unknown(where, "", raw, _TOP_KEYS)
     params = tuple(_param(where, n, p) for n, p in _table(where, "params", raw).items())
     steps_raw = raw.get("steps")
@@ -210,7 +211,8 @@ def _query(where: str, key: str, folder: Path, name: str, load: Any) -> Any:
 def _param(where: str, name: str, spec: Any) -> Param:
     at = f"params.{name}"
     if not NAME.match(name) or name in RESERVED_PARAMS:
-        _fail(where, at, "a parameter name is lower case letters, digits and _ (not workflow/run)")
+        reserved = "/".join(sorted(RESERVED_PARAMS))
+        _fail(where, at, f"a parameter name is lower case letters, digits and _ (not {reserved})")
     if not isinstance(spec, dict):
         _fail(where, at, "must be a table")
     _no_unknown(where, at, spec, _PARAM_KEYS)
@@ -291,8 +293,12 @@ def _step(where: str, i: int, spec: Any, earlier: list[Step], params: dict[str, 
         _fail(where, f"{at}.path", "must start with /")
     for_each, key = spec.get("for_each"), spec.get("key")
     if for_each is not None:
-        if not any(s.name == for_each for s in earlier):
+        parent = next((s for s in earlier if s.name == for_each), None)
+        if parent is None:
             _fail(where, f"{at}.for_each", f"'{for_each}' is not an earlier step")
+        if parent.kind == "for_each":
+            # A retry gets the parent's failed items' rows anew and would not call them.
+            _fail(where, f"{at}.for_each", f"'{for_each}' is a per-item step itself")
         if not isinstance(key, str) or not key:
             _fail(where, f"{at}.key", "a for_each step names the field of the key")
     else:
@@ -373,10 +379,6 @@ def _no_unknown(where: str, at: str, raw: Mapping, allowed: set[str]) -> None:
     for key in raw:
         if key not in allowed:
             _fail(where, f"{at}.{key}" if at else key, "is not a known key")
-
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())
 
 
 def _fail(where: str, key: str, problem: str) -> Any:

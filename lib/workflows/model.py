@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 
@@ -20,6 +21,9 @@ class FailedItem:
     step: str  # the step's name
     item: str  # the item's key, e.g. "customer 17"
     error: str  # one line, no secrets, no raw personal data
+    # The item's own key, for a retry in this process to call it again (two keys may mask to
+    # the same `item`); never shown, logged or stored.
+    key: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -55,10 +59,12 @@ class Progress:
         self.total = 0
         self.done = 0
         self.failed = 0
+        self.not_run = 0  # items left alone because Stop was pressed: not failures
 
     def begin_step(self, name: str, items: int) -> None:
         with self._lock:
             self.step, self.total, self.done, self.failed = name, items, 0, 0
+            self.not_run = 0
 
     def item_done(self, ok: bool) -> None:
         with self._lock:
@@ -67,15 +73,20 @@ class Progress:
             else:
                 self.failed += 1
 
-    def snapshot(self) -> dict[str, int | str]:
-        """{"step", "total", "done", "failed", "left"} at one instant."""
+    def item_not_run(self) -> None:
         with self._lock:
-            left = max(self.total - self.done - self.failed, 0)
+            self.not_run += 1
+
+    def snapshot(self) -> dict[str, int | str]:
+        """{"step", "total", "done", "failed", "not_run", "left"} at one instant."""
+        with self._lock:
+            left = max(self.total - self.done - self.failed - self.not_run, 0)
             return {
                 "step": self.step,
                 "total": self.total,
                 "done": self.done,
                 "failed": self.failed,
+                "not_run": self.not_run,
                 "left": left,
             }
 

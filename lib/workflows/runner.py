@@ -28,7 +28,8 @@ from urllib.parse import quote
 import duckdb
 import pandas as pd
 
-from lib.errors import BackofficeError
+from lib.access.masking import masked_line
+from lib.errors import BackofficeError, one_line
 from lib.reading.queries import load_query
 from lib.reading.sources.flatten import to_arrow
 from lib.workflows import calls
@@ -100,10 +101,14 @@ class _Run:
             began = time.monotonic()
             try:
                 self._step(step, report)
+            except calls.Stopped:  # Stop pressed while the step's call waited to retry
+                report.seconds = time.monotonic() - began
+                self.stopped = True
+                break
             except Exception as exc:  # a whole step failed: no result
                 report.failed = max(report.failed, 1)
                 report.seconds = time.monotonic() - began
-                error = f"Step '{step.name}': {one_line(exc)}"
+                error = masked_line(f"Step '{step.name}': {reason(exc)}")
                 log.warning("workflow %s: %s", self.workflow.name, error)
                 return self._result("failed", error)
             report.seconds = time.monotonic() - began
@@ -114,8 +119,8 @@ class _Run:
                 query = load_query(self.settings.queries_dir, self.workflow.combine)
                 result = combine(self.frames, query, self.params)
             except Exception as exc:
-                error = f"Combine query '{self.workflow.combine}': {one_line(exc)}"
-                return self._result("failed", error)
+                error = f"Combine query '{self.workflow.combine}': {reason(exc)}"
+                return self._result("failed", masked_line(error))
         outcome = "stopped" if self.stopped else "partial" if self.failed else "ok"
         return self._result(outcome, None, result)
 
@@ -138,9 +143,9 @@ class _Run:
 
     def _step(self, step: Step, report: StepReport) -> None:
         prev = self.previous
-        retry_keys: set[str] | None = None
+        retry_keys: list[FailedItem] | None = None
         if prev is not None and step.name in prev.frames:
-            retry_keys = {f.item for f in prev.failed if f.step == step.name}
+            retry_keys = [f for f in prev.failed if f.step == step.name]
         if step.kind == "query":
             self.progress.begin_step(step.name, 1)
             report.items = 1
@@ -152,6 +157,9 @@ class _Run:
             report.items = 1
             try:
                 rows = self._fetch(step, None)
+            except calls.Stopped:
+                self.progress.item_not_run()
+                raise
             except calls.CallFailed:
                 self.progress.item_done(False)
                 raise
@@ -195,20 +203,27 @@ class _Run:
                 return rows[: int(limit)]
         return rows
 
-    def _for_each(self, step: Step, report: StepReport, retry: set[str] | None) -> None:
+    def _for_each(self, step: Step, report: StepReport, retry: list[FailedItem] | None) -> None:
         parent = self.frames[step.for_each or ""]
         items = distinct_keys(parent, step.key or "")
         if retry is not None:
-            items = [(k, r) for k, r in items if item_label(step, k) in retry]
+            keys = {f.key for f in retry if f.key is not None}
+            labels = {f.item for f in retry if f.key is None}  # items made without their key
+            items = [
+                (k, r) for k, r in items if k in keys or masked_line(item_label(step, k)) in labels
+            ]
         report.items = len(items)
         self.progress.begin_step(step.name, len(items))
 
         def work(key: Any, row: Mapping[str, Any]) -> list[dict] | str:
             if self.stop.is_set():
-                self.progress.item_done(False)
+                self.progress.item_not_run()
                 return NOT_RUN
             try:
                 rows = self._fetch(step, row)
+            except calls.Stopped:  # to be run again like the items not started
+                self.progress.item_not_run()
+                return NOT_RUN
             except calls.CallFailed as exc:
                 self.progress.item_done(False)
                 return str(exc)
@@ -221,7 +236,9 @@ class _Run:
         rows: list[dict] = []
         for (key, _), answer in zip(items, answers, strict=True):
             if isinstance(answer, str):
-                self.failed.append(FailedItem(step.name, item_label(step, key), answer))
+                # Masked once, here: a key or a path may carry an e-mail address or a phone.
+                item = masked_line(item_label(step, key))
+                self.failed.append(FailedItem(step.name, item, masked_line(answer), key))
                 report.failed += 1
                 self.stopped = self.stopped or answer == NOT_RUN
             else:
@@ -320,11 +337,11 @@ def wire(value: Any) -> Any:
     return value
 
 
-def one_line(exc: BaseException) -> str:
-    """The error's own words for ours (no secrets in them); the first line of others'."""
+def reason(exc: BaseException) -> str:
+    """The error's own words for ours (no secrets in them), the first line of DuckDB's (the
+    combine query's), else only the error's type."""
     if isinstance(exc, BackofficeError):
-        return " ".join(str(exc).split())
+        return one_line(exc)
     if isinstance(exc, duckdb.Error):
-        first = (str(exc).splitlines() or [""])[0]
-        return first[:200]
-    return f"{type(exc).__name__}"
+        return one_line((str(exc).splitlines() or [""])[0], 200)
+    return type(exc).__name__

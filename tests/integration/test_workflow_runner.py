@@ -6,6 +6,7 @@ completes the run to the rows a clean run gives; Stop; a query step on the engin
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 import requests
 
+from lib.access.masking import looks_like_raw_pii, mask, masked_line
 from lib.config.settings import ROOT, Settings, load_settings
 from lib.demo.services.serve import ServiceThread, create_service
 from lib.reading.engine import Engine
@@ -180,6 +182,7 @@ def test_items_that_keep_failing_are_listed_exactly_and_retry_completes_the_run(
         "total": 1,
         "done": 1,
         "failed": 0,
+        "not_run": 0,
         "left": 0,
     }
     assert run.steps[1].done == CUSTOMERS - 3 and run.steps[1].failed == 3
@@ -359,3 +362,100 @@ def test_repeated_keys_are_called_once_and_a_path_takes_the_rows_field(
     assert [(f.step, f.item, f.error) for f in failing.failed] == [
         ("profiles", "customer_id 5", "GET /customers/5 answered HTTP 500 (3 tries)")
     ]
+
+
+def test_a_call_that_answers_no_rows_is_an_empty_result_not_a_failure(stack: Stack):
+    # The customers past the last page: no rows, so they name no column at all.
+    first, *rest = stack.workflow.steps
+    past = dataclasses.replace(
+        first, pagination="none", params={"page": 999, "per_page": 500}, max_rows=None
+    )
+    run = stack.run(dataclasses.replace(stack.workflow, steps=(past, *rest)))
+    assert (run.outcome, run.failed, run.error) == ("ok", [], None)
+    assert run.result is not None and run.result.empty
+    assert run.result.columns.tolist() == ["customer_id", "loyalty_tier", "name", "orders", "total"]
+    assert [(s.name, s.items, s.done, s.rows) for s in run.steps] == [
+        ("customers", 1, 1, 0),
+        ("orders", 0, 0, 0),
+        ("names", 1, 1, CUSTOMERS),
+    ]
+
+
+BY_EMAIL = """
+title = "Test: profiles looked up by e-mail address"
+combine = "wf_test_by_email"
+
+[params.who]
+label = "E-mail"
+kind = "text"
+default = "nobody@example.com"
+
+[[steps]]
+name = "people"
+query = "wf_test_people"
+
+[[steps]]
+name = "profiles"
+source = "customer_api"
+path = "/customers/{email}"
+for_each = "people"
+key = "email"
+items = ""
+
+[[steps]]
+name = "one"
+source = "customer_api"
+path = "/customers/{who}"
+items = ""
+"""
+
+
+def test_a_failed_item_or_step_naming_an_email_is_masked(
+    stack: Stack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    qdir = stack.settings.queries_dir
+    (qdir / "wf_test_people.sql").write_text(
+        "-- sources: crm\nSELECT id, email FROM crm.customers WHERE id <= 3 ORDER BY id",
+        encoding="utf-8",
+    )
+    (qdir / "wf_test_by_email.sql").write_text("SELECT * FROM people", encoding="utf-8")
+    path = tmp_path / "workflows" / "wf_by_email.toml"
+    path.write_text(dedent(BY_EMAIL), encoding="utf-8")
+    wf = load_workflow(path)
+    emails = stack.engine.query("wf_test_people")["email"].tolist()
+    assert len(emails) == 3 and all("@" in e for e in emails)
+    # Without the last step: each e-mail is a path the API refuses (422, not retried).
+    per_item = dataclasses.replace(wf, steps=wf.steps[:2])
+    run = stack.run(per_item)
+    assert run.outcome == "partial"
+    shown = [(f.step, f.item, f.error) for f in run.failed]
+    # The path's e-mail masked with the rest of the line (the rule reads "/customers/" as
+    # part of the address's local part); the item named by the masked e-mail.
+    errors = [masked_line(f"GET /customers/{e} answered HTTP 422") for e in emails]
+    assert shown == [
+        ("profiles", f"email {mask('email', e)}", error)
+        for e, error in zip(emails, errors, strict=True)
+    ]
+    assert not any(looks_like_raw_pii(f"{f.item} {f.error}") for f in run.failed)
+
+    caplog.set_level(logging.INFO)
+    whole = stack.run(wf, raw={"who": "jane.doe@example.com"})
+    assert whole.outcome == "failed" and whole.error is not None
+    assert whole.error == masked_line(
+        "Step 'one': GET /customers/jane.doe@example.com answered HTTP 422"
+    )
+    assert "jane.doe" not in caplog.text and "jane.doe" not in whole.error
+
+
+def test_stop_while_a_call_step_waits_to_retry_ends_the_run_stopped(stack: Stack):
+    stack.fault("customer_api", mode="error500", count=None)
+    first, *rest = stack.workflow.steps
+    slow = dataclasses.replace(first, retries=3, backoff=60)  # a minute before the retry
+    wf = dataclasses.replace(stack.workflow, steps=(slow, *rest))
+    stop, progress = threading.Event(), Progress()
+    threading.Timer(0.5, stop.set).start()
+    run = stack.run(wf, stop=stop, progress=progress)
+    assert (run.outcome, run.error, run.result) == ("stopped", None, None)
+    assert [s.name for s in run.steps] == ["customers"]
+    snap = progress.snapshot()
+    assert (snap["done"], snap["failed"], snap["not_run"], snap["left"]) == (0, 0, 1, 0)

@@ -131,6 +131,8 @@ def test_a_declaration_loads_into_its_steps_and_params(tmp_path):
         (('combine = "wf_combine"', ""), "combine: a query name"),
         (('key = "id"', ""), "steps.orders.key: a for_each step names the field"),
         (("[params.note]", "[params.run]"), "params.run: a parameter name is"),
+        (("[params.note]", "[params.embed]"), "params.embed: a parameter name is"),
+        (("[params.note]", "[params.embed_options]"), "params.embed_options: a parameter"),
         (("optional = true\n\n[params.limit]", "\n[params.limit]"), "params.tier.default"),
         (('name = "orders"', 'name = "customers"'), "'customers' is the name of an earlier"),
     ],
@@ -139,6 +141,17 @@ def test_a_wrong_key_is_named_in_one_line(tmp_path, change, reason):
     old, new = change
     assert old in GOOD
     assert reason in broken(tmp_path, GOOD.replace(old, new, 1))
+
+
+def test_a_per_item_step_over_another_per_item_step_is_refused(tmp_path):
+    # A retry would get the parent's failed items' rows anew and never call them.
+    deeper = GOOD.replace(
+        '[[steps]]\nname = "tickets"',
+        '[[steps]]\nname = "lines"\nsource = "order_api"\npath = "/orders/{id}"\n'
+        'for_each = "orders"\nkey = "id"\n\n[[steps]]\nname = "tickets"',
+    )
+    assert deeper != GOOD
+    assert "steps.lines.for_each: 'orders' is a per-item step itself" in broken(tmp_path, deeper)
 
 
 def test_not_toml_is_reported_in_one_line(tmp_path):

@@ -8,12 +8,14 @@ The URL holds the workflow (`workflow=`), its parameters by name (`tier=gold&lim
 the open run (`run=<id>`), so a shared link opens the same form, or the same run: from this
 process's live registry when it ran here, else from its record in the runs store. A link's
 values the page cannot use are ignored with a note; other parameters are dropped.
+
+The link of an open run carries the values it ran with: from the live registry when this
+process holds the run (LiveRun.link_params: every value but a text one masking changed),
+else as stored, where only text parameters are ever masked (lib.workflows.runs.mask_params).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,10 +26,10 @@ import streamlit as st
 from lib.access.principal import Principal
 from lib.config import runtime
 from lib.errors import BackofficeError
+from lib.ui import health, url_state
 from lib.ui import integrations_form as form
 from lib.ui import integrations_run as run_view
 from lib.ui import integrations_runs_table as recent
-from lib.ui import url_state
 from lib.ui.widgets import escape_markdown, show_error
 from lib.workflows import live
 from lib.workflows.declaration import Step, Workflow, load_workflows
@@ -41,17 +43,28 @@ KEEP = frozenset({"workflow", "run", "embed", "embed_options"})
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def _run_of(run_id: str, store: RunStore) -> tuple[str, dict[str, Any]] | None:
-    """The workflow run `run_id` ran and its parameters (as stored: masked), if this process
+def _run_of(
+    run_id: str, store: RunStore, principal: Principal
+) -> tuple[str, dict[str, Any]] | None:
+    """The workflow run `run_id` ran and the parameters its link carries, if this process
     or the store knows it."""
-    held = live.get(run_id)
+    held = live.get(run_id, principal)
     if held is not None:
-        return held.workflow, held.params
+        return held.workflow, held.link_params
     record = store.get(run_id)
     return (record.workflow, record.params) if record is not None else None
 
 
-def _from_url(workflows: Mapping[str, Workflow], store: RunStore) -> dict[str, Any]:
+def link_params(workflow: Workflow, shown: run_view.Shown) -> dict[str, str | None]:
+    """The URL parameters of an open run: the values it ran with that its link may carry
+    (a text value masking changed is left out: it is not the value that ran)."""
+    params = shown.link_params if isinstance(shown, live.LiveRun) else shown.params
+    return {k: v for k, v in form.encoded(workflow, params).items() if k in params}
+
+
+def _from_url(
+    workflows: Mapping[str, Workflow], store: RunStore, principal: Principal
+) -> dict[str, Any]:
     """What the link asks for, checked; a note for each value ignored. Opens its run, whose
     workflow and parameters the form then shows."""
     q, notes = st.query_params, []
@@ -65,7 +78,7 @@ def _from_url(workflows: Mapping[str, Workflow], store: RunStore) -> dict[str, A
     if run_id:
         shown, found = url_state.quoted(run_id), None
         try:
-            found = _run_of(run_id, store) if _RUN_ID.fullmatch(run_id) else None
+            found = _run_of(run_id, store, principal) if _RUN_ID.fullmatch(run_id) else None
             why = "no such run"
         except BackofficeError as exc:  # the runs store is unavailable
             why = str(exc).rstrip(".")
@@ -99,15 +112,17 @@ def render(principal: Principal) -> None:
         st.info("No workflow is declared (workflows/*.toml).", icon=":material/info:")
         url_state.write({"workflow": None, "run": None})
     else:
-        _workflows(workflows, store, start)
+        _workflows(workflows, store, start, principal)
     st.subheader("Recent runs", divider="gray")
     _recent(workflows, store)
     st.subheader("Back-end health", divider="gray")
-    _health()
+    health.panel()
 
 
-def _workflows(workflows: Mapping[str, Workflow], store: RunStore, start: run_view.Start) -> None:
-    seeds = url_state.entered(SEEDS, WF_KEY, lambda: _from_url(workflows, store))
+def _workflows(
+    workflows: Mapping[str, Workflow], store: RunStore, start: run_view.Start, principal: Principal
+) -> None:
+    seeds = url_state.entered(SEEDS, WF_KEY, lambda: _from_url(workflows, store, principal))
     for note in seeds["notes"]:
         st.caption(escape_markdown(note))  # it quotes the URL
     picked = st.session_state.pop(PICKED, None)
@@ -136,9 +151,9 @@ def _workflows(workflows: Mapping[str, Workflow], store: RunStore, start: run_vi
         _start(workflow, values, start)
     url = {"workflow": name, **form.encoded(workflow, values)}
     run_id = st.session_state.get(RUN)
-    shown = _show_run(run_id, workflows, start, store) if run_id else None
+    shown = _show_run(run_id, workflows, start, store, principal) if run_id else None
     if shown is not None and shown.workflow == name:
-        url.update(form.encoded(workflow, shown.params))  # the link is the open run's
+        url.update(link_params(workflow, shown))  # the link is the open run's
     url_state.write({**url, "run": shown.id if shown else None})
     opened = st.session_state.pop(run_view.OPENED, None)
     if opened:  # a retry started: show it
@@ -148,11 +163,15 @@ def _workflows(workflows: Mapping[str, Workflow], store: RunStore, start: run_vi
 
 
 def _show_run(
-    run_id: str, workflows: Mapping[str, Workflow], start: run_view.Start, store: RunStore
+    run_id: str,
+    workflows: Mapping[str, Workflow],
+    start: run_view.Start,
+    store: RunStore,
+    principal: Principal,
 ) -> run_view.Shown | None:
     try:
-        shown = run_view.show(run_id, workflows, start, store)
-    except BackofficeError as exc:  # the runs store is unavailable
+        shown = run_view.show(run_id, workflows, start, store, principal)
+    except BackofficeError as exc:  # the runs store is unavailable, or the run is denied
         show_error(exc)
         return None
     if shown is None:
@@ -209,11 +228,3 @@ def _recent(workflows: Mapping[str, Workflow], store: RunStore) -> None:
     if record is not None:
         st.session_state[PICKED] = {"run": record.id, "workflow": record.workflow}
         st.rerun()
-
-
-def _health() -> None:
-    """The back-end health panel (lib.ui.health), when this version has it."""
-    if importlib.util.find_spec("lib.ui.health") is None:
-        st.caption("The back-end health panel is not available in this version.")
-        return
-    importlib.import_module("lib.ui.health").panel()

@@ -1,9 +1,11 @@
 """Integrations › one run: its progress while it runs, its result when it has finished.
 
 A run this server process holds (lib.workflows.live) shows its progress (done / failed / left,
-the current step) refreshed by a fragment every second with a Stop button, then its outcome,
-the result table masked, downloads, the failed items with "Retry the failed items", and its
-steps. A run recorded by another process, or before this one restarted (lib.workflows.runs),
+and not run once Stop left items undone; the current step) refreshed by a fragment every
+second with a Stop button, then its outcome, the result table masked, downloads, the failed
+items with "Retry the failed items" (a partial or stopped run), and its steps. Every read of
+the registry passes the signed-in principal: live checks it again on each fragment rerun.
+A run recorded by another process, or before this one restarted (lib.workflows.runs),
 shows what its record keeps: outcome, steps and failed items, not its rows.
 """
 
@@ -17,10 +19,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from lib.access.masking import mask_table, named_columns
+from lib.access.masking import mask_contacts, mask_frame, named_columns
+from lib.access.principal import Principal
 from lib.errors import BackofficeError
 from lib.ui import export
 from lib.ui.integrations_runs_table import params_text, when_text
+from lib.ui.navigation import PRINCIPAL_KEY
 from lib.ui.widgets import escape_markdown, show_error
 from lib.workflows import live
 from lib.workflows.declaration import Workflow
@@ -62,15 +66,25 @@ def masked(frame: pd.DataFrame, workflow: Workflow | None) -> pd.DataFrame:
     named like personal data (lib.access.masking's one rule), and contact details typed into
     any other text (a ticket's subject), as the customer page masks them."""
     kinds = {**named_columns(frame.columns), **dict(workflow.mask if workflow else {})}
-    return mask_table(frame, kinds)
+    out = mask_frame(frame, kinds)
+    for column in [c for c in out.columns if c not in kinds]:
+        values = out[column]
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            out[column] = values.map(lambda v: mask_contacts(v) if isinstance(v, str) else v)
+    return out
 
 
 def show(
-    run_id: str, workflows: Mapping[str, Workflow], start: Start, store: RunStore
+    run_id: str,
+    workflows: Mapping[str, Workflow],
+    start: Start,
+    store: RunStore,
+    principal: Principal,
 ) -> Shown | None:
     """The run `run_id`, from this process if it holds it, else from its record; None when
-    neither knows it (RunsUnavailable when the store cannot be read)."""
-    held = live.get(run_id)
+    neither knows it (RunsUnavailable when the store cannot be read, ActionDenied when the
+    principal may not see runs)."""
+    held = live.get(run_id, principal)
     if held is not None:
         workflow = workflows.get(held.workflow)
         _heading(workflow.title if workflow else held.workflow, held)
@@ -97,31 +111,52 @@ def _heading(title: str, run: LiveRun | RunRecord) -> None:
         parts.append(params_text(run.params))
     if run.retry_of:
         parts.append(f"a retry of run {run.retry_of}")
+    if run.stopped_by:
+        parts.append(f"stop asked by {run.stopped_by}")
     st.caption(escape_markdown(" · ".join(parts)))
 
 
 @st.fragment(run_every=REFRESH_S)
 def _progress(run_id: str) -> None:
     """Done / failed / left of the step running now, read again every REFRESH_S; the whole
-    page runs again once the run has finished, to show its result."""
-    held = live.get(run_id)
+    page runs again once the run has finished, to show its result. The principal is read
+    again on each rerun (signed out meanwhile: denied)."""
+    principal = st.session_state.get(PRINCIPAL_KEY)
+    try:
+        held = live.get(run_id, principal)
+    except BackofficeError as exc:
+        show_error(exc)
+        return
     if held is None or held.done:
         st.rerun()
-    snap = held.progress.snapshot()
-    total, done, failed = int(snap["total"]), int(snap["done"]), int(snap["failed"])
-    step = str(snap["step"] or "starting")
-    st.progress(
-        min((done + failed) / total, 1.0) if total else 0.0,
-        text=escape_markdown(
-            f"Step {step}: {done:,} done / {failed:,} failed / {int(snap['left']):,} left"
-        ),
-    )
+    st.progress(progress_fraction(held), text=escape_markdown(progress_text(held)))
     if st.session_state.get(STOPPING) == run_id:
         st.caption("Stopping: the calls in flight finish, no new ones start.")
     elif st.button("Stop", key=f"{K}stop", icon=":material/stop:"):
-        live.stop(run_id)
+        try:
+            live.stop(run_id, principal)
+        except BackofficeError as exc:
+            show_error(exc)
+            return
         st.session_state[STOPPING] = run_id
         st.caption("Stopping: the calls in flight finish, no new ones start.")
+
+
+def progress_fraction(held: LiveRun) -> float:
+    snap = held.progress.snapshot()
+    total = int(snap["total"])
+    over = sum(int(snap.get(k, 0) or 0) for k in ("done", "failed", "not_run"))
+    return min(over / total, 1.0) if total else 0.0
+
+
+def progress_text(held: LiveRun) -> str:
+    """ "Step orders: 12 done / 1 failed / 27 left", and "/ 8 not run" once Stop left items
+    undone (when the runner counts them apart: Progress.snapshot()'s `not_run`)."""
+    snap = held.progress.snapshot()
+    done, failed, left = (int(snap[k]) for k in ("done", "failed", "left"))
+    text = f"Step {snap['step'] or 'starting'}: {done:,} done / {failed:,} failed / {left:,} left"
+    not_run = int(snap.get("not_run", 0) or 0)
+    return f"{text} / {not_run:,} not run" if not_run > 0 else text
 
 
 def _finished(held: LiveRun, workflow: Workflow | None, start: Start) -> None:
@@ -133,8 +168,12 @@ def _finished(held: LiveRun, workflow: Workflow | None, start: Start) -> None:
         st.error(escape_markdown(result.error), icon=":material/error:")
     if result.failed:  # first: what is left to do, and the button that does it
         _failed(result.failed)
-        if workflow is not None and st.button(
-            "Retry the failed items", key=f"{K}retry", type="primary", icon=":material/replay:"
+        if (
+            workflow is not None
+            and held.retryable
+            and st.button(
+                "Retry the failed items", key=f"{K}retry", type="primary", icon=":material/replay:"
+            )
         ):
             try:  # the retry runs with the first run's own values
                 new_id = start(workflow, {}, retry_of=held.id)

@@ -4,10 +4,14 @@ A module-level registry (not st.session_state): a run outlives the page run that
 and any session of this process can watch it by id (a shared `run=` link). Every run is
 recorded in the RunStore of settings.audit_url when it starts and when it ends.
 
-Memory stays bounded: the results of at most KEEP_FINISHED finished runs are held (oldest
-dropped first), and at most MAX_RUNNING runs go at once. A dropped run is still in the
-RunStore; only its rows are gone, so it can no longer be retried. A page showing a run by
-id asks `get` first and, on None, `runs.store_for(settings.audit_url).get(id)`.
+Memory stays bounded: at most KEEP_FINISHED finished runs are held (oldest dropped first),
+at most MAX_RUNNING go at once, and only a retryable run (RETRYABLE) keeps every step's rows
+(RunResult.frames); an ok or failed one keeps its combined result only. A dropped run is
+still in the RunStore, no longer retryable. A page showing a run by id asks `get` first
+and, on None, `runs.store_for(settings.audit_url).get(id)`.
+
+Every entry point checks the principal server side (a fragment's reruns skip the page's
+check): who may not open the integrations page may not start, watch or stop a run.
 """
 
 from __future__ import annotations
@@ -15,16 +19,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from lib.access.policy import may_open
 from lib.access.principal import Principal
-from lib.errors import ActionDenied, BackofficeError
+from lib.errors import ActionDenied, BackofficeError, ValidationFailed
+from lib.url_values import quoted
 from lib.workflows import runs
 from lib.workflows.model import Progress, RunResult
+from lib.workflows.params import rule, typed
 
 if TYPE_CHECKING:
     from lib.config.settings import Settings
@@ -36,6 +43,7 @@ log = logging.getLogger(__name__)
 PAGE = "integrations"  # who may open this page may run its workflows
 KEEP_FINISHED = 20
 MAX_RUNNING = 8
+RETRYABLE = ("partial", "stopped")  # outcomes whose failed or not-run items can be retried
 
 
 @dataclass(frozen=True)
@@ -47,16 +55,22 @@ class LiveRun:
     workflow: str
     actor: str
     params: dict[str, Any]  # masked, as stored
+    link_params: dict[str, Any]  # the values the run ran with that a link may carry (below)
     started_at: datetime
     progress: Progress
     outcome: str  # "running" until it ends
     result: RunResult | None
     retry_of: str | None
     finished_at: datetime | None
+    stopped_by: str | None = None  # who pressed Stop, once someone has
 
     @property
     def done(self) -> bool:
         return self.outcome != "running"
+
+    @property
+    def retryable(self) -> bool:
+        return self.result is not None and self.result.outcome in RETRYABLE
 
 
 @dataclass
@@ -74,20 +88,32 @@ class _Entry:
     finished: threading.Event = field(default_factory=threading.Event)
     result: RunResult | None = None
     finished_at: datetime | None = None
+    stopped_by: str | None = None
+    retrying: bool = False  # a retry of this run is starting or running
 
     def view(self) -> LiveRun:
+        # A link carries the values the run ran with, except those masking changed (a
+        # text parameter with personal data in it): a masked value is not what ran.
+        link = {k: v for k, v in self.raw_params.items() if self.params.get(k) == _stored(v)}
         return LiveRun(
             id=self.id,
             workflow=self.workflow.name,
             actor=self.actor,
             params=self.params,
+            link_params=link,
             started_at=self.started_at,
             progress=self.progress,
             outcome=self.result.outcome if self.result else "running",
             result=self.result,
             retry_of=self.retry_of,
             finished_at=self.finished_at,
+            stopped_by=self.stopped_by,
         )
+
+
+def _stored(value: Any) -> Any:
+    """A value as the store writes it unmasked (dates as ISO text)."""
+    return value.isoformat() if isinstance(value, date) else value
 
 
 _lock = threading.Lock()
@@ -107,36 +133,60 @@ def start(
 ) -> str:
     """Start `workflow` with `params` in a thread of this process; returns the run's id.
 
-    With `retry_of`, reruns only the failed items of that run (its params are used, `params`
-    is ignored); that run's result must still be held here. Raises ActionDenied if the
-    principal may not open the integrations page, BackofficeError if the run cannot start.
+    `params` are checked against the workflow's declared parameters (checked_params). With
+    `retry_of`, reruns only the failed items of that run (its params are used, `params` is
+    ignored); that run's result must still be held here, and no other retry of it may be
+    going. Raises ActionDenied if the principal may not open the integrations page,
+    ValidationFailed for a wrong parameter, BackofficeError if the run cannot start.
     """
-    if principal is None or not may_open(principal, PAGE):
-        raise ActionDenied("Your role may not run workflows.")
-    previous: RunResult | None = None
-    if retry_of is not None:
-        params, previous = _previous(retry_of, workflow.name)
-    with _lock:
-        running = sum(1 for e in _runs.values() if e.result is None)
-    if running >= MAX_RUNNING:
-        raise BackofficeError(
-            f"{running} workflow runs are already going on this server; "
-            "wait for one to finish and run it again."
-        )
+    principal = _allowed(principal, "run workflows")
+    if retry_of is None:
+        params = checked_params(workflow, params)
+    keep = {p.name for p in workflow.params if p.kind != "text"}
     store = runs.store_for(settings.audit_url)
-    record = store.create(workflow.name, principal, params, retry_of=retry_of)
-    entry = _Entry(
-        id=record.id,
-        workflow=workflow,
-        actor=principal.username,
-        raw_params=dict(params),
-        params=record.params,
-        started_at=record.started_at,
-        store=store,
-        retry_of=retry_of,
-    )
+    source: _Entry | None = None
+    previous: RunResult | None = None
+    # One acquisition for the checks and the registration: two clicks (or two tabs) cannot
+    # both pass the bound, nor both retry the same run.
     with _lock:
+        if retry_of is not None:
+            source = _previous(retry_of, workflow.name)
+            params, previous = dict(source.raw_params), source.result
+        running = sum(1 for e in _runs.values() if e.result is None)
+        if running >= MAX_RUNNING:
+            raise BackofficeError(
+                f"{running} workflow runs are already going on this server; "
+                "wait for one to finish and run it again."
+            )
+        entry = _Entry(
+            id=uuid.uuid4().hex,
+            workflow=workflow,
+            actor=principal.username,
+            raw_params=dict(params),
+            params=runs.mask_params(params, keep=keep),
+            started_at=datetime.now(UTC),
+            store=store,
+            retry_of=retry_of,
+        )
         _runs[entry.id] = entry
+        if source is not None:
+            source.retrying = True
+    try:
+        store.create(
+            workflow.name,
+            principal,
+            params,
+            retry_of=retry_of,
+            run_id=entry.id,
+            started_at=entry.started_at,
+            keep=keep,
+        )
+    except BaseException:
+        with _lock:
+            _runs.pop(entry.id, None)
+            if source is not None:
+                source.retrying = False
+        raise
     thread = threading.Thread(
         target=_run,
         args=(entry, settings, engine, previous),
@@ -149,9 +199,51 @@ def start(
     return entry.id
 
 
-def _previous(run_id: str, workflow: str) -> tuple[dict[str, Any], RunResult]:
-    with _lock:
-        entry = _runs.get(run_id)
+def _allowed(principal: Principal | None, what: str) -> Principal:
+    """Deny by default: only who may open the integrations page may touch its runs."""
+    if principal is None or not may_open(principal, PAGE):
+        raise ActionDenied(f"Your role may not {what}.")
+    return principal
+
+
+def checked_params(workflow: Workflow, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Every declared parameter typed (a missing, None or empty one its default), read by
+    the one parser of run parameters (lib.workflows.params.typed): a value a caller typed
+    (int, date) is read as its text would be, so bounds, options and lengths are the form's
+    and the link's. Raises ValidationFailed naming the first wrong parameter."""
+    declared = {p.name for p in workflow.params}
+    unknown = sorted(str(k) for k in params if k not in declared)
+    if unknown:
+        name = quoted(unknown[0])
+        raise ValidationFailed(f"Workflow '{workflow.name}' has no parameter '{name}'.")
+    values: dict[str, Any] = {}
+    for param in workflow.params:
+        value = params.get(param.name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            values[param.name] = param.default
+            continue
+        text = _as_text(param.kind, value)
+        parsed = typed(param, text) if text is not None else None
+        if parsed is None:
+            raise ValidationFailed(f"{param.label or param.name} must be {rule(param)[2:]}.")
+        values[param.name] = parsed
+    return values
+
+
+def _as_text(kind: str, value: Any) -> str | None:
+    """A typed value as the link would write it; None for a value of another kind."""
+    if isinstance(value, str):
+        return value
+    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if kind == "date" and isinstance(value, date):
+        return value.isoformat()  # a datetime's has a time: not a date
+    return None
+
+
+def _previous(run_id: str, workflow: str) -> _Entry:
+    """The held run a retry starts from (the caller holds _lock)."""
+    entry = _runs.get(run_id)
     if entry is None:
         raise BackofficeError(
             f"The results of run {run_id} are no longer held by this server; "
@@ -162,7 +254,14 @@ def _previous(run_id: str, workflow: str) -> tuple[dict[str, Any], RunResult]:
     if entry.workflow.name != workflow:
         named = entry.workflow.name
         raise BackofficeError(f"Run {run_id} is a run of '{named}', not of '{workflow}'.")
-    return dict(entry.raw_params), entry.result
+    if entry.result.outcome not in RETRYABLE:
+        raise BackofficeError(
+            f"Run {run_id} ended {entry.result.outcome}: only a partial or stopped run can be "
+            "retried; run the workflow again."
+        )
+    if entry.retrying:
+        raise BackofficeError(f"Run {run_id} is being retried already; open that retry.")
+    return entry
 
 
 def _run_workflow(workflow: Workflow, params: Mapping[str, Any], **kwargs: Any) -> RunResult:
@@ -191,8 +290,10 @@ def _run(entry: _Entry, settings: Settings, engine: Engine, previous: RunResult 
         log.debug("workflow run %s crash", entry.id, exc_info=True)
         error = f"Unexpected error ({type(exc).__name__}); the server log has the details."
         result = RunResult(outcome="failed", error=error)
+    if result.outcome not in RETRYABLE and result.frames:
+        result = replace(result, frames={})  # nothing will be retried: keep the result only
     try:
-        entry.store.finish(entry.id, result)
+        entry.store.finish(entry.id, result, stopped_by=entry.stopped_by)
     except Exception as exc:  # the result stays here; the record reads interrupted later
         reason = runs.one_line(exc) if isinstance(exc, BackofficeError) else type(exc).__name__
         log.error("workflow run %s: its end was not recorded: %s", entry.id, reason)
@@ -201,6 +302,9 @@ def _run(entry: _Entry, settings: Settings, engine: Engine, previous: RunResult 
         entry.finished_at = datetime.now(UTC)
         if _runs.get(entry.id) is entry:  # not forgotten by reset() meanwhile
             _finished.append(entry.id)
+        source = _runs.get(entry.retry_of) if entry.retry_of else None
+        if source is not None:
+            source.retrying = False
         while len(_finished) > KEEP_FINISHED:
             _runs.pop(_finished.pop(0), None)
     entry.finished.set()
@@ -244,21 +348,28 @@ def heartbeat() -> bool:
     return bool(by_store)
 
 
-def get(run_id: str) -> LiveRun | None:
-    """The run as it is now, or None if this process does not hold it (see the RunStore)."""
+def get(run_id: str, principal: Principal | None) -> LiveRun | None:
+    """The run as it is now, or None if this process does not hold it (see the RunStore).
+    ActionDenied for who may not open the integrations page."""
+    _allowed(principal, "see workflow runs")
     with _lock:
         entry = _runs.get(run_id)
         return entry.view() if entry else None
 
 
-def stop(run_id: str) -> bool:
-    """Ask a running run to stop (it ends `stopped` after the items in flight); False if
-    this process holds no such running run."""
+def stop(run_id: str, principal: Principal | None) -> bool:
+    """Ask a running run to stop (it ends `stopped` after the calls in flight), recording
+    who asked (the first one); False if this process holds no such running run.
+    ActionDenied for who may not open the integrations page."""
+    principal = _allowed(principal, "stop workflow runs")
     with _lock:
         entry = _runs.get(run_id)
-    if entry is None or entry.result is not None:
-        return False
+        if entry is None or entry.result is not None:
+            return False
+        if entry.stopped_by is None:
+            entry.stopped_by = principal.username
     entry.stop.set()
+    log.info("workflow run %s: stop asked by %s", run_id, principal.username)
     return True
 
 

@@ -282,9 +282,13 @@ def test_roles_without_the_page_are_not_permitted(app: App, user: str):
     direct = run_page_file(principal, PAGE)
     assert [e.value for e in direct.error] == [NOT_PERMITTED]
     assert not direct.title and not direct.button and not direct.selectbox
-    # And the server refuses to start a run for them, whatever the page shows.
+    # And the server refuses to start, watch or stop a run for them, whatever the page shows.
     with pytest.raises(ActionDenied):
         live.start(load_workflow(WORKFLOW_FILE), {}, principal, settings=None, engine=None)
+    with pytest.raises(ActionDenied):
+        live.get("0" * 32, principal)
+    with pytest.raises(ActionDenied):
+        live.stop("0" * 32, principal)
 
 
 def test_an_admin_may_open_the_page(app: App):
@@ -297,8 +301,11 @@ def test_an_admin_may_open_the_page(app: App):
 def test_a_run_shows_its_progress_and_stops_when_asked(
     services_app: App, demo_services: dict[str, str]
 ):
-    # Every order call takes a second: 40 customers, 8 at once, take about 5 s.
-    arm(demo_services["order_api"], mode="slow", delay=1.0, match="customer_id=", count=None)
+    # Every order call is held 10 s, past the step's 3 s timeout: each customer takes its
+    # three tries (about 10 s) and fails, so 40 customers, 8 at once, would take some 50 s.
+    # Stop lands long before, however slow the machine; it does not wait that long either:
+    # a call in flight ends at its timeout and Stop cuts its backoff, no new call starts.
+    arm(demo_services["order_api"], mode="slow", delay=10.0, match="customer_id=", count=None)
     at = open_page(services_app, PAGE, "operator", workflow=WORKFLOW, limit="40")
     at.button(key=form.submit_key(load_workflow(WORKFLOW_FILE))).click().run()
     assert outcome(at) == "running"
@@ -308,6 +315,7 @@ def test_a_run_shows_its_progress_and_stops_when_asked(
     assert not at.exception, at.exception
     follow(at)
     assert outcome(at) == "stopped"
+    assert any("stop asked by operator" in c.value for c in at.caption)
     item_step = steps(at)[per_item_step()]
     assert item_step["done"] < 40
     not_run = table(at, "failed")

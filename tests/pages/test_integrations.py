@@ -60,6 +60,12 @@ def outcome(at: AppTest) -> str | None:
     return found[0] if found else None
 
 
+def progress(at: AppTest) -> str:
+    """The text of the open run's progress bar."""
+    [bar] = at.get("progress")
+    return bar.proto.text
+
+
 def follow(at: AppTest, timeout: float = 90) -> AppTest:
     """Run the page again until its run is no longer running."""
     deadline = time.monotonic() + timeout
@@ -309,8 +315,13 @@ def test_a_run_shows_its_progress_and_stops_when_asked(
     at = open_page(services_app, PAGE, "operator", workflow=WORKFLOW, limit="40")
     at.button(key=form.submit_key(load_workflow(WORKFLOW_FILE))).click().run()
     assert outcome(at) == "running"
-    [bar] = at.get("progress")
-    assert re.fullmatch(r"Step \w+: [0-9]+ done / [0-9]+ failed / [0-9]+ left", bar.proto.text)
+    # Stop once the per-item step is going (a Stop before it leaves that step not begun).
+    deadline = time.monotonic() + 60
+    while not progress(at).startswith(f"Step {per_item_step()}:"):
+        assert time.monotonic() < deadline, "the per-item step did not begin"
+        time.sleep(0.2)
+        at.run()
+    assert re.fullmatch(r"Step \w+: [0-9]+ done / [0-9]+ failed / [0-9]+ left", progress(at))
     at.button(key="integrations_stop").click().run()
     assert not at.exception, at.exception
     follow(at)

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from lib.access.masking import mask_contacts, mask_frame, named_columns
+from lib.access.masking import mask_table, named_columns
 from lib.access.principal import Principal
 from lib.errors import BackofficeError
 from lib.ui import export
@@ -66,12 +66,7 @@ def masked(frame: pd.DataFrame, workflow: Workflow | None) -> pd.DataFrame:
     named like personal data (lib.access.masking's one rule), and contact details typed into
     any other text (a ticket's subject), as the customer page masks them."""
     kinds = {**named_columns(frame.columns), **dict(workflow.mask if workflow else {})}
-    out = mask_frame(frame, kinds)
-    for column in [c for c in out.columns if c not in kinds]:
-        values = out[column]
-        if values.dtype == object or pd.api.types.is_string_dtype(values):
-            out[column] = values.map(lambda v: mask_contacts(v) if isinstance(v, str) else v)
-    return out
+    return mask_table(frame, kinds)
 
 
 def show(

@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -24,10 +25,12 @@ from streamlit.testing.v1 import AppTest
 from lib.config.settings import ROOT
 from lib.errors import ActionDenied
 from lib.ui import integrations_form as form
+from lib.ui import integrations_run as run_view
 from lib.ui.integrations import WF_KEY
 from lib.ui.navigation import NOT_PERMITTED, PRINCIPAL_KEY
 from lib.workflows import live, runs
 from lib.workflows.declaration import load_workflow
+from lib.workflows.model import Progress
 from tests.pages.helpers import apps_for, open_page, rows_of, run_page_file, sign_in
 from tests.stack import shop, write_config
 
@@ -360,3 +363,17 @@ def test_contact_details_in_a_result_are_masked(
     subject = result.set_index("ticket").loc[ticket["_id"], "subject"]
     assert subject == "Call me on 010-****-6789 or at s***@example.com, order 4321"
     live.reset()
+
+
+def test_the_progress_text_names_what_stop_left_not_run():
+    progress = Progress()
+    progress.begin_step("orders", 10)
+    progress.item_done(True)
+    progress.item_done(False)
+    for _ in range(3):
+        progress.item_not_run()
+    held = SimpleNamespace(progress=progress)
+    assert run_view.progress_text(held) == "Step orders: 1 done / 1 failed / 5 left / 3 not run"
+    assert run_view.progress_fraction(held) == 0.5
+    progress.begin_step("tickets", 4)  # nothing left undone: no "not run"
+    assert run_view.progress_text(held) == "Step tickets: 0 done / 0 failed / 4 left"

@@ -24,12 +24,14 @@ from lib.workflows.declaration import Workflow, load_workflow, load_workflows, p
 from lib.workflows.model import Progress, RunResult
 from lib.workflows.runner import run_workflow
 from tests.stack import demo_services_over, write_config
+from tests.workflow_texts import customer_orders
 
 pytestmark = pytest.mark.integration
 
 CUSTOMERS = 30  # customers the test workflow reads (ids 1..30: the API pages by id)
 
-WORKFLOW = """
+WORKFLOW = customer_orders(
+    head="""
 title = "Test: customers and their orders"
 concurrency = 6
 combine = "wf_test_combine"
@@ -40,32 +42,22 @@ kind = "int"
 default = 30
 min = 1
 max = 2000
-
-[[steps]]
-name = "customers"
-source = "customer_api"
-path = "/customers"
+""",
+    customers="""
 pagination = "page"
 page_size = 7
 max_rows = "{limit}"
-
-[[steps]]
-name = "orders"
-source = "order_api"
-path = "/orders"
-for_each = "customers"
-key = "id"
+""",
+    orders="""
 params = { customer_id = "{id}" }
 pagination = "cursor"
 page_size = 1000
 timeout = 1
 retries = 3
 backoff = 0.02
-
-[[steps]]
-name = "names"
-query = "wf_test_names"
-"""
+""",
+    last='name = "names"\nquery = "wf_test_names"',
+)
 
 COMBINE = """
 SELECT c.id AS customer_id, c.loyalty_tier, n.name, count(o.id) AS orders,

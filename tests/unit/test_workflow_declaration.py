@@ -18,8 +18,10 @@ from lib.workflows.declaration import (
     parse_params,
     validate,
 )
+from tests.workflow_texts import customer_orders
 
-GOOD = """
+GOOD = customer_orders(
+    head="""
 title = "Customers and their orders"
 description = "Each customer's orders."
 concurrency = 8
@@ -48,31 +50,21 @@ default = 2026-01-01
 label = "Note"
 kind = "text"
 optional = true
-
-[[steps]]
-name = "customers"
-source = "customer_api"
-path = "/customers"
+""",
+    customers="""
 params = { tier = "{tier}" }
 pagination = "page"
 page_size = 500
 max_rows = "{limit}"
-
-[[steps]]
-name = "orders"
-source = "order_api"
-path = "/orders"
-for_each = "customers"
-key = "id"
+""",
+    orders="""
 params = { customer_id = "{id}", limit = 1000 }
 timeout = 3
 retries = 2
 backoff = 0.2
-
-[[steps]]
-name = "tickets"
-query = "wf_tickets"
-"""
+""",
+    last='name = "tickets"\nquery = "wf_tickets"',
+)
 
 
 def write(folder: Path, name: str, text: str) -> Path:

@@ -4,7 +4,7 @@
 -- ordered, their orders, the revenue and the average order.
 SELECT
     c.segment,
-    date_trunc('month', o.ordered_at)::DATE AS month,
+    strftime(date_trunc('month', o.ordered_at), '%Y-%m') AS month,
     count(DISTINCT o.customer_id) AS customers,
     count(*) AS orders,
     CAST(sum(o.amount) AS BIGINT) AS revenue,

@@ -102,8 +102,8 @@ def _heading(title: str, run: LiveRun | RunRecord) -> None:
         st.markdown(f"**{escape_markdown(title)}**")
         badge(run.outcome)
     parts = [f"run {run.id}", f"started {when_text(run.started_at)} by {run.actor}"]
-    if run.params:
-        parts.append(params_text(run.params))
+    if shown := params_text(run.params):
+        parts.append(shown)
     if run.retry_of:
         parts.append(f"a retry of run {run.retry_of}")
     if run.stopped_by:

@@ -226,7 +226,7 @@ def expected_by_segment(
             continue
         if segment and segments[cid] != segment:
             continue
-        cell = cells[(segments[cid], f"{day[:7]}-01 00:00:00")]
+        cell = cells[(segments[cid], day[:7])]
         cell[0].add(cid)
         cell[1] += 1
         cell[2] += amount

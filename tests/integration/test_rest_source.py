@@ -112,3 +112,51 @@ def test_shipped_config_declares_both_pagination_styles():
         for spec in s.options["endpoints"].values()
     }
     assert styles == {"page", "cursor"}
+
+
+def answering(monkeypatch: pytest.MonkeyPatch, *bodies: object) -> list[dict]:
+    """The source's GETs answer `bodies` in turn (what a server's JSON decodes to); the
+    query params of each GET are returned as they are made."""
+    asked: list[dict] = []
+
+    def get_json(cfg, session, path, params):
+        asked.append(dict(params))
+        return bodies[len(asked) - 1]
+
+    monkeypatch.setattr(rest, "get_json", get_json)
+    return asked
+
+
+@pytest.mark.parametrize("pagination", ["page", "cursor"])
+@pytest.mark.parametrize("end", [{}, {"items": None}], ids=["missing", "null"])
+def test_a_paged_endpoint_whose_items_are_missing_or_null_has_no_more_rows(
+    monkeypatch, pagination: str, end: dict
+):
+    first = {"items": [{"id": 1}, {"id": 2}], "total": 9, "next_cursor": "c2"}
+    asked = answering(monkeypatch, first, {**end, "total": 9})  # a cursor page: no next one
+    endpoint = {"path": "/t", "pagination": pagination, "page_size": 2}
+    table = rest.load(api("http://127.0.0.1:9", endpoint))["t"]
+    assert table.column("id").to_pylist() == [1, 2]
+    assert len(asked) == 2
+
+
+@pytest.mark.parametrize(
+    ("pagination", "body", "error"),
+    [
+        ("page", [{"id": 1}], "GET /t answered a list, not a page object"),
+        ("cursor", [{"id": 1}], "GET /t answered a list, not a page object"),
+        ("page", "busy", "GET /t answered a plain value, not a page object"),
+        ("page", {"items": [{"id": 1}], "total": "many"}, "answered a total that is not a number"),
+        ("page", {"items": [{"id": 1}], "total": [3]}, "answered a total that is not a number"),
+        ("page", {"items": {"id": 1}, "total": 1}, "GET /t answered without a list 'items'"),
+    ],
+)
+def test_a_page_that_is_not_what_paging_needs_is_a_one_line_error(
+    monkeypatch, pagination: str, body: object, error: str
+):
+    answering(monkeypatch, body)
+    endpoint = {"path": "/t", "pagination": pagination, "page_size": 1}
+    with pytest.raises(SourceUnavailable) as caught:
+        rest.load(api("http://127.0.0.1:9", endpoint))
+    assert error in str(caught.value)
+    assert "\n" not in str(caught.value)

@@ -101,9 +101,10 @@ def get_json(cfg: SourceConfig, session: requests.Session, path: str, params: Ma
     return body
 
 
-def rows_of(body: Any, items: str, path: str, fail: Fail) -> list[dict]:
+def rows_of(body: Any, items: str, path: str, fail: Fail, *, none_ends: bool = False) -> list[dict]:
     """The rows in a body: the list itself, its `items` list, or (items = "") the one object;
-    a value that is not an object is the row {"value": value}."""
+    a value that is not an object is the row {"value": value}. With `none_ends`, a body
+    whose `items` is missing or null has no rows (a paged endpoint's end of data)."""
     if isinstance(body, list):
         found = body
     elif not isinstance(body, dict):
@@ -112,6 +113,8 @@ def rows_of(body: Any, items: str, path: str, fail: Fail) -> list[dict]:
         return [body]
     else:
         found = body.get(items)
+        if found is None and none_ends:
+            return []
         if not isinstance(found, list):
             raise fail(f"GET {path} answered without a list '{items}'")
     return [r if isinstance(r, dict) else {"value": r} for r in found]
@@ -126,10 +129,13 @@ def pages(
     items: str,
     page_size: int,
     fail: Fail,
+    none_ends: bool = False,
 ) -> Iterator[list[dict]]:
     """The rows of GET `path` page by page, `fetch(query params)` giving each body: `none`
     one call; `page` sends page/per_page and stops at `total` (or an empty page); `cursor`
-    sends limit/cursor and follows next_cursor. `fail(one line)` is the error to raise."""
+    sends limit/cursor and follows next_cursor. `fail(one line)` is the error to raise,
+    also for a page that is not an object or a `total` that is not a number. With
+    `none_ends`, a page whose `items` is missing or null ends the rows (rows_of)."""
     if pagination == "none":
         yield rows_of(fetch(params), items, path, fail)
         return
@@ -142,10 +148,13 @@ def pages(
         else:
             extra = {"limit": page_size, **({"cursor": cursor} if cursor else {})}
         body = fetch({**params, **extra})
-        rows = rows_of(body, items, path, fail)
+        if not isinstance(body, dict):  # where its total or next cursor would be
+            what = "a list" if isinstance(body, list) else "a plain value"
+            raise fail(f"GET {path} answered {what}, not a page object")
+        rows = rows_of(body, items, path, fail, none_ends=none_ends)
         yield rows
         if pagination == "page":
-            if not rows or page * page_size >= int(body.get("total", 0)):
+            if not rows or page * page_size >= _total(body, path, fail):
                 return
             page += 1
         else:
@@ -153,6 +162,19 @@ def pages(
             if not cursor:
                 return
     raise fail(f"GET {path} paginated past {MAX_PAGES} pages")
+
+
+def _total(body: dict, path: str, fail: Fail) -> int:
+    """A page's `total` (missing or null: 0, this page is the last)."""
+    total = body.get("total")
+    if total is None:
+        return 0
+    try:
+        if isinstance(total, bool):
+            raise TypeError(total)
+        return int(total)
+    except (TypeError, ValueError, OverflowError):
+        raise fail(f"GET {path} answered a total that is not a number") from None
 
 
 def load(cfg: SourceConfig) -> dict[str, pa.Table]:
@@ -170,6 +192,7 @@ def load(cfg: SourceConfig) -> dict[str, pa.Table]:
                 items=spec.get("items", "items"),
                 page_size=int(spec.get("page_size", 100)),
                 fail=lambda line: SourceUnavailable(cfg.name, line),
+                none_ends=True,  # as this source always read a paged endpoint's end
             )
             rows = [row for page in found for row in page]
             tables[name] = to_arrow(rows)

@@ -249,6 +249,8 @@ def _param(where: str, name: str, spec: Any) -> Param:
         help=_text(where, f"{at}.help", spec.get("help", "")),
     )
     default = spec.get("default")
+    if optional and default is not None:  # its "(any)" (None) would read as the default
+        _fail(where, f"{at}.default", "an optional parameter has no default (left empty: any)")
     if default is None:
         if not optional:
             _fail(where, f"{at}.default", "a parameter that is not optional needs a default")

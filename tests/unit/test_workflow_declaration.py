@@ -126,6 +126,13 @@ def test_a_declaration_loads_into_its_steps_and_params(tmp_path):
         (("[params.note]", "[params.embed]"), "params.embed: a parameter name is"),
         (("[params.note]", "[params.embed_options]"), "params.embed_options: a parameter"),
         (("optional = true\n\n[params.limit]", "\n[params.limit]"), "params.tier.default"),
+        (
+            (
+                "optional = true\n\n[params.limit]",
+                'optional = true\ndefault = "gold"\n\n[params.limit]',
+            ),
+            "params.tier.default: an optional parameter has no default",
+        ),
         (('name = "orders"', 'name = "customers"'), "'customers' is the name of an earlier"),
     ],
 )

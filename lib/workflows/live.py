@@ -27,11 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from lib.access.policy import may_open
 from lib.access.principal import Principal
-from lib.errors import ActionDenied, BackofficeError, ValidationFailed
-from lib.url_values import quoted
+from lib.errors import ActionDenied, BackofficeError
 from lib.workflows import runs
 from lib.workflows.model import Progress, RunResult
-from lib.workflows.params import rule, typed
+from lib.workflows.params import checked_params
 
 if TYPE_CHECKING:
     from lib.config.settings import Settings
@@ -133,7 +132,7 @@ def start(
 ) -> str:
     """Start `workflow` with `params` in a thread of this process; returns the run's id.
 
-    `params` are checked against the workflow's declared parameters (checked_params). With
+    `params` are checked against the workflow's declared parameters (params.checked_params). With
     `retry_of`, reruns only the failed items of that run (its params are used, `params` is
     ignored); that run's result must still be held here, and no other retry of it may be
     going. Raises ActionDenied if the principal may not open the integrations page,
@@ -206,41 +205,6 @@ def _allowed(principal: Principal | None, what: str) -> Principal:
     return principal
 
 
-def checked_params(workflow: Workflow, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Every declared parameter typed (a missing, None or empty one its default), read by
-    the one parser of run parameters (lib.workflows.params.typed): a value a caller typed
-    (int, date) is read as its text would be, so bounds, options and lengths are the form's
-    and the link's. Raises ValidationFailed naming the first wrong parameter."""
-    declared = {p.name for p in workflow.params}
-    unknown = sorted(str(k) for k in params if k not in declared)
-    if unknown:
-        name = quoted(unknown[0])
-        raise ValidationFailed(f"Workflow '{workflow.name}' has no parameter '{name}'.")
-    values: dict[str, Any] = {}
-    for param in workflow.params:
-        value = params.get(param.name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            values[param.name] = param.default
-            continue
-        text = _as_text(param.kind, value)
-        parsed = typed(param, text) if text is not None else None
-        if parsed is None:
-            raise ValidationFailed(f"{param.label or param.name} must be {rule(param)[2:]}.")
-        values[param.name] = parsed
-    return values
-
-
-def _as_text(kind: str, value: Any) -> str | None:
-    """A typed value as the link would write it; None for a value of another kind."""
-    if isinstance(value, str):
-        return value
-    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if kind == "date" and isinstance(value, date):
-        return value.isoformat()  # a datetime's has a time: not a date
-    return None
-
-
 def _previous(run_id: str, workflow: str) -> _Entry:
     """The held run a retry starts from (the caller holds _lock)."""
     entry = _runs.get(run_id)
@@ -300,6 +264,8 @@ def _run(entry: _Entry, settings: Settings, engine: Engine, previous: RunResult 
     with _lock:
         entry.result = result
         entry.finished_at = datetime.now(UTC)
+        if result.outcome != "stopped":  # a Stop after the last item did not stop it
+            entry.stopped_by = None
         if _runs.get(entry.id) is entry:  # not forgotten by reset() meanwhile
             _finished.append(entry.id)
         source = _runs.get(entry.retry_of) if entry.retry_of else None

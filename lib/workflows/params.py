@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from lib.errors import ValidationFailed
 from lib.url_values import parse_date, parse_int, quoted
 
 if TYPE_CHECKING:
@@ -61,3 +62,38 @@ def rule(param: Param) -> str:
     if param.kind == "choice":
         return f": one of {', '.join(param.options)}"
     return f": text of at most {MAX_TEXT} characters"
+
+
+def checked_params(workflow: Workflow, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Every declared parameter typed (a missing, None or empty one its default), read by
+    the one parser of run parameters (lib.workflows.params.typed): a value a caller typed
+    (int, date) is read as its text would be, so bounds, options and lengths are the form's
+    and the link's. Raises ValidationFailed naming the first wrong parameter."""
+    declared = {p.name for p in workflow.params}
+    unknown = sorted(str(k) for k in params if k not in declared)
+    if unknown:
+        name = quoted(unknown[0])
+        raise ValidationFailed(f"Workflow '{workflow.name}' has no parameter '{name}'.")
+    values: dict[str, Any] = {}
+    for param in workflow.params:
+        value = params.get(param.name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            values[param.name] = param.default
+            continue
+        text = _as_text(param.kind, value)
+        parsed = typed(param, text) if text is not None else None
+        if parsed is None:
+            raise ValidationFailed(f"{param.label or param.name} must be {rule(param)[2:]}.")
+        values[param.name] = parsed
+    return values
+
+
+def _as_text(kind: str, value: Any) -> str | None:
+    """A typed value as the link would write it; None for a value of another kind."""
+    if isinstance(value, str):
+        return value
+    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if kind == "date" and isinstance(value, date):
+        return value.isoformat()  # a datetime's has a time: not a date
+    return None

@@ -230,8 +230,9 @@ class RunStore:
         return self._decode(values)
 
     def finish(self, run_id: str, result: RunResult, stopped_by: str | None = None) -> bool:
-        """Record how run `run_id` ended (and who asked it to stop, if anyone did); False if
-        it is unknown or already finished."""
+        """Record how run `run_id` ended (and who asked it to stop, when it ended `stopped`:
+        a Stop pressed after the last item did not stop it); False if it is unknown or
+        already finished."""
         rows = 0 if result.result is None else len(result.result)
         failed = [
             {"step": f.step, "item": one_line(f.item), "error": one_line(f.error)}
@@ -244,7 +245,7 @@ class RunStore:
             "failed": _json(failed),
             "rows": rows,
             "error": one_line(result.error) if result.error else None,
-            "stopped_by": stopped_by,
+            "stopped_by": stopped_by if result.outcome == "stopped" else None,
         }
         c = workflow_runs.c
         stmt = workflow_runs.update().where(c.id == run_id, c.outcome == "running").values(**values)

@@ -187,6 +187,26 @@ def test_stop_ends_the_run_as_stopped(runs_url, monkeypatch):
     assert live.stop("no-such-run", ADMIN) is False
 
 
+def test_a_stop_after_the_last_item_leaves_an_ok_run_without_a_stopper(runs_url, monkeypatch):
+    last_done, release = threading.Event(), threading.Event()
+
+    def runner(workflow, params, *, engine, settings, progress, stop, previous=None):
+        progress.begin_step("items", 1)
+        progress.item_done(True)
+        last_done.set()
+        release.wait(30)  # combining the rows, say: Stop has nothing left to stop
+        return RunResult("ok", result=pd.DataFrame({"n": [1]}))
+
+    run_id = start(runner, monkeypatch, runs_url)
+    assert last_done.wait(30)
+    assert live.stop(run_id, ADMIN) is True  # still running: asked
+    release.set()
+    finished = live.wait(run_id, timeout=30)
+    assert (finished.outcome, finished.stopped_by) == ("ok", None)
+    recorded = runs.store_for(runs_url).get(run_id)
+    assert (recorded.outcome, recorded.stopped_by) == ("ok", None)
+
+
 @pytest.mark.parametrize("principal", DENIED)
 def test_who_may_not_open_integrations_may_not_watch_or_stop_a_run(
     runs_url, monkeypatch, principal

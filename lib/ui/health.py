@@ -1,8 +1,9 @@
 """The back-end health panel: every source and service, up or down, how fast, since when it
 fails. `panel()` is the full table on /integrations; `compact()` is one line of badges on
 Home for staff. Both read the process's one background checker (lib.health.checker) and
-refresh themselves in place (st.fragment(run_every=...)): a back end that goes down turns
-red without a reload. Nothing here checks a back end on page load."""
+refresh themselves in place (session_guard.fragment(run_every=...): a tab logged out
+elsewhere meanwhile goes back to the sign-in form): a back end that goes down turns red
+without a reload. Nothing here checks a back end on page load."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from lib.access.principal import Principal
 from lib.config import runtime
 from lib.errors import one_line
 from lib.health.checker import HealthChecker, TargetHealth, for_process
+from lib.ui import session_guard
 from lib.ui.navigation import allowed_pages
 from lib.ui.widgets import ago, escape_markdown
 
@@ -162,7 +164,7 @@ def panel() -> None:
     """The full health panel (the caller gives it a heading), redrawn in place every few
     seconds."""
     refresh = _refresh_every(_checker())
-    st.fragment(_panel_body, run_every=refresh, key="health_panel")()
+    session_guard.fragment(run_every=refresh, key="health_panel")(_panel_body)()
 
 
 def _badge(target: TargetHealth) -> None:
@@ -203,4 +205,4 @@ def compact(principal: Principal) -> None:
     link = next((p.file for p in allowed_pages(principal) if p.url_path == "integrations"), None)
     st.subheader("Back ends")
     refresh = _refresh_every(_checker())
-    st.fragment(_compact_body, run_every=refresh, key="health_compact")(link)
+    session_guard.fragment(run_every=refresh, key="health_compact")(_compact_body)(link)

@@ -22,7 +22,7 @@ import streamlit as st
 from lib.access.masking import mask_table, named_columns
 from lib.access.principal import Principal
 from lib.errors import BackofficeError
-from lib.ui import export
+from lib.ui import export, session_guard
 from lib.ui.integrations_runs_table import params_text, when_text
 from lib.ui.navigation import PRINCIPAL_KEY
 from lib.ui.widgets import escape_markdown, show_error
@@ -33,6 +33,7 @@ from lib.workflows.model import FailedItem, StepReport
 from lib.workflows.runs import RunRecord, RunStore
 
 K = "integrations_"
+PROGRESS = f"{K}progress"  # the progress fragment's key
 STOPPING = f"{K}stopping"  # the run whose Stop was pressed in this session
 OPENED = f"{K}opened"  # a run started by Retry: the page opens it
 REFRESH_S = 1.0  # how often a running run's progress is read again
@@ -106,19 +107,21 @@ def _heading(title: str, run: LiveRun | RunRecord) -> None:
         parts.append(shown)
     if run.retry_of:
         parts.append(f"a retry of run {run.retry_of}")
-    if run.stopped_by:
+    # A Stop pressed after the last item finished did not stop the run: not shown then.
+    if run.stopped_by and run.outcome in ("running", "stopped"):
         parts.append(f"stop asked by {run.stopped_by}")
     st.caption(escape_markdown(" · ".join(parts)))
 
 
-@st.fragment(run_every=REFRESH_S)
+@session_guard.fragment(run_every=REFRESH_S, key=PROGRESS)
 def _progress(run_id: str) -> None:
     """Done / failed / left of the step running now, read again every REFRESH_S; the whole
-    page runs again once the run has finished, to show its result. The principal is read
-    again on each rerun (signed out meanwhile: denied)."""
+    page runs again once the run has finished, to show its result. Each rerun checks the
+    browser session first (logged out elsewhere or expired: the sign-in form), and Stop
+    runs as session_guard.actor (signed out by then: denied)."""
     principal = st.session_state.get(PRINCIPAL_KEY)
     try:
-        held = live.get(run_id, principal)
+        held = live.get(run_id, session_guard.actor(principal))
     except BackofficeError as exc:
         show_error(exc)
         return
@@ -129,7 +132,7 @@ def _progress(run_id: str) -> None:
         st.caption("Stopping: the calls in flight finish, no new ones start.")
     elif st.button("Stop", key=f"{K}stop", icon=":material/stop:"):
         try:
-            live.stop(run_id, principal)
+            live.stop(run_id, session_guard.actor(principal))
         except BackofficeError as exc:
             show_error(exc)
             return

@@ -6,6 +6,7 @@ was logged out in another tab (or has expired) is noticed. Without this, such a 
 keep paging through customers or approving orders with the principal it was drawn with.
 
     @session_guard.fragment            # instead of @st.fragment
+    @session_guard.fragment(run_every=1.0, key="progress")  # instead of @st.fragment(...)
     @session_guard.dialog("Refund")    # instead of @st.dialog(...)
     actions.run("order.approve", session_guard.actor(principal), order_id=7)
 """
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from datetime import timedelta
+from typing import Any, ParamSpec, TypeVar, overload
 
 import streamlit as st
 
@@ -54,9 +56,30 @@ def _guarded(fn: Callable[P, R]) -> Callable[P, R]:
     return body
 
 
-def fragment(fn: Callable[P, R]) -> Callable[P, R]:
-    """`st.fragment` that first checks this browser session is still signed in."""
-    return st.fragment(_guarded(fn))
+@overload
+def fragment(fn: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def fragment(
+    *, run_every: float | timedelta | None = None, key: str | None = None
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def fragment(
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    run_every: float | timedelta | None = None,
+    key: str | None = None,
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+    """`st.fragment` (plain, or with its `run_every` and `key`) that first checks this browser
+    session is still signed in: on every rerun of its own, timed ones included."""
+
+    def decorate(f: Callable[P, R]) -> Callable[P, R]:
+        return st.fragment(_guarded(f), run_every=run_every, key=key)
+
+    return decorate if fn is None else decorate(fn)
 
 
 def dialog(title: str, **options: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:

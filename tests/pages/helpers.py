@@ -13,8 +13,9 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
-from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1 import AppTest, local_script_runner
 
+from lib.access.auth import _SESSION
 from lib.access.principal import Principal
 from lib.actions import context
 from lib.config.settings import ROOT
@@ -70,6 +71,30 @@ def open_page(
     at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
+
+
+@contextmanager
+def fragment_reruns(at: AppTest, key: str) -> Iterator[AppTest]:
+    """Within, each `at.run()` (a click too) reruns only the fragment `key`, as a click inside
+    it or its run_every tick does in a browser: Home.py and its sign-in check do not run.
+    (AppTest alone always reruns the whole app.) Every AppTest's runs, so make no other."""
+    ids = at._fragment_storage.resolve_target(key)
+    real = local_script_runner.RerunData
+    local_script_runner.RerunData = lambda **kw: real(**kw, fragment_id_queue=list(ids))
+    try:
+        yield at
+    finally:
+        local_script_runner.RerunData = real
+
+
+def log_out_elsewhere(make: Callable[[], AppTest], at: AppTest) -> None:
+    """Another tab of `at`'s browser (the same session cookie) logs out: `at`'s session has
+    ended, and `at` is not told until it runs again."""
+    other = make()
+    other.session_state[_SESSION] = at.session_state[_SESSION]
+    other.run()
+    other.button(key="sign_out").click().run()
+    assert [t.label for t in other.text_input] == ["Username", "Password"]
 
 
 def run_page_file(principal: Principal, page: str) -> AppTest:

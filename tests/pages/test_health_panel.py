@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.demo.services.serve import ServiceThread, create_service
-from tests.pages.helpers import apps_for, sign_in
+from tests.pages.helpers import apps_for, fragment_reruns, log_out_elsewhere, open_page, sign_in
 from tests.stack import health_every, write_config
 
 App = Callable[[], AppTest]
@@ -169,3 +169,19 @@ def test_check_now_checks_again_at_once(
     assert rows.loc[STOPPED, "last error"] == "cannot connect (connection refused)"
     assert set(rows.drop(index=STOPPED)["status"]) == {"● up"}
     assert (rows["checked"] == "just now").all()
+
+
+@pytest.mark.parametrize(
+    ("page", "fragment"), [(None, "health_compact"), (INTEGRATIONS, "health_panel")]
+)
+def test_a_tab_logged_out_elsewhere_goes_to_sign_in_when_its_panel_redraws(
+    app, page: str | None, fragment: str
+):
+    at = open_page(app, page, "operator") if page else sign_in(app(), "operator", "operator-demo")
+    assert "back ends" in texts(at)  # "Checking 8 back ends…", "7 of 8 back ends up", …
+    log_out_elsewhere(app, at)
+    with fragment_reruns(at, fragment):
+        at.run()
+    assert not at.exception, at.exception
+    assert [t.label for t in at.text_input] == ["Username", "Password"]  # the whole app ran
+    assert "back ends" not in texts(at) and not at.dataframe

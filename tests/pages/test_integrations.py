@@ -31,7 +31,15 @@ from lib.ui.navigation import NOT_PERMITTED, PRINCIPAL_KEY
 from lib.workflows import live, runs
 from lib.workflows.declaration import load_workflow
 from lib.workflows.model import Progress
-from tests.pages.helpers import apps_for, open_page, rows_of, run_page_file, sign_in
+from tests.pages.helpers import (
+    apps_for,
+    fragment_reruns,
+    log_out_elsewhere,
+    open_page,
+    rows_of,
+    run_page_file,
+    sign_in,
+)
 from tests.stack import shop, write_config
 
 pytestmark = pytest.mark.pages
@@ -340,6 +348,29 @@ def test_a_run_shows_its_progress_and_stops_when_asked(
     follow(at)
     assert outcome(at) == "ok"
     assert len(table(at, "result")) == 40
+
+
+def test_a_tab_logged_out_elsewhere_cannot_stop_a_run_from_its_progress(
+    services_app: App, demo_services: dict[str, str]
+):
+    # Calls held 10 s (past their 3 s timeout): the run is still going when Stop is clicked.
+    arm(demo_services["order_api"], mode="slow", delay=10.0, match="customer_id=", count=None)
+    at = open_page(services_app, PAGE, "operator", workflow=WORKFLOW, limit="40")
+    operator = at.session_state[PRINCIPAL_KEY]
+    at.button(key=form.submit_key(load_workflow(WORKFLOW_FILE))).click().run()
+    assert outcome(at) == "running"
+    run_id = at.query_params["run"]
+    with fragment_reruns(at, run_view.PROGRESS):
+        at.run()  # the progress alone, as its timer redraws it: still signed in
+    assert not at.exception, at.exception
+    assert at.button(key="integrations_stop")
+    log_out_elsewhere(services_app, at)
+    with fragment_reruns(at, run_view.PROGRESS):
+        at.button(key="integrations_stop").click().run()
+    assert not at.exception, at.exception
+    assert [t.label for t in at.text_input] == ["Username", "Password"]  # the whole app ran
+    held = live.get(run_id, operator)
+    assert (held.outcome, held.stopped_by) == ("running", None)  # nobody stopped it
 
 
 def test_contact_details_in_a_result_are_masked(

@@ -97,9 +97,11 @@ def outcome(page, word: str):
     return badges.get_by_text(re.compile(rf"^([a-z_]+ )?{word}$")).first
 
 
-def failed_items(page) -> list[str]:
-    """The items named in the failed items table ("customers 17")."""
+def failed_items(page, expected: int) -> list[str]:
+    """The items named in the failed items table ("customers 17"), once the grid has drawn
+    `expected` of them (its cells appear a moment after the table's heading)."""
     cells = page.locator("[role=gridcell]", has_text=re.compile(r"^customers \d+$"))
+    expect(cells).to_have_count(expected, timeout=WAIT_MS)
     return sorted(cells.all_inner_texts())
 
 
@@ -133,7 +135,7 @@ def test_an_operator_runs_a_shared_workflow_through_faults_and_retries_the_faile
     wait_idle(page)
     assert "run=" in page.url
     page.get_by_text("Failed items (2)").wait_for(timeout=WAIT_MS)
-    assert failed_items(page) == sorted(f"customers {c}" for c in failing)
+    assert failed_items(page, len(failing)) == sorted(f"customers {c}" for c in failing)
     page.set_viewport_size({"width": 1280, "height": 2200})  # the app scrolls inside its frame
     wait_idle(page)
     page.screenshot(path=str(artifacts / "integrations-partial-1280.png"), full_page=True)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from lib.access.masking import masked_line
 from lib.access.policy import may_open
 from lib.access.principal import Principal
 from lib.errors import ActionDenied, BackofficeError
@@ -247,8 +248,8 @@ def _run(entry: _Entry, settings: Settings, engine: Engine, previous: RunResult 
             previous=previous,
         )
     except BackofficeError as exc:
-        log.warning("workflow run %s failed: %s", entry.id, runs.one_line(exc))
-        result = RunResult(outcome="failed", error=runs.one_line(exc))
+        log.warning("workflow run %s failed: %s", entry.id, masked_line(exc))
+        result = RunResult(outcome="failed", error=masked_line(exc))
     except Exception as exc:  # anything else must still end the run, not leave it running
         log.error("workflow run %s crashed: %s", entry.id, type(exc).__name__)
         log.debug("workflow run %s crash", entry.id, exc_info=True)
@@ -259,7 +260,7 @@ def _run(entry: _Entry, settings: Settings, engine: Engine, previous: RunResult 
     try:
         entry.store.finish(entry.id, result, stopped_by=entry.stopped_by)
     except Exception as exc:  # the result stays here; the record reads interrupted later
-        reason = runs.one_line(exc) if isinstance(exc, BackofficeError) else type(exc).__name__
+        reason = masked_line(exc) if isinstance(exc, BackofficeError) else type(exc).__name__
         log.error("workflow run %s: its end was not recorded: %s", entry.id, reason)
     with _lock:
         entry.result = result

@@ -28,8 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from lib.access.masking import column_kind, mask, mask_contacts
-from lib.access.masking import masked_line as one_line  # text on one line, contacts masked
+from lib.access.masking import column_kind, mask, mask_contacts, masked_line
 from lib.access.principal import Principal
 from lib.errors import BackofficeError, ConfigError
 from lib.records.database import READ_ONLY, make_engine
@@ -235,7 +234,7 @@ class RunStore:
         already finished."""
         rows = 0 if result.result is None else len(result.result)
         failed = [
-            {"step": f.step, "item": one_line(f.item), "error": one_line(f.error)}
+            {"step": f.step, "item": masked_line(f.item), "error": masked_line(f.error)}
             for f in result.failed
         ]
         values = {
@@ -244,7 +243,7 @@ class RunStore:
             "steps": _json([s.as_dict() for s in result.steps]),
             "failed": _json(failed),
             "rows": rows,
-            "error": one_line(result.error) if result.error else None,
+            "error": masked_line(result.error) if result.error else None,
             "stopped_by": stopped_by if result.outcome == "stopped" else None,
         }
         c = workflow_runs.c
@@ -302,7 +301,7 @@ class RunStore:
             reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
             log.warning("workflow runs store %r: %s", self, reason or type(exc.orig).__name__)
             raise RunsUnavailable(
-                f"The record of workflow runs is unavailable: {one_line(reason, 200)}"
+                f"The record of workflow runs is unavailable: {masked_line(reason, 200)}"
             ) from exc
 
     def _decode(self, row: Mapping[str, Any]) -> RunRecord:

@@ -32,14 +32,13 @@ from lib.ui import integrations_run as run_view
 from lib.ui import integrations_runs_table as recent
 from lib.ui.widgets import escape_markdown, show_error
 from lib.workflows import live
-from lib.workflows.declaration import Step, Workflow, load_workflows
+from lib.workflows.declaration import RESERVED_PARAMS, Step, Workflow, load_workflows
 from lib.workflows.runs import RunStore, store_for
 
 WF_KEY = "integrations_workflow"  # the workflow selectbox
 SEEDS = "integrations_seeds"  # what the link asked for, read when the page is entered
 RUN = "integrations_open_run"  # the run shown below the form (the URL's run=)
 PICKED = "integrations_picked"  # a run picked in Recent runs, opened on the next run
-KEEP = frozenset({"workflow", "run", "embed", "embed_options"})
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -212,7 +211,7 @@ def _start(workflow: Workflow, values: Mapping[str, Any], start: run_view.Start)
 
 def _keep_only(workflow: Workflow) -> None:
     """Drop the URL parameters that are not the page's or this workflow's."""
-    own = KEEP | {p.name for p in workflow.params}
+    own = RESERVED_PARAMS | {p.name for p in workflow.params}  # the page's own, then the form's
     for name in [n for n in st.query_params if n not in own]:
         del st.query_params[name]
 

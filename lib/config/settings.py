@@ -47,6 +47,10 @@ class Settings:
     health: Mapping[str, Any] = field(default_factory=dict)
     # [workflows] dir: one declaration file per workflow (lib.workflows.declaration)
     workflows_dir: Path = ROOT / "workflows"
+    # [notifications] as written: channels, routes, smtp, thresholds (lib.notify.config)
+    notifications: Mapping[str, Any] = field(default_factory=dict)
+    # [reports] as written: fees, scheduler tick (lib.reports.config)
+    reports: Mapping[str, Any] = field(default_factory=dict)
 
     def source(self, name: str) -> SourceConfig:
         for src in self.sources:
@@ -185,4 +189,6 @@ def load_settings(
         declaration_errors=declaration_errors,
         health=_health(raw.get("health", {})),
         workflows_dir=resolve_path(raw.get("workflows", {}).get("dir", "workflows")),
+        notifications=raw.get("notifications", {}),
+        reports=raw.get("reports", {}),
     )

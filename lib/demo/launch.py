@@ -15,6 +15,7 @@ import requests
 from lib.config.settings import ROOT, load_settings
 from lib.demo.seed import seed
 from lib.demo.services.serve import DEFAULT_PORTS as SERVICES
+from lib.demo.services.serve import SMTP_PORT
 
 APP_PORT = 8501
 LOGINS = ("admin", "operator", "support", "analyst", "auditor", "seller1", "seller2")
@@ -60,6 +61,11 @@ def stop_all(procs: list[subprocess.Popen]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _shown(path: Path) -> str:
+    """`path` relative to the repository when it is inside it (a config may put it elsewhere)."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
@@ -71,10 +77,7 @@ def main() -> int:
     settings = load_settings()
     demo_dir: Path = settings.demo_dir
     counts = seed(demo_dir)
-    print(
-        f"Demo data in {demo_dir.relative_to(ROOT)}: "
-        + ", ".join(f"{k} {v:,}" for k, v in counts.items())
-    )
+    print(f"Demo data in {_shown(demo_dir)}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
     procs: list[subprocess.Popen] = []
     # Ctrl-C, a closed terminal or a supervisor's SIGTERM all stop everything the same way.
@@ -104,6 +107,10 @@ def main() -> int:
         print(f"\nBackoffice is running at http://127.0.0.1:{args.port}")
         print("Demo logins (password = username + '-demo', e.g. admin / admin-demo):")
         print("  " + ", ".join(LOGINS))
+        sinks = f"http://127.0.0.1:{SERVICES['sinks']}"
+        print(f"What the app sends arrives in the demo sinks (kept in {_shown(demo_dir)}):")
+        print(f"  e-mail   SMTP 127.0.0.1:{SMTP_PORT}, inbox {sinks}/mail")
+        print(f"  webhooks {sinks}/hooks/<name>, received {sinks}/messages")
         print("Press Ctrl-C to stop.", flush=True)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)

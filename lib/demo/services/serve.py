@@ -1,5 +1,6 @@
-"""Run a demo service: `python -m lib.demo.services.serve {customer_api|order_api|gateway}
+"""Run a demo service: `python -m lib.demo.services.serve {customer_api|order_api|gateway|sinks}
 --dir var/demo --port N`; and, for tests, run one in a thread of the current process.
+`sinks` also serves the SMTP sink (--smtp-port, default 8625) in the same process.
 
 Secrets come from the environment: BACKOFFICE_DEMO_API_TOKEN (the customer and order APIs'
 bearer token, default "demo-token") and BACKOFFICE_DEMO_GATEWAY_SECRET (the gateway's secret
@@ -13,17 +14,20 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 import uvicorn
 from fastapi import FastAPI
 
-from lib.demo.services import customer_api, gateway, order_api
+from lib.demo.services import customer_api, gateway, order_api, sinks
 
 HOST = "127.0.0.1"
-DEFAULT_PORTS = {"customer_api": 8601, "order_api": 8602, "gateway": 8603}
+# sinks: the webhook sink and the mail listing (HTTP); its SMTP side listens on SMTP_PORT.
+DEFAULT_PORTS = {"customer_api": 8601, "order_api": 8602, "gateway": 8603, "sinks": 8605}
+SMTP_PORT = 8625
 TOKEN_ENV, DEFAULT_TOKEN = "BACKOFFICE_DEMO_API_TOKEN", "demo-token"
 SECRET_ENV, DEFAULT_SECRET = "BACKOFFICE_DEMO_GATEWAY_SECRET", "test_sk_demo"
 STARTUP_TIMEOUT = 15.0
@@ -32,6 +36,7 @@ _FACTORIES: dict[str, Callable[[Path, str], FastAPI]] = {
     "customer_api": customer_api.create_app,
     "order_api": order_api.create_app,
     "gateway": gateway.create_app,
+    "sinks": sinks.create_app,
 }
 
 
@@ -114,11 +119,31 @@ class ServiceThread:
         self.stop()
 
 
+class Sinks:
+    """The sinks in threads of this process: `.url` (webhooks, GET /mail) and `.smtp_port`."""
+
+    def __init__(self, http: ServiceThread, smtp: sinks.SmtpSink) -> None:
+        self.http, self.smtp = http, smtp
+        self.url, self.smtp_port = http.url, smtp.port
+
+
+@contextmanager
+def sinks_over(demo_dir: Path, port: int = 0, smtp_port: int | None = None) -> Iterator[Sinks]:
+    """The webhook and SMTP sinks over `demo_dir` while the block runs (free ports by default)."""
+    smtp = sinks.SmtpSink(demo_dir, smtp_port or free_port(), HOST).start()
+    try:
+        with ServiceThread(sinks.create_app(demo_dir), port) as http:
+            yield Sinks(http, smtp)
+    finally:
+        smtp.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run one demo back end on 127.0.0.1.")
     parser.add_argument("service", choices=sorted(_FACTORIES))
     parser.add_argument("--dir", type=Path, default=Path("var/demo"), help="demo data directory")
-    parser.add_argument("--port", type=int, help="default: 8601 / 8602 / 8603")
+    parser.add_argument("--port", type=int, help="default: 8601 / 8602 / 8603 / 8605")
+    parser.add_argument("--smtp-port", type=int, default=SMTP_PORT, help="sinks only")
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     try:
@@ -126,7 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         parser.exit(1, f"{args.service}: {exc}\n")
     port = args.port or DEFAULT_PORTS[args.service]
-    uvicorn.run(app, host=HOST, port=port, log_level=args.log_level)
+    smtp = None
+    if args.service == "sinks":
+        smtp = sinks.SmtpSink(args.dir, args.smtp_port, HOST).start()
+    try:
+        uvicorn.run(app, host=HOST, port=port, log_level=args.log_level)
+    finally:
+        if smtp is not None:
+            smtp.stop()
     return 0
 
 

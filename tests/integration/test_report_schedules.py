@@ -1,0 +1,273 @@
+"""Scheduled reports: which period is due, once per period however many processes tick, a
+failed build tried again, and the e-mail arriving at a real SMTP server with files that open.
+"""
+
+from __future__ import annotations
+
+import email
+import io
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from email import policy as email_policy
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pypdf
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+
+from lib.access import policy
+from lib.actions import context
+from lib.config.settings import Settings, load_settings
+from lib.demo.services.serve import free_port
+from lib.notify import outbox
+from lib.notify.config import NotifyConfig
+from lib.notify.deliver import Deliverer
+from lib.notify.outboxes import outboxes_for
+from lib.reading.engine import Engine
+from lib.reports import files as report_files
+from lib.reports import schedules
+from lib.reports import schedules_store as store
+from lib.reports.schedules import SCHEDULER, Period, due_period
+from tests.pages.helpers import config_without
+from tests.stack import copy_demo, write_config
+
+NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)  # a Monday
+OCTOBER = Period("2026-10", date(2026, 10, 1), date(2026, 10, 31))  # the demo's last month
+
+
+@pytest.mark.parametrize(
+    ("frequency", "now", "expected"),
+    [
+        ("daily", NOW, Period("2026-11-29", date(2026, 11, 29), date(2026, 11, 29))),
+        ("daily", datetime(2026, 12, 1, 8, 0, tzinfo=timezone(timedelta(hours=9))),
+         Period("2026-11-29", date(2026, 11, 29), date(2026, 11, 29))),  # 23:00 UTC the 30th
+        ("weekly", NOW, Period("2026-W48", date(2026, 11, 23), date(2026, 11, 29))),
+        ("weekly", datetime(2026, 11, 29, 23, 59, tzinfo=UTC),  # Sunday: its week not over
+         Period("2026-W47", date(2026, 11, 16), date(2026, 11, 22))),
+        ("weekly", datetime(2027, 1, 6, tzinfo=UTC),  # ISO week 53 of 2026
+         Period("2026-W53", date(2026, 12, 28), date(2027, 1, 3))),
+        ("monthly", NOW, OCTOBER),
+        ("monthly", datetime(2026, 12, 1, tzinfo=UTC),
+         Period("2026-11", date(2026, 11, 1), date(2026, 11, 30))),
+        ("monthly", datetime(2026, 1, 31, 23, 0, tzinfo=UTC),
+         Period("2025-12", date(2025, 12, 1), date(2025, 12, 31))),
+    ],
+)  # fmt: skip
+def test_the_due_period_is_the_latest_finished_one(frequency, now, expected):
+    assert due_period(frequency, now) == expected
+
+
+def test_the_scheduler_reads_every_tenant_and_may_not_schedule_reports():
+    assert policy.may_open(SCHEDULER, "dashboard") and policy.sees_all_tenants(SCHEDULER)
+    assert not policy.may_run(SCHEDULER, "report.schedule")
+
+
+# --- a demo configuration of this test's own ------------------------------------------------
+
+
+@pytest.fixture
+def own_demo(seeded_demo_dir: Path, tmp_path: Path) -> Path:
+    """The full demo data, this test's own copy: a tick writes the audit database beside it
+    (tests/integration's `demo_dir` is one copy shared by the session)."""
+    return copy_demo(seeded_demo_dir, tmp_path / "demo")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, own_demo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    config = write_config(tmp_path, own_demo)
+    # outboxes_for reuses the process's action context when it is of this configuration
+    monkeypatch.setenv("BACKOFFICE_CONFIG", str(config))
+    context.reset()
+    yield load_settings(config)
+    context.reset()
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    built = Engine(settings.sources, settings.queries_dir)
+    yield built
+    built.close()
+
+
+def schedule(settings: Settings, *, frequency: str = "monthly", **view: Any) -> int:
+    db = outboxes_for(settings)["audit"]
+    store.ensure(db)
+    with db.begin() as conn:
+        return store.insert(
+            conn,
+            name="Monthly sales",
+            view={"granularity": "week", **view},
+            recipients=["ana@example.com", "ops@example.com"],
+            frequency=frequency,
+            created_by="admin",
+        )
+
+
+def sends(settings: Settings, schedule_id: int) -> list[dict]:
+    return store.sends(outboxes_for(settings)["audit"], schedule_id)
+
+
+def emails(settings: Settings) -> list[dict]:
+    with outboxes_for(settings)["audit"].connect() as conn:
+        rows = conn.execute(sa.select(outbox.outbox).where(outbox.outbox.c.channel == "email"))
+        return [dict(r._mapping) for r in rows]
+
+
+# --- once per period ------------------------------------------------------------------------
+
+
+def test_a_second_tick_sends_nothing_more_for_the_same_period(settings, engine):
+    sid = schedule(settings)
+    assert schedules.tick(settings, NOW, engine=engine) == 1
+    assert schedules.tick(settings, NOW + timedelta(hours=5), engine=engine) == 0
+    [sent] = sends(settings, sid)
+    assert (sent["period_key"], sent["status"], sent["attempts"]) == ("2026-10", "enqueued", 1)
+    [mail] = emails(settings)
+    assert sent["outbox_id"] == mail["id"]
+    assert mail["subject"] == "Report 'Monthly sales': 2026-10-01 – 2026-10-31"
+    assert "granularity=week" in mail["link"] and "from=2026-10-01" in mail["link"]
+    # the next month is a period of its own
+    assert schedules.tick(settings, datetime(2026, 12, 1, 0, 5, tzinfo=UTC), engine=engine) == 1
+    assert [s["period_key"] for s in sends(settings, sid)] == ["2026-11", "2026-10"]
+
+
+def test_two_processes_ticking_at_once_send_one_email_per_period(settings, monkeypatch):
+    """Both build the files (the barrier holds each until the other has built too), then
+    both try to record the period: the unique key lets one through."""
+    sid = schedule(settings)
+    built = threading.Barrier(2, timeout=60)
+    real = report_files.dashboard_files
+
+    def build_then_wait(data):
+        files = real(data)
+        built.wait()
+        return files
+
+    monkeypatch.setattr(report_files, "dashboard_files", build_then_wait)
+    queued: list[int] = []
+
+    def process() -> None:  # an engine and database engines of its own, as a replica has
+        own = Engine(settings.sources, settings.queries_dir)
+        try:
+            queued.append(
+                schedules.tick(settings, NOW, engine=own, outboxes=outboxes_for(settings))
+            )
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=process) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(queued) == [0, 1]
+    assert len(sends(settings, sid)) == 1
+    assert len(emails(settings)) == 1
+
+
+def test_a_failed_build_is_recorded_and_tried_again_until_it_works(
+    settings, engine, tmp_path, own_demo
+):
+    sid = schedule(settings)
+    (tmp_path / "broken").mkdir()
+    shop_gone = load_settings(config_without(tmp_path / "broken", own_demo, "shop"))
+    broken = Engine(shop_gone.sources, shop_gone.queries_dir)
+    try:
+        assert schedules.tick(settings, NOW, engine=broken) == 0
+    finally:
+        broken.close()
+    [failed] = sends(settings, sid)
+    assert (failed["status"], failed["attempts"], failed["outbox_id"]) == ("failed", 1, None)
+    assert "shop" in failed["last_error"] and "\n" not in failed["last_error"]
+    assert emails(settings) == []
+
+    assert schedules.tick(settings, NOW + timedelta(minutes=1), engine=engine) == 1
+    [sent] = sends(settings, sid)
+    assert (sent["status"], sent["attempts"], sent["last_error"]) == ("enqueued", 2, None)
+    assert len(emails(settings)) == 1
+
+
+def test_a_period_that_keeps_failing_stops_after_max_attempts(settings, monkeypatch):
+    sid = schedule(settings)
+
+    def broken(data):
+        raise RuntimeError("renderer crashed for ana@example.com")
+
+    monkeypatch.setattr(report_files, "dashboard_files", broken)
+    engine = Engine(settings.sources, settings.queries_dir)
+    try:
+        for minute in range(5):  # max_attempts = 3 in the shipped configuration
+            schedules.tick(settings, NOW + timedelta(minutes=minute), engine=engine)
+    finally:
+        engine.close()
+    [failed] = sends(settings, sid)
+    assert (failed["status"], failed["attempts"]) == ("failed", 3)
+    assert failed["last_error"].startswith("RuntimeError: renderer crashed for a")
+    assert "ana@example.com" not in failed["last_error"]
+    [row] = store.overview(outboxes_for(settings)["audit"]).to_dict("records")
+    assert (row["last_period"], row["last_status"], row["attempts"]) == ("2026-10", "failed", 3)
+
+
+def test_a_stopped_schedule_sends_nothing(settings, engine):
+    sid = schedule(settings)
+    with outboxes_for(settings)["audit"].begin() as conn:
+        assert store.deactivate(conn, sid)
+    assert schedules.tick(settings, NOW, engine=engine) == 0
+    assert sends(settings, sid) == []
+
+
+# --- the e-mail at a real SMTP server -------------------------------------------------------
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email_policy.default)
+        )
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(settings: Settings) -> Iterator[tuple[_Inbox, Settings]]:
+    inbox, port = _Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    notifications = {
+        **settings.notifications,
+        "smtp": {**settings.notifications["smtp"], "port": port},
+    }
+    try:
+        yield inbox, Settings(**{**settings.__dict__, "notifications": notifications})
+    finally:
+        controller.stop()
+
+
+def test_a_scheduled_report_arrives_with_both_files_that_open(smtp, engine):
+    inbox, settings = smtp
+    schedule(settings, frequency="monthly", segment=None)
+    assert schedules.tick(settings, NOW, engine=engine) == 1
+    deliverer = Deliverer(NotifyConfig.of(settings.notifications), outboxes_for(settings))
+    assert deliverer.tick() == 1
+    [message] = inbox.messages
+    assert message["Subject"] == "Report 'Monthly sales': 2026-10-01 – 2026-10-31"
+    assert sorted(a.strip() for a in message["To"].split(",")) == [
+        "ana@example.com",
+        "ops@example.com",
+    ]
+    files = {part.get_filename(): part.get_content() for part in message.iter_attachments()}
+    xlsx = next(name for name in files if name.endswith(".xlsx"))
+    pdf = next(name for name in files if name.endswith(".pdf"))
+    workbook = openpyxl.load_workbook(io.BytesIO(files[xlsx]))
+    assert "Summary" in workbook.sheetnames
+    text = pypdf.PdfReader(io.BytesIO(files[pdf])).pages[0].extract_text()
+    assert "2026-10-01" in text or "Oct" in text
+    assert "/dashboard?" in message.get_body(("plain",)).get_content()
+    assert schedules.tick(settings, NOW, engine=engine) == 0 and deliverer.tick() == 0
+    assert len(inbox.messages) == 1

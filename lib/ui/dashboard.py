@@ -1,122 +1,89 @@
-"""The Dashboard page: revenue kept, orders and marketing spend over a date range, by
-customer segment. The range is in the URL through the same filter the table pages use
-(lib.ui.table_filters.DateRange)."""
+"""The Dashboard page (/dashboard): the KPIs a commerce team reads every morning, with the
+change against the previous period, and the charts behind them, for one view (dates,
+granularity, seller, segment, payment method) that the URL holds.
+
+The figures come from lib.dashboard.data over the sources' snapshots; a seller sees its
+own tenant's dashboard (bound server side) without the company-wide spend figures. Parts:
+lib.ui.dashboard_filters (the filter row and the URL), dashboard_kpis (the cards),
+dashboard_charts (charts, their data, the click to Orders), dashboard_reports (XLSX, PDF,
+scheduling).
+"""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
-import altair as alt
-import pandas as pd
 import streamlit as st
 
+from lib.access.policy import sees_sources
 from lib.access.principal import Principal
 from lib.config import runtime
+from lib.dashboard import data as dashboard_data
 from lib.errors import BackofficeError
-from lib.ui import export, url_state
-from lib.ui.table_filters import DateRange
-from lib.ui.widgets import freshness_bar, krw_short, show_error
+from lib.reading.engine import Engine
+from lib.ui.dashboard_charts import chart_grid
+from lib.ui.dashboard_filters import Choices, filter_row, notes, start_view
+from lib.ui.dashboard_kpis import kpi_cards
+from lib.ui.dashboard_reports import report_buttons
+from lib.ui.widgets import ago, freshness_bar, show_error
 
-SOURCES = ("crm", "shop", "sheets")
-DEFAULT_TO = date(2026, 11, 1)
-RANGE = DateRange(
-    label_to="To (exclusive)",
-    default=lambda: (DEFAULT_TO - timedelta(days=365), DEFAULT_TO),
-)
-KEY = "dashboard_"  # its widgets: dashboard_from, dashboard_to
+EMPTY = "No orders in this date range."
+EMPTY_FILTERED = "No orders in this date range with these filters."
 
 
-def date_range() -> tuple[date | None, date | None]:
-    """The range the URL asks for when the page is entered, then what the widgets say."""
-    start = url_state.entered(
-        "dashboard_seeds", f"{KEY}from", lambda: RANGE.from_url(st.query_params, {})[0]
-    )
-    value = RANGE.widget(KEY, start, {})
-    url_state.write(RANGE.url(value))
-    return value
+def options(engine: Engine) -> dashboard_data.Options | None:
+    """What the filter boxes offer; None when the data cannot be read (the error shows below)."""
+    try:
+        return dashboard_data.options(engine)
+    except BackofficeError:
+        return None
+
+
+def latest(engine: Engine) -> date | None:
+    try:
+        return dashboard_data.latest_day(engine)
+    except BackofficeError:
+        return None
+
+
+def freshness(principal: Principal, engine: Engine, data: dashboard_data.DashboardData) -> None:
+    """Staff see the sources and may refresh them; a seller sees only how old the figures are."""
+    if sees_sources(principal):
+        freshness_bar(engine, data.sources or dashboard_data.SOURCES, "dashboard")
+        return
+    when = data.refreshed_at
+    stamp = when.strftime("%Y-%m-%d %H:%M UTC") if when else "not yet loaded"
+    st.caption(f"Figures as of {stamp} ({ago(when)})")
 
 
 def render(principal: Principal) -> None:
     engine = runtime.engine()
     st.title("Dashboard")
-    date_from, date_to = date_range()
-    if date_from is None or date_to is None or date_from >= date_to:
-        st.warning("Pick a 'From' date before the 'To' date.")
+    start, problems = start_view(latest(engine))
+    found = options(engine)
+    choices = Choices()
+    if found is not None:  # a seller, segment or method the data does not know is dropped
+        start, unknown = dashboard_data.checked(start, found, principal)
+        problems = [*problems, *unknown]
+        choices = Choices(found.sellers, found.segments, found.methods)
+    view = filter_row(principal, start, choices)
+    notes(problems)
+    if view is None:
         return
     try:
         with st.spinner("Loading…"):
-            df = engine.query(
-                "dashboard_revenue_vs_spend",
-                date_from=date_from.isoformat(),
-                date_to=date_to.isoformat(),
-            )
+            data = dashboard_data.load(engine, principal, view)
     except BackofficeError as exc:
         show_error(exc)
+        if sees_sources(principal):
+            freshness_bar(engine, dashboard_data.SOURCES, "dashboard")
         return
-    freshness_bar(engine, SOURCES, "dashboard")
-    if df.empty:
-        st.info("No orders in this date range.")
+    freshness(principal, engine, data)
+    orders = next((k.value for k in data.kpis if k.key == "orders"), None)
+    if not orders:
+        filtered = view.segment or view.method or (view.seller_id and principal.tenant is None)
+        st.info(EMPTY_FILTERED if filtered else EMPTY)
         return
-    charts(df, date_from, date_to)
-
-
-def charts(df: pd.DataFrame, date_from: date, date_to: date) -> None:
-    monthly = df.groupby("month", as_index=False).agg(
-        revenue_krw=("revenue_krw", "sum"), orders=("orders", "sum"), spend_krw=("spend_krw", "max")
-    )
-    revenue, orders, spend = (
-        int(monthly.revenue_krw.sum()),
-        int(monthly.orders.sum()),
-        int(monthly.spend_krw.fillna(0).sum()),
-    )
-    k1, k2, k3, k4 = st.columns(4)
-    k1.metric("Revenue kept", krw_short(revenue), help=f"₩{revenue:,}")
-    k2.metric("Orders", f"{orders:,}")
-    k3.metric("Marketing spend", krw_short(spend), help=f"₩{spend:,}")
-    k4.metric("Revenue / spend", f"{revenue / spend:.1f}×" if spend else "—")
-
-    bar = (
-        alt.Chart(df)
-        .mark_bar()
-        .encode(
-            x=alt.X("yearmonth(month):T", title="Month"),
-            y=alt.Y("sum(revenue_krw):Q", title="Revenue (KRW)"),
-            color=alt.Color("segment:N", title="Segment"),
-            tooltip=["yearmonth(month):T", "segment:N", "sum(revenue_krw):Q", "sum(orders):Q"],
-        )
-    )
-    st.subheader("Revenue by month and segment")
-    st.altair_chart(bar, width="stretch")
-
-    c1, c2 = st.columns([2, 1])
-    long = monthly.melt("month", ["revenue_krw", "spend_krw"], var_name="series", value_name="krw")
-    line = (
-        alt.Chart(long)
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("yearmonth(month):T", title="Month"),
-            y=alt.Y("krw:Q", title="KRW"),
-            color=alt.Color("series:N", title=None),
-        )
-    )
-    c1.subheader("Revenue vs marketing spend")
-    c1.altair_chart(line, width="stretch")
-    share = df.groupby("segment", as_index=False).revenue_krw.sum()
-    pie = (
-        alt.Chart(share)
-        .mark_arc(innerRadius=40)
-        .encode(
-            theta="revenue_krw:Q",
-            color=alt.Color("segment:N", title="Segment"),
-            tooltip=["segment", "revenue_krw"],
-        )
-    )
-    c2.subheader("Share by segment")
-    c2.altair_chart(pie, width="stretch")
-
-    st.download_button(
-        "Download report (CSV)",
-        export.to_csv(df),
-        file_name=f"revenue_{date_from}_{date_to}.csv",
-        mime=export.CSV_MIME,
-    )
+    kpi_cards(data.kpis, data.filters)
+    report_buttons(principal, data)
+    chart_grid(principal, data)

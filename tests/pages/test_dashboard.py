@@ -1,27 +1,180 @@
-"""Dashboard through AppTest: KPIs over the demo data, date range from and to the URL."""
+"""Dashboard through AppTest: the KPI cards equal lib.dashboard.data.load for the view the
+URL holds; the view restored from a pasted URL and written back on a change; a seller bound
+to its own tenant; an empty range; a click on a bar leads to that period's orders."""
+
+from __future__ import annotations
 
 from datetime import date
 
-from tests.pages.helpers import open_page
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lib.access.principal import Principal
+from lib.config import runtime
+from lib.dashboard import charts, data
+from lib.dashboard.filters import default_range
+from lib.dashboard.model import Filters
+from lib.ui.dashboard_charts import chart_key
+from lib.ui.dashboard_kpis import delta_text, value_text
+from lib.ui.navigation import NOT_PERMITTED, PRINCIPAL_KEY
+from tests.pages.helpers import open_page, run_page_file, sign_in
+
+pytestmark = pytest.mark.pages
 
 DASHBOARD = "app_pages/dashboard.py"
+ANALYST = Principal("analyst", "Analyst", ("analyst",))
+SELLER1 = Principal("seller1", "Seller 1", ("seller",), tenant=1)
+VIEW = {
+    "from": "2026-01-01",
+    "to": "2026-03-31",
+    "granularity": "week",
+    "seller": "2",
+    "segment": "vip",
+    "method": "card",
+}
 
 
-def test_analyst_sees_kpis_for_the_range_in_the_url(app):
-    at = open_page(app, DASHBOARD, "analyst", **{"from": "2026-01-01", "to": "2026-04-01"})
-    metrics = {m.label: m.value for m in at.metric}
-    assert set(metrics) == {"Revenue kept", "Orders", "Marketing spend", "Revenue / spend"}
-    assert int(metrics["Orders"].replace(",", "")) > 1000
-    assert at.date_input[0].value.isoformat() == "2026-01-01"
-    assert at.query_params["from"] == "2026-01-01"
+def cards(at: AppTest) -> dict[str, tuple[str, str | None]]:
+    return {m.label: (m.value, m.delta) for m in at.metric}
 
 
-def test_changing_the_range_is_written_to_the_url(app):
+def expected(principal: Principal, filters: Filters) -> dict[str, tuple[str, str | None]]:
+    loaded = data.load(runtime.engine(), principal, filters)
+    out = {}
+    for k in loaded.kpis:
+        delta = k.note if k.previous is None and k.note else delta_text(k)
+        out[k.label] = (value_text(k), delta)
+    return out
+
+
+def widgets(at: AppTest) -> dict[str, object]:
+    out: dict[str, object] = {d.label: d.value for d in at.date_input}
+    out.update({s.label: s.value for s in at.selectbox})
+    return out
+
+
+def test_analyst_sees_the_kpis_of_the_view_in_the_url(app):
+    at = open_page(app, DASHBOARD, "analyst", **{"from": "2026-01-01", "to": "2026-03-31"})
+    shown = cards(at)
+    assert list(shown) == [
+        "GMV",
+        "Revenue kept",
+        "Orders",
+        "Average order value",
+        "Refund rate",
+        "New customers",
+        "Pending orders",
+        "Marketing spend",
+        "Revenue per ₩ spent",
+    ]
+    assert shown == expected(ANALYST, Filters(date(2026, 1, 1), date(2026, 3, 31)))
+    assert int(shown["Orders"][0].replace(",", "")) > 1000
+    assert shown["GMV"][0].startswith("₩")
+    assert "Changes compared with the previous 90 days: 2025-10-03 – 2025-12-31" in [
+        c.value for c in at.caption
+    ]
+    assert at.query_params["from"] == "2026-01-01" and at.query_params["to"] == "2026-03-31"
+
+
+def test_a_pasted_url_restores_the_whole_view_in_a_fresh_session(app):
+    at = open_page(app, DASHBOARD, "admin", **VIEW)
+    assert widgets(at) == {
+        "From": date(2026, 1, 1),
+        "To (inclusive)": date(2026, 3, 31),
+        "Granularity": "week",
+        "Seller": 2,
+        "Segment": "vip",
+        "Payment method": "card",
+    }
+    view = Filters(date(2026, 1, 1), date(2026, 3, 31), "week", 2, "vip", "card")
+    assert cards(at) == expected(ANALYST, view)
+    assert {k: at.query_params[k] for k in VIEW} == VIEW
+
+
+def test_changing_a_filter_writes_the_url(app):
+    at = open_page(app, DASHBOARD, "analyst", **{"from": "2026-01-01", "to": "2026-03-31"})
+    at.date_input(key="dashboard_from").set_value(date(2026, 2, 1)).run()
+    at.selectbox(key="dashboard_granularity").set_value("day").run()
+    at.selectbox(key="dashboard_segment").set_value("vip").run()
+    assert not at.exception
+    assert at.query_params["from"] == "2026-02-01"
+    assert at.query_params["granularity"] == "day"
+    assert at.query_params["segment"] == "vip"
+    assert cards(at) == expected(
+        ANALYST, Filters(date(2026, 2, 1), date(2026, 3, 31), "day", segment="vip")
+    )
+
+
+def test_the_default_view_is_the_last_twelve_full_months(app):
     at = open_page(app, DASHBOARD, "analyst")
-    at.date_input[0].set_value(date(2026, 6, 1)).run()
-    assert at.query_params["from"] == "2026-06-01"
+    latest = data.latest_day(runtime.engine())
+    assert latest is not None
+    start, end = default_range(latest)
+    assert (at.query_params["from"], at.query_params["to"]) == (str(start), str(end))
+    assert at.query_params["granularity"] == "month"
+
+
+def test_a_seller_sees_its_own_tenant_whatever_the_url_asks(app):
+    at = open_page(
+        app, DASHBOARD, "seller1", **{"from": "2026-01-01", "to": "2026-03-31", "seller": "2"}
+    )
+    assert "Seller" not in widgets(at)
+    shown = cards(at)
+    assert "Marketing spend" not in shown and "Revenue per ₩ spent" not in shown
+    assert shown == expected(SELLER1, Filters(date(2026, 1, 1), date(2026, 3, 31)))
+    assert "seller" not in at.query_params
+    own = expected(ANALYST, Filters(date(2026, 1, 1), date(2026, 3, 31), seller_id=1))
+    assert shown["Orders"] == own["Orders"]
+    # No sources named, no refresh, no click through to Orders (a seller cannot open it).
+    assert not [b for b in at.button if b.label == "Refresh"]
+    assert chart_key("revenue_by_segment") not in at.session_state
+
+
+def test_support_may_not_open_the_dashboard(app):
+    at = sign_in(app(), "support", "support-demo")
+    support = at.session_state[PRINCIPAL_KEY]
+    assert "Dashboard" not in {el.proto.label for el in at.sidebar.get("page_link")}
+    # Typed by hand, /dashboard runs the page file for this principal: it refuses.
+    page = run_page_file(support, DASHBOARD)
+    assert [e.value for e in page.error] == [NOT_PERMITTED]
+    assert not page.metric and not page.title and not page.date_input
 
 
 def test_an_empty_range_says_so(app):
     at = open_page(app, DASHBOARD, "analyst", **{"from": "2020-01-01", "to": "2020-02-01"})
     assert [i.value for i in at.info] == ["No orders in this date range."]
+    assert not at.metric
+
+
+def test_a_from_after_the_to_is_refused_with_a_warning(app):
+    at = open_page(app, DASHBOARD, "analyst", **{"from": "2026-01-01", "to": "2026-03-31"})
+    at.date_input(key="dashboard_from").set_value(date(2026, 5, 1)).run()
+    assert "The 'From' date is after the 'To' date." in [w.value for w in at.warning]
+    assert not at.metric
+
+
+def test_clicking_a_bar_opens_that_periods_orders_for_the_views_seller(app):
+    at = open_page(
+        app, DASHBOARD, "admin", **{"from": "2026-01-15", "to": "2026-03-31", "seller": "2"}
+    )
+    key = chart_key("revenue_by_segment")
+    at.session_state[key] = {"selection": {charts.SELECTION: [{"period": "2026-01-01"}]}}
+    at.run()
+    assert not at.exception
+    assert at.query_params["from"] == "2026-01-15"  # clipped to the view's range
+    assert at.query_params["to"] == "2026-01-31"
+    assert at.query_params["seller"] == "2"
+    assert [t.value for t in at.title] == ["Orders & payments"]
+
+
+def test_the_revenue_table_links_each_period_to_its_orders(app):
+    at = open_page(app, DASHBOARD, "operator", **{"from": "2026-01-01", "to": "2026-03-31"})
+    table = next(d.value for d in at.dataframe if "period" in d.value.columns)
+    links = dict(zip(table["period"], table["orders_link"], strict=False))
+    assert links[date(2026, 2, 1)] == "/orders?from=2026-02-01&to=2026-02-28"
+
+
+def test_an_analyst_without_the_orders_page_gets_no_links(app):
+    at = open_page(app, DASHBOARD, "analyst", **{"from": "2026-01-01", "to": "2026-03-31"})
+    table = next(d.value for d in at.dataframe if "period" in d.value.columns)
+    assert "orders_link" not in table.columns

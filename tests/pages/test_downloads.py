@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import sqlite3
 import uuid
 from pathlib import Path
 
+import openpyxl
+import pypdf
 import pytest
 
 from lib.actions import context
@@ -46,11 +49,22 @@ def test_the_audit_csv_neutralises_a_formula_in_a_reason(app, downloads):
     assert rows[0][header.index("actor")] == actor
 
 
-def test_the_dashboard_report_neutralises_text_and_keeps_numbers(app, downloads):
+def test_the_dashboard_downloads_neutralise_text_and_keep_numbers(app, downloads):
     open_page(
-        app, "app_pages/dashboard.py", "analyst", **{"from": "2026-01-01", "to": "2026-04-01"}
+        app, "app_pages/dashboard.py", "analyst", **{"from": "2026-01-01", "to": "2026-03-31"}
     )
-    header, *rows = rows_of(downloads["revenue_2026-01-01_2026-04-01.csv"])
+    # A chart's data (its "Data" button): the segment as text, the numbers as numbers.
+    header, *rows = rows_of(downloads["revenue_by_segment_2026-01-01_2026-03-31.csv"])
     segments = {row[header.index("segment")] for row in rows}
     assert "'" + FORMULA in segments and FORMULA not in segments
     assert all(int(row[header.index("orders")]) > 0 for row in rows)
+    # The report workbook: the same text neutralised in its sheets, the amounts numbers.
+    book = openpyxl.load_workbook(io.BytesIO(downloads["dashboard_2026-01-01_2026-03-31.xlsx"]))
+    cells = [c for ws in book.worksheets for row in ws.iter_rows() for c in row]
+    texts = {c.value for c in cells if isinstance(c.value, str)}
+    assert "'" + FORMULA in texts and FORMULA not in texts
+    assert not any(c.data_type == "f" for c in cells)
+    assert any(isinstance(c.value, int | float) and c.value > 1_000_000 for c in cells)
+    # The PDF report opens and names the view.
+    pdf = pypdf.PdfReader(io.BytesIO(downloads["dashboard_2026-01-01_2026-03-31.pdf"]))
+    assert "2026-01-01" in pdf.pages[0].extract_text()

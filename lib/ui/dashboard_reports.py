@@ -1,0 +1,42 @@
+"""The dashboard view as report files (XLSX, PDF; lib.reports), built only when a download
+button is clicked, and, for those who may schedule reports, "Schedule this view"."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lib.access.policy import may_run
+from lib.access.principal import Principal
+from lib.dashboard.model import DashboardData
+from lib.reports import files
+from lib.reports.pdf import dashboard_pdf
+from lib.reports.xlsx import dashboard_xlsx
+
+
+def report_buttons(principal: Principal, data: DashboardData) -> None:
+    """Download XLSX / Download PDF (the bytes are made on the click, so an ordinary rerun
+    renders no PDF), then Schedule this view for admins."""
+    stem = files.dashboard_stem(data)
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.download_button(
+            "Download XLSX",
+            lambda: dashboard_xlsx(data),
+            file_name=f"{stem}.xlsx",
+            mime=files.XLSX_MIME,
+            key="dashboard_xlsx",
+            icon=":material/table_view:",
+            on_click="ignore",
+        )
+        st.download_button(
+            "Download PDF",
+            lambda: dashboard_pdf(data),
+            file_name=f"{stem}.pdf",
+            mime=files.PDF_MIME,
+            key="dashboard_pdf",
+            icon=":material/picture_as_pdf:",
+            on_click="ignore",
+        )
+        if may_run(principal, "report.schedule"):
+            from lib.ui import report_schedule  # noqa: PLC0415 - admins only
+
+            report_schedule.schedule_button(principal, data.filters)

@@ -14,7 +14,16 @@ from typing import Any
 
 from lib.access import policy
 from lib.access.principal import Principal
-from lib.actions import customers, orders, products, sheet_connect, sheet_export, sheets
+from lib.actions import (
+    customers,
+    notifications,
+    orders,
+    products,
+    reports,
+    sheet_connect,
+    sheet_export,
+    sheets,
+)
 from lib.actions.base import Action, Call, Result
 from lib.actions.context import ActionContext, current, use_context
 from lib.errors import (
@@ -29,7 +38,16 @@ log = logging.getLogger(__name__)
 
 ACTIONS: dict[str, Action] = {
     a.name: a
-    for module in (orders, customers, products, sheets, sheet_export, sheet_connect)
+    for module in (
+        orders,
+        customers,
+        products,
+        sheets,
+        sheet_export,
+        sheet_connect,
+        reports,
+        notifications,
+    )
     for a in module.ACTIONS
 }
 
@@ -101,7 +119,7 @@ def _audit_refusal(call: Call, outcome: str, message: str) -> None:
 
 
 def _target_hint(params: dict[str, Any]) -> str | None:
-    for key in ("order_id", "customer_id", "product_id", "table"):
+    for key in ("order_id", "customer_id", "product_id", "table", "schedule_id"):
         value = params.get(key)
         if isinstance(value, int | str) and len(str(value)) <= 64:
             return str(value)

@@ -14,8 +14,12 @@ from lib.access import policy
 from lib.access.principal import Principal
 from lib.actions.context import ActionContext
 from lib.demo.services.serve import DEFAULT_SECRET, ServiceThread, create_service
+from lib.notify import outbox
+from lib.notify.config import NotifyConfig
+from lib.notify.model import Event
 from lib.payments.client import PaymentsClient
 from lib.payments.gateway import GatewayConfig
+from lib.reports import schedules_store
 from tests.actions import export_target
 from tests.actions.conftest import PRINCIPALS, sqlite_context
 from tests.pages.helpers import insert_unknown_refund
@@ -37,6 +41,35 @@ def _unknown_refund(ctx: ActionContext, order_id: int) -> int:
     with ctx.db("shop").begin() as conn:
         insert_unknown_refund(conn, order_id, 500, f"matrix-{order_id}")
     return order_id
+
+
+def _schedule(ctx: ActionContext) -> dict[str, Any]:
+    """An active scheduled report to stop."""
+    schedules_store.ensure(ctx.audit.db)
+    with ctx.audit.db.begin() as conn:
+        schedule_id = schedules_store.insert(
+            conn,
+            name="Weekly sales",
+            view={"granularity": "week"},
+            recipients=["ops@example.com"],
+            frequency="weekly",
+            created_by="admin",
+        )
+    return {"schedule_id": schedule_id}
+
+
+def _failed_message(ctx: ActionContext) -> dict[str, Any]:
+    """An e-mail in the audit database's outbox that gave up (failed)."""
+    outbox.ensure(ctx.audit.db)
+    event = Event("report.scheduled", "Report 'Weekly sales'", "attached")
+    with ctx.audit.db.begin() as conn:
+        [message_id] = outbox.enqueue(
+            conn, event, NotifyConfig(), channel="email", recipients=["ops@example.com"]
+        )
+        conn.execute(
+            sa.update(outbox.outbox).where(outbox.outbox.c.id == message_id).values(status="failed")
+        )
+    return {"outbox": "audit", "message_id": message_id}
 
 
 def _params(ctx: ActionContext, actor: Principal) -> dict[str, Callable[[], dict[str, Any]]]:
@@ -92,6 +125,14 @@ def _params(ctx: ActionContext, actor: Principal) -> dict[str, Callable[[], dict
                 }
             ],
         },
+        "report.schedule": lambda: {
+            "name": "Monthly sales",
+            "recipients": "ana@example.com, ops@example.com",
+            "frequency": "monthly",
+            "view": {"granularity": "week", "segment": "vip"},
+        },
+        "report.unschedule": lambda: _schedule(ctx),
+        "notification.retry": lambda: _failed_message(ctx),
     }
 
 

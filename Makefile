@@ -25,9 +25,11 @@ run: $(RUNTIME_STAMP)
 test: $(DEV_STAMP) chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## make bench: time the read paths (TPC-H in PostgreSQL), approvals, masking, a 50k-row sheet and the
-## customer_orders workflow (1,000 order API calls, one at a time vs concurrent, APIs as their own
-## processes); JSON in test-artifacts/bench/. BENCH_ARGS="--sf 1" for the issue's scale factor.
+## make bench: time the read paths (TPC-H in PostgreSQL), approvals, masking, the Orders page, the
+## analyst dashboard (first render, a filter change, its XLSX and PDF reports), a 50k-row sheet
+## and the customer_orders workflow (1,000 order API calls, one at a time vs concurrent, APIs as
+## their own processes); JSON in test-artifacts/bench/. BENCH_ARGS="--sf 1" for the issue's
+## scale factor.
 bench: $(DEV_STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
 

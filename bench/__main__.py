@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench import approvals, join_paths, masking, orders_page, sheets, workflows
+from bench import approvals, dashboard, join_paths, masking, orders_page, sheets, workflows
 from bench.report import cli, table
 
 
@@ -24,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         (approvals.BENCHMARK, []),
         (masking.BENCHMARK, []),
         (orders_page.BENCHMARK, []),
+        (dashboard.BENCHMARK, []),
         (sheets.BENCHMARK, []),
         (workflows.BENCHMARK, []),
     ]

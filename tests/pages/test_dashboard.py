@@ -17,7 +17,7 @@ from lib.dashboard.model import Filters
 from lib.ui.dashboard_charts import chart_key
 from lib.ui.dashboard_kpis import delta_text, value_text
 from lib.ui.navigation import NOT_PERMITTED, PRINCIPAL_KEY
-from tests.pages.helpers import open_page, run_page_file, sign_in
+from tests.pages.helpers import apps_for, config_without, open_page, run_page_file, sign_in
 
 pytestmark = pytest.mark.pages
 
@@ -172,9 +172,44 @@ def test_the_revenue_table_links_each_period_to_its_orders(app):
     table = next(d.value for d in at.dataframe if "period" in d.value.columns)
     links = dict(zip(table["period"], table["orders_link"], strict=False))
     assert links[date(2026, 2, 1)] == "/orders?from=2026-02-01&to=2026-02-28"
+    assert chart_key("revenue_by_segment") in at.session_state  # its bars are clickable
 
 
 def test_an_analyst_without_the_orders_page_gets_no_links(app):
     at = open_page(app, DASHBOARD, "analyst", **{"from": "2026-01-01", "to": "2026-03-31"})
     table = next(d.value for d in at.dataframe if "period" in d.value.columns)
     assert "orders_link" not in table.columns
+    assert chart_key("revenue_by_segment") not in at.session_state
+
+
+def test_the_charts_data_is_one_click_away(app, downloads):
+    at = open_page(app, DASHBOARD, "analyst", **{"from": "2026-01-01", "to": "2026-03-31"})
+    frames = [d.value for d in at.dataframe]
+    assert {"category", "refunds", "refunded_krw"} <= set(frames[-1].columns)
+    assert len(frames) == 5  # one table per chart
+    assert {f"{k}_2026-01-01_2026-03-31.csv" for k in charts.CHARTS} <= set(downloads)
+
+
+def test_coming_back_from_a_bars_orders_shows_the_dashboard(app):
+    at = open_page(app, DASHBOARD, "admin", **{"from": "2026-01-01", "to": "2026-03-31"})
+    at.session_state[chart_key("revenue_by_segment")] = {
+        "selection": {charts.SELECTION: [{"period": "2026-02-01"}]}
+    }
+    at.run()
+    assert [t.value for t in at.title] == ["Orders & payments"]
+    at.switch_page(DASHBOARD).run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Dashboard"]
+    assert at.metric
+
+
+@pytest.mark.parametrize("source", ["shop", "crm"])
+def test_an_unreachable_source_is_one_message_and_the_filters_still_work(
+    source, tmp_path, demo_dir, monkeypatch
+):
+    with apps_for(config_without(tmp_path, demo_dir, source), monkeypatch) as make:
+        at = open_page(make, DASHBOARD, "analyst", **{"from": "2026-01-01", "to": "2026-03-31"})
+        assert len(at.error) == 1 and source in at.error[0].value
+        at.selectbox(key="dashboard_granularity").set_value("week").run()
+        assert not at.exception
+        assert at.query_params["granularity"] == "week"

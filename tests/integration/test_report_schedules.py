@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import io
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from email import policy as email_policy
@@ -23,6 +24,7 @@ from lib.access import policy
 from lib.actions import context
 from lib.config.settings import Settings, load_settings
 from lib.demo.services.serve import free_port
+from lib.jobs.worker import Jobs
 from lib.notify import outbox
 from lib.notify.config import NotifyConfig
 from lib.notify.deliver import Deliverer
@@ -271,3 +273,34 @@ def test_a_scheduled_report_arrives_with_both_files_that_open(smtp, engine):
     assert "/dashboard?" in message.get_body(("plain",)).get_content()
     assert schedules.tick(settings, NOW, engine=engine) == 0 and deliverer.tick() == 0
     assert len(inbox.messages) == 1
+
+
+# --- the process's jobs thread --------------------------------------------------------------
+
+
+class _Broken:
+    def tick(self, now=None):
+        raise RuntimeError("watcher bug, ana@example.com")
+
+
+def test_the_jobs_thread_sends_due_reports_and_outlives_a_failing_step(settings, engine, caplog):
+    sid = schedule(settings, frequency="daily")
+    jobs = Jobs(settings, engine=engine)
+    jobs._watchers = _Broken()
+    jobs.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not sends(settings, sid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert jobs.running
+    finally:
+        jobs.stop()
+    assert not jobs.running
+    [sent] = sends(settings, sid)
+    assert sent["status"] == "enqueued"
+    failures = [
+        r.getMessage() for r in caplog.records if "background watch failed" in r.getMessage()
+    ]
+    assert failures and "ana@example.com" not in failures[0]
+    # a round by hand: each step's result, the failing one None
+    assert jobs.tick(reports=True) == {"deliver": 0, "watch": None, "reports": 0}

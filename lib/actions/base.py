@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from lib.access.principal import Principal
 from lib.actions.context import ActionContext
 from lib.audit import AuditEntry
+from lib.notify.model import Event
 
 log = logging.getLogger(__name__)
 
@@ -142,3 +143,11 @@ class Tx:
         self, outcome: str, detail: Mapping[str, Any] | None = None, reason: str | None = None
     ) -> None:
         self._record(self.call.entry(outcome, detail, reason))
+
+    def notify(self, event: Event) -> list[int]:
+        """Put `event` in the outbox of this transaction's database, routed by the context's
+        [notifications]: it is sent only if the change commits. The new rows' ids ([] when
+        the event goes nowhere)."""
+        from lib.notify.outbox import enqueue
+
+        return enqueue(self.conn, event, self.call.ctx.notify)

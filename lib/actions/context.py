@@ -16,6 +16,8 @@ import sqlalchemy as sa
 
 from lib.audit import AuditStore
 from lib.errors import ConfigError
+from lib.notify import outbox
+from lib.notify.config import NotifyConfig
 from lib.payments.client import PaymentsClient
 from lib.payments.gateway import GatewayConfig
 from lib.reading.sources.base import SourceConfig
@@ -33,6 +35,8 @@ class ActionContext:
     # its `sheets` source. Tests give their own.
     engine: Any = None
     sheet_target: SourceConfig | None = None
+    # [notifications]: where Tx.notify routes an event; None: nothing is routed.
+    notify: NotifyConfig | None = None
     _prepared: set[str] = field(default_factory=set)
     _prepare_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -45,6 +49,8 @@ class ActionContext:
             with self._prepare_lock:
                 if name not in self._prepared:
                     ensure_action_tables(engine, name)
+                    if self.notify is not None:
+                        outbox.ensure(engine)
                     self._prepared.add(name)
         return engine
 
@@ -78,7 +84,12 @@ def from_settings() -> ActionContext:
             )
         )
     minutes = int(settings.app.get("unmask_minutes", 10))
-    return ActionContext(audit=audit, databases=dbs, payments=payments, unmask_minutes=minutes)
+    notify = settings.notify if settings.notifications else None
+    if notify is not None:
+        outbox.ensure(audit.db)  # an event of a shop change may share the audit's database
+    return ActionContext(
+        audit=audit, databases=dbs, payments=payments, unmask_minutes=minutes, notify=notify
+    )
 
 
 def current() -> ActionContext:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from lib.actions.base import Call, Result, Tx
 from lib.errors import Conflict, ValidationFailed
+from lib.notify import events
 from lib.payments.gateway import GatewayError, Payment
 from lib.payments.refund_account import RefundAccount
 from lib.records.schema import now_text, orders, payments, refunds
@@ -75,6 +76,17 @@ def settle(
     with call.transaction("shop") as tx:
         _claim(tx, refund_id, status, code)
         tx.audit(outcome, {"refund_id": refund_id, **detail})
+        if status == "unknown":
+            held = tx.execute(
+                sa.select(refunds.c.order_id, refunds.c.amount, refunds.c.rejects_order).where(
+                    refunds.c.id == refund_id
+                )
+            ).one()
+            tx.notify(
+                events.refund_unknown(
+                    held.order_id, refund_id, held.amount, bool(held.rejects_order)
+                )
+            )
 
 
 # What reconcile's "not applied" is recorded as.
@@ -147,6 +159,12 @@ def not_applied(call: Call, r: Reserved, code: str) -> str:
         if status != order.status:
             detail["status"] = {"before": order.status, "after": status}
         tx.audit("failed", detail)
+        if r.rejecting and status == "rejected":  # its payment was canceled before: it stands
+            tx.notify(events.order_rejected(r.order_id, call.actor.username, None))
+        else:
+            tx.notify(
+                events.refund_failed(r.order_id, r.refund_id, r.amount, code, r.rejecting, status)
+            )
     return status
 
 
@@ -199,6 +217,8 @@ def apply(call: Call, r: Reserved, payment: Payment) -> Result:
             },
             r.reason,
         )
+        if r.rejecting:
+            tx.notify(events.order_rejected(r.order_id, call.actor.username, r.amount))
     if r.rejecting:
         message = f"Order {r.order_id} rejected and its payment canceled."
     else:

@@ -25,6 +25,7 @@ from lib.actions.refund_ledger import (
     settle,
 )
 from lib.errors import Conflict, OutcomeUnknown, ValidationFailed
+from lib.notify import events
 from lib.payments.gateway import GatewayError, Payment
 from lib.payments.refund_account import REQUIRED as ACCOUNT_REQUIRED
 from lib.payments.refund_account import (
@@ -88,6 +89,7 @@ def reserve(
         available = 0 if pay is None else pay.balance_amount - sum(r.amount for r in holding)
         if rejecting and available <= 0 and not holding:
             tx.audit("ok", {"status": {"before": "pending", "after": "rejected"}}, reject_reason)
+            tx.notify(events.order_rejected(order_id, call.actor.username, None))
             return None
         if pay is None:
             raise ValidationFailed(f"Order {order_id} has no payment")

@@ -24,6 +24,7 @@ from lib.actions import validation as v
 from lib.actions.base import Action, Call, Result
 from lib.actions.context import ActionContext, current
 from lib.errors import ConfigError, Conflict, ValidationFailed
+from lib.notify import events
 from lib.reading.sources.cells import (
     EXPECTED,
     CellInvalid,
@@ -360,6 +361,17 @@ def import_rows(call: Call, table: str, rows: list[dict[str, Any]]) -> Result:
                 tx.execute(update, params)
             counts = {"new": len(new), "changed": len(changed), "unchanged": unchanged}
             tx.audit("ok", {"table": table, "rows": len(rows), **counts, "columns": columns})
+            if new or changed:
+                tx.notify(
+                    events.import_changed(
+                        table,
+                        call.actor.username,
+                        len(new),
+                        len(changed),
+                        unchanged,
+                        call.request_id,
+                    )
+                )
     except sa.exc.IntegrityError:
         # The key's UNIQUE constraint: another import wrote some of these keys meanwhile.
         raise Conflict(

@@ -49,6 +49,9 @@ class Settings:
     workflows_dir: Path = ROOT / "workflows"
     # [notifications] as written: channels, routes, smtp, thresholds (lib.notify.config)
     notifications: Mapping[str, Any] = field(default_factory=dict)
+    # The same, checked and with its secrets read (lib.notify.config.NotifyConfig); None when
+    # Settings is made without load_settings (a test's own).
+    notify: Any = field(default=None, repr=False)
     # [reports] as written: fees, scheduler tick (lib.reports.config)
     reports: Mapping[str, Any] = field(default_factory=dict)
 
@@ -111,6 +114,15 @@ def _health(raw: Mapping[str, Any]) -> Mapping[str, Any]:
 
     HealthConfig.of(raw)
     return raw
+
+
+def _notify(
+    raw: Mapping[str, Any], secret: Callable[[str], str | None], demo_secrets: Mapping[str, str]
+) -> Any:
+    # Checked here so a wrong channel or route stops the app at start, not the first message.
+    from lib.notify.config import NotifyConfig
+
+    return NotifyConfig.of(raw, lambda name: secret(name) or demo_secrets.get(name))
 
 
 def _source_config(
@@ -190,5 +202,6 @@ def load_settings(
         health=_health(raw.get("health", {})),
         workflows_dir=resolve_path(raw.get("workflows", {}).get("dir", "workflows")),
         notifications=raw.get("notifications", {}),
+        notify=_notify(raw.get("notifications", {}), secret, demo_secrets),
         reports=raw.get("reports", {}),
     )

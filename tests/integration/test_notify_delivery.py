@@ -228,6 +228,13 @@ def test_an_email_arrives_with_its_subject_masked_text_link_and_attachments_that
     assert "Dashboard report 2026-10" in pdf.pages[0].extract_text()
     [row] = _rows(db)
     assert (row["status"], row["attempts"]) == ("sent", 1) and row["sent_at"]
+    [listed] = recent({"audit": db}).to_dict("records")
+    assert (listed["status"], listed["channel"], listed["event"]) == (
+        "sent",
+        "email",
+        "report.scheduled",
+    )
+    assert "cfo@example.com" not in listed["to"] and listed["to"].count("@example.com") == 2
 
 
 def _certificate(tmp_path: Path) -> tuple[Path, Path]:
@@ -419,8 +426,23 @@ def _context(tmp_path: Path, demo_dir: Path, config: NotifyConfig, **kw: Any) ->
     return ActionContext(audit=audit, databases=dbs, notify=config, **kw)
 
 
-def test_a_change_that_fails_leaves_no_message_and_one_that_commits_leaves_one(tmp_path, demo_dir):
-    ctx = _context(tmp_path, demo_dir, _config("http://127.0.0.1:9/x"))
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
+)
+def test_a_change_that_fails_leaves_no_message_and_one_that_commits_leaves_one(
+    tmp_path, demo_dir, backend, request
+):
+    config = _config("http://127.0.0.1:9/x")
+    if backend == "sqlite":
+        ctx = _context(tmp_path, demo_dir, config)
+    else:  # the audit log in the shop's database: one transaction holds change, audit, message
+        url = request.getfixturevalue("pg_server").new()
+        ctx = ActionContext(
+            audit=AuditStore(url), databases={"shop": make_engine(url)}, notify=config
+        )
+        ctx.audit.create_schema()
+        request.addfinalizer(ctx.audit.dispose)
+        request.addfinalizer(ctx.databases["shop"].dispose)
     action = Action("order.reject", "order", dict, lambda call: None)
     event = Event("order.rejected", "Order 3 rejected", "x", "/orders?q=3")
     call = Call(ctx, OPERATOR, action, "req-1")

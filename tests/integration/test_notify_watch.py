@@ -1,0 +1,173 @@
+"""The watchers: one message per episode of a backlog or a source down, across processes,
+sent again only after the condition cleared. The audit database on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from lib.config.settings import load_settings
+from lib.health.checker import TargetHealth
+from lib.notify import outbox
+from lib.notify.config import NotifyConfig
+from lib.notify.outboxes import ensured
+from lib.notify.watch import Watchers
+from lib.records.database import make_engine
+
+ROUTES = {"orders.backlog": ["ops_chat"], "source.down": ["ops_chat"]}
+
+
+def _config(**extra: Any) -> NotifyConfig:
+    return NotifyConfig.of(
+        {
+            "channels": {"ops_chat": {"kind": "webhook", "url": "http://127.0.0.1:9/hook"}},
+            "routes": ROUTES,
+            **extra,
+        }
+    )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def audit_urls(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'audit.sqlite'}"
+    return request.getfixturevalue("pg_server").new()
+
+
+@pytest.fixture
+def shop(tmp_path: Path, demo_dir: Path) -> Path:
+    path = tmp_path / "shop.sqlite"
+    shutil.copy(demo_dir / "shop.sqlite", path)
+    return path
+
+
+class Checker:
+    """What lib.health.checker.HealthChecker.snapshot() gives, set by the test."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, bool | None] = {}
+
+    def snapshot(self) -> list[TargetHealth]:
+        return [
+            TargetHealth(
+                name, "sql", "db:5432", ok, None, None, None, None if ok else "refused", None, None
+            )
+            for name, ok in self.state.items()
+        ]
+
+
+@pytest.fixture
+def processes(audit_urls: str, shop: Path) -> Iterator[tuple[list[Watchers], sa.Engine, Checker]]:
+    """Two app processes' watchers (own engines each) on one audit database and shop."""
+    settings = load_settings()
+    checker = Checker()
+    engines: list[sa.Engine] = []
+    watchers: list[Watchers] = []
+    for _ in range(2):
+        audit, shop_engine = make_engine(audit_urls), make_engine(f"sqlite:///{shop}")
+        engines += [audit, shop_engine]
+        outboxes = ensured({"audit": audit, "shop": shop_engine})
+        watchers.append(
+            Watchers(settings, outboxes, config=_config(backlog_orders=5), checker=checker)
+        )
+    yield watchers, engines[0], checker
+    for engine in engines:
+        engine.dispose()
+
+
+def _messages(audit: sa.Engine) -> list[str]:
+    with audit.connect() as conn:
+        return list(conn.scalars(sa.select(outbox.outbox.c.subject).order_by(outbox.outbox.c.id)))
+
+
+def _pending(shop: Path) -> tuple[int, datetime]:
+    with closing(sqlite3.connect(shop)) as con:
+        count, oldest = con.execute(
+            "SELECT count(*), min(ordered_at) FROM orders WHERE status = 'pending'"
+        ).fetchone()
+    return count, datetime.strptime(oldest[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+
+
+def _set_pending(shop: Path, keep: int) -> None:
+    """Approve every pending order but the `keep` oldest."""
+    with closing(sqlite3.connect(shop)) as con, con:
+        con.execute(
+            "UPDATE orders SET status = 'approved' WHERE status = 'pending' AND id NOT IN "
+            "(SELECT id FROM orders WHERE status = 'pending' ORDER BY ordered_at, id LIMIT ?)",
+            (keep,),
+        )
+
+
+def test_a_backlog_over_the_limit_is_told_once_across_processes_and_again_after_it_cleared(
+    processes, shop
+):
+    watchers, audit, _ = processes
+    count, oldest = _pending(shop)
+    assert count > 5  # the demo has a backlog
+    soon = oldest + timedelta(hours=1)  # nobody waits too long yet: the count decides
+    for w in watchers + watchers:
+        w.tick(soon)
+    assert _messages(audit) == [
+        f"Approval backlog: {count:,} pending orders, the oldest waiting 1 h 0 min"
+    ]
+
+    _set_pending(shop, 5)  # cleared: at the limit, not over it
+    for w in watchers:
+        w.tick(soon)
+    assert len(_messages(audit)) == 1
+    with closing(sqlite3.connect(shop)) as con, con:
+        con.execute("UPDATE orders SET status = 'pending' WHERE status = 'approved'")
+    for w in watchers:
+        w.tick(soon)
+    assert len(_messages(audit)) == 2  # a new episode
+
+
+def test_an_order_pending_too_long_is_a_backlog_even_under_the_count(processes, shop):
+    watchers, audit, _ = processes
+    _set_pending(shop, 2)
+    _, oldest = _pending(shop)
+    watchers[0].tick(oldest + timedelta(hours=47))
+    assert _messages(audit) == []
+    watchers[1].tick(oldest + timedelta(hours=49))
+    assert _messages(audit) == ["Approval backlog: 2 pending orders, the oldest waiting 2 d 1 h"]
+
+
+def test_a_source_going_down_is_told_once_and_again_only_after_it_was_up(processes):
+    watchers, audit, checker = processes
+    now = datetime.now(UTC)
+    checker.state = {"crm": None, "shop": True}
+    for w in watchers:
+        w.tick(now)
+    checker.state = {"crm": False, "shop": True}
+    for w in watchers + watchers:
+        w.tick(now)
+    down = [m for m in _messages(audit) if m.startswith("Source")]
+    assert down == ["Source crm is down"]
+    checker.state = {"crm": True, "shop": True}
+    watchers[1].tick(now)
+    checker.state = {"crm": False, "shop": False}
+    for w in watchers:
+        w.tick(now)
+    down = [m for m in _messages(audit) if m.startswith("Source")]
+    assert sorted(down) == ["Source crm is down", "Source crm is down", "Source shop is down"]
+
+
+def test_nothing_is_watched_for_events_that_are_not_routed(processes, shop):
+    watchers, audit, checker = processes
+    quiet = Watchers(
+        watchers[0].settings,
+        {"audit": watchers[0].audit, "shop": watchers[0].shop},
+        config=NotifyConfig.of({}),
+        checker=checker,
+    )
+    checker.state = {"crm": False}
+    quiet.tick(datetime.now(UTC))
+    assert _messages(audit) == []

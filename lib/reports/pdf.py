@@ -10,6 +10,7 @@ latin-1 (Hangul in a product name, say) prints as "?"; the XLSX keeps every char
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -24,14 +25,18 @@ from lib.dashboard.model import CHARTS, DashboardData
 from lib.reports import render
 
 ChartBuilder = Callable[[str, pd.DataFrame, str], alt.TopLevelMixin]
-REPLACEMENTS = {"₩": "KRW ", "–": "-", "—": "-", "…": "...", "’": "'", "‘": "'", "·": "-"}
+REPLACEMENTS = {"–": "-", "—": "-", "…": "...", "’": "'", "‘": "'", "·": "-"}
 MARGIN = 15.0
+SCALE = 2  # PNG pixels per CSS pixel: sharp in print
+MM_PER_PX = 25.4 / 96
+MAX_CHART_MM = 115.0  # two charts to a page
+CHART_WIDTH = 560  # CSS pixels of a chart's plot when the page left it to its container
 HEADINGS = FontFace(emphasis="BOLD", fill_color=(232, 238, 245))
 
 
 def latin(text: object) -> str:
     """`text` in the core fonts' latin-1: a few common marks spelled out, anything else '?'."""
-    out = str(text)
+    out = re.sub("₩ ?(?=[0-9])", "KRW ", str(text)).replace("₩", "KRW")
     for mark, words in REPLACEMENTS.items():
         out = out.replace(mark, words)
     return out.encode("latin-1", "replace").decode("latin-1")
@@ -108,23 +113,27 @@ class ReportPdf(FPDF):
                     row.cell(latin(text))
         self.ln(4)
 
-    def picture(self, title: str, png: bytes | None) -> None:
-        """A chart's title and image at the full text width, on a new page if it does not
-        fit below what is there; "No data" instead of an empty image."""
-        height = 10.0
+    def picture(self, title: str, png: bytes | None, scale: float = SCALE) -> None:
+        """A chart's title and image at its own size (CSS pixels at 96 dpi), shrunk to fit
+        the text width and MAX_CHART_MM high, centred; on a new page if it does not fit
+        below what is there; "No data" instead of an empty image."""
+        width = height = 0.0
         if png is not None:
             with Image.open(io.BytesIO(png)) as img:
                 px_w, px_h = img.size
-            height += self.width * px_h / px_w
-        if self.get_y() + height > self.h - self.b_margin:
+            width, height = px_w / scale * MM_PER_PX, px_h / scale * MM_PER_PX
+            shrink = min(1.0, self.width / width, MAX_CHART_MM / height)
+            width, height = width * shrink, height * shrink
+        if self.get_y() + 10 + height > self.h - self.b_margin:
             self.add_page()
         self.set_font("Helvetica", "B", 12)
         self.cell(0, 8, latin(title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         if png is None:
             self.note("No data for this view.")
         else:
-            self.image(io.BytesIO(png), w=self.width, alt_text=latin(title))
-        self.ln(4)
+            x = self.l_margin + (self.width - width) / 2
+            self.image(io.BytesIO(png), x=x, w=width, h=height, alt_text=latin(title))
+        self.ln(6)
 
     def bytes(self) -> bytes:
         return bytes(self.output())
@@ -134,6 +143,17 @@ def default_builder() -> ChartBuilder:
     from lib.dashboard import charts  # the page's own charts: the PDF draws what it shows
 
     return lambda key, frame, granularity: charts.build(key, frame, granularity)
+
+
+def sized(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """The chart with a fixed width where it has none (the page's fill their container);
+    a pie keeps its own size, its legend beside it."""
+    mark = getattr(chart, "mark", None)
+    if (mark if isinstance(mark, str) else getattr(mark, "type", None)) == "arc":
+        return chart
+    if isinstance(chart, alt.Chart) and chart.width in (alt.Undefined, "container"):
+        return chart.properties(width=CHART_WIDTH)
+    return chart
 
 
 def kpi_rows(data: DashboardData) -> list[list[str]]:
@@ -173,6 +193,8 @@ def dashboard_pdf(data: DashboardData, *, build: ChartBuilder | None = None) -> 
         if first:
             pdf.add_page()  # the first page is the summary; charts start on the next
             first = False
-        png = None if frame.empty else render.chart_png(build(key, frame, data.filters.granularity))
+        png = None
+        if not frame.empty:
+            png = render.chart_png(sized(build(key, frame, data.filters.granularity)), SCALE)
         pdf.picture(CHARTS.get(key, key), png)
     return pdf.bytes()

@@ -79,8 +79,8 @@ def filter_lines(data: DashboardData) -> list[tuple[str, str]]:
 
 def title(data: DashboardData) -> str:
     if data.filters.seller_id is not None:
-        return f"Dashboard: {seller_words(data)}"
-    return "Dashboard"
+        return f"Dashboard report: {seller_words(data)}"
+    return "Dashboard report"
 
 
 def number(value: float | None, unit: str) -> str:

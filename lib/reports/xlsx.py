@@ -8,7 +8,6 @@ neutralise (a product name or reason starting with "=" must not run as a formula
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -54,7 +53,9 @@ COLUMNS: dict[str, tuple[str, str | None]] = {
 def cell_value(value: Any) -> Any:
     """A value openpyxl writes typed: numbers, dates and datetimes (UTC, no zone) as they
     are, missing values empty, text neutralised."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+    if value is None or (
+        pd.api.types.is_scalar(value) and not isinstance(value, str) and pd.isna(value)
+    ):
         return None
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()

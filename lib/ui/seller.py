@@ -30,7 +30,7 @@ from lib.access.principal import Principal
 from lib.actions.products import CATEGORIES, MAXIMUM, PRICE_MIN, STOCK_MIN
 from lib.config import runtime
 from lib.errors import BackofficeError
-from lib.ui import seller_dialogs, seller_grid, table_page, url_state
+from lib.ui import seller_dialogs, seller_grid, seller_statement, table_page, url_state
 from lib.ui.seller_dialogs import CHOSEN, CREATING
 from lib.ui.table_filters import Choice, Search, Sort
 from lib.ui.table_page import NamedQuery, Row, RowAction, TablePage
@@ -263,5 +263,12 @@ ASKED = PAGE.key("tenant_asked")  # the URL's `tenant` as the page was entered
 
 
 def render(principal: Principal) -> None:
-    """The whole page for a principal that may open it."""
+    """The whole page for a principal that may open it: the catalogue, then the monthly
+    statement of the same seller (the picker's for staff, its own for a seller)."""
     table_page.render(PAGE, principal)
+    if policy.sees_all_tenants(principal):
+        tenant = st.session_state.get(TENANT)  # the picker's seller, checked in `picker`
+    else:
+        tenant = principal.tenant
+    if tenant is not None:
+        seller_statement.statement_section(principal, int(tenant))

@@ -83,7 +83,7 @@ def test_workbook_has_summary_first_then_one_sheet_per_chart():
 def test_summary_says_the_view_its_freshness_and_comparison_in_words():
     data = sample()
     ws = workbook(data)["Summary"]
-    assert ws["A1"].value == "Dashboard: Hangang Electronics (#2)"
+    assert ws["A1"].value == "Dashboard report: Hangang Electronics (#2)"
     values = summary_values(ws)
     assert values["From"] == datetime(2025, 11, 1)
     assert ws["B3"].number_format == "yyyy-mm-dd"

@@ -23,6 +23,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+import requests
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -147,13 +148,22 @@ def _config(receiver_url: str, smtp_port: int = 9, **extra: Any) -> NotifyConfig
     return NotifyConfig.of(raw, secret=secrets.get)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.integration),
+        pytest.param("mariadb", marks=pytest.mark.integration),
+    ]
+)
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    """An outbox database: a SQLite file, then a fresh PostgreSQL database."""
+    """An outbox database: a SQLite file, a fresh PostgreSQL and a fresh MariaDB database (a
+    shop may be deployed on either)."""
     if request.param == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path / 'outbox.sqlite'}")
-    else:
+    elif request.param == "postgresql":
         engine = make_engine(request.getfixturevalue("pg_server").new())
+    else:
+        engine = make_engine(request.getfixturevalue("mysql_server").new())
     outbox.ensure(engine)
     outbox.ensure(engine)  # a second start finds the tables there
     yield engine
@@ -515,3 +525,49 @@ def test_an_import_that_changes_rows_queues_an_email_with_its_counts(tmp_path, d
     [mail] = box.messages
     assert mail["Subject"] == "Import into marketing_spend: 2 new, 0 changed rows"
     assert "https://bo.example.com/spreadsheets" in mail.get_body(("plain",)).get_content()
+
+
+def test_a_refused_and_an_unknown_refund_each_queue_their_event_for_the_order(tmp_path, demo_dir):
+    config = _config("http://127.0.0.1:9/x", routes={"refund.unknown": ["ops_chat"]})
+    ctx = _context(tmp_path, demo_dir, config)
+    gateway = ServiceThread(create_service("gateway", tmp_path)).start()
+    ctx.payments = PaymentsClient(
+        GatewayConfig(gateway.url, DEFAULT_SECRET, timeout=0.3, retries=0, backoff=0.05)
+    )
+
+    def fault(**spec: Any) -> None:
+        requests.post(f"{gateway.url}/_faults", json=spec, timeout=2).raise_for_status()
+
+    with closing(sqlite3.connect(tmp_path / "shop.sqlite")) as con:
+        first, second = (
+            r[0]
+            for r in con.execute(
+                "SELECT o.id FROM orders o JOIN payments p ON p.order_id = o.id "
+                "WHERE o.status = 'approved' AND p.status = 'DONE' AND p.balance_amount >= 5000 "
+                "ORDER BY o.id LIMIT 2"
+            )
+        )
+    try:
+        with actions.use_context(ctx):
+            fault(mode="refuse", status=400, code="REFUND_REJECTED", count=1)
+            refused = actions.run(
+                "order.refund", OPERATOR, order_id=first, amount=1_000, reason="wrong size"
+            )
+            fault(mode="slow", delay=1.0, count=3)
+            unknown = actions.run(
+                "order.refund", OPERATOR, order_id=second, amount=2_000, reason="late delivery"
+            )
+    finally:
+        gateway.stop()
+    assert (refused.outcome, unknown.outcome) == ("failed", "unknown")
+    rows = {(r["event"], r["channel"]): r for r in _rows(ctx.db("shop"))}
+    assert set(rows) == {
+        ("refund.failed", "ops_chat"),
+        ("refund.failed", "ops_mail"),
+        ("refund.unknown", "ops_chat"),
+    }
+    failed, held = rows[("refund.failed", "ops_chat")], rows[("refund.unknown", "ops_chat")]
+    assert failed["subject"] == f"Refund of ₩1,000 on order {first} failed"
+    assert "REFUND_REJECTED" in failed["body"] and failed["link"] == f"/orders?q={first}"
+    assert held["subject"] == f"Refund on order {second} unknown: reconcile it"
+    assert "(₩2,000)" in held["body"] and held["link"] == f"/orders?q={second}"

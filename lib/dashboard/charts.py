@@ -19,6 +19,7 @@ from lib.dashboard.model import CHARTS, GRANULARITIES
 
 SELECTION = "period"  # the point selection's name and field on revenue_by_segment
 HEIGHT = 280
+DONUT_HEIGHT = 220  # the donut's 200 px and a little room
 # Axis labels in the KPI cards' short form (lib.ui.widgets.krw_short): ₩1.2B, ₩518M, ₩12K.
 KRW_AXIS = (
     "abs(datum.value) >= 1e9 ? '₩' + format(datum.value / 1e9, ',.1~f') + 'B'"
@@ -126,14 +127,19 @@ def _share(name: str, title: str) -> Callable[[pd.DataFrame], alt.Chart]:
     def share(frame: pd.DataFrame) -> alt.Chart:
         data = frame.reindex(columns=[name, "revenue_krw", "share"]).copy()
         data[name] = data[name].astype(str)
-        legend = alt.Legend(orient="right", title=title, labelLimit=220)
+        # Under the donut, two entries a row: a narrow screen keeps the whole donut.
+        legend = alt.Legend(orient="bottom", title=title, columns=2, labelLimit=200)
         if len(data):
             legend = alt.Legend(
-                orient="right", title=title, labelLimit=220, labelExpr=_share_labels(data, name)
+                orient="bottom",
+                title=title,
+                columns=2,
+                labelLimit=200,
+                labelExpr=_share_labels(data, name),
             )
         return (
-            alt.Chart(data, height=HEIGHT)
-            .mark_arc(innerRadius=55, outerRadius=110)
+            alt.Chart(data, height=DONUT_HEIGHT)
+            .mark_arc(innerRadius=50, outerRadius=100)
             .encode(
                 theta=alt.Theta("revenue_krw:Q", stack=True),
                 color=alt.Color(f"{name}:N", legend=legend),

@@ -66,7 +66,7 @@ def filter_row(principal: Principal, start: Filters, choices: Choices) -> Filter
     (None, with a warning, when From is after To)."""
     own_tenant = principal.tenant is not None
     with st.container(border=True):
-        cols = st.columns(5 if own_tenant else 6)
+        cols = [*st.columns(3), *st.columns(3)]  # two rows: dates and granularity, slicers
         date_from = cols[0].date_input(
             "From", value=start.date_from, key=f"{KEY}from", format=DATE_FORMAT
         )

@@ -10,7 +10,7 @@ import streamlit as st
 from lib.dashboard.model import Filters, Kpi
 from lib.ui.widgets import escape_markdown, krw_short
 
-PER_ROW = 5
+PER_ROW = 4
 # A rise that is bad news, or neither good nor bad.
 DELTA_COLORS = {"refund_rate": "inverse", "marketing_spend": "off"}
 EMPTY = "—"
@@ -59,7 +59,7 @@ def period_text(filters: Filters) -> str:
 
 
 def rows_of(kpis: Sequence[Kpi]) -> list[Sequence[Kpi]]:
-    """Cards in rows of at most PER_ROW, evened out (9 -> 5 + 4, 7 -> 4 + 3)."""
+    """Cards in rows of at most PER_ROW, evened out (9 -> 3 + 3 + 3, 7 -> 4 + 3)."""
     if not kpis:
         return []
     count = -(-len(kpis) // PER_ROW)

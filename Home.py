@@ -5,6 +5,7 @@ import streamlit as st
 from lib.access import auth, session_cookie
 from lib.config import runtime
 from lib.errors import ConfigError
+from lib.jobs import worker as jobs
 from lib.ui.navigation import PRINCIPAL_KEY, navigation, signed_out_navigation
 from lib.ui.widgets import escape_markdown
 
@@ -12,6 +13,9 @@ st.set_page_config(page_title="Backoffice", page_icon=":material/dashboard:", la
 
 try:
     settings = runtime.settings()
+    # This process's notification deliveries and scheduled reports, signed in or not (any
+    # served page keeps them going); made once per process, cheap on every later run.
+    jobs.for_process(settings, runtime.engine())
     principal = auth.current(settings)  # this session's, or the browser's cookie's
     if principal is None:
         # Every page URL shows the form, so a deep link (/orders?status=pending) keeps its

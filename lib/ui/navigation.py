@@ -35,6 +35,9 @@ PAGES = (
     PageSpec("app_pages/spreadsheets.py", "spreadsheets", "Spreadsheets", ":material/table_chart:"),
     PageSpec("app_pages/integrations.py", "integrations", "Integrations", ":material/hub:"),
     PageSpec("app_pages/audit.py", "audit", "Audit log", ":material/policy:"),
+    PageSpec(
+        "app_pages/notifications.py", "notifications", "Notifications", ":material/notifications:"
+    ),
 )
 
 

@@ -17,13 +17,13 @@ from typing import Any
 import openpyxl
 import pypdf
 import pytest
+import requests
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 
 from lib.access import policy
 from lib.actions import context
 from lib.config.settings import Settings, load_settings
-from lib.demo.services.serve import free_port
+from lib.demo.services.serve import Sinks, sinks_over
 from lib.jobs.worker import Jobs
 from lib.notify import outbox
 from lib.notify.config import NotifyConfig
@@ -225,54 +225,38 @@ def test_a_stopped_schedule_sends_nothing(settings, engine):
 # --- the e-mail at a real SMTP server -------------------------------------------------------
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=email_policy.default)
-        )
-        return "250 OK"
-
-
 @pytest.fixture
-def smtp(settings: Settings) -> Iterator[tuple[_Inbox, Settings]]:
-    inbox, port = _Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    notifications = {
-        **settings.notifications,
-        "smtp": {**settings.notifications["smtp"], "port": port},
-    }
-    try:
-        yield inbox, Settings(**{**settings.__dict__, "notifications": notifications})
-    finally:
-        controller.stop()
+def smtp(settings: Settings, tmp_path: Path) -> Iterator[tuple[Sinks, Settings]]:
+    """The demo's SMTP sink (aiosmtpd) and its inbox listing on free ports, and the settings
+    sending e-mail to it."""
+    with sinks_over(tmp_path / "sinks") as sinks:
+        smtp = {**settings.notifications["smtp"], "port": sinks.smtp_port}
+        notifications = {**settings.notifications, "smtp": smtp}
+        yield sinks, Settings(**{**settings.__dict__, "notifications": notifications})
 
 
 def test_a_scheduled_report_arrives_with_both_files_that_open(smtp, engine):
-    inbox, settings = smtp
-    schedule(settings, frequency="monthly", segment=None)
+    sinks, settings = smtp
+    schedule(settings, frequency="monthly")
     assert schedules.tick(settings, NOW, engine=engine) == 1
     deliverer = Deliverer(NotifyConfig.of(settings.notifications), outboxes_for(settings))
     assert deliverer.tick() == 1
-    [message] = inbox.messages
-    assert message["Subject"] == "Report 'Monthly sales': 2026-10-01 – 2026-10-31"
-    assert sorted(a.strip() for a in message["To"].split(",")) == [
-        "ana@example.com",
-        "ops@example.com",
-    ]
+    [listed] = requests.get(f"{sinks.url}/mail", timeout=5).json()
+    assert listed["subject"] == "Report 'Monthly sales': 2026-10-01 – 2026-10-31"
+    assert sorted(listed["to"]) == ["ana@example.com", "ops@example.com"]
+    raw = requests.get(f"{sinks.url}/mail/{listed['id']}.eml", timeout=5).content
+    message = email.message_from_bytes(raw, policy=email_policy.default)
     files = {part.get_filename(): part.get_content() for part in message.iter_attachments()}
-    xlsx = next(name for name in files if name.endswith(".xlsx"))
-    pdf = next(name for name in files if name.endswith(".pdf"))
-    workbook = openpyxl.load_workbook(io.BytesIO(files[xlsx]))
-    assert "Summary" in workbook.sheetnames
-    text = pypdf.PdfReader(io.BytesIO(files[pdf])).pages[0].extract_text()
-    assert "2026-10-01" in text or "Oct" in text
+    assert sorted(name.rsplit(".", 1)[1] for name in files) == ["pdf", "xlsx"]
+    xlsx = next(content for name, content in files.items() if name.endswith(".xlsx"))
+    pdf = next(content for name, content in files.items() if name.endswith(".pdf"))
+    assert "Summary" in openpyxl.load_workbook(io.BytesIO(xlsx)).sheetnames
+    first_page = pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    assert "Period 2026-10-01 to 2026-10-31" in first_page
     assert "/dashboard?" in message.get_body(("plain",)).get_content()
+    # sent once: the period is recorded, the message delivered
     assert schedules.tick(settings, NOW, engine=engine) == 0 and deliverer.tick() == 0
-    assert len(inbox.messages) == 1
+    assert len(requests.get(f"{sinks.url}/mail", timeout=5).json()) == 1
 
 
 # --- the process's jobs thread --------------------------------------------------------------

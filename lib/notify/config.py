@@ -115,7 +115,7 @@ class NotifyConfig:
             raise ConfigError("[notifications] base_url must be an http(s) URL")
         smtp = _smtp(raw["smtp"], secret) if "smtp" in raw else None
         channels = _channels(raw.get("channels", {}), smtp, secret)
-        return cls(
+        cfg = cls(
             base_url=base_url,
             poll_s=_number(raw, "poll_s", cls.poll_s, 0.1, 3600),
             max_attempts=int(_number(raw, "max_attempts", cls.max_attempts, 1, 1000, whole=True)),
@@ -130,6 +130,13 @@ class NotifyConfig:
             channels=channels,
             routes=_routes(raw.get("routes", {}), channels),
         )
+        slowest = max([c.timeout_s for c in channels.values()] + [smtp.timeout_s if smtp else 0])
+        if cfg.lease_s <= slowest:
+            # A lease that runs out while a send still waits lets another process send too.
+            raise ConfigError(
+                f"[notifications] lease_s must be longer than the slowest send ({slowest:g} s)"
+            )
+        return cfg
 
 
 def _only(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:

@@ -11,6 +11,10 @@ import sqlalchemy as sa
 from lib.actions.context import ActionContext, use_context
 from lib.audit import AuditStore
 from lib.config.settings import load_settings
+from lib.notify import outbox
+from lib.notify.config import NotifyConfig
+from lib.notify.listing import recent
+from lib.notify.model import Event
 from lib.notify.outboxes import outboxes_for
 from lib.records.database import make_engine
 
@@ -44,3 +48,22 @@ def test_a_shop_in_the_audit_database_is_one_outbox(pg_server):
     finally:
         shop.dispose()
         audit.dispose()
+
+
+def test_the_listing_leaves_out_an_outbox_it_cannot_read_and_says_why(tmp_path: Path):
+    good = make_engine(f"sqlite:///{tmp_path / 'audit.sqlite'}")
+    outbox.ensure(good)
+    gone = make_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'shop.sqlite'}")
+    config = NotifyConfig.of(
+        {
+            "channels": {"chat": {"kind": "webhook", "url": "http://127.0.0.1:9/x"}},
+            "routes": {"source.down": ["chat"]},
+        }
+    )
+    with good.begin() as conn:
+        outbox.enqueue(conn, Event("source.down", "Source crm is down", "x"), config)
+    frame = recent({"audit": good, "shop": gone})
+    assert frame[["where", "subject", "status"]].values.tolist() == [
+        ["audit", "Source crm is down", "pending"]
+    ]
+    assert list(frame.attrs["unavailable"]) == ["shop"]

@@ -69,6 +69,7 @@ def test_backoff_doubles_from_backoff_s_and_stops_at_backoff_max_s():
         ({"max_attempts": 0}, "max_attempts must be a whole number"),
         ({"poll_interval": 2}, "poll_interval: unknown key"),
         ({"base_url": "backoffice.example.com"}, "base_url must be an http(s) URL"),
+        ({"lease_s": 10}, "lease_s must be longer than the slowest send (10 s)"),
     ],
 )
 def test_a_bad_section_is_refused_naming_what_is_wrong(change, names):

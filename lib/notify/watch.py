@@ -50,6 +50,7 @@ notify_state = sa.Table(
 )
 
 PROCESS = "process"  # Watchers' default checker: this process's (lib.health.checker)
+CHECKER_THREAD = "health-checker"  # the name lib.health.checker gives its thread
 
 
 def ensure_state(engine: sa.Engine) -> None:
@@ -133,8 +134,8 @@ class Watchers:
         interval_s: float = INTERVAL_S,
     ) -> None:
         """`checker`: a lib.health.checker.HealthChecker to read, PROCESS for this process's
-        (made and started by lib.health.checker.for_process, as the health panel does), or
-        None to leave source.down alone."""
+        (lib.health.checker.for_process, read only while it runs: the health panel starts
+        it), or None to leave source.down alone."""
         self.settings = settings
         self.config = config or settings.notify or NotifyConfig.of(settings.notifications)
         self.audit = outboxes["audit"]
@@ -181,12 +182,16 @@ class Watchers:
         )
 
     def checker(self) -> Any:
-        if self._checker == PROCESS:
-            from lib.health.checker import for_process
+        """The checker to read; None when this process runs none (no health panel was
+        shown since it started): the watcher does not start one of its own."""
+        if self._checker != PROCESS:
+            return self._checker
+        if not any(t.name == CHECKER_THREAD and t.is_alive() for t in threading.enumerate()):
+            return None
+        from lib.health.checker import for_process
 
-            found = for_process(self.settings)
-            return found if found.running else None
-        return self._checker
+        found = for_process(self.settings)  # the running one (same configuration)
+        return found if found.running else None
 
     def _sources(self, now: datetime) -> None:
         if not self.config.channels_for("source.down"):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -171,3 +173,36 @@ def test_nothing_is_watched_for_events_that_are_not_routed(processes, shop):
     checker.state = {"crm": False}
     quiet.tick(datetime.now(UTC))
     assert _messages(audit) == []
+
+
+def test_source_down_reads_the_processs_running_health_checker_and_never_starts_one(
+    tmp_path: Path, demo_dir: Path
+):
+    import streamlit as st
+
+    from lib.health.checker import for_process
+    from tests.stack import write_config
+
+    # Every demo service points at a closed port: the REST sources are down.
+    settings = load_settings(write_config(tmp_path, demo_dir))
+    audit = make_engine(f"sqlite:///{tmp_path / 'audit.sqlite'}")
+    shop = make_engine(f"sqlite:///{demo_dir / 'shop.sqlite'}")
+    watchers = Watchers(settings, ensured({"audit": audit, "shop": shop}), config=_config())
+    st.cache_resource.clear()  # stops a checker an earlier test left (its round may finish)
+    deadline = time.monotonic() + 10
+    while any(t.name == "health-checker" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "an earlier test's health checker still runs"
+        time.sleep(0.05)
+    try:
+        watchers.tick(datetime.now(UTC))  # no health panel shown: no checker runs
+        assert not [m for m in _messages(audit) if m.startswith("Source")]
+        checker = for_process(settings)  # what the health panel does
+        checker.check_now()
+        watchers.tick(datetime.now(UTC))
+        down = [m for m in _messages(audit) if m.startswith("Source")]
+        assert "Source customer_api is down" in down
+        assert len(down) == len(set(down))
+    finally:
+        st.cache_resource.clear()
+        audit.dispose()
+        shop.dispose()

@@ -218,7 +218,8 @@ def _kpi_line(kpi: Any) -> str:
     else:
         shown = f"{kpi.value:,.2f}"
     change = "" if kpi.change is None else f" ({kpi.change * 100:+.1f} % on the previous period)"
-    return f"- {kpi.label}: {shown}{change}"
+    note = f"; {kpi.note}" if kpi.note else ""
+    return f"- {kpi.label}: {shown}{change}{note}"
 
 
 def _send_values(schedule: Schedule, period: Period) -> dict[str, Any]:

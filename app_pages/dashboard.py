@@ -1,4 +1,6 @@
-"""Dashboard: revenue kept, orders and marketing spend over a date range, by customer segment."""
+"""Dashboard: KPIs with the change against the previous period, and the charts behind them,
+for the view in the URL (dates, granularity, seller, segment, payment method); a seller sees
+its own tenant's. Report downloads (XLSX, PDF) and, for admins, scheduling."""
 
 from lib.ui import dashboard
 from lib.ui.navigation import require

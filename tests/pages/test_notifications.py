@@ -143,3 +143,12 @@ def test_admin_schedules_the_dashboard_view_then_sends_and_stops_it(notify_app):
 def _fresh_context() -> Iterator[None]:
     yield
     context.reset()
+
+
+def test_the_demo_inbox_says_when_the_sinks_are_not_running(app):
+    at = open_page(app, PAGE, "admin")  # the plain app: every demo service at a closed port
+    assert [t.label for t in at.tabs] == ["Messages", "Scheduled reports", "Demo inbox"]
+    [info] = at.tabs[2].info
+    shown = info.value.replace("\u2060", "")  # the word joiner that keeps a URL text
+    assert "The demo sinks are not running at http://127.0.0.1:9:" in shown
+    assert "make run" in shown

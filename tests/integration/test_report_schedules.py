@@ -88,6 +88,16 @@ def settings(tmp_path: Path, own_demo: Path, monkeypatch: pytest.MonkeyPatch) ->
     context.reset()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def audit_db_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """The settings with the audit database (schedules, sends, the report e-mails' outbox) on
+    SQLite, then in a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return settings
+    url = request.getfixturevalue("pg_server").new()
+    return Settings(**{**settings.__dict__, "audit_url": url})
+
+
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[Engine]:
     built = Engine(settings.sources, settings.queries_dir)
@@ -122,7 +132,8 @@ def emails(settings: Settings) -> list[dict]:
 # --- once per period ------------------------------------------------------------------------
 
 
-def test_a_second_tick_sends_nothing_more_for_the_same_period(settings, engine):
+def test_a_second_tick_sends_nothing_more_for_the_same_period(audit_db_settings, engine):
+    settings = audit_db_settings
     sid = schedule(settings)
     assert schedules.tick(settings, NOW, engine=engine) == 1
     assert schedules.tick(settings, NOW + timedelta(hours=5), engine=engine) == 0
@@ -137,9 +148,10 @@ def test_a_second_tick_sends_nothing_more_for_the_same_period(settings, engine):
     assert [s["period_key"] for s in sends(settings, sid)] == ["2026-11", "2026-10"]
 
 
-def test_two_processes_ticking_at_once_send_one_email_per_period(settings, monkeypatch):
+def test_two_processes_ticking_at_once_send_one_email_per_period(audit_db_settings, monkeypatch):
     """Both build the files (the barrier holds each until the other has built too), then
     both try to record the period: the unique key lets one through."""
+    settings = audit_db_settings
     sid = schedule(settings)
     built = threading.Barrier(2, timeout=60)
     real = report_files.dashboard_files

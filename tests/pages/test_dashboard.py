@@ -213,3 +213,24 @@ def test_an_unreachable_source_is_one_message_and_the_filters_still_work(
         at.selectbox(key="dashboard_granularity").set_value("week").run()
         assert not at.exception
         assert at.query_params["granularity"] == "week"
+
+
+def test_reports_are_built_only_when_downloaded(app, monkeypatch):
+    from lib.ui import dashboard_reports
+
+    built: list[str] = []
+    monkeypatch.setattr(dashboard_reports, "dashboard_pdf", lambda d: built.append("pdf") or b"")
+    monkeypatch.setattr(dashboard_reports, "dashboard_xlsx", lambda d: built.append("xlsx") or b"")
+    at = open_page(app, DASHBOARD, "analyst", **{"from": "2026-01-01", "to": "2026-03-31"})
+    at.selectbox(key="dashboard_granularity").set_value("week").run()
+    labels = {b.label for b in at.get("download_button")}
+    assert {"Download XLSX", "Download PDF"} <= labels
+    assert built == []
+
+
+def test_only_admins_may_schedule_the_view(app):
+    view = {"from": "2026-01-01", "to": "2026-03-31"}
+    admin = open_page(app, DASHBOARD, "admin", **view)
+    assert "Schedule this view" in [b.label for b in admin.button]
+    analyst = open_page(app, DASHBOARD, "analyst", **view)
+    assert "Schedule this view" not in [b.label for b in analyst.button]

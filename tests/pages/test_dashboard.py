@@ -234,3 +234,13 @@ def test_only_admins_may_schedule_the_view(app):
     assert "Schedule this view" in [b.label for b in admin.button]
     analyst = open_page(app, DASHBOARD, "analyst", **view)
     assert "Schedule this view" not in [b.label for b in analyst.button]
+
+
+def test_a_link_with_an_unknown_segment_says_so_and_shows_all(app):
+    at = open_page(
+        app, DASHBOARD, "analyst", **{"from": "2026-01-01", "to": "2026-03-31", "segment": "nope"}
+    )
+    assert "Ignored segment 'nope' from the link: no such segment." in [c.value for c in at.caption]
+    assert at.selectbox(key="dashboard_segment").value is None
+    assert "segment" not in at.query_params
+    assert cards(at) == expected(ANALYST, Filters(date(2026, 1, 1), date(2026, 3, 31)))

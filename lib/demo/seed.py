@@ -28,7 +28,7 @@ MARKER = ".seeded"
 # file name -> the tables (keys of data.generate()) it holds, in write order
 FILES: dict[str, tuple[str, ...]] = {
     "crm.sqlite": ("customers",),
-    "shop.sqlite": ("sellers", "products", "orders", "payments"),
+    "shop.sqlite": ("sellers", "products", "orders", "payments", "refunds"),
     "marketing_spend.csv": ("marketing_spend",),
     "store_sales.xlsx": ("store_sales",),
     "tickets.json": ("tickets",),

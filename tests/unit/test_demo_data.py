@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from lib.demo import data, seed
+from lib.demo.data import shop
 from lib.demo.data.base import is_korean
 
 SQL_TS = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
@@ -39,6 +40,7 @@ def test_sizes(demo):
         "products": 150,
         "orders": 20000,
         "payments": 20000,
+        "refunds": sum(o["status"] in ("refunded", "partially_refunded") for o in demo["orders"]),
         "marketing_spend": 90,
         "store_sales": 54,
         "tickets": 3000,
@@ -120,6 +122,28 @@ def test_one_payment_per_order_with_status_and_balance_from_the_order(demo):
             assert payment["balance_amount"] % 100 == 0
         else:
             assert payment["balance_amount"] == 0
+
+
+def test_each_refunded_order_has_one_done_refund_of_what_its_payment_lost(demo):
+    orders = {o["id"]: o for o in demo["orders"]}
+    payments = {p["order_id"]: p for p in demo["payments"]}
+    refunds = demo["refunds"]
+    refunded = {i for i, o in orders.items() if o["status"] in ("refunded", "partially_refunded")}
+    assert sorted(r["order_id"] for r in refunds) == sorted(refunded)
+    assert [r["id"] for r in refunds] == list(range(1, len(refunds) + 1))
+    for r in refunds:
+        order, payment = orders[r["order_id"]], payments[r["order_id"]]
+        assert r["payment_key"] == payment["payment_key"]
+        assert r["amount"] == payment["amount"] - payment["balance_amount"] > 0
+        assert r["reason"] in shop.REFUND_REASONS
+        assert (r["status"], r["requested_by"], r["rejects_order"]) == ("done", "seed", False)
+        assert r["idempotency_key"] == f"seed-{order['id']}"
+        assert r["requested_at"] == r["settled_at"] == order["updated_at"]
+        # The gateway sandbox seeds one cancel per refunded payment: the next refund's count.
+        assert (r["cancels_before"], r["cancels_after"]) == (0, 1)
+    reasons = Counter(r["reason"] for r in refunds)
+    assert set(reasons) == set(shop.REFUND_REASONS)
+    assert reasons.most_common(1)[0][1] < 0.3 * len(refunds)  # a mix, not one reason
 
 
 def test_products_have_positive_round_prices_and_known_categories(demo):

@@ -1,12 +1,13 @@
-"""Deterministic demo data: customers, sellers, products, orders, payments, spend, sales, tickets.
+"""Deterministic demo data: customers, sellers, products, orders, payments, refunds, spend,
+sales, tickets.
 
 Every function is pure: it returns new lists of plain dicts (keys in column order) and draws from
 its own `random.Random` seeded from base.SEED and the function's name, so changing one generator
 does not shift the numbers of another. Timestamps are UTC text, 'YYYY-MM-DD HH:MM:SS' for the SQL
 tables and 'YYYY-MM-DDTHH:MM:SSZ' for the tickets (MongoDB-style documents).
 
-One module per group of tables: people (customers), shop (sellers, products, orders,
-payments), monthly (marketing spend, store sales), support (tickets); base holds what they share.
+One module per group of tables: people (customers), shop (sellers, products, orders, payments,
+refunds), monthly (marketing spend, store sales), support (tickets); base holds what they share.
 
 Bump DATA_VERSION whenever the output changes: the seeder rebuilds demo files whose version
 differs and leaves current ones (and the edits made to them) alone.
@@ -17,7 +18,7 @@ from __future__ import annotations
 from lib.demo.data import monthly, people, shop, support
 from lib.demo.data.base import Row
 
-DATA_VERSION = "1"
+DATA_VERSION = "2"  # 2: refunds with reasons behind the refunded orders
 
 
 def generate() -> dict[str, list[Row]]:
@@ -25,12 +26,14 @@ def generate() -> dict[str, list[Row]]:
     customer_rows = people.customers()
     product_rows = shop.products()
     order_rows = shop.orders(customer_rows, product_rows)
+    payment_rows = shop.payments(order_rows)
     return {
         "customers": customer_rows,
         "sellers": shop.sellers(),
         "products": product_rows,
         "orders": order_rows,
-        "payments": shop.payments(order_rows),
+        "payments": payment_rows,
+        "refunds": shop.refunds(order_rows, payment_rows),
         "marketing_spend": monthly.marketing_spend(),
         "store_sales": monthly.store_sales(),
         "tickets": support.tickets(customer_rows),

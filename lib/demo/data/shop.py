@@ -222,3 +222,58 @@ def payments(order_rows: list[Row]) -> list[Row]:
             }
         )
     return rows
+
+
+# Why customers got their money back, and how often (weights); the dashboard groups them.
+REFUND_REASONS: dict[str, int] = {
+    "Arrived damaged": 16,
+    "Defective on arrival": 12,
+    "Wrong size": 14,
+    "Wrong item sent": 8,
+    "Arrived late": 10,
+    "Changed my mind": 18,
+    "Found cheaper elsewhere": 8,
+    "Duplicate order": 5,
+    "Not as described": 6,
+    "Missing parts": 3,
+}
+
+
+def refunds(order_rows: list[Row], payment_rows: list[Row]) -> list[Row]:
+    """The refund behind each refunded or partially refunded order, as the app records one
+    it made: done, for what the payment lost (amount - balance), at the order's last change.
+    One cancel each, as the gateway sandbox seeds its ledger from these payments."""
+    rng = seeded_rng("refunds")
+    reasons = list(REFUND_REASONS)
+    weights = {
+        "refunded": list(REFUND_REASONS.values()),
+        # A duplicate order is refunded whole.
+        "partially_refunded": [
+            0 if r == "Duplicate order" else w for r, w in REFUND_REASONS.items()
+        ],
+    }
+    by_order = {p["order_id"]: p for p in payment_rows}
+    rows: list[Row] = []
+    for order in order_rows:
+        if order["status"] not in ("refunded", "partially_refunded"):
+            continue
+        payment = by_order[order["id"]]
+        rows.append(
+            {
+                "id": len(rows) + 1,
+                "order_id": order["id"],
+                "payment_key": payment["payment_key"],
+                "amount": payment["amount"] - payment["balance_amount"],
+                "reason": rng.choices(reasons, weights[order["status"]])[0],
+                "idempotency_key": f"seed-{order['id']}",
+                "status": "done",
+                "requested_by": "seed",
+                "requested_at": order["updated_at"],
+                "settled_at": order["updated_at"],
+                "gateway_code": None,
+                "cancels_before": 0,
+                "cancels_after": 1,
+                "rejects_order": False,
+            }
+        )
+    return rows

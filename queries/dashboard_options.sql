@@ -1,0 +1,8 @@
+-- sources: shop, crm
+-- What the dashboard's filters offer: sellers (id, name), customer segments, payment methods.
+SELECT 'seller' AS kind, CAST(id AS VARCHAR) AS value, name AS label FROM shop.sellers
+UNION ALL
+SELECT DISTINCT 'segment', segment, segment FROM crm.customers_snapshot WHERE segment IS NOT NULL
+UNION ALL
+SELECT DISTINCT 'method', method, method FROM shop.payments_snapshot WHERE method IS NOT NULL
+ORDER BY kind, label, value

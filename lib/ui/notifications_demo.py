@@ -70,21 +70,28 @@ def render(settings: Settings) -> None:
         st.caption("No chat message received yet.")
 
 
+def _received(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["received"] = pd.to_datetime(frame["received"], utc=True, errors="coerce")
+    return frame
+
+
 def _mail_frame(mail: list[dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "received": m.get("received_at"),
-                "to": ", ".join(str(mask("email", a)) for a in m.get("to") or []),
-                "subject": mask_contacts(m.get("subject") or ""),
-                "attachments": ", ".join(
-                    f"{a.get('filename')} ({int(a.get('size') or 0):,} B)"
-                    for a in m.get("attachments") or []
-                ),
-                "text": mask_contacts((m.get("text") or "")[:500]),
-            }
-            for m in mail
-        ]
+    return _received(
+        pd.DataFrame(
+            [
+                {
+                    "received": m.get("received_at"),
+                    "subject": mask_contacts(m.get("subject") or ""),
+                    "to": ", ".join(str(mask("email", a)) for a in m.get("to") or []),
+                    "attachments": ", ".join(
+                        f"{a.get('filename')} ({int(a.get('size') or 0):,} B)"
+                        for a in m.get("attachments") or []
+                    ),
+                    "text": mask_contacts((m.get("text") or "")[:500]),
+                }
+                for m in mail
+            ]
+        )
     )
 
 
@@ -92,9 +99,15 @@ def _hooks_frame(hooks: list[dict[str, Any]]) -> pd.DataFrame:
     def text(body: Any) -> str:
         return str(mask_contacts(body.get("text", "") if isinstance(body, dict) else body))
 
-    return pd.DataFrame(
-        [
-            {"received": h.get("received_at"), "hook": h.get("hook"), "text": text(h.get("body"))}
-            for h in hooks
-        ]
+    return _received(
+        pd.DataFrame(
+            [
+                {
+                    "received": h.get("received_at"),
+                    "hook": h.get("hook"),
+                    "text": text(h.get("body")),
+                }
+                for h in hooks
+            ]
+        )
     )

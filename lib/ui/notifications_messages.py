@@ -24,6 +24,21 @@ RESULTS = "notifications_results"
 ALL = "all"
 LIMIT = 200
 RETRY = "notification.retry"
+ORDER = (
+    "created",
+    "status",
+    "event",
+    "subject",
+    "to",
+    "attempts",
+    "last_error",
+    "next_attempt_at",
+    "sent_at",
+    "channel",
+    "where",
+    "id",
+)
+TIME = "YYYY-MM-DD HH:mm:ss"
 
 
 def _status_from_url() -> str:
@@ -82,16 +97,19 @@ def _table(frame: pd.DataFrame) -> dict[str, Any] | None:
         selection_mode="single-row",
         hide_index=True,
         width="stretch",
+        column_order=ORDER,
         column_config={
-            "created": st.column_config.DatetimeColumn(
-                "Created (UTC)", format="YYYY-MM-DD HH:mm:ss"
-            ),
+            "created": st.column_config.DatetimeColumn("Created (UTC)", format=TIME),
+            "status": st.column_config.TextColumn("Status"),
+            "event": st.column_config.TextColumn("Event"),
+            "subject": st.column_config.TextColumn("Subject", width="large"),
+            "to": st.column_config.TextColumn("To", help="A channel, or the addresses, masked"),
+            "attempts": st.column_config.NumberColumn("Attempts", format="%d"),
+            "channel": st.column_config.TextColumn("Channel"),
             "where": st.column_config.TextColumn("Outbox"),
             "id": st.column_config.NumberColumn("Id", format="%d"),
-            "next_attempt_at": st.column_config.DatetimeColumn(
-                "Next attempt (UTC)", format="YYYY-MM-DD HH:mm:ss"
-            ),
-            "sent_at": st.column_config.DatetimeColumn("Sent (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "next_attempt_at": st.column_config.DatetimeColumn("Next attempt (UTC)", format=TIME),
+            "sent_at": st.column_config.DatetimeColumn("Sent (UTC)", format=TIME),
             "last_error": st.column_config.TextColumn("Last error", width="large"),
         },
     )

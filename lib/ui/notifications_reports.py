@@ -20,6 +20,19 @@ from lib.ui.widgets import escape_markdown, keep_results, results_panel
 KEY = "notifications_schedules"
 RESULTS = "notifications_schedule_results"
 STOP = "report.unschedule"
+ORDER = (
+    "name",
+    "frequency",
+    "last_period",
+    "last_status",
+    "attempts",
+    "last_error",
+    "recipients",
+    "to",
+    "created_by",
+    "created_at",
+    "id",
+)
 
 
 def render(principal: Principal, jobs: Any) -> None:
@@ -62,22 +75,30 @@ def render(principal: Principal, jobs: Any) -> None:
 def _table(frame: pd.DataFrame) -> dict[str, Any] | None:
     if frame.empty:
         return None
-    shown = frame.rename(columns={"recipients": "recipient count"})
     event = st.dataframe(
-        shown,
+        frame,
         key=KEY,
         on_select="rerun",
         selection_mode="single-row",
         hide_index=True,
         width="stretch",
+        column_order=ORDER,
         column_config={
-            "id": st.column_config.NumberColumn("Id", format="%d"),
-            "to": st.column_config.TextColumn("Recipients (masked)", width="large"),
+            "name": st.column_config.TextColumn("Report"),
+            "frequency": st.column_config.TextColumn("Every"),
             "last_period": st.column_config.TextColumn("Last period"),
             "last_status": st.column_config.TextColumn(
-                "Status", help="The e-mail's delivery once queued; failed: the build failed"
+                "Status",
+                help="The last period's e-mail: pending, sending, sent or failed (delivery); "
+                "failed with no e-mail: its report could not be built (see Last error)",
             ),
+            "attempts": st.column_config.NumberColumn("Builds", format="%d"),
             "last_error": st.column_config.TextColumn("Last error", width="large"),
+            "recipients": st.column_config.NumberColumn("Recipients", format="%d"),
+            "to": st.column_config.TextColumn("To (masked)", width="large"),
+            "created_by": st.column_config.TextColumn("Made by"),
+            "created_at": st.column_config.TextColumn("Made at (UTC)"),
+            "id": st.column_config.NumberColumn("Id", format="%d"),
         },
     )
     rows = event.selection.rows if event else []

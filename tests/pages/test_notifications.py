@@ -123,7 +123,7 @@ def test_admin_schedules_the_dashboard_view_then_sends_and_stops_it(notify_app):
     at.switch_page(PAGE).run()
     listed = at.tabs[1].dataframe[0].value
     [row] = listed.to_dict("records")
-    assert (row["name"], row["recipient count"]) == ("Weekly VIP sales", 2)
+    assert (row["name"], row["recipients"]) == ("Weekly VIP sales", 2)
     assert row["to"] == "a***@example.com, o***@example.com"
     at.button(key="notifications_send_now").click().run()
     assert not at.exception

@@ -22,15 +22,23 @@ WITH scoped AS (
       AND ($segment IS NULL OR c.segment = $segment)
       AND ($method IS NULL OR p.method = $method)
 ),
+firsts AS (  -- each customer's first order in scope (an aggregate: cheaper than a window)
+    SELECT arg_min(id, (ordered_ts, id)) AS id FROM scoped GROUP BY customer_id
+),
 flagged AS (
-    SELECT
-        *,
-        row_number() OVER (PARTITION BY customer_id ORDER BY ordered_ts, id) = 1 AS first_order
-    FROM scoped
-    WHERE ordered_ts < CAST($date_end AS TIMESTAMP)
+    SELECT s.*, f.id IS NOT NULL AS first_order
+    FROM scoped AS s
+    LEFT JOIN firsts AS f ON f.id = s.id
+    WHERE s.ordered_ts < CAST($date_end AS TIMESTAMP)
 )
 SELECT
-    CAST(date_trunc(CAST($granularity AS VARCHAR), ordered_ts) AS DATE) AS period,
+    CAST(
+        CASE $granularity  -- constant parts: date_trunc with a bound part is slower
+            WHEN 'day' THEN date_trunc('day', ordered_ts)
+            WHEN 'week' THEN date_trunc('week', ordered_ts)
+            ELSE date_trunc('month', ordered_ts)
+        END AS DATE
+    ) AS period,
     CAST(date_trunc('month', ordered_ts) AS DATE) AS month,
     segment,
     method,

@@ -4,6 +4,8 @@ every rerun).
 
 A seller (principal.tenant) sees its own orders only, whatever the view asks (`scoped`), and
 no marketing spend (company-wide): the spend KPIs and the revenue_vs_spend chart are left out.
+When the spend sheet cannot be read, the rest stands: the spend KPIs are None with the reason
+as their note, and revenue_vs_spend has no spend.
 
 Chart frames (DashboardData.charts), one row per group:
 - revenue_by_segment: period (start of the day/week/month), segment, orders, revenue_krw
@@ -18,7 +20,6 @@ Chart frames (DashboardData.charts), one row per group:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
@@ -27,7 +28,7 @@ import pandas as pd
 from lib.access.policy import may_open
 from lib.access.principal import Principal
 from lib.dashboard.model import DashboardData, Filters, Kpi
-from lib.errors import ActionDenied
+from lib.errors import ActionDenied, BackofficeError, one_line
 from lib.reading.engine import Engine
 from lib.url_values import quoted
 
@@ -49,6 +50,9 @@ KPIS: dict[str, tuple[str, str]] = {
 }
 SPEND_KPIS = ("marketing_spend", "revenue_per_spend")
 SPEND_CHARTS = ("revenue_vs_spend",)
+NO_SPEND = pd.DataFrame(
+    {"month": pd.Series(dtype="datetime64[us]"), "spend_krw": pd.Series(dtype="float64")}
+).assign(days=0, month_days=1)
 FIGURES = ("orders", "orders_not_rejected", "gmv", "revenue_krw", "refunded_krw", "new_customers")
 
 
@@ -104,14 +108,6 @@ def scoped(principal: Principal, filters: Filters) -> Filters:
     if principal.tenant is not None:
         return replace(filters, seller_id=principal.tenant)
     return filters
-
-
-def _run(
-    engine: Engine, asks: Mapping[str, tuple[str, dict[str, object]]]
-) -> dict[str, pd.DataFrame]:
-    """The named queries, one after another: DuckDB spreads each over the cores already (run
-    at once from threads they took as long on the demo)."""
-    return {key: engine.query(name, **p) for key, (name, p) in asks.items()}
 
 
 def _sums(frame: pd.DataFrame) -> dict[str, float]:
@@ -180,6 +176,10 @@ def _charts(
     return charts
 
 
+def _spent(spend: pd.DataFrame) -> float:
+    return float(spend["spend_krw"].sum())
+
+
 def _spend_note(spend: pd.DataFrame) -> str:
     if len(spend) and (spend["days"] < spend["month_days"]).any():
         return "months in part: their share of days"
@@ -197,18 +197,19 @@ def load(
     now = now or datetime.now(UTC).replace(tzinfo=None)
     params, before = view.bound(), view.previous().bound()
 
-    asks = {
-        "figures": ("dashboard_figures", params),
-        "previous": ("dashboard_figures", before),
-        "backlog": ("dashboard_backlog", params),
-        "refunds": ("dashboard_refunds", params),
-    }
+    figures = engine.query("dashboard_figures", **params)
+    current, previous = _sums(figures), _sums(engine.query("dashboard_figures", **before))
+    backlog = engine.query("dashboard_backlog", **params)
+    refunds = engine.query("dashboard_refunds", **params)
+    spend = spend_before = None
+    spend_problem = ""
     if not seller:
-        asks |= {"spend": ("dashboard_spend", params), "spend_before": ("dashboard_spend", before)}
-    got = _run(engine, asks)
-    figures, backlog, refunds = got["figures"], got["backlog"], got["refunds"]
-    current, previous = _sums(figures), _sums(got["previous"])
-    spend, spend_before = got.get("spend"), got.get("spend_before")
+        try:
+            spend = engine.query("dashboard_spend", **params)
+            spend_before = engine.query("dashboard_spend", **before)
+        except BackofficeError as exc:  # the sheet: the rest of the dashboard still stands
+            spend, spend_before = NO_SPEND, NO_SPEND
+            spend_problem = f"unavailable: {one_line(exc, 200)}"
 
     def kpi(key: str, value: float | None, prev: float | None, note: str = "") -> Kpi:
         label, unit = KPIS[key]
@@ -230,11 +231,11 @@ def load(
     oldest = backlog["oldest_at"].iloc[0] if len(backlog) else None
     kpis.append(kpi("backlog", pending, None, _waited(oldest, now)))
     if spend is not None and spend_before is not None:
-        spent, spent_before = (
-            float(spend["spend_krw"].sum()),
-            float(spend_before["spend_krw"].sum()),
-        )
-        kpis.append(kpi("marketing_spend", spent, spent_before, _spend_note(spend)))
+        spent, spent_before = _spent(spend), _spent(spend_before)
+        if spend_problem:
+            spent = spent_before = None
+        note = spend_problem or _spend_note(spend)
+        kpis.append(kpi("marketing_spend", spent, spent_before, note))
         kpis.append(
             kpi(
                 "revenue_per_spend",

@@ -302,6 +302,26 @@ def test_a_range_without_orders_gives_zeros_and_no_ratios(engine):
     assert list(months["revenue_krw"]) == [0, 0] and months["spend_krw"].isna().all()
 
 
+def test_without_the_spend_sheet_the_rest_of_the_dashboard_stands(seeded_demo_dir, tmp_path):
+    demo = copy_demo(seeded_demo_dir, tmp_path / "demo")
+    want = expected(demo, date(2026, 1, 1), date(2026, 1, 31))
+    (demo / "marketing_spend.csv").unlink()
+    settings = load_settings(write_config(tmp_path, demo))
+    eng = Engine(settings.sources, settings.queries_dir)
+    try:
+        got = data.load(eng, ADMIN, Filters(date(2026, 1, 1), date(2026, 1, 31)), now=NOW)
+    finally:
+        eng.close()
+    assert got.kpi("revenue_kept").value == want["kpis"]["revenue_kept"] > 0
+    spend = got.kpi("marketing_spend")
+    assert (spend.value, spend.previous) == (None, None)
+    assert spend.note.startswith("unavailable: ") and "\n" not in spend.note
+    assert got.kpi("revenue_per_spend").value is None
+    months = got.charts["revenue_vs_spend"]
+    assert list(months["revenue_krw"]) == [want["kpis"]["revenue_kept"]]
+    assert months["spend_krw"].isna().all()
+
+
 def test_only_those_who_may_open_the_dashboard_get_its_data(engine):
     with pytest.raises(ActionDenied):
         data.load(engine, SUPPORT, Filters(date(2026, 1, 1), date(2026, 1, 31)))

@@ -280,6 +280,10 @@ class _Broken:
 
 
 def test_the_jobs_thread_sends_due_reports_and_outlives_a_failing_step(settings, engine, caplog):
+    smtp = {**settings.notifications["smtp"], "port": 9}  # closed: nothing leaves the test
+    settings = Settings(
+        **{**settings.__dict__, "notifications": {**settings.notifications, "smtp": smtp}}
+    )
     sid = schedule(settings, frequency="daily")
     jobs = Jobs(settings, engine=engine)
     jobs._watchers = _Broken()

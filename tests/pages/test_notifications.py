@@ -152,3 +152,9 @@ def test_the_demo_inbox_says_when_the_sinks_are_not_running(app):
     shown = info.value.replace("\u2060", "")  # the word joiner that keeps a URL text
     assert "The demo sinks are not running at http://127.0.0.1:9:" in shown
     assert "make run" in shown
+
+
+def test_only_admins_see_schedule_this_view(app):
+    at = open_page(app, DASHBOARD, "analyst")
+    assert "report_schedule_open" not in [b.key for b in at.button]
+    assert "Download PDF" in [b.label for b in at.get("download_button")]

@@ -14,6 +14,8 @@ PER_ROW = 4
 # A rise that is bad news, or neither good nor bad.
 DELTA_COLORS = {"refund_rate": "inverse", "marketing_spend": "off"}
 EMPTY = "—"
+CHIP = 40  # characters of a note shown on a card
+UNAVAILABLE = "unavailable:"  # a KPI whose source could not be read (lib.dashboard.data)
 
 
 def value_text(kpi: Kpi) -> str:
@@ -42,7 +44,7 @@ def exact_text(kpi: Kpi) -> str | None:
         lines.append(f"₩{kpi.value:,.0f}")
     if kpi.unit == "ratio":
         lines.append("Won of revenue kept per won of marketing spend")
-    if kpi.note and kpi.previous is not None:
+    if kpi.note and (kpi.previous is not None or chip(kpi.note) != kpi.note):
         lines.append(escape_markdown(kpi.note))
     return "  \n".join(lines) or None
 
@@ -67,12 +69,18 @@ def rows_of(kpis: Sequence[Kpi]) -> list[Sequence[Kpi]]:
     return [kpis[i : i + size] for i in range(0, len(kpis), size)]
 
 
+def chip(note: str) -> str:
+    """A note short enough for the card (the whole of it is in the card's help)."""
+    first = note.split(":", 1)[0] if note.startswith(UNAVAILABLE) else note
+    return first if len(first) <= CHIP else first[: CHIP - 1] + "…"
+
+
 def card(kpi: Kpi) -> None:
     if kpi.previous is None and kpi.note:
         st.metric(
             kpi.label,
             value_text(kpi),
-            delta=escape_markdown(kpi.note),
+            delta=escape_markdown(chip(kpi.note)),
             delta_color="off",
             delta_arrow="off",
             help=exact_text(kpi),
@@ -90,7 +98,14 @@ def card(kpi: Kpi) -> None:
 
 
 def kpi_cards(kpis: Sequence[Kpi], filters: Filters) -> None:
-    """The cards, then which period the changes compare with."""
+    """The cards, then which period the changes compare with. A KPI whose source could not
+    be read says so above the cards (the others stand)."""
+    for kpi in kpis:
+        if kpi.value is None and kpi.note.startswith(UNAVAILABLE):
+            reason = kpi.note.removeprefix(UNAVAILABLE).strip()
+            st.warning(
+                escape_markdown(f"{kpi.label} is unavailable: {reason}"), icon=":material/error:"
+            )
     rows = rows_of(list(kpis))
     for row in rows:  # the same width in every row, the last one may be shorter
         for col, kpi in zip(st.columns(len(rows[0])), row, strict=False):

@@ -18,6 +18,7 @@ from lib.ui.dashboard_charts import chart_key
 from lib.ui.dashboard_kpis import delta_text, value_text
 from lib.ui.navigation import NOT_PERMITTED, PRINCIPAL_KEY
 from tests.pages.helpers import apps_for, config_without, open_page, run_page_file, sign_in
+from tests.stack import write_config
 
 pytestmark = pytest.mark.pages
 
@@ -244,3 +245,20 @@ def test_a_link_with_an_unknown_segment_says_so_and_shows_all(app):
     assert at.selectbox(key="dashboard_segment").value is None
     assert "segment" not in at.query_params
     assert cards(at) == expected(ANALYST, Filters(date(2026, 1, 1), date(2026, 3, 31)))
+
+
+def test_without_the_spend_sheet_the_spend_cards_say_why_and_the_rest_stands(
+    tmp_path, demo_dir, monkeypatch
+):
+    (demo_dir / "marketing_spend.csv").unlink()
+    with apps_for(write_config(tmp_path, demo_dir), monkeypatch) as make:
+        at = open_page(make, DASHBOARD, "analyst", **{"from": "2026-01-01", "to": "2026-03-31"})
+        shown = cards(at)
+        assert shown["Marketing spend"] == ("—", "unavailable")
+        assert shown["Revenue per ₩ spent"][0] == "—" and not shown["Revenue per ₩ spent"][1]
+        assert [w.value for w in at.warning][0].startswith("Marketing spend is unavailable: ")
+        assert (
+            shown["Orders"]
+            == expected(ANALYST, Filters(date(2026, 1, 1), date(2026, 3, 31)))["Orders"]
+        )
+        assert len(at.dataframe) == 5  # every chart still there

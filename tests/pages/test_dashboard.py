@@ -13,7 +13,7 @@ from lib.access.principal import Principal
 from lib.config import runtime
 from lib.dashboard import charts, data
 from lib.dashboard.filters import default_range
-from lib.dashboard.model import Filters
+from lib.dashboard.model import Filters, Kpi
 from lib.ui.dashboard_charts import chart_key
 from lib.ui.dashboard_kpis import delta_text, value_text
 from lib.ui.navigation import NOT_PERMITTED, PRINCIPAL_KEY
@@ -262,3 +262,20 @@ def test_without_the_spend_sheet_the_spend_cards_say_why_and_the_rest_stands(
             == expected(ANALYST, Filters(date(2026, 1, 1), date(2026, 3, 31)))["Orders"]
         )
         assert len(at.dataframe) == 5  # every chart still there
+
+
+@pytest.mark.parametrize(
+    ("unit", "value", "previous", "shown", "delta"),
+    [
+        ("krw", 1_234_567_890, 1_000_000_000, "₩1.2B", "+23.5%"),
+        ("krw", 167_267.4, 172_000, "₩167,267", "-2.8%"),
+        ("count", 7116, 5000, "7,116", "+42.3%"),
+        ("percent", 0.079, 0.0786, "7.9%", "+0.5%"),
+        ("ratio", 4.371, None, "4.37×", None),
+        ("count", None, 10, "—", None),
+        ("count", 5, 0, "5", None),
+    ],
+)
+def test_card_figures_are_formatted_for_their_unit(unit, value, previous, shown, delta):
+    kpi = Kpi("k", "K", value, previous, unit)
+    assert (value_text(kpi), delta_text(kpi)) == (shown, delta)

@@ -116,6 +116,14 @@ def _health(raw: Mapping[str, Any]) -> Mapping[str, Any]:
     return raw
 
 
+def _reports(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    # Checked here so a wrong fee or tick stops the app at start, not the first statement.
+    from lib.reports.config import ReportsConfig
+
+    ReportsConfig.of(raw)
+    return raw
+
+
 def _notify(
     raw: Mapping[str, Any], secret: Callable[[str], str | None], demo_secrets: Mapping[str, str]
 ) -> Any:
@@ -203,5 +211,5 @@ def load_settings(
         workflows_dir=resolve_path(raw.get("workflows", {}).get("dir", "workflows")),
         notifications=raw.get("notifications", {}),
         notify=_notify(raw.get("notifications", {}), secret, demo_secrets),
-        reports=raw.get("reports", {}),
+        reports=_reports(raw.get("reports", {})),
     )

@@ -133,3 +133,21 @@ def test_outside_the_demo_no_demo_secret_is_used(tmp_path):
     for section in ('[gateway]\nbase_url = "http://gw"\n', '[audit]\nurl_secret = "audit_url"\n'):
         with pytest.raises(ConfigError, match="is not set"):
             load_settings(write(tmp_path, body + section), secret=lambda _: None)
+
+
+@pytest.mark.parametrize(
+    ("reports", "says"),
+    [
+        ("seller_fee_pct = 150", r"\[reports\] seller_fee_pct must be between 0 and 100"),
+        ('seller_fee_pct = "ten"', r"\[reports\] seller_fee_pct must be a number"),
+        ("fee = 10", r"\[reports\] has unknown keys: fee"),
+    ],
+)
+def test_a_bad_reports_section_stops_the_app_at_start(tmp_path, reports, says):
+    with pytest.raises(ConfigError, match=says):
+        load_settings(write(tmp_path, f"[app]\ndemo = true\n[reports]\n{reports}\n"))
+
+
+def test_the_reports_section_is_kept_as_written(tmp_path):
+    s = load_settings(write(tmp_path, "[app]\ndemo = true\n[reports]\nseller_fee_pct = 12.5\n"))
+    assert dict(s.reports) == {"seller_fee_pct": 12.5}

@@ -7,6 +7,8 @@ A message is named by its outbox (each database an event is written in has one: 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,15 +33,30 @@ def _engine(call: Call, outbox: str) -> sa.Engine:
     return call.ctx.audit.db if outbox == "audit" else call.ctx.db(outbox)
 
 
+@contextmanager
+def _transaction(call: Call, outbox: str) -> Iterator[tuple[sa.Connection, Callable[..., Any]]]:
+    """The outbox's database in a write transaction and the way to record the audit row in
+    it: the audit store's own transaction for the audit outbox, else Call.transaction."""
+    if outbox == "audit":
+        audit = call.ctx.audit
+        with audit.begin() as conn:
+            yield conn, lambda outcome, detail: audit.record(conn, call.entry(outcome, detail))
+        return
+    with call.transaction(outbox) as tx:
+        yield tx.conn, tx.audit
+
+
 def retry(call: Call, outbox: str, message_id: int) -> Result:
+    """The row back to pending and its audit row in one transaction: if either fails, the
+    message stays failed."""
     from lib.notify import outbox as outbox_rows
 
     call.target(f"{outbox}:{message_id}")
-    engine = _engine(call, outbox)
-    outbox_rows.ensure(engine)
-    if not outbox_rows.retry(engine, message_id):
-        raise Conflict(f"Message {outbox}:{message_id} is not failed: nothing to send again.")
-    call.audit("ok", {"outbox": outbox, "message_id": message_id})
+    outbox_rows.ensure(_engine(call, outbox))
+    with _transaction(call, outbox) as (conn, audit):
+        if not outbox_rows.retry(conn, message_id):
+            raise Conflict(f"Message {outbox}:{message_id} is not failed: nothing to send again.")
+        audit("ok", {"outbox": outbox, "message_id": message_id})
     return call.result("ok", f"Message {outbox}:{message_id} will be sent again shortly.")
 
 

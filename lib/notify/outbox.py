@@ -336,15 +336,13 @@ def mark_retry(
     return status if changed == 1 else ""
 
 
-def retry(engine: sa.Engine, outbox_id: int, now: datetime | None = None) -> bool:
-    """A failed row back to pending, due now, with its attempts counted from zero again.
+def retry(conn: sa.Connection, outbox_id: int, now: datetime | None = None) -> bool:
+    """A failed row back to pending, due now, with its attempts counted from zero again,
+    inside `conn`'s transaction (the action's, with its audit row: both commit or neither).
     False if there is no such failed row (sent meanwhile, or retried already)."""
-    with engine.begin() as conn:
-        return (
-            conn.execute(
-                sa.update(outbox)
-                .where(outbox.c.id == outbox_id, outbox.c.status == "failed")
-                .values(status="pending", attempts=0, next_attempt_at=at(_now(now)))
-            ).rowcount
-            == 1
-        )
+    changed = conn.execute(
+        sa.update(outbox)
+        .where(outbox.c.id == outbox_id, outbox.c.status == "failed")
+        .values(status="pending", attempts=0, next_attempt_at=at(_now(now)))
+    )
+    return changed.rowcount == 1

@@ -98,3 +98,41 @@ def test_a_failed_message_is_sent_again_once(sqlite_ctx, principals, audit_rows)
     assert again.outcome == "conflict"
     other = actions.run("notification.retry", admin, outbox="billing", message_id=message_id)
     assert other.outcome == "invalid"
+
+
+def _failed_message(db: sa.Engine) -> int:
+    outbox.ensure(db)
+    with db.begin() as conn:
+        [message_id] = outbox.enqueue(
+            conn, Event("order.rejected", "Order 8 rejected", "out of stock"),
+            NotifyConfig(), channel="email", recipients=["ops@example.com"],
+        )  # fmt: skip
+        conn.execute(
+            sa.update(outbox.outbox)
+            .where(outbox.outbox.c.id == message_id)
+            .values(status="failed", attempts=10)
+        )
+    return message_id
+
+
+@pytest.mark.parametrize("where", ["audit", "shop"])
+def test_a_retry_whose_audit_row_cannot_be_written_leaves_the_message_failed(
+    sqlite_ctx, principals, monkeypatch, where
+):
+    db = sqlite_ctx.audit.db if where == "audit" else sqlite_ctx.db("shop")
+    message_id = _failed_message(db)
+    audit = sqlite_ctx.audit
+    record = audit.record
+
+    def failing(conn, entry):
+        if entry.action == "notification.retry" and entry.outcome == "ok":
+            raise sa.exc.OperationalError("INSERT INTO audit_log", {}, Exception("disk I/O"))
+        return record(conn, entry)
+
+    monkeypatch.setattr(audit, "record", failing)
+    result = actions.run("notification.retry", principals["admin"], outbox=where,
+                         message_id=message_id)  # fmt: skip
+    assert not result.ok
+    with db.connect() as conn:
+        row = conn.execute(sa.select(outbox.outbox).where(outbox.outbox.c.id == message_id)).one()
+    assert (row.status, row.attempts) == ("failed", 10)

@@ -370,8 +370,10 @@ def test_after_max_attempts_a_message_is_failed_until_retried(db, receiver):
 
     receiver.answer = 200
     assert deliverer.tick(NOW + timedelta(hours=1)) == 0  # failed stays failed
-    assert outbox.retry(db, row_id, NOW + timedelta(hours=1))
-    assert not outbox.retry(db, row_id)  # pending now: nothing to retry
+    with db.begin() as conn:
+        assert outbox.retry(conn, row_id, NOW + timedelta(hours=1))
+    with db.begin() as conn:
+        assert not outbox.retry(conn, row_id)  # pending now: nothing to retry
     assert deliverer.tick(NOW + timedelta(hours=1)) == 1
     assert len(receiver.received) == 1 and _rows(db)[0]["status"] == "sent"
 

@@ -284,12 +284,21 @@ def test_a_personal_data_column_is_never_a_measure(engine, cat):
         )
 
 
-def test_an_analyst_may_combine_the_sheets_only_and_a_database_table_is_refused(engine):
-    """The analyst may open neither /customers nor /orders: no crm or shop table, by any name
-    (an alias included), is in their catalogue, so combine refuses it like an unknown one."""
+def test_an_analyst_combines_the_sheets_and_orders_and_a_customer_table_is_refused(engine):
+    """The analyst may open /orders (read-only) but not /customers: the orders and payments
+    tables (their snapshots too) are in their catalogue; no crm table, by any name (an alias
+    included), nor a shop table behind no page of theirs is, so combine refuses it like an
+    unknown one."""
     cat = cb.catalogue(engine, ANALYST)
-    assert cat.tables() == ["sheets.marketing_spend", "sheets.store_sales"]
-    for table in ("crm.customers", "crm.customers_snapshot", "shop.orders", "shop.sellers"):
+    assert cat.tables() == [
+        "sheets.marketing_spend",
+        "sheets.store_sales",
+        "shop.orders",
+        "shop.orders_snapshot",
+        "shop.payments",
+        "shop.payments_snapshot",
+    ]
+    for table in ("crm.customers", "crm.customers_snapshot", "shop.sellers", "shop.products"):
         with pytest.raises(cb.NotInCatalogue, match="No table"):
             cb.combine(
                 engine,

@@ -176,8 +176,17 @@ def test_the_revenue_table_links_each_period_to_its_orders(app):
     assert chart_key("revenue_by_segment") in at.session_state  # its bars are clickable
 
 
-def test_an_analyst_without_the_orders_page_gets_no_links(app):
+def test_an_analyst_follows_a_period_to_its_orders_too(app):
+    """Analysts may open /orders (read-only): their bars and periods link to it."""
     at = open_page(app, DASHBOARD, "analyst", **{"from": "2026-01-01", "to": "2026-03-31"})
+    table = next(d.value for d in at.dataframe if "period" in d.value.columns)
+    links = dict(zip(table["period"], table["orders_link"], strict=False))
+    assert links[date(2026, 2, 1)] == "/orders?from=2026-02-01&to=2026-02-28"
+    assert chart_key("revenue_by_segment") in at.session_state
+
+
+def test_a_seller_without_the_orders_page_gets_no_links(app):
+    at = open_page(app, DASHBOARD, "seller1", **{"from": "2026-01-01", "to": "2026-03-31"})
     table = next(d.value for d in at.dataframe if "period" in d.value.columns)
     assert "orders_link" not in table.columns
     assert chart_key("revenue_by_segment") not in at.session_state

@@ -56,7 +56,7 @@ def test_a_seller_sees_a_welcome_and_its_portal_not_the_sources(app):
         assert word not in shown, word
     assert "Refresh all sources" not in [b.label for b in at.button]
     links = {el.proto.label for el in at.main.get("page_link")}
-    assert links == {"Seller portal"}
+    assert links == {"Seller portal", "Dashboard"}  # its own tenant's dashboard
 
 
 def test_staff_may_refresh_every_source(app):

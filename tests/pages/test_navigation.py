@@ -24,6 +24,7 @@ def test_sidebar_lists_only_the_pages_of_the_role(app):
     assert "Dashboard" not in links(at)
     at = sign_in(app(), "analyst", "analyst-demo")
     assert "Dashboard" in links(at)
+    assert "Orders & payments" in links(at)  # read-only: a dashboard bar's orders
     assert "Notifications" not in links(at)
     at = sign_in(app(), "admin", "admin-demo")
     assert "Notifications" in links(at)

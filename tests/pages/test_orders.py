@@ -423,12 +423,41 @@ def test_reject_dialog_of_a_paid_in_virtual_account_asks_for_the_bank_account(or
 # --- access and sources ----------------------------------------------------------------------
 
 
-def test_an_analyst_may_not_open_the_page(orders_app):
+def test_an_analyst_sees_the_orders_read_only(orders_app, demo_dir):
+    """Analysts follow a dashboard bar to its orders: the page opens with the table, names
+    masked, and no action button; an action asked for anyway is denied."""
     at = sign_in(orders_app(), "analyst", "analyst-demo")
     analyst = at.session_state[PRINCIPAL_KEY]
+    assert "Orders & payments" in {el.proto.label for el in at.sidebar.get("page_link")}
+    at = open_orders(orders_app, user="analyst", status="pending")
+    assert not at.exception and not at.error
+    assert at.title[0].value == "Orders & payments"
+    df = table(at)
+    assert len(df) == PAGE_SIZE and set(df["status"]) == {"pending"}
+    at = select(at, 0, 1)
+    assert not at.exception and not at.error
+    keys = {b.key for b in at.button}
+    assert not keys & {"orders_approve", "orders_reject", "orders_refund", "orders_reconcile"}
+    assert not {"Approve", "Reject…", "Refund…", "Reconcile"} & {b.label for b in at.button}
+    names = dict(crm(demo_dir, "SELECT id, name FROM customers"))
+    ids = shop(demo_dir, "SELECT id, customer_id FROM orders WHERE status = 'pending'")
+    customer_of = dict(ids)
+    assert all("*" in c for c in df["customer"])
+    assert not [n for i, n in zip(df["id"], df["customer"], strict=True)
+                if n == names[customer_of[i]]]  # fmt: skip
+
+    order_id = int(df["id"].iloc[0])
+    denied = actions.run("order.approve", analyst, order_id=order_id)
+    assert denied.outcome == "denied", denied.message
+    assert status_of(demo_dir, order_id) == "pending"
+
+
+def test_a_role_without_the_page_is_refused(orders_app):
+    at = sign_in(orders_app(), "auditor", "auditor-demo")
+    auditor = at.session_state[PRINCIPAL_KEY]
     assert "Orders & payments" not in {el.proto.label for el in at.sidebar.get("page_link")}
     # Typed by hand, /orders runs the page file for this principal: it refuses.
-    page = run_page_file(analyst, PAGE)
+    page = run_page_file(auditor, PAGE)
     assert [e.value for e in page.error] == [NOT_PERMITTED]
     assert not page.dataframe and not page.title and not page.button
 

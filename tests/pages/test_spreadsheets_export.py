@@ -1,7 +1,7 @@
 """The Spreadsheets page's Export section: a masked preview, the XLSX download (typed cells,
 masked), and the Google Sheet export through sheet.export against the fake Sheets API; only
-what the pages the role may open show is offered (an analyst gets no Customers or Orders list),
-and the demo's combined views can be exported."""
+what the pages the role may open show is offered (an analyst gets the Orders list, masked,
+and no Customers list), and the demo's combined views can be exported."""
 
 from __future__ import annotations
 
@@ -92,22 +92,31 @@ def test_export_to_a_google_sheet_runs_the_action(google_app):
     )
 
 
-def test_an_analyst_is_offered_neither_list_and_a_link_to_one_is_ignored(app, demo_dir):
-    """The analyst may open neither /customers nor /orders: the section offers the sheets and
-    the combined views only, and a link asking for a list shows none of its rows."""
+def test_an_analyst_is_offered_the_orders_list_masked_and_no_customers(app, demo_dir):
+    """The analyst may open /orders (read-only) but not /customers: the section offers the
+    Orders list with its customer names masked, the sheets and the combined views, and a
+    link asking for the customers list shows none of its rows."""
     raw = dict(crm(demo_dir, "SELECT id, email FROM customers"))
-    for what in ("customers", "orders"):
-        at = open_page(app, PAGE, "analyst", section="export", what=what)
-        assert not at.exception
-        options = at.selectbox(key="export_what").options  # as labelled
-        assert not [o for o in options if o.startswith(("Customers", "Orders"))]
-        assert "Sheet: marketing_spend" in options
-        assert "View: Marketing spend by channel vs new customers and revenue" in options
-        assert at.selectbox(key="export_what").value == "sheets.marketing_spend"
-        assert any(f"Ignored what '{what}'" in c.value for c in at.caption)
-        assert list(at.dataframe[0].value.columns)[:2] == ["month", "channel"]
-        text = " ".join(" ".join(df.value.astype(str).to_numpy().ravel()) for df in at.dataframe)
-        assert not [e for e in raw.values() if e in text]
+    names = dict(crm(demo_dir, "SELECT id, name FROM customers"))
+    at = open_page(app, PAGE, "analyst", section="export", what="customers")
+    assert not at.exception
+    options = at.selectbox(key="export_what").options  # as labelled
+    assert not [o for o in options if o.startswith("Customers")]
+    assert "Orders & payments (list)" in options
+    assert "Sheet: marketing_spend" in options
+    assert "View: Marketing spend by channel vs new customers and revenue" in options
+    assert at.selectbox(key="export_what").value == "orders"  # the first one offered
+    assert any("Ignored what 'customers'" in c.value for c in at.caption)
+    text = " ".join(" ".join(df.value.astype(str).to_numpy().ravel()) for df in at.dataframe)
+    assert not [e for e in raw.values() if e in text]
+
+    at = open_page(app, PAGE, "analyst", section="export", what="orders")
+    assert at.selectbox(key="export_what").value == "orders"
+    preview = at.dataframe[0].value
+    assert list(preview.columns)[:2] == ["id", "ordered_at"]
+    assert all("*" in c for c in preview["customer"] if c)
+    assert not [n for i, n in zip(preview["customer_id"], preview["customer"], strict=True)
+                if n == names[i]]  # fmt: skip
 
 
 def test_a_combined_view_downloads_as_xlsx(app, downloads):

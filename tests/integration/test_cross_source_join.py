@@ -1,6 +1,6 @@
-"""customers in PostgreSQL ⋈ orders in MariaDB ⋈ a CSV sheet, checked against each database."""
+"""customers in PostgreSQL ⋈ orders and payments in MariaDB (the dashboard's figures, over
+their snapshots), checked against each database."""
 
-import csv
 from collections import defaultdict
 from pathlib import Path
 
@@ -15,31 +15,32 @@ from lib.reading.sources.base import SourceConfig
 pytestmark = pytest.mark.integration
 
 
+def _snapshot(table: str) -> dict:
+    return {"table": table, "mode": "snapshot", "ttl": 300}
+
+
 @pytest.fixture(scope="module")
 def engine(pg_url: str, mysql_url: str, demo_dir: Path) -> Engine:
     copy_tables(demo_dir / "crm.sqlite", pg_url, ["customers"])
     copy_tables(demo_dir / "shop.sqlite", mysql_url, ["orders", "payments"])
     sources = [
-        SourceConfig("crm", "sql", options={"url": pg_url, "tables": {"customers": {}}}),
         SourceConfig(
-            "shop", "sql", options={"url": mysql_url, "tables": {"orders": {}, "payments": {}}}
+            "crm",
+            "sql",
+            options={
+                "url": pg_url,
+                "tables": {"customers": {}, "customers_snapshot": _snapshot("customers")},
+            },
         ),
         SourceConfig(
-            "sheets",
-            "sheet",
+            "shop",
+            "sql",
             options={
+                "url": mysql_url,
                 "tables": {
-                    "marketing_spend": {
-                        "file": str(demo_dir / "marketing_spend.csv"),
-                        "columns": {
-                            "month": "date",
-                            "channel": "text",
-                            "spend_krw": "int",
-                            "clicks": "int",
-                            "signups": "int",
-                        },
-                    }
-                }
+                    "orders_snapshot": _snapshot("orders"),
+                    "payments_snapshot": _snapshot("payments"),
+                },
             },
         ),
     ]
@@ -48,50 +49,50 @@ def engine(pg_url: str, mysql_url: str, demo_dir: Path) -> Engine:
     eng.close()
 
 
-def expected_from_each_database(pg_url: str, mysql_url: str, demo_dir: Path) -> dict:
+def figures(engine: Engine, date_from: str, date_end: str, seller_id: int | None = None):
+    params = {"granularity": "month", "seller_id": seller_id, "segment": None, "method": None}
+    return engine.query("dashboard_figures", date_from=date_from, date_end=date_end, **params)
+
+
+def expected_from_each_database(pg_url: str, mysql_url: str, seller_id: int | None) -> dict:
     with sa.create_engine(pg_url).connect() as pg:
         segment = dict(pg.execute(sa.text("SELECT id, segment FROM customers")).all())
     with sa.create_engine(mysql_url).connect() as my:
         per_customer = my.execute(
             sa.text(
                 "SELECT o.customer_id, DATE_FORMAT(o.ordered_at, '%Y-%m-01') AS month, "
-                "COUNT(*) AS n, SUM(p.balance_amount) AS revenue "
-                "FROM orders o JOIN payments p ON p.order_id = o.id "
-                "WHERE o.status IN ('approved', 'partially_refunded') "
+                "COUNT(*) AS n, "
+                "SUM(CASE WHEN o.status <> 'rejected' THEN o.amount ELSE 0 END) AS gmv, "
+                "SUM(CASE WHEN o.status IN ('approved', 'partially_refunded') "
+                "    THEN p.balance_amount ELSE 0 END) AS revenue "
+                "FROM orders o LEFT JOIN payments p ON p.order_id = o.id "
+                "WHERE :seller IS NULL OR o.seller_id = :seller "
                 "GROUP BY o.customer_id, month"
-            )
+            ),
+            {"seller": seller_id},
         ).all()
-    spend: dict[str, int] = defaultdict(int)
-    with open(demo_dir / "marketing_spend.csv", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            spend[row["month"][:7] + "-01"] += int(row["spend_krw"].replace(",", ""))
     out: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-    for customer_id, month, n, revenue in per_customer:
-        cell = out[(month, segment[customer_id])]
+    for customer_id, month, n, gmv, revenue in per_customer:
+        cell = out[(month, segment.get(customer_id, "unknown"))]
         cell[0] += n
-        cell[1] += int(revenue)
-        cell[2] = spend.get(month, 0)
+        cell[1] += int(gmv or 0)
+        cell[2] += int(revenue or 0)
     return {k: tuple(v) for k, v in out.items()}
 
 
-def test_join_across_three_sources_matches_each_database(engine, pg_url, mysql_url, demo_dir):
-    df = engine.query("dashboard_revenue_vs_spend", date_from="2000-01-01", date_to="2100-01-01")
-    got = {
-        (r.month.strftime("%Y-%m-%d"), r.segment): (
-            int(r.orders),
-            int(r.revenue_krw),
-            int(r.spend_krw or 0),
-        )
-        for r in df.itertuples()
-    }
-    expected = expected_from_each_database(pg_url, mysql_url, demo_dir)
+@pytest.mark.parametrize("seller_id", [None, 2])
+def test_join_across_two_databases_matches_each_database(engine, pg_url, mysql_url, seller_id):
+    df = figures(engine, "2000-01-01", "2100-01-01", seller_id)
+    by = df.groupby([df["month"].astype(str), "segment"])[["orders", "gmv", "revenue_krw"]].sum()
+    got = {key: tuple(int(v) for v in row) for key, row in by.iterrows()}
+    expected = expected_from_each_database(pg_url, mysql_url, seller_id)
     assert len(got) > 50  # 18 months x 4 segments: a real result, not an empty one
     assert got == expected
 
 
 def test_date_range_parameters_narrow_the_join(engine):
-    df = engine.query("dashboard_revenue_vs_spend", date_from="2026-01-01", date_to="2026-02-01")
-    assert set(df.month.astype(str)) == {"2026-01-01"}
+    df = figures(engine, "2026-01-01", "2026-02-01")
+    assert set(df["month"].astype(str)) == {"2026-01-01"}
 
 
 def test_live_filters_are_pushed_into_postgres(engine):

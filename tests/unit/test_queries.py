@@ -23,16 +23,12 @@ def test_the_dashboard_queries_bind_only_the_views_parameters_and_read_snapshots
 
     bound = set(Filters(date(2026, 1, 1), date(2026, 1, 31)).bound())
     live = re.compile(r"\b(shop\.orders|shop\.payments|shop\.refunds|crm\.customers)\b(?!_)")
-    names = {p.stem for p in QUERIES.glob("dashboard_*.sql")} - LEGACY
+    names = {p.stem for p in QUERIES.glob("dashboard_*.sql")}
     assert {"dashboard_figures", "dashboard_spend", "dashboard_options"} <= names
     for name in sorted(names):
         q = load_query(QUERIES, name)
         assert q.params <= bound, name
         assert not live.search(q.sql), f"{name} reads a live table: the page reruns often"
-
-
-# The dashboard's query before issue 12; it goes once the new page no longer reads it.
-LEGACY = {"dashboard_revenue_vs_spend"}
 
 
 @pytest.mark.parametrize("name", ["../pyproject", "x;drop", "", "Upper"])

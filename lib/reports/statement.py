@@ -25,7 +25,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -34,7 +34,9 @@ from openpyxl import Workbook
 
 from lib.access import policy
 from lib.access.principal import Principal
+from lib.dates import month_end, month_start, next_month
 from lib.errors import ActionDenied, ValidationFailed
+from lib.export import neutralise
 from lib.notify.model import Attachment
 from lib.reading.engine import Engine
 from lib.reports import render
@@ -51,7 +53,6 @@ from lib.reports.xlsx import (
     fit_columns,
     write_table,
 )
-from lib.ui.export import neutralise
 
 PAGE = "seller"  # staff who may open this page may read any seller's statement
 LINE_COLUMNS: dict[str, tuple[str, str | None]] = {
@@ -96,14 +97,6 @@ class Statement:
             (f"Platform fee ({self.fee_pct:g}% of kept)", self.fee, "krw"),
             ("Payout", self.payout, "krw"),
         ]
-
-
-def month_start(month: date) -> date:
-    return month.replace(day=1)
-
-
-def next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
 def fee_of(kept: int, pct: float) -> int:
@@ -187,7 +180,7 @@ def header_lines(s: Statement) -> list[tuple[str, Any, str | None]]:
     return [
         ("Seller", f"{s.seller_name} (#{s.seller_id})", None),
         ("Month", s.month, "yyyy-mm"),
-        ("Orders placed", f"{s.month} to {next_month(s.month) - timedelta(days=1)}", None),
+        ("Orders placed", f"{s.month} to {month_end(s.month)}", None),
         ("Platform fee", s.fee_pct / 100, "0.0#%"),
         ("Generated (UTC)", s.generated_at, DATETIME),
     ]

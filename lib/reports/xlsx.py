@@ -1,7 +1,7 @@
 """The dashboard as an XLSX workbook: a Summary sheet, then one sheet per chart's data.
 
 Numbers are written as numbers with a number format (₩ #,##0, 0.0%), dates as dates, so the
-workbook sorts and sums like any other. Every text cell goes through lib.ui.export's
+workbook sorts and sums like any other. Every text cell goes through lib.export's
 neutralise (a product name or reason starting with "=" must not run as a formula).
 """
 
@@ -19,8 +19,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from lib.dashboard.model import CHARTS, DashboardData, Kpi
+from lib.export import neutralise, safe_frame
 from lib.reports import render
-from lib.ui.export import neutralise, safe_frame
 
 KRW = '"₩"#,##0'
 COUNT = "#,##0"

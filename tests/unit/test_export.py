@@ -11,8 +11,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from lib import export
 from lib.config.settings import ROOT
-from lib.ui import export
 
 HOSTILE = ['=HYPERLINK("http://evil","x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)"]
 HOSTILE += ["\t=1+1", "\r=1+1", "＝1+1"]
@@ -82,6 +82,6 @@ def test_text_that_does_not_start_a_formula_is_unchanged(value):
 
 def test_tables_offer_no_download_of_their_own():
     """st.dataframe's built-in CSV download cannot neutralise formulas: it is turned off,
-    so every download goes through lib.ui.export."""
+    so every download goes through lib.export."""
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert config["client"]["disableDataExport"] is True

@@ -39,7 +39,7 @@ from lib.access.masking import mask_contacts, masked_line
 from lib.errors import ConfigError
 from lib.notify.config import EMAIL, NotifyConfig
 from lib.notify.model import EVENTS, Attachment, Event
-from lib.records.database import READ_ONLY
+from lib.records.database import READ_ONLY, create_tables
 
 metadata = sa.MetaData()
 STATUSES = ("pending", "sending", "sent", "failed")
@@ -106,12 +106,7 @@ def _now(now: datetime | None) -> datetime:
 
 def ensure(engine: sa.Engine) -> None:
     """Create the outbox tables if missing; another process creating them meanwhile is fine."""
-    try:
-        metadata.create_all(engine, checkfirst=True)
-    except sa.exc.DBAPIError:
-        inspector = sa.inspect(engine)
-        if not all(inspector.has_table(t.name) for t in metadata.sorted_tables):
-            raise
+    create_tables(metadata, engine)
 
 
 # --- writing -----------------------------------------------------------------------------------

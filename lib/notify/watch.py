@@ -33,7 +33,7 @@ from lib.notify import events
 from lib.notify.config import NotifyConfig
 from lib.notify.model import Event
 from lib.notify.outbox import at, enqueue
-from lib.records.database import READ_ONLY
+from lib.records.database import READ_ONLY, create_tables
 from lib.records.schema import orders
 
 log = logging.getLogger(__name__)
@@ -54,11 +54,7 @@ CHECKER_THREAD = "health-checker"  # the name lib.health.checker gives its threa
 
 
 def ensure_state(engine: sa.Engine) -> None:
-    try:
-        state_metadata.create_all(engine, checkfirst=True)
-    except sa.exc.DBAPIError:
-        if not sa.inspect(engine).has_table(notify_state.name):
-            raise
+    create_tables(state_metadata, engine)
 
 
 def flip(

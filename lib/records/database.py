@@ -81,3 +81,18 @@ def make_engine(url: str | sa.URL, *, wal: bool = False) -> sa.Engine:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def create_tables(
+    metadata: sa.MetaData, engine: sa.Engine, tables: list[sa.Table] | None = None
+) -> None:
+    """Create `tables` (default: all of `metadata`'s) where missing. Safe when another process
+    creates them at the same moment: a CREATE that fails because the table appeared between
+    the check and the CREATE is fine; any other failure (a table still missing) raises."""
+    wanted = tables if tables is not None else list(metadata.sorted_tables)
+    try:
+        metadata.create_all(engine, tables=wanted, checkfirst=True)
+    except sa.exc.DBAPIError:
+        inspector = sa.inspect(engine)
+        if not all(inspector.has_table(t.name) for t in wanted):
+            raise

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from lib.records.database import create_tables
+
 shop = sa.MetaData()
 crm = sa.MetaData()
 
@@ -121,13 +123,7 @@ def ensure_action_tables(engine: sa.Engine, db: str) -> None:
     tables = ACTION_TABLES.get(db, [])
     if not tables:
         return
-    try:
-        tables[0].metadata.create_all(engine, tables=tables, checkfirst=True)
-    except sa.exc.DBAPIError:
-        # Another app process created them between the check and the CREATE.
-        missing = [t for t in tables if not sa.inspect(engine).has_table(t.name)]
-        if missing:
-            raise
+    create_tables(tables[0].metadata, engine, tables)
     for table in tables:
         _add_missing_columns(engine, table)
 

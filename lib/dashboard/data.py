@@ -28,6 +28,7 @@ import pandas as pd
 from lib.access.policy import may_open
 from lib.access.principal import Principal
 from lib.dashboard.model import DashboardData, Filters, Kpi
+from lib.dates import age_text
 from lib.errors import ActionDenied, BackofficeError, one_line
 from lib.reading.engine import Engine
 from lib.url_values import quoted
@@ -123,12 +124,7 @@ def _ratio(top: float | None, bottom: float | None) -> float | None:
 def _waited(oldest: object, now: datetime) -> str:
     if oldest is None or pd.isna(oldest):
         return ""
-    seconds = max(0, int((now - pd.Timestamp(oldest).to_pydatetime()).total_seconds()))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    if days:
-        return f"oldest waiting {days} d {hours} h"
-    return f"oldest waiting {hours} h {rest // 60} min"
+    return f"oldest waiting {age_text(now - pd.Timestamp(oldest).to_pydatetime())}"
 
 
 def _shares(frame: pd.DataFrame, by: str) -> pd.DataFrame:

@@ -9,30 +9,22 @@ know is kept here: the data layer checks those against what it has.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from lib.dashboard.model import GRANULARITIES, Filters
+from lib.dates import month_end, month_start
 from lib.url_values import parse_date, parse_int, quoted
 
 DEFAULT_GRANULARITY = "month"
 MAX_TEXT = 100  # a segment or method longer than this is no value the data holds
 
 
-def _month_start(d: date, back: int = 0) -> date:
-    """The first day of the month `back` months before `d`'s month."""
-    y, m = divmod(d.year * 12 + d.month - 1 - back, 12)
-    return date(y, m + 1, 1)
-
-
 def default_range(latest: date) -> tuple[date, date]:
     """The last 12 full months up to `latest` (the latest order's day): `to` is the last day
     of the last full month (`latest`'s month when `latest` is its last day, else the month
     before), `from` the first day of the month 11 months before that one."""
-    if (latest + timedelta(days=1)).day == 1:
-        end = latest
-    else:
-        end = _month_start(latest) - timedelta(days=1)
-    return _month_start(end, back=11), end
+    end = latest if latest == month_end(latest) else month_start(latest) - timedelta(days=1)
+    return month_start(end, back=11), end
 
 
 def _text(query: Mapping[str, str], name: str) -> str:
@@ -42,11 +34,11 @@ def _text(query: Mapping[str, str], name: str) -> str:
 def from_url(query: Mapping[str, str], latest: date | None) -> tuple[Filters, list[str]]:
     """The view a link asks for and a one-line problem for each value ignored.
 
-    `latest` is the latest order's day (None: no orders; today stands in). An end left
+    `latest` is the latest order's day (None: no orders; today, in UTC, stands in). An end left
     out or unreadable takes the default range's; a `from` after the `to` is a problem and
     the default range is used."""
     problems: list[str] = []
-    default_from, default_to = default_range(latest or date.today())
+    default_from, default_to = default_range(latest or datetime.now(UTC).date())
 
     def day(name: str, default: date) -> date:
         raw = _text(query, name)

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from lib.dashboard.model import Filters
+from lib.dates import month_end
 
 ORDERS_PATH = "/orders"
 
@@ -18,8 +19,7 @@ def period_end(start: date, granularity: str) -> date:
     if granularity == "week":
         return start + timedelta(days=6)
     if granularity == "month":
-        following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
-        return following - timedelta(days=1)
+        return month_end(start)
     raise ValueError(f"Unknown granularity {granularity!r}")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from lib.access.masking import masked_line
+from lib.dates import age_text
 from lib.notify.model import Event
 
 
@@ -96,18 +97,6 @@ def import_changed(
         facts={"table": table, "new": new, "changed": changed, "unchanged": unchanged},
         dedupe=f"import.changed_rows:{request_id}",
     )
-
-
-def age_text(age: timedelta) -> str:
-    """'3 d 4 h', '5 h 12 min', '7 min'."""
-    minutes = int(age.total_seconds() // 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {mins} min"
-    return f"{mins} min"
 
 
 def backlog(pending: int, oldest: timedelta | None, limit: int, hours: float) -> Event:

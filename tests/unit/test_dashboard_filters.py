@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -127,9 +127,9 @@ def test_an_unknown_segment_or_method_is_left_to_the_data_layer():
     assert len(problems) == 1 and "too long" in problems[0] and len(problems[0]) < 120
 
 
-def test_without_data_the_default_range_is_the_one_up_to_today():
+def test_without_data_the_default_range_is_the_one_up_to_today_in_utc():
     filters, problems = from_url({}, None)
-    assert (filters.date_from, filters.date_to) == default_range(date.today())
+    assert (filters.date_from, filters.date_to) == default_range(datetime.now(UTC).date())
     assert problems == []
 
 

@@ -1,10 +1,14 @@
-"""What the demo data's generators share: the seed, the months they cover, and helpers."""
+"""What the demo data's generators share: the seed, the months they cover, and helpers
+(month arithmetic is lib.dates', re-exported here for the generators)."""
 
 from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
 from typing import Any
+
+from lib.dates import month_start
+from lib.dates import next_month as next_month  # the generators import it from here
 
 SEED = 20250501
 
@@ -31,15 +35,7 @@ def iso_z(dt: datetime) -> str:
 
 
 def month_starts() -> list[date]:
-    out = []
-    for i in range(MONTH_COUNT):
-        y, m = divmod(FIRST_MONTH.month - 1 + i, 12)
-        out.append(date(FIRST_MONTH.year + y, m + 1, 1))
-    return out
-
-
-def next_month(d: date) -> date:
-    return date(d.year + d.month // 12, d.month % 12 + 1, 1)
+    return [month_start(FIRST_MONTH, back=-i) for i in range(MONTH_COUNT)]
 
 
 def apportion(total: int, weights: list[float]) -> list[int]:

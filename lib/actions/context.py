@@ -6,14 +6,17 @@ Built once per process from the settings; tests build their own and install it w
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from lib.access.masking import masked_line
 from lib.audit import AuditStore
 from lib.errors import ConfigError
 from lib.notify import outbox
@@ -62,6 +65,39 @@ class ActionContext:
 
 _lock = threading.Lock()
 _context: ActionContext | None = None
+log = logging.getLogger(__name__)
+RECORDS = ("shop", "crm")  # the systems of record actions write to
+
+
+def ensure_records(settings: Any) -> list[str]:
+    """Create the tables the action layer owns (shop: refunds) in each system of record that
+    lacks them, as the first action would: called when the app's reading engine is made, so
+    a shop no action has written to yet (no `refunds` table) still has every table the
+    configuration declares (refunds_snapshot) and its pages read it. Never raises: a
+    database that is down or refuses DDL is left as it is and said in one masked log line
+    each (returned too); the page that reads it then says the source is unavailable. A
+    SQLite file that does not exist is left alone (no empty database made at a wrong path)."""
+    from lib.reading.sources.sql import failure_reason, sqlalchemy_url
+
+    problems = []
+    for name in RECORDS:
+        try:
+            cfg = settings.source(name)
+            url = sa.make_url(sqlalchemy_url(cfg))
+        except (ConfigError, sa.exc.ArgumentError):
+            continue  # no such SQL source in this configuration
+        if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+            continue
+        engine = make_engine(url)
+        try:
+            ensure_action_tables(engine, name)
+        except Exception as exc:  # noqa: BLE001 - a start-up courtesy; the action retries
+            problem = masked_line(f"{name}: {failure_reason(cfg, exc)}")
+            log.warning("action tables not ensured in %s", problem)
+            problems.append(problem)
+        finally:
+            engine.dispose()
+    return problems
 
 
 def from_settings() -> ActionContext:

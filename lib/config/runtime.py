@@ -15,5 +15,10 @@ def settings() -> Settings:
 
 @st.cache_resource(show_spinner=False)
 def engine() -> Engine:
+    from lib.actions.context import ensure_records
+
     s = settings()
+    # The app's own tables in the shop (refunds) before anything reads them: a shop no
+    # action has written to yet still has every table the configuration declares.
+    ensure_records(s)
     return Engine(s.sources, s.queries_dir)

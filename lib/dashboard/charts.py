@@ -3,7 +3,17 @@
 Each chart takes its frame from DashboardData.charts (columns in lib.dashboard.model's
 plan) and reads well on the page (its container's width) and as a static ~700 px PNG
 (vl-convert): no title inside the spec (the page and the PDF put it beside the chart),
-amounts on the axes in the cards' short form (₩1.2B), exact figures in the tooltips.
+amounts on the axes in short form (1.2B, the currency in the axis title), exact figures in
+the tooltips.
+
+Sizes: each spec fits its container's width and takes the height it needs
+(autosize fit-x): the plot is HEIGHT px high and the legend goes below it, so Streamlit
+neither squeezes the legend into the plot nor leaves room it does not fill. The donuts'
+radius follows the plot's size, so a narrow column never cuts them.
+
+Fonts: no "₩" in text drawn by the chart: vl-convert's PNG (the PDF) falls back to a
+serif font for any label holding it on a machine without a font that has it; axis titles
+say KRW instead, the page's tooltips and the tables keep ₩.
 """
 
 from __future__ import annotations
@@ -18,14 +28,21 @@ import pandas as pd
 from lib.dashboard.model import CHARTS, GRANULARITIES
 
 SELECTION = "period"  # the point selection's name and field on revenue_by_segment
-HEIGHT = 280
-DONUT_HEIGHT = 220  # the donut's 200 px and a little room
-# Axis labels in the KPI cards' short form (lib.ui.widgets.krw_short): ₩1.2B, ₩518M, ₩12K.
+HEIGHT = 240  # the plot's height; axes and legend come on top of it
+DONUT_HEIGHT = 200  # the donut's plot: its diameter, less a small margin
+DONUT_MARGIN = 4
+# The whole spec as wide as its container (the page) or its width (the PDF), as high as its
+# parts: a fixed total height ("fit", Streamlit's default) squeezes the plot under a legend.
+AUTOSIZE = alt.AutoSizeParams(type="fit-x", contains="padding")
+# A small margin all round: Streamlit adds 20 px below a chart that sets none.
+PADDING = {"left": 4, "top": 4, "right": 8, "bottom": 4}
+LEGEND_OFFSET = 10  # between the axis title and a legend below it
+# Axis labels in the KPI cards' short form without the currency: 1.2B, 518M, 12K.
 KRW_AXIS = (
-    "abs(datum.value) >= 1e9 ? '₩' + format(datum.value / 1e9, ',.1~f') + 'B'"
-    " : abs(datum.value) >= 1e6 ? '₩' + format(datum.value / 1e6, ',.1~f') + 'M'"
-    " : abs(datum.value) >= 1e3 ? '₩' + format(datum.value / 1e3, ',.1~f') + 'K'"
-    " : '₩' + format(datum.value, ',.0f')"
+    "abs(datum.value) >= 1e9 ? format(datum.value / 1e9, ',.1~f') + 'B'"
+    " : abs(datum.value) >= 1e6 ? format(datum.value / 1e6, ',.1~f') + 'M'"
+    " : abs(datum.value) >= 1e3 ? format(datum.value / 1e3, ',.1~f') + 'K'"
+    " : format(datum.value, ',.0f')"
 )
 PERIOD_AXIS_TITLE = {"day": "Day", "week": "Week starting", "month": "Month"}
 SERIES = {"revenue_krw": "Revenue kept", "spend_krw": "Marketing spend"}
@@ -70,15 +87,21 @@ def _revenue_by_segment(frame: pd.DataFrame, granularity: str, selectable: bool)
         "label:O",
         sort=order,
         title=PERIOD_AXIS_TITLE[granularity],
-        axis=alt.Axis(labelAngle=-45 if many else 0, labelOverlap="greedy", labelLimit=90),
+        axis=alt.Axis(
+            labelAngle=-45 if many else 0, labelOverlap="greedy", labelSeparation=8, labelLimit=90
+        ),
     )
     chart = (
-        alt.Chart(data, height=HEIGHT)
+        alt.Chart(data, height=HEIGHT, autosize=AUTOSIZE, padding=PADDING)
         .mark_bar()
         .encode(
             x=x,
-            y=alt.Y("revenue_krw:Q", stack="zero", title="Revenue kept", axis=_krw_axis()),
-            color=alt.Color("segment:N", title="Segment", legend=alt.Legend(orient="bottom")),
+            y=alt.Y("revenue_krw:Q", stack="zero", title="Revenue kept (KRW)", axis=_krw_axis()),
+            color=alt.Color(
+                "segment:N",
+                title="Segment",
+                legend=alt.Legend(orient="bottom", offset=LEGEND_OFFSET),
+            ),
             order=alt.Order("segment:N"),
             tooltip=[
                 alt.Tooltip("label:N", title=PERIOD_AXIS_TITLE[granularity]),
@@ -102,17 +125,18 @@ def _revenue_vs_spend(frame: pd.DataFrame) -> alt.Chart:
     long = data.melt("month", list(SERIES), var_name="series", value_name="krw")
     long["series"] = long["series"].map(SERIES)
     return (
-        alt.Chart(long, height=HEIGHT)
+        alt.Chart(long, height=HEIGHT, autosize=AUTOSIZE, padding=PADDING)
         .mark_line(point=True)
         .encode(
             x=alt.X("month:T", timeUnit="yearmonth", title="Month", axis=alt.Axis(format="%b %Y")),
-            y=alt.Y("krw:Q", title="₩ per month", axis=_krw_axis()),
-            # No legend title; with no rows, an untitled legend gives an infinite size.
+            y=alt.Y("krw:Q", title="KRW per month", axis=_krw_axis()),
+            # No legend title ("", not None: Streamlit draws None as a blank title line);
+            # with no rows, an untitled legend gives an infinite size.
             color=alt.Color(
                 "series:N",
-                title=None if len(long) else "Series",
+                title="" if len(long) else "Series",
                 sort=list(SERIES.values()),
-                legend=alt.Legend(orient="bottom"),
+                legend=alt.Legend(orient="bottom", offset=LEGEND_OFFSET),
             ),
             tooltip=[
                 alt.Tooltip("month:T", timeUnit="yearmonth", title="Month", format="%b %Y"),
@@ -127,19 +151,23 @@ def _share(name: str, title: str) -> Callable[[pd.DataFrame], alt.Chart]:
     def share(frame: pd.DataFrame) -> alt.Chart:
         data = frame.reindex(columns=[name, "revenue_krw", "share"]).copy()
         data[name] = data[name].astype(str)
+        outer = f"max(20, min(width, height) / 2 - {DONUT_MARGIN})"  # fits the plot
         # Under the donut, two entries a row: a narrow screen keeps the whole donut.
-        legend = alt.Legend(orient="bottom", title=title, columns=2, labelLimit=200)
+        legend = alt.Legend(
+            orient="bottom", offset=LEGEND_OFFSET, title=title, columns=2, labelLimit=200
+        )
         if len(data):
             legend = alt.Legend(
                 orient="bottom",
+                offset=LEGEND_OFFSET,
                 title=title,
                 columns=2,
                 labelLimit=200,
                 labelExpr=_share_labels(data, name),
             )
         return (
-            alt.Chart(data, height=DONUT_HEIGHT)
-            .mark_arc(innerRadius=50, outerRadius=100)
+            alt.Chart(data, height=DONUT_HEIGHT, autosize=AUTOSIZE, padding=PADDING)
+            .mark_arc(innerRadius=alt.ExprRef(f"{outer} / 2"), outerRadius=alt.ExprRef(outer))
             .encode(
                 theta=alt.Theta("revenue_krw:Q", stack=True),
                 color=alt.Color(f"{name}:N", legend=legend),
@@ -169,7 +197,7 @@ def _refunds_by_reason(frame: pd.DataFrame) -> alt.Chart:
     data = frame.reindex(columns=["category", "refunds", "refunded_krw"]).copy()
     data["category"] = data["category"].astype(str)
     return (
-        alt.Chart(data, height=max(120, 36 * len(data)))
+        alt.Chart(data, height=max(120, 36 * len(data)), autosize=AUTOSIZE, padding=PADDING)
         .mark_bar()
         .encode(
             y=alt.Y(
@@ -178,7 +206,7 @@ def _refunds_by_reason(frame: pd.DataFrame) -> alt.Chart:
                 title=None,
                 axis=alt.Axis(labelLimit=200),
             ),
-            x=alt.X("refunded_krw:Q", title="Refunded", axis=_krw_axis()),
+            x=alt.X("refunded_krw:Q", title="Refunded (KRW)", axis=_krw_axis()),
             tooltip=[
                 alt.Tooltip("category:N", title="Reason"),
                 alt.Tooltip("refunds:Q", title="Refunds", format=","),
@@ -189,7 +217,7 @@ def _refunds_by_reason(frame: pd.DataFrame) -> alt.Chart:
 
 
 def _krw_axis() -> alt.Axis:
-    return alt.Axis(labelExpr=KRW_AXIS, tickCount=5)
+    return alt.Axis(labelExpr=KRW_AXIS, tickCount=5, titlePadding=10)
 
 
 BUILDERS: dict[str, Callable[..., alt.Chart]] = {

@@ -1,5 +1,7 @@
 """The dashboard's chart specs: the right mark, encodings and selection; valid with no rows."""
 
+import json
+import re
 from datetime import date
 
 import altair as alt
@@ -91,7 +93,10 @@ def test_revenue_vs_spend_is_two_monthly_lines():
 )
 def test_shares_are_donuts_with_percentages_in_tooltips_and_legend(key, name):
     s = spec(key, FRAMES[key])
-    assert mark(s) == "arc" and s["mark"]["innerRadius"] > 0
+    assert mark(s) == "arc"
+    # The ring follows the plot's size: a narrow column never cuts it.
+    assert "min(width, height)" in s["mark"]["outerRadius"]["expr"]
+    assert s["mark"]["outerRadius"]["expr"] in s["mark"]["innerRadius"]["expr"]
     assert s["encoding"]["theta"]["field"] == "revenue_krw"
     assert s["encoding"]["color"]["field"] == name
     share = next(t for t in s["encoding"]["tooltip"] if t["field"] == "share")
@@ -107,6 +112,24 @@ def test_share_legend_labels_render_names_with_quotes():
     chart = charts.build("share_by_segment", FRAMES["share_by_segment"])
     svg = vlc.vegalite_to_svg(chart.to_json())
     assert "25.0%" in svg and "75.0%" in svg and "new" in svg
+
+
+@pytest.mark.parametrize("key", list(CHARTS))
+def test_charts_fit_their_width_take_the_height_they_need_and_draw_no_won_sign(key):
+    s = spec(key, FRAMES[key])
+    assert s["autosize"] == {"type": "fit-x", "contains": "padding"}
+    assert s["padding"]["bottom"] < 20  # Streamlit's own 20 px gap under the legend
+    # ₩ makes vl-convert's PNG fall back to a serif font: axes say KRW in their titles.
+    drawn = json.dumps({k: v for k, v in s["encoding"].items() if k != "tooltip"})
+    assert "₩" not in drawn
+    svg = vlc.vegalite_to_svg(charts.build(key, FRAMES[key]).properties(width=500).to_json())
+    assert not re.findall("<text[^>]*>[^<]*₩", svg)  # (aria labels may keep it: not drawn)
+
+
+def test_amount_axes_read_in_short_form_with_the_currency_in_the_title():
+    chart = charts.build("revenue_vs_spend", FRAMES["revenue_vs_spend"])
+    svg = vlc.vegalite_to_svg(chart.properties(width=500).to_json())
+    assert "KRW per month" in svg and "4B" in svg
 
 
 def test_refunds_by_reason_is_a_bar_per_category_largest_first():

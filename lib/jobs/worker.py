@@ -2,6 +2,7 @@
 sending scheduled reports, in one daemon thread.
 
     jobs = for_process(settings)     # from Home.py on every run: made and started once
+                                     # (with the process's health checker: source.down)
     jobs.tick()                      # one round now, in the caller's thread (tests)
     jobs.stop()
 
@@ -113,11 +114,26 @@ class Jobs:
     # --- running ---------------------------------------------------------------------------
 
     def start(self) -> Jobs:
-        """Start the thread (once); its first round begins at once."""
+        """Start the thread (once); its first round begins at once. With source.down routed,
+        the process's health checker is started too (lib.health.checker.for_process: the one
+        a health panel shows, one per process), so the watcher has something to read in
+        every process that runs these jobs, whether or not anyone opens a health panel (the
+        watcher itself never starts one: a bare Jobs().tick() reads none)."""
         if self._thread is None:
+            self._start_health_checker()
             self._thread = threading.Thread(target=self._loop, name="backoffice-jobs", daemon=True)
             self._thread.start()
         return self
+
+    def _start_health_checker(self) -> None:
+        if not self.notify.channels_for("source.down"):
+            return
+        from lib.health.checker import for_process
+
+        try:
+            for_process(self.settings)  # started on first use; its rounds run in its thread
+        except Exception as exc:  # a wrong [health] stops the app at start; never this thread
+            log.error("health checker not started: %s", masked_line(exc, 200))
 
     def stop(self, wait: bool = True) -> None:
         """No more rounds. `wait`: until the round in progress ends (STOP_WAIT_S at most)."""

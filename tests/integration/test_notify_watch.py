@@ -206,3 +206,74 @@ def test_source_down_reads_the_processs_running_health_checker_and_never_starts_
         st.cache_resource.clear()
         audit.dispose()
         shop.dispose()
+
+
+def _no_health_checker_running() -> None:
+    import streamlit as st
+
+    st.cache_resource.clear()  # stops a checker an earlier test left (its round may finish)
+    deadline = time.monotonic() + 10
+    while any(t.name == "health-checker" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "an earlier test's health checker still runs"
+        time.sleep(0.05)
+
+
+def test_the_processs_jobs_announce_a_source_down_with_no_health_panel_shown(
+    tmp_path: Path, demo_dir: Path
+):
+    """Home.py starts the process's jobs; with source.down routed they start the process's
+    health checker (one: the panel's), so a source that is down is announced though nobody
+    opened a health panel in that process."""
+    import streamlit as st
+
+    from lib.health.checker import for_process
+    from lib.jobs.worker import Jobs
+    from tests.stack import write_config
+
+    # Every demo service points at a closed port (the REST sources are down); the chat and
+    # mail channels too, so nothing reaches a demo sink that may be running.
+    config = write_config(tmp_path, demo_dir)
+    text = config.read_text(encoding="utf-8").replace("127.0.0.1:8605", "127.0.0.1:9")
+    config.write_text(text.replace("port = 8625", "port = 9"), encoding="utf-8")
+    settings = load_settings(config)
+    audit = make_engine(f"sqlite:///{tmp_path / 'audit.sqlite'}")
+    shop = make_engine(f"sqlite:///{demo_dir / 'shop.sqlite'}")
+    _no_health_checker_running()
+    jobs = Jobs(settings, outboxes=ensured({"audit": audit, "shop": shop}))
+    try:
+        jobs.start()
+        assert sum(t.name == "health-checker" for t in threading.enumerate()) == 1
+        assert for_process(settings).running  # the one Jobs started: a panel shows this one
+        assert sum(t.name == "health-checker" for t in threading.enumerate()) == 1
+        down: list[str] = []
+        deadline = time.monotonic() + 30
+        while "Source customer_api is down" not in down and time.monotonic() < deadline:
+            jobs.tick(datetime.now(UTC))  # a round as the jobs thread runs them
+            down = [m for m in _messages(audit) if m.startswith("Source")]
+            time.sleep(0.2)
+        assert "Source customer_api is down" in down
+        assert len(down) == len(set(down))  # once per episode
+    finally:
+        jobs.stop()
+        st.cache_resource.clear()
+        audit.dispose()
+        shop.dispose()
+
+
+def test_jobs_without_source_down_routed_start_no_health_checker(tmp_path: Path, demo_dir: Path):
+    from lib.jobs.worker import Jobs
+    from tests.stack import write_config
+
+    config = write_config(tmp_path, demo_dir)
+    text = config.read_text(encoding="utf-8").replace('"source.down" = ["ops_chat"]\n', "")
+    config.write_text(text.replace("127.0.0.1:8605", "127.0.0.1:9"), encoding="utf-8")
+    settings = load_settings(config)
+    audit = make_engine(f"sqlite:///{tmp_path / 'audit.sqlite'}")
+    _no_health_checker_running()
+    jobs = Jobs(settings, outboxes=ensured({"audit": audit}))
+    try:
+        jobs.start()
+        assert not any(t.name == "health-checker" for t in threading.enumerate())
+    finally:
+        jobs.stop()
+        audit.dispose()

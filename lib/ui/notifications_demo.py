@@ -23,6 +23,27 @@ from lib.ui.widgets import escape_markdown
 
 TIMEOUT_S = 2.0
 SHOWN = 50  # of each list
+TIME = "YYYY-MM-DD HH:mm:ss"  # as the Messages tab shows times
+# Labels like the Messages tab's (lib.ui.notifications_messages); widths (px) that show the
+# time, subject, recipients and attachments within the page's width at 1280 px (the text,
+# a preview, comes last), and rows tall enough that a cell's text wraps (Streamlit wraps
+# from 4 rem): two report files' names and sizes read whole.
+MAIL_ROW_HEIGHT = 72
+RECEIVED = st.column_config.DatetimeColumn("Received (UTC)", format=TIME, width=150)
+MAIL_COLUMNS: dict[str, Any] = {
+    "received": RECEIVED,
+    "subject": st.column_config.TextColumn("Subject", width=180),
+    "to": st.column_config.TextColumn("To", help="The addresses, masked", width=110),
+    "attachments": st.column_config.TextColumn(
+        "Attachments", help="File names and sizes", width=290
+    ),
+    "text": st.column_config.TextColumn("Text", help="The start of the message", width=300),
+}
+HOOK_COLUMNS: dict[str, Any] = {
+    "received": RECEIVED,
+    "hook": st.column_config.TextColumn("Webhook", width=110),
+    "text": st.column_config.TextColumn("Text", width="large"),
+}
 
 
 def sinks_url(settings: Settings) -> str | None:
@@ -60,14 +81,32 @@ def render(settings: Settings) -> None:
     st.button("Refresh", key="notifications_demo_refresh", icon=":material/refresh:")
     st.subheader(f"E-mails ({len(mail)})")
     if mail:
-        st.dataframe(_mail_frame(mail), hide_index=True, width="stretch")
+        st.dataframe(
+            _mail_frame(mail),
+            hide_index=True,
+            width="stretch",
+            column_config=MAIL_COLUMNS,
+            row_height=MAIL_ROW_HEIGHT,
+        )
     else:
         st.caption("No e-mail received yet.")
     st.subheader(f"Chat messages ({len(hooks)})")
     if hooks:
-        st.dataframe(_hooks_frame(hooks), hide_index=True, width="stretch")
+        st.dataframe(
+            _hooks_frame(hooks), hide_index=True, width="stretch", column_config=HOOK_COLUMNS
+        )
     else:
         st.caption("No chat message received yet.")
+
+
+def _size(size: Any) -> str:
+    """A file's size as people read it: 812 B, 47 KB, 1.2 MB."""
+    n = int(size or 0)
+    if n < 1024:
+        return f"{n:,} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:,.0f} KB"
+    return f"{n / 1024 / 1024:,.1f} MB"
 
 
 def _received(frame: pd.DataFrame) -> pd.DataFrame:
@@ -84,7 +123,7 @@ def _mail_frame(mail: list[dict[str, Any]]) -> pd.DataFrame:
                     "subject": mask_contacts(m.get("subject") or ""),
                     "to": ", ".join(str(mask("email", a)) for a in m.get("to") or []),
                     "attachments": ", ".join(
-                        f"{a.get('filename')} ({int(a.get('size') or 0):,} B)"
+                        f"{a.get('filename')} ({_size(a.get('size'))})"
                         for a in m.get("attachments") or []
                     ),
                     "text": mask_contacts((m.get("text") or "")[:500]),

@@ -1,8 +1,14 @@
-"""Sending a failed notification again (admins): its outbox row goes back to pending, and
-the delivery worker takes it at its next poll with a fresh count of attempts.
+"""The outboxes' messages (admins): send a failed one again, and deliver what is due now.
 
-A message is named by its outbox (each database an event is written in has one: "audit",
-"shop", "crm") and its id there; the audit row's target is "<outbox>:<id>".
+notification.retry: the outbox row goes back to pending, and the delivery worker takes it at
+its next poll with a fresh count of attempts. A message is named by its outbox (each
+database an event is written in has one: "audit", "shop", "crm") and its id there; the
+audit row's target is "<outbox>:<id>".
+
+notification.deliver_now: one round of the process's deliverer (lib.notify.deliver, the one
+its jobs thread runs every poll_s) in the caller's request; refused as a conflict while that
+thread is in a round. Each message is marked sent by the round itself (rows are claimed, so
+once across processes); the audit row that follows says how many were sent.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import sqlalchemy as sa
 
 from lib.actions import validation as v
 from lib.actions.base import Action, Call, Result
-from lib.errors import Conflict
+from lib.errors import Conflict, ValidationFailed
 
 OUTBOXES = ("audit", "shop", "crm")
 
@@ -60,6 +66,46 @@ def retry(call: Call, outbox: str, message_id: int) -> Result:
     return call.result("ok", f"Message {outbox}:{message_id} will be sent again shortly.")
 
 
+def process_jobs(p: dict[str, Any]) -> Any:
+    """The `jobs` parameter: the process's background jobs (lib.jobs.worker.Jobs), which
+    hold the deliverer and the scheduler's settings; given by the page, never typed."""
+    from lib.jobs.worker import Jobs
+
+    jobs = p.get("jobs")
+    if not isinstance(jobs, Jobs):
+        raise ValidationFailed("jobs: the app process's background jobs are required")
+    return jobs
+
+
+def _validate_deliver_now(p: dict[str, Any]) -> dict[str, Any]:
+    v.only(p, {"jobs"})
+    return {"jobs": process_jobs(p)}
+
+
+BUSY = "A delivery round is running: what is due is being sent; look again in a moment."
+
+
+def deliver_now(call: Call, jobs: Any) -> Result:
+    """Send what is due in every outbox now, unless the process is already in a round."""
+    sent = _round(jobs.deliverer)
+    if sent is None:
+        raise Conflict(BUSY)
+    call.audit("ok", {"sent": sent})
+    noun = "message" if sent == 1 else "messages"
+    return call.result("ok", f"Delivered {sent} {noun} now.", sent=sent)
+
+
+def _round(deliverer: Any) -> int | None:
+    """One delivery round without waiting for one in progress: the messages sent, or None
+    when a round was running."""
+    from lib.notify.deliver import RoundRunning
+
+    try:
+        return int(deliverer.tick(blocking=False))
+    except RoundRunning:
+        return None
+
+
 ACTIONS = (
     Action(
         "notification.retry",
@@ -67,5 +113,12 @@ ACTIONS = (
         _validate,
         retry,
         "Send a failed notification again (back to pending, attempts from zero)",
+    ),
+    Action(
+        "notification.deliver_now",
+        "notification",
+        _validate_deliver_now,
+        deliver_now,
+        "Deliver the messages that are due now, instead of at the next poll",
     ),
 )

@@ -1,9 +1,15 @@
-"""Scheduling a dashboard report by e-mail, and stopping a schedule (admins).
+"""Scheduled dashboard reports by e-mail (admins): schedule one, stop it, build a failed
+period again, and send what is due now.
 
 A schedule lives in the audit database (lib.reports.schedules_store), so the schedule and
 its audit row commit in one transaction. The audit row records the name, the frequency,
 the view and how many recipients, with their addresses masked: the addresses themselves
 are kept only in the schedule, which needs them to send.
+
+report.send_now runs the scheduler's round (lib.reports.schedules.send_due) in the caller's
+request with the process's jobs (lib.jobs.worker.Jobs): each period is recorded with its
+e-mail in the scheduler's own transactions, as the background round does, and the audit
+row that follows says how many were queued and how many builds failed.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from typing import Any
 from lib.access.masking import looks_like_raw_pii, mask
 from lib.actions import validation as v
 from lib.actions.base import Action, Call, Result
-from lib.errors import Conflict, ValidationFailed
+from lib.actions.notifications import process_jobs
+from lib.errors import ActionFailed, Conflict, ValidationFailed
 from lib.reports import schedules_store as store
 
 MAX_NAME = 100
@@ -25,6 +32,9 @@ MAX_ADDRESS = 254  # RFC 5321's limit of a forward path
 _ADDRESS = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+")
 _SEPARATORS = re.compile(r"[,;\s]+")
 DATES = ("from", "to")  # in a dashboard URL; the schedule's period decides them instead
+# A period's key: 2026-11-29 (daily), 2026-W48 (weekly), 2026-11 (monthly).
+_PERIOD = re.compile(r"[0-9]{4}-(W[0-9]{2}|[0-9]{2}(-[0-9]{2})?)")
+NO_EMAIL = "e-mail is not configured: [notifications.smtp]"
 
 
 def recipients(value: object) -> list[str]:
@@ -93,6 +103,9 @@ def schedule(
     call: Call, name: str, recipients: list[str], frequency: str, view: dict[str, Any]
 ) -> Result:
     """Keep the schedule; the scheduler sends its latest finished period at its next tick."""
+    notify = call.ctx.notify
+    if notify is None or notify.smtp is None:
+        raise ValidationFailed(NO_EMAIL)  # every period would fail to send: refuse it now
     audit = call.ctx.audit
     store.ensure(audit.db)
     with audit.begin() as conn:
@@ -143,6 +156,73 @@ def unschedule(call: Call, schedule_id: int) -> Result:
     return call.result("ok", f"Stopped the scheduled report '{found.name}'.")
 
 
+def _validate_retry(p: dict[str, Any]) -> dict[str, Any]:
+    v.only(p, {"schedule_id", "period"})
+    period = v.text(p, "period", max_len=16)
+    if not _PERIOD.fullmatch(str(period)):
+        raise ValidationFailed("period must be like 2026-11-29, 2026-W48 or 2026-11")
+    return {"schedule_id": v.integer(p, "schedule_id", minimum=1), "period": period}
+
+
+def retry(call: Call, schedule_id: int, period: str) -> Result:
+    """A failed period to be built again at the scheduler's next round (or Send now), with
+    a fresh count of builds: for one that gave up after [reports] max_attempts."""
+    call.target(schedule_id)
+    audit = call.ctx.audit
+    store.ensure(audit.db)
+    with audit.begin() as conn:
+        found = store.get(conn, schedule_id)
+        if found is None:
+            raise ValidationFailed(f"No scheduled report {schedule_id}")
+        if not found.active:
+            raise Conflict(f"The scheduled report '{found.name}' is stopped.")
+        send = store.send_of(conn, schedule_id, period)
+        if send is None:
+            raise ValidationFailed(f"'{found.name}' has no send for {period}")
+        if send["status"] == store.RETRY:
+            raise Conflict(f"'{found.name}' for {period} is already waiting to be built again.")
+        if not store.ask_retry(conn, int(send["id"])):
+            raise Conflict(f"'{found.name}' for {period} was sent: nothing to build again.")
+        detail = {"report": found.name, "period": period, "builds": int(send["attempts"])}
+        audit.record(conn, call.entry("ok", detail))
+    return call.result(
+        "ok", f"'{found.name}' for {period} will be built again at the next round (or Send now)."
+    )
+
+
+def _validate_send_now(p: dict[str, Any]) -> dict[str, Any]:
+    v.only(p, {"jobs"})
+    return {"jobs": process_jobs(p)}
+
+
+def send_now(call: Call, jobs: Any) -> Result:
+    """The scheduler's round now: each report whose latest finished period has no send yet
+    (and each period asked to be built again) is built and queued, once across processes."""
+    import sqlalchemy as sa
+
+    from lib.access.masking import masked_line
+    from lib.reports import schedules
+
+    try:
+        done = schedules.send_due(jobs.settings, engine=jobs.engine, outboxes=jobs.outboxes)
+    except sa.exc.SQLAlchemyError as exc:
+        reason = masked_line(getattr(exc, "orig", None) or type(exc).__name__, 200)
+        raise ActionFailed(f"The schedules cannot be read: {reason}") from None
+    call.audit("ok", {"queued": done.queued, "failed": done.failed})
+    parts = []
+    if done.queued:
+        parts.append(f"Queued {done.queued} report{'s' if done.queued != 1 else ''} for e-mail")
+    if done.failed:
+        noun = "report" if done.failed == 1 else "reports"
+        parts.append(f"{done.failed} {noun} could not be built (see Last error)")
+    if not parts:
+        parts.append(
+            "Nothing due: every schedule's latest period is sent, or failed and waiting for "
+            "Retry build"
+        )
+    return call.result("ok", "; ".join(parts) + ".", queued=done.queued, failed=done.failed)
+
+
 ACTIONS = (
     Action(
         "report.schedule",
@@ -157,5 +237,19 @@ ACTIONS = (
         _validate_unschedule,
         unschedule,
         "Stop a scheduled report",
+    ),
+    Action(
+        "report.retry",
+        "report_schedule",
+        _validate_retry,
+        retry,
+        "Build a scheduled report's failed period again at the next round",
+    ),
+    Action(
+        "report.send_now",
+        "report_schedule",
+        _validate_send_now,
+        send_now,
+        "Build and queue the scheduled reports that are due now, instead of at the next round",
     ),
 )

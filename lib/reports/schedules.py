@@ -2,6 +2,7 @@
 
     due_period("monthly", now)              # Period("2026-10", 2026-10-01, 2026-10-31)
     tick(settings)                          # send what is due; how many e-mails were queued
+    send_due(settings) -> Round(queued, failed)   # the same, with the builds that failed
 
 A schedule (`report_schedules` in the audit database, lib.reports.schedules_store; written by
 the report.schedule / report.unschedule actions) holds a dashboard view without dates: the
@@ -15,8 +16,10 @@ the files are inserted in ONE transaction of the audit database, so:
 A build that fails (a source down, a bug) is recorded as `failed` with a one-line, masked
 error and tried again on later ticks, [reports] max_attempts times per period in all; the
 retry claims the failed row with a conditional UPDATE on its attempt count, so two processes
-cannot both send it. After that the send is recorded with its delivery status: the status of
-its outbox row (lib.notify), which has its own retries.
+cannot both send it. After that the period waits for an admin: report.retry marks its row
+`retry` with no builds counted, and the next round builds it again (even when it is no longer
+the latest period: sent late because someone asked). A sent period's delivery status is the
+status of its outbox row (lib.notify), which has its own retries.
 
 Periods are UTC days. The period sent is the latest finished one: yesterday (daily), last
 Monday to Sunday (weekly), last calendar month (monthly); a schedule made today sends its
@@ -42,10 +45,12 @@ from lib.reports.schedules_store import (
     ENQUEUED,
     FAILED,
     FREQUENCIES,
+    RETRY,
     Schedule,
     active,
     ensure,
     report_sends,
+    retries,
     utc_text,
 )
 
@@ -110,6 +115,14 @@ class _Lost(Exception):
     """Another process recorded this period first: roll back, keep nothing."""
 
 
+@dataclass(frozen=True)
+class Round:
+    """What one round of the scheduler did: e-mails queued, builds that failed."""
+
+    queued: int = 0
+    failed: int = 0
+
+
 def tick(
     settings: Settings,
     now: datetime | None = None,
@@ -121,6 +134,17 @@ def tick(
     many e-mails were queued. `engine` (lib.reading.engine.Engine) is the one the dashboard
     reads through (a fresh one for this tick when None); `outboxes` as
     lib.notify.outboxes.outboxes_for gives them (the audit database's is used)."""
+    return send_due(settings, now, engine=engine, outboxes=outboxes).queued
+
+
+def send_due(
+    settings: Settings,
+    now: datetime | None = None,
+    *,
+    engine: Any = None,
+    outboxes: Mapping[str, sa.Engine] | None = None,
+) -> Round:
+    """tick's round, saying how many builds failed too (the report.send_now action's)."""
     from lib.notify.config import NotifyConfig
     from lib.notify.outboxes import outboxes_for
     from lib.reports.config import ReportsConfig
@@ -130,16 +154,15 @@ def tick(
     notify = NotifyConfig.of(settings.notifications)
     db = (outboxes if outboxes is not None else outboxes_for(settings))["audit"]
     ensure(db)
-    due = [(s, due_period(s.frequency, now)) for s in active(db)]
-    due = [(s, p, prev) for s, p in due if _wants(prev := _previous(db, s.id, p), max_attempts)]
+    due = _due(db, now, max_attempts)
     if not due:
-        return 0
+        return Round()
     own_engine = engine is None
     if own_engine:
         from lib.reading.engine import Engine
 
         engine = Engine(settings.sources, settings.queries_dir)
-    queued = 0
+    queued = failed = 0
     try:
         for schedule, period, previous in due:
             try:
@@ -148,13 +171,37 @@ def tick(
                 log.warning(
                     "scheduled report %s (%s) failed: %s", schedule.id, period.key, _error(exc)
                 )
-                _record_failure(db, schedule, period, previous, _error(exc))
+                failed += _record_failure(db, schedule, period, previous, _error(exc))
                 continue
             queued += _record_sent(db, schedule, period, previous, event, files, notify)
     finally:
         if own_engine:
             engine.close()
-    return queued
+    return Round(queued, failed)
+
+
+def _due(
+    db: sa.Engine, now: datetime, max_attempts: int
+) -> list[tuple[Schedule, Period, _Previous | None]]:
+    """Each active schedule's latest finished period not sent yet, then the periods an admin
+    asked to build again (report.retry) that are not among them."""
+    due = []
+    for schedule in active(db):
+        period = due_period(schedule.frequency, now)
+        previous = _previous(db, schedule.id, period)
+        if _wants(previous, max_attempts):
+            due.append((schedule, period, previous))
+    taken = {(s.id, p.key) for s, p, _ in due}
+    for schedule, send in retries(db):
+        if (schedule.id, send["period_key"]) in taken:
+            continue
+        period = Period(
+            send["period_key"],
+            date.fromisoformat(send["date_from"]),
+            date.fromisoformat(send["date_to"]),
+        )
+        due.append((schedule, period, _Previous(int(send["id"]), RETRY, int(send["attempts"]))))
+    return due
 
 
 def _previous(db: sa.Engine, schedule_id: int, period: Period) -> _Previous | None:
@@ -169,7 +216,7 @@ def _previous(db: sa.Engine, schedule_id: int, period: Period) -> _Previous | No
 
 
 def _wants(previous: _Previous | None, max_attempts: int) -> bool:
-    if previous is None:
+    if previous is None or previous.status == RETRY:
         return True
     return previous.status == FAILED and previous.attempts < max_attempts
 
@@ -251,7 +298,11 @@ def _claim(
     r = report_sends.c
     done = conn.execute(
         sa.update(report_sends)
-        .where(r.id == previous.id, r.status == FAILED, r.attempts == previous.attempts)
+        .where(
+            r.id == previous.id,
+            r.status.in_((FAILED, RETRY)),
+            r.attempts == previous.attempts,
+        )
         .values(attempts=previous.attempts + 1, created_at=utc_text(datetime.now(UTC)), **values)
     )
     if done.rowcount != 1:
@@ -294,9 +345,11 @@ def _record_sent(
 
 def _record_failure(
     db: sa.Engine, schedule: Schedule, period: Period, previous: _Previous | None, error: str
-) -> None:
+) -> int:
+    """1 when this process recorded the failure, 0 when another one recorded the period."""
     try:
         with db.begin() as conn:
             _claim(conn, schedule, period, previous, status=FAILED, last_error=error)
     except _Lost:
-        pass  # another process recorded this period (sent or failed) meanwhile
+        return 0  # another process recorded this period (sent or failed) meanwhile
+    return 1

@@ -18,10 +18,14 @@ import pandas as pd
 import sqlalchemy as sa
 
 from lib.access.masking import mask
+from lib.notify.outbox import _ID as OUTBOX_ID  # outbox.id's type: BIGINT but on SQLite
+from lib.records.database import create_tables
 
 FREQUENCIES = ("daily", "weekly", "monthly")
 VIEW_KEYS = ("granularity", "seller", "segment", "method")  # Filters.url() without from/to
-ENQUEUED, FAILED = "enqueued", "failed"  # a send row's own status; delivery is the outbox's
+# A send row's own status (delivery is the outbox's): its e-mail queued; its build failed;
+# an admin asked for a failed period to be built again (report.retry), at the next round.
+ENQUEUED, FAILED, RETRY = "enqueued", "failed", "retry"
 
 metadata = sa.MetaData()
 report_schedules = sa.Table(
@@ -31,7 +35,7 @@ report_schedules = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("view", sa.Text, nullable=False),  # JSON: VIEW_KEYS -> value (None left out)
     sa.Column("recipients", sa.Text, nullable=False),  # comma-separated addresses
-    sa.Column("frequency", sa.Text, nullable=False),
+    sa.Column("frequency", sa.String(16), nullable=False),
     sa.Column("created_by", sa.Text, nullable=False),
     sa.Column("created_at", sa.Text, nullable=False),  # ISO 8601 UTC
     sa.Column("active", sa.Boolean, nullable=False, default=True),
@@ -41,27 +45,22 @@ report_sends = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("schedule_id", sa.Integer, sa.ForeignKey("report_schedules.id"), nullable=False),
-    sa.Column("period_key", sa.Text, nullable=False),  # 2026-11-29 | 2026-W48 | 2026-11
-    sa.Column("date_from", sa.Text, nullable=False),
-    sa.Column("date_to", sa.Text, nullable=False),  # inclusive
-    sa.Column("created_at", sa.Text, nullable=False),  # of the latest attempt
-    sa.Column("status", sa.Text, nullable=False),  # enqueued | failed
-    sa.Column("attempts", sa.Integer, nullable=False),
+    # String, not Text, in the unique key: MySQL / MariaDB key a TEXT column only by a prefix.
+    sa.Column("period_key", sa.String(16), nullable=False),  # 2026-11-29 | 2026-W48 | 2026-11
+    sa.Column("date_from", sa.String(10), nullable=False),
+    sa.Column("date_to", sa.String(10), nullable=False),  # inclusive
+    sa.Column("created_at", sa.String(32), nullable=False),  # of the latest attempt
+    sa.Column("status", sa.String(16), nullable=False),  # enqueued | failed | retry
+    sa.Column("attempts", sa.Integer, nullable=False),  # builds; 0 after report.retry
     sa.Column("last_error", sa.Text),
-    sa.Column("outbox_id", sa.Integer),  # the e-mail's row in the audit database's outbox
+    sa.Column("outbox_id", OUTBOX_ID),  # the e-mail's row in the audit database's outbox
     sa.UniqueConstraint("schedule_id", "period_key", name="uq_report_sends_period"),
 )
 
 
 def ensure(engine: sa.Engine) -> None:
     """Create both tables if missing; safe when another process does the same at once."""
-    try:
-        metadata.create_all(engine, checkfirst=True)
-    except sa.exc.DBAPIError:
-        # Another process created them between the check and the CREATE.
-        inspector = sa.inspect(engine)
-        if not all(inspector.has_table(t.name) for t in metadata.sorted_tables):
-            raise
+    create_tables(metadata, engine)
 
 
 def utc_text(moment: datetime) -> str:
@@ -152,6 +151,46 @@ def deactivate(conn: sa.Connection, schedule_id: int) -> bool:
         .values(active=False)
     )
     return done.rowcount == 1
+
+
+def send_of(conn: sa.Connection, schedule_id: int, period_key: str) -> dict[str, Any] | None:
+    """A schedule's send row of one period, or None."""
+    r = report_sends.c
+    row = conn.execute(
+        sa.select(report_sends).where(r.schedule_id == schedule_id, r.period_key == period_key)
+    ).first()
+    return None if row is None else dict(row._mapping)
+
+
+def ask_retry(conn: sa.Connection, send_id: int) -> bool:
+    """A failed send to be built again at the next round, with a fresh count of builds (its
+    last error stays shown until then); False if it is no longer failed."""
+    r = report_sends.c
+    done = conn.execute(
+        sa.update(report_sends)
+        .where(r.id == send_id, r.status == FAILED)
+        .values(status=RETRY, attempts=0)
+    )
+    return done.rowcount == 1
+
+
+def retries(engine: sa.Engine) -> list[tuple[Schedule, dict[str, Any]]]:
+    """The sends asked to be built again (report.retry) of active schedules, with them."""
+    s, r = report_schedules.c, report_sends.c
+    stmt = (
+        sa.select(report_sends, report_schedules)
+        .join(report_schedules, s.id == r.schedule_id)
+        .where(r.status == RETRY, s.active == sa.true())
+        .order_by(r.id)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    out = []
+    for row in rows:
+        m = row._mapping
+        send = {c.name: m[c] for c in report_sends.c}
+        out.append((Schedule.of({c.name: m[c] for c in report_schedules.c}), send))
+    return out
 
 
 def active(engine: sa.Engine) -> list[Schedule]:

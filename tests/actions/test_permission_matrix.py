@@ -13,9 +13,11 @@ from lib import actions
 from lib.access import policy
 from lib.access.principal import Principal
 from lib.actions.context import ActionContext
+from lib.config.settings import load_settings
 from lib.demo.services.serve import DEFAULT_SECRET, ServiceThread, create_service
+from lib.jobs.worker import Jobs
 from lib.notify import outbox
-from lib.notify.config import NotifyConfig
+from lib.notify.config import NotifyConfig, SmtpConfig
 from lib.notify.model import Event
 from lib.payments.client import PaymentsClient
 from lib.payments.gateway import GatewayConfig
@@ -56,6 +58,26 @@ def _schedule(ctx: ActionContext) -> dict[str, Any]:
             created_by="admin",
         )
     return {"schedule_id": schedule_id}
+
+
+def _failed_send(ctx: ActionContext) -> dict[str, Any]:
+    """A scheduled report whose period's build gave up (failed, max_attempts builds)."""
+    schedule_id = _schedule(ctx)["schedule_id"]
+    with ctx.audit.db.begin() as conn:
+        conn.execute(
+            sa.insert(schedules_store.report_sends).values(
+                schedule_id=schedule_id, period_key="2026-W48", date_from="2026-11-23",
+                date_to="2026-11-29", created_at="2026-11-30T10:00:00+00:00", status="failed",
+                attempts=3, last_error="SourceUnavailable: shop",
+            )
+        )  # fmt: skip
+    return {"schedule_id": schedule_id, "period": "2026-W48"}
+
+
+def _jobs(ctx: ActionContext) -> dict[str, Any]:
+    """The process's jobs over this test's configuration and audit database: nothing due."""
+    outbox.ensure(ctx.audit.db)
+    return {"jobs": Jobs(load_settings(), outboxes={"audit": ctx.audit.db})}
 
 
 def _failed_message(ctx: ActionContext) -> dict[str, Any]:
@@ -132,7 +154,10 @@ def _params(ctx: ActionContext, actor: Principal) -> dict[str, Callable[[], dict
             "view": {"granularity": "week", "segment": "vip"},
         },
         "report.unschedule": lambda: _schedule(ctx),
+        "report.retry": lambda: _failed_send(ctx),
+        "report.send_now": lambda: _jobs(ctx),
         "notification.retry": lambda: _failed_message(ctx),
+        "notification.deliver_now": lambda: _jobs(ctx),
     }
 
 
@@ -144,6 +169,8 @@ def matrix_ctx(tmp_path, demo_dir, monkeypatch) -> Iterator[ActionContext]:
     monkeypatch.setenv("BACKOFFICE_CONFIG", str(write_config(tmp_path / "config", demo_dir)))
     gateway = ServiceThread(create_service("gateway", tmp_path)).start()
     ctx.payments = PaymentsClient(GatewayConfig(gateway.url, DEFAULT_SECRET, timeout=2))
+    # report.schedule needs e-mail configured (a closed port: nothing is sent here)
+    ctx.notify = NotifyConfig(smtp=SmtpConfig("127.0.0.1", 9, "backoffice@example.com"))
     with actions.use_context(ctx):
         yield ctx
     gateway.stop()

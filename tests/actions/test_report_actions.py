@@ -1,5 +1,5 @@
-"""report.schedule / report.unschedule and notification.retry: what they accept, what they
-keep, and what their audit rows say (addresses masked)."""
+"""report.schedule / unschedule / retry, notification.retry and deliver_now: what they
+accept, what they keep, and what their audit rows say (addresses masked)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,21 @@ import pytest
 import sqlalchemy as sa
 
 from lib import actions
+from lib.config.settings import load_settings
+from lib.jobs.worker import Jobs
 from lib.notify import outbox
-from lib.notify.config import NotifyConfig
+from lib.notify.config import NotifyConfig, SmtpConfig
 from lib.notify.model import Event
 from lib.reports import schedules_store as store
+from tests.stack import write_config
+
+SMTP = SmtpConfig("127.0.0.1", 9, "backoffice@example.com")  # a closed port: nothing sent
+
+
+@pytest.fixture(autouse=True)
+def _email_configured(sqlite_ctx):
+    sqlite_ctx.notify = NotifyConfig(smtp=SMTP)
+
 
 VALID = {
     "name": "Monthly sales",
@@ -136,3 +147,102 @@ def test_a_retry_whose_audit_row_cannot_be_written_leaves_the_message_failed(
     with db.connect() as conn:
         row = conn.execute(sa.select(outbox.outbox).where(outbox.outbox.c.id == message_id)).one()
     assert (row.status, row.attempts) == ("failed", 10)
+
+
+@pytest.mark.parametrize("notify", [None, NotifyConfig()], ids=["no-notifications", "no-smtp"])
+def test_a_schedule_is_refused_when_email_is_not_configured(
+    sqlite_ctx, principals, audit_rows, notify
+):
+    sqlite_ctx.notify = notify
+    result = actions.run("report.schedule", principals["admin"], **VALID)
+    assert (result.outcome, result.message) == (
+        "invalid",
+        "e-mail is not configured: [notifications.smtp]",
+    )
+    store.ensure(sqlite_ctx.audit.db)
+    assert store.active(sqlite_ctx.audit.db) == []
+    [row] = audit_rows(sqlite_ctx, action="report.schedule")
+    assert row["outcome"] == "invalid"
+
+
+def _send(ctx, schedule_id: int, period: str, status: str, attempts: int) -> None:
+    with ctx.audit.db.begin() as conn:
+        conn.execute(
+            sa.insert(store.report_sends).values(
+                schedule_id=schedule_id, period_key=period, date_from=f"{period}-01",
+                date_to=f"{period}-28", created_at="2026-11-30T10:00:00+00:00", status=status,
+                attempts=attempts, last_error="SourceUnavailable: shop" if status == "failed"
+                else None,
+            )
+        )  # fmt: skip
+
+
+def test_a_period_that_gave_up_is_asked_to_be_built_again_once(sqlite_ctx, principals, audit_rows):
+    admin = principals["admin"]
+    schedule_id = actions.run("report.schedule", admin, **VALID).data["schedule_id"]
+    _send(sqlite_ctx, schedule_id, "2026-10", "failed", 3)
+    _send(sqlite_ctx, schedule_id, "2026-09", "enqueued", 1)
+
+    result = actions.run("report.retry", admin, schedule_id=schedule_id, period="2026-10")
+    assert result.ok, result.message
+    assert result.message == (
+        "'Monthly sales' for 2026-10 will be built again at the next round (or Send now)."
+    )
+    [retry, sent] = store.sends(sqlite_ctx.audit.db, schedule_id)
+    assert (retry["period_key"], retry["status"], retry["attempts"]) == ("2026-10", "retry", 0)
+    assert retry["last_error"] == "SourceUnavailable: shop"  # shown until it is built again
+    [row] = audit_rows(sqlite_ctx, action="report.retry")
+    assert row["target_id"] == str(schedule_id)
+    assert row["detail"] == {"report": "Monthly sales", "period": "2026-10", "builds": 3}
+
+    again = actions.run("report.retry", admin, schedule_id=schedule_id, period="2026-10")
+    assert again.outcome == "conflict" and "already waiting" in again.message
+    done = actions.run("report.retry", admin, schedule_id=schedule_id, period="2026-09")
+    assert done.outcome == "conflict" and "was sent" in done.message
+    assert sent["status"] == "enqueued"
+    none = actions.run("report.retry", admin, schedule_id=schedule_id, period="2026-08")
+    assert none.outcome == "invalid" and "no send for 2026-08" in none.message
+    bad = actions.run("report.retry", admin, schedule_id=schedule_id, period="last month")
+    assert bad.outcome == "invalid" and bad.message.startswith("period must be like")
+    assert actions.run("report.unschedule", admin, schedule_id=schedule_id).ok
+    stopped = actions.run("report.retry", admin, schedule_id=schedule_id, period="2026-10")
+    assert stopped.outcome == "conflict" and "is stopped" in stopped.message
+
+
+@pytest.fixture
+def jobs(sqlite_ctx, tmp_path, demo_dir) -> Jobs:
+    """The process's jobs over this test's audit database (its outbox)."""
+    (tmp_path / "config").mkdir()
+    settings = load_settings(write_config(tmp_path / "config", demo_dir))
+    outbox.ensure(sqlite_ctx.audit.db)
+    return Jobs(settings, outboxes={"audit": sqlite_ctx.audit.db})
+
+
+def test_deliver_now_runs_a_round_and_audits_how_many_were_sent(
+    sqlite_ctx, principals, audit_rows, jobs
+):
+    result = actions.run("notification.deliver_now", principals["admin"], jobs=jobs)
+    assert (result.outcome, result.message) == ("ok", "Delivered 0 messages now.")
+    [row] = audit_rows(sqlite_ctx, action="notification.deliver_now")
+    assert (row["actor"], row["outcome"], row["detail"]) == ("admin", "ok", {"sent": 0})
+
+
+def test_deliver_now_while_a_round_is_running_says_so_without_waiting(
+    sqlite_ctx, principals, audit_rows, jobs
+):
+    deliverer = jobs.deliverer
+    deliverer._lock.acquire()  # the jobs thread in a round (against a slow receiver)
+    try:
+        result = actions.run("notification.deliver_now", principals["admin"], jobs=jobs)
+    finally:
+        deliverer._lock.release()
+    assert result.outcome == "conflict"
+    assert result.message.startswith("A delivery round is running")
+    [row] = audit_rows(sqlite_ctx, action="notification.deliver_now")
+    assert row["outcome"] == "conflict"
+
+
+@pytest.mark.parametrize("action", ["notification.deliver_now", "report.send_now"])
+def test_a_round_now_needs_the_process_jobs(sqlite_ctx, principals, action):
+    result = actions.run(action, principals["admin"], jobs="every")
+    assert result.outcome == "invalid" and "background jobs" in result.message

@@ -51,6 +51,7 @@ VALID: dict[str, dict[str, Any]] = {
     "product.update": {"product_id": 1, "price": 12300, "stock": 3, "seller_id": 1},
     "product.deactivate": {"product_id": 1},
     "report.unschedule": {"schedule_id": 1},
+    "report.retry": {"schedule_id": 1, "period": "2026-11"},
     "notification.retry": {"outbox": "audit", "message_id": 1},
 }
 WHOLE_NUMBER_FIELDS = {
@@ -64,6 +65,7 @@ WHOLE_NUMBER_FIELDS = {
     "product.update": ["product_id", "price", "stock", "seller_id"],
     "product.deactivate": ["product_id"],
     "report.unschedule": ["schedule_id"],
+    "report.retry": ["schedule_id"],
     "notification.retry": ["message_id"],
 }
 PLAIN = ("must be a whole number", "must be at least", "must be at most")
@@ -73,8 +75,10 @@ def test_every_action_with_a_whole_number_field_is_listed():
     # sheet.import_rows takes numbers as spreadsheet cells: its own test is below (and its
     # row numbers in tests/actions/test_sheet_import_by_key.py). sheet.export and
     # sheet.connect take no whole number: names, a link, a file; nor does report.schedule
-    # (a name, recipients, a frequency and the dashboard view, its seller id checked there).
+    # (a name, recipients, a frequency and the dashboard view, its seller id checked there),
+    # nor report.send_now and notification.deliver_now (the process's jobs, given by the page).
     without = {"sheet.import_rows", "sheet.export", "sheet.connect", "report.schedule"}
+    without |= {"report.send_now", "notification.deliver_now"}
     assert set(WHOLE_NUMBER_FIELDS) | without == set(actions.ACTIONS)
 
 

@@ -20,6 +20,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from lib import actions
 from lib.access import policy
 from lib.actions import context
 from lib.config.settings import Settings, load_settings
@@ -34,6 +35,7 @@ from lib.reports import files as report_files
 from lib.reports import schedules
 from lib.reports import schedules_store as store
 from lib.reports.schedules import SCHEDULER, Period, due_period
+from tests.actions.conftest import PRINCIPALS
 from tests.pages.helpers import config_without
 from tests.stack import copy_demo, write_config
 
@@ -132,6 +134,28 @@ def emails(settings: Settings) -> list[dict]:
 # --- once per period ------------------------------------------------------------------------
 
 
+def test_the_tables_keep_one_send_per_period_on_mariadb_too(mysql_url):
+    """The audit store is SQLite or PostgreSQL today; the tables are kept portable anyway
+    (keys on VARCHAR, not TEXT; outbox_id as wide as outbox.id)."""
+    db = sa.create_engine(mysql_url)
+    try:
+        store.ensure(db)
+        with db.begin() as conn:
+            sid = store.insert(conn, name="Weekly", view={}, recipients=["a@example.com"],
+                               frequency="weekly", created_by="admin")  # fmt: skip
+        row = {"schedule_id": sid, "period_key": "2026-W48", "date_from": "2026-11-23",
+               "date_to": "2026-11-29", "created_at": "2026-11-30T00:00:00+00:00",
+               "status": "enqueued", "attempts": 1, "outbox_id": 2**40}  # fmt: skip
+        with db.begin() as conn:
+            conn.execute(sa.insert(store.report_sends).values(**row))
+        with pytest.raises(sa.exc.IntegrityError), db.begin() as conn:
+            conn.execute(sa.insert(store.report_sends).values(**row))
+        [kept] = store.sends(db, sid)
+        assert kept["outbox_id"] == 2**40
+    finally:
+        db.dispose()
+
+
 def test_a_second_tick_sends_nothing_more_for_the_same_period(audit_db_settings, engine):
     settings = audit_db_settings
     sid = schedule(settings)
@@ -224,6 +248,57 @@ def test_a_period_that_keeps_failing_stops_after_max_attempts(settings, monkeypa
     assert "ana@example.com" not in failed["last_error"]
     [row] = store.overview(outboxes_for(settings)["audit"]).to_dict("records")
     assert (row["last_period"], row["last_status"], row["attempts"]) == ("2026-10", "failed", 3)
+
+
+def test_a_period_that_gave_up_is_sent_after_retry_build_and_send_now(settings, monkeypatch):
+    admin = PRINCIPALS["admin"]
+    sid = schedule(settings)
+    real = report_files.dashboard_files
+
+    def broken(data):
+        raise RuntimeError("renderer crashed")
+
+    monkeypatch.setattr(report_files, "dashboard_files", broken)
+    engine = Engine(settings.sources, settings.queries_dir)
+    jobs = Jobs(settings, engine=engine)
+    try:
+        for _ in range(3):  # max_attempts = 3 in the shipped configuration
+            result = actions.run("report.send_now", admin, jobs=jobs)
+            assert result.message == "1 report could not be built (see Last error)."
+        gave_up = actions.run("report.send_now", admin, jobs=jobs)
+        assert gave_up.message.startswith("Nothing due: every schedule's latest period is sent")
+        monkeypatch.setattr(report_files, "dashboard_files", real)  # the cause is fixed
+        retry = actions.run("report.retry", admin, schedule_id=sid, period="2026-10")
+        assert retry.ok, retry.message
+        # a month later: 2026-10 is no longer the latest period, and is sent all the same
+        with_retry = schedules.send_due(settings, datetime(2026, 12, 1, 0, 5, tzinfo=UTC),
+                                        engine=engine)  # fmt: skip
+    finally:
+        engine.close()
+    assert (with_retry.queued, with_retry.failed) == (2, 0)
+    sent = {s["period_key"]: (s["status"], s["attempts"], s["last_error"]) for s in sends(
+        settings, sid)}  # fmt: skip
+    assert sent == {"2026-11": ("enqueued", 1, None), "2026-10": ("enqueued", 1, None)}
+    assert len(emails(settings)) == 2
+    audited = context.current().audit.query(action="report.send_now", limit=None)
+    assert [r["detail"] for r in audited] == [{"queued": 0, "failed": 0}] + [
+        {"queued": 0, "failed": 1}
+    ] * 3
+
+
+def test_send_now_queues_the_due_report_and_audits_it(settings):
+    sid = schedule(settings)
+    engine = Engine(settings.sources, settings.queries_dir)
+    try:
+        jobs = Jobs(settings, engine=engine)
+        result = actions.run("report.send_now", PRINCIPALS["admin"], jobs=jobs)
+    finally:
+        engine.close()
+    assert (result.outcome, result.message) == ("ok", "Queued 1 report for e-mail.")
+    [sent] = sends(settings, sid)
+    assert sent["status"] == "enqueued" and sent["outbox_id"] == emails(settings)[0]["id"]
+    [row] = context.current().audit.query(action="report.send_now")
+    assert (row["actor"], row["detail"]) == ("admin", {"queued": 1, "failed": 0})
 
 
 def test_a_stopped_schedule_sends_nothing(settings, engine):

@@ -53,6 +53,17 @@ def send(message: Message, channel_name: str, config: NotifyConfig) -> None:
         send_email(message, message.recipients or channel.to, config.smtp, channel.timeout_s)
 
 
+def safe_error(text: object, config: NotifyConfig) -> str:
+    """An error's text as one line safe to log and store: every webhook URL replaced by
+    <url> (before masking, which could change it so that it no longer matches), then
+    contact details masked."""
+    line = str(text)
+    for channel in config.channels.values():
+        if channel.url:
+            line = line.replace(channel.url, "<url>")
+    return masked_line(line, 200)
+
+
 # --- webhook -----------------------------------------------------------------------------------
 
 
@@ -82,7 +93,7 @@ def send_webhook(message: Message, channel: Channel) -> None:
         # requests' text names the URL, and a webhook's URL is its password: the kind only.
         raise SendFailed(f"webhook unreachable ({type(exc).__name__})") from None
     if not 200 <= resp.status_code < 300:
-        said = masked_line(resp.text, 120).replace(channel.url, "<url>")
+        said = masked_line(resp.text.replace(channel.url, "<url>"), 120)
         raise SendFailed(f"webhook answered HTTP {resp.status_code}: {said}".rstrip(": "))
 
 

@@ -3,6 +3,7 @@
     cfg = NotifyConfig.of(settings.notifications)      # ConfigError names a bad key
     cfg.channels_for("order.rejected")                 # ("ops_chat",)
     cfg.backoff(3)                                     # seconds before the 4th attempt
+    cfg.keep_days                                      # sent messages' content kept this long
 
 Secrets (a webhook's url_secret, SMTP username_secret / password_secret) are read once here
 through `secret`; their values never appear in a repr or an error message.
@@ -32,6 +33,7 @@ _TOP = {
     "lease_s",
     "backlog_orders",
     "pending_hours",
+    "keep_days",
     "smtp",
     "channels",
     "routes",
@@ -81,9 +83,12 @@ class NotifyConfig:
     max_attempts: int = 10
     backoff_s: float = 2.0
     backoff_max_s: float = 300.0
-    lease_s: float = 120.0  # a claimed row is another process's to retry after this
+    # A claimed row is another process's to send after this without a renewal (the sender
+    # renews it while its send runs).
+    lease_s: float = 120.0
     backlog_orders: int = 200
     pending_hours: float = 48.0
+    keep_days: float = 30.0  # sent messages' recipients, text and files are kept this long
     smtp: SmtpConfig | None = None
     channels: Mapping[str, Channel] = field(default_factory=dict)
     routes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -126,6 +131,7 @@ class NotifyConfig:
                 _number(raw, "backlog_orders", cls.backlog_orders, 0, 10**9, whole=True)
             ),
             pending_hours=_number(raw, "pending_hours", cls.pending_hours, 0.01, 24 * 365),
+            keep_days=_number(raw, "keep_days", cls.keep_days, 1, 3650),
             smtp=smtp,
             channels=channels,
             routes=_routes(raw.get("routes", {}), channels),

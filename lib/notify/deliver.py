@@ -1,11 +1,17 @@
-"""Delivering the outboxes: claim due rows, send each, mark it sent or to retry.
+"""Delivering the outboxes: claim a due row, send it, mark it sent or to retry, the next.
 
-    deliverer = Deliverer(config, outboxes_for(settings), worker_id="host-1234")
+    deliverer = Deliverer(config, outboxes_for(settings))   # worker id: host-pid-random
     deliverer.tick()        # every poll_s, from the process's jobs thread; -> messages sent
+    deliverer.tick(blocking=False)   # a page's "Deliver now": RoundRunning if one is running
+    deliverer.prune()       # sent messages older than keep_days: recipients, text, files gone
 
-One Deliverer per process (its worker id names the process); several processes on the same
-outboxes deliver each row once (lib.notify.outbox.claim). A tick never raises: an outbox
-whose database is down is logged and tried again next tick, the others go on.
+One Deliverer per process (its worker id names it: host, pid and a random part, so two
+Deliverers in one process or a restarted container never share a lease); several processes
+on the same outboxes deliver each row once (lib.notify.outbox.claim). A row is claimed just
+before it is sent, one at a time, and its lease renewed while the send runs, so however
+long a send takes (an SMTP send can take several timeouts) no other process takes it over
+meanwhile. A tick never raises (but RoundRunning): an outbox whose database is down is
+logged and tried again next tick, the others go on.
 """
 
 from __future__ import annotations
@@ -14,21 +20,31 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Mapping
-from datetime import datetime
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from lib.access.masking import masked_line
 from lib.notify import outbox
-from lib.notify.channels import Message, SendFailed, send
+from lib.notify.channels import Message, SendFailed, safe_error, send
 from lib.notify.config import NotifyConfig
 
 log = logging.getLogger(__name__)
 
 
+class RoundRunning(Exception):
+    """tick(blocking=False) found a delivery round running in this process."""
+
+    def __init__(self) -> None:
+        super().__init__("a delivery round is running")
+
+
 def default_worker_id() -> str:
-    return f"{socket.gethostname()[:40]}-{os.getpid()}"
+    return f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 class Deliverer:
@@ -43,54 +59,112 @@ class Deliverer:
         self.worker_id = (worker_id or default_worker_id())[:64]
         self._lock = threading.Lock()  # one tick at a time, whoever calls it
 
-    def tick(self, now: datetime | None = None) -> int:
-        """Send what is due in every outbox; the number of messages the receivers took."""
-        sent = 0
-        with self._lock:
+    def tick(self, now: datetime | None = None, *, blocking: bool = True) -> int:
+        """Send what is due in every outbox; the number of messages the receivers took.
+
+        blocking=False (a page request): raise RoundRunning at once instead of waiting when
+        a round (the jobs thread's) is running in this process."""
+        if not self._lock.acquire(blocking=blocking):
+            raise RoundRunning()
+        try:
+            sent = 0
             for where, engine in self.outboxes.items():
                 try:
                     sent += self._drain(where, engine, now)
                 except sa.exc.SQLAlchemyError as exc:
                     log.warning("outbox %s unavailable: %s", where, masked_line(exc, 200))
-        return sent
+            return sent
+        finally:
+            self._lock.release()
+
+    def prune(self, now: datetime | None = None) -> int:
+        """Clear the recipients, text and attachments of messages sent more than
+        [notifications] keep_days ago, in every outbox; the rows cleared. Never raises."""
+        cleared = 0
+        for where, engine in self.outboxes.items():
+            try:
+                cleared += outbox.prune(engine, self.config.keep_days, now)
+            except sa.exc.SQLAlchemyError as exc:
+                log.warning("outbox %s not pruned: %s", where, masked_line(exc, 200))
+        return cleared
 
     def _drain(self, where: str, engine: sa.Engine, now: datetime | None) -> int:
         sent = 0
-        for row in outbox.claim(engine, self.worker_id, self.config, now):
-            message = Message(
-                message_id=message_id(where, row.id, row.created_at),
-                event=row.event,
-                subject=row.subject,
-                body=row.body,
-                link=self.config.link(row.link),
-                recipients=row.recipients,
-                attachments=row.attachments,
-            )
-            try:
-                send(message, row.channel, self.config)
-            except SendFailed as exc:
-                status = outbox.mark_retry(
-                    engine, row.id, self.worker_id, row.attempts, str(exc), self.config, now
-                )
-                log.info("%s outbox %s: attempt %s %s", where, row.id, row.attempts, status)
-                continue
-            except Exception as exc:  # a bug in a channel must not stop the other rows
-                log.exception("%s outbox %s: sending failed", where, row.id)
-                outbox.mark_retry(
-                    engine,
-                    row.id,
-                    self.worker_id,
-                    row.attempts,
-                    f"{type(exc).__name__}: {exc}",
-                    self.config,
-                    now,
-                )
-                continue
-            if outbox.mark_sent(engine, row.id, self.worker_id, now):
+        tried: list[int] = []  # a row that failed is not tried again in this round
+        while len(tried) < outbox.BATCH:
+            rows = outbox.claim(engine, self.worker_id, self.config, now, limit=1, skip=tried)
+            if not rows:
+                break
+            row = rows[0]
+            tried.append(row.id)
+            if self._send(where, engine, row, now):
                 sent += 1
-            else:
-                log.warning("%s outbox %s: sent after its lease ran out", where, row.id)
         return sent
+
+    def _send(
+        self, where: str, engine: sa.Engine, row: outbox.Claimed, now: datetime | None
+    ) -> bool:
+        message = Message(
+            message_id=message_id(where, row.id, row.created_at),
+            event=row.event,
+            subject=row.subject,
+            body=row.body,
+            link=self.config.link(row.link),
+            recipients=row.recipients,
+            attachments=row.attachments,
+        )
+        error = ""
+        try:
+            with self._leased(where, engine, row.id, now):
+                send(message, row.channel, self.config)
+        except SendFailed as exc:
+            error = str(exc)
+        except Exception as exc:  # a bug in a channel must not stop the other rows
+            error = safe_error(f"{type(exc).__name__}: {exc}", self.config)
+            log.error("%s outbox %s: sending failed: %s", where, row.id, error)
+        if error:
+            status = outbox.mark_retry(
+                engine, row.id, self.worker_id, row.attempts, error, self.config, now
+            )
+            log.info("%s outbox %s: attempt %s %s", where, row.id, row.attempts, status)
+            return False
+        if outbox.mark_sent(engine, row.id, self.worker_id, now):
+            return True
+        log.warning("%s outbox %s: sent after its lease went to another worker", where, row.id)
+        return False
+
+    @contextmanager
+    def _leased(
+        self, where: str, engine: sa.Engine, outbox_id: int, now: datetime | None
+    ) -> Iterator[None]:
+        """Renew the row's lease every lease_s / 3 while the body runs (a send)."""
+        stop = threading.Event()
+        started = time.monotonic()
+
+        def renew() -> None:
+            while not stop.wait(self.config.lease_s / 3):
+                moment = (
+                    None if now is None else now + timedelta(seconds=time.monotonic() - started)
+                )
+                try:
+                    if not outbox.renew(engine, outbox_id, self.worker_id, self.config, moment):
+                        log.warning("%s outbox %s: lease lost during its send", where, outbox_id)
+                        return
+                except sa.exc.SQLAlchemyError as exc:
+                    log.warning(
+                        "%s outbox %s: lease not renewed: %s",
+                        where,
+                        outbox_id,
+                        masked_line(exc, 200),
+                    )
+
+        beat = threading.Thread(target=renew, name=f"outbox-lease-{outbox_id}", daemon=True)
+        beat.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            beat.join()
 
 
 def message_id(where: str, outbox_id: int, created_at: str) -> str:

@@ -3,9 +3,11 @@ later by lib.notify.deliver.
 
     ensure(engine)                                     # once per database, safe to race
     ids = enqueue(tx.conn, event, config)              # in the change's own transaction
-    rows = claim(engine, "worker-1", config, now)      # due rows, leased to this worker
+    [row] = claim(engine, "worker-1", config, now, limit=1)   # a due row, leased to this worker
+    renew(engine, row.id, "worker-1", config)          # while its send runs: the lease again
     mark_sent(engine, row.id, "worker-1", now) / mark_retry(engine, row.id, ..., error, config, now)
-    retry(engine, outbox_id)                           # a failed row back to pending, now
+    retry(conn, outbox_id)                             # a failed row back to pending, now
+    prune(engine, keep_days, now)                      # sent rows' recipients, text and files
 
 States: pending (due at next_attempt_at) -> sending (claimed: claimed_by, claimed_until) ->
 sent | pending again with a later next_attempt_at (attempts + 1, backoff doubling) | failed
@@ -15,10 +17,12 @@ One delivery across processes: a row is claimed by a conditional UPDATE whose WH
 only while the row is due (pending and next_attempt_at reached, or sending with its lease
 run out); the database lets one UPDATE match (SQLite: BEGIN IMMEDIATE serializes writers;
 PostgreSQL and MariaDB re-check the WHERE on the row they wait for), so two workers never
-both hold a row. A worker that dies after the receiver took the message but before
-`mark_sent` leaves the row `sending`; after its lease another worker sends it again: delivery
-is at least once (a webhook receiver can drop the repeat by X-Backoffice-Message-Id, an
-e-mail by its Message-ID).
+both hold a row. The deliverer claims one row just before sending it and renews the lease
+while the send runs (an SMTP send can take several timeouts: smtplib's is per socket
+operation), so a lease never runs out under a live send. A worker that dies after the
+receiver took the message but before `mark_sent` leaves the row `sending`; after its lease
+another worker sends it again: delivery is at least once (a webhook receiver can drop the
+repeat by X-Backoffice-Message-Id, an e-mail by its Message-ID).
 
 Times are stored as text, 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC, which sorts and compares the
 same on SQLite, PostgreSQL and MariaDB.
@@ -27,7 +31,7 @@ same on SQLite, PostgreSQL and MariaDB.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -228,21 +232,35 @@ def _due(now: str) -> Any:
 
 
 def claim(
-    engine: sa.Engine, worker_id: str, config: NotifyConfig, now: datetime | None = None
+    engine: sa.Engine,
+    worker_id: str,
+    config: NotifyConfig,
+    now: datetime | None = None,
+    *,
+    limit: int = BATCH,
+    skip: Collection[int] = (),
 ) -> list[Claimed]:
-    """Lease up to BATCH due rows to `worker_id` for config.lease_s, oldest first; each
-    claim a conditional UPDATE of its own, so a row another worker took meanwhile is
-    skipped. Counts the attempt (a worker dying mid-send used one)."""
+    """Lease up to `limit` due rows (not in `skip`) to `worker_id` for config.lease_s, oldest
+    first; each claim a conditional UPDATE of its own, so a row another worker took
+    meanwhile is skipped (and the next due one tried). Counts the attempt (a worker dying
+    mid-send used one). Send a row soon after claiming it, renewing the lease (`renew`)
+    while the send runs: a lease that runs out lets another worker send it too."""
     moment = _now(now)
     now_s, until = at(moment), at(moment + timedelta(seconds=config.lease_s))
+    due = _due(now_s)
+    if skip:
+        due = sa.and_(due, outbox.c.id.not_in(list(skip)))
     with engine.connect() as conn:
         conn = conn.execution_options(**{READ_ONLY: True})
         with conn.begin():
+            # A few more than asked: rows another worker takes meanwhile are passed over.
             ids = conn.scalars(
-                sa.select(outbox.c.id).where(_due(now_s)).order_by(outbox.c.id).limit(BATCH)
+                sa.select(outbox.c.id).where(due).order_by(outbox.c.id).limit(limit + 4)
             ).all()
     claimed: list[Claimed] = []
     for outbox_id in ids:
+        if len(claimed) >= limit:
+            break
         with engine.begin() as conn:
             taken = conn.execute(
                 sa.update(outbox)
@@ -286,6 +304,23 @@ def claim(
 def _mine(outbox_id: int, worker_id: str) -> Any:
     c = outbox.c
     return sa.and_(c.id == outbox_id, c.status == "sending", c.claimed_by == worker_id)
+
+
+def renew(
+    engine: sa.Engine,
+    outbox_id: int,
+    worker_id: str,
+    config: NotifyConfig,
+    now: datetime | None = None,
+) -> bool:
+    """Extend `worker_id`'s lease on a row it is sending to now + lease_s; False if the row is
+    not its own any more (sent, or taken over by another worker)."""
+    until = at(_now(now) + timedelta(seconds=config.lease_s))
+    with engine.begin() as conn:
+        changed = conn.execute(
+            sa.update(outbox).where(_mine(outbox_id, worker_id)).values(claimed_until=until)
+        )
+    return changed.rowcount == 1
 
 
 def mark_sent(
@@ -341,3 +376,27 @@ def retry(conn: sa.Connection, outbox_id: int, now: datetime | None = None) -> b
         .values(status="pending", attempts=0, next_attempt_at=at(_now(now)))
     )
     return changed.rowcount == 1
+
+
+# --- retention ---------------------------------------------------------------------------------
+
+
+def prune(engine: sa.Engine, keep_days: float, now: datetime | None = None) -> int:
+    """Of the rows sent more than `keep_days` ago: delete their attachments and clear their
+    recipients and text; the row itself (event, channel, subject, times) stays for the
+    Notifications page and the dedupe key. The number of rows cleared."""
+    cutoff = at(_now(now) - timedelta(days=keep_days))
+    c = outbox.c
+    old = sa.and_(c.status == "sent", c.sent_at < cutoff)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.delete(outbox_attachments).where(
+                outbox_attachments.c.outbox_id.in_(sa.select(c.id).where(old))
+            )
+        )
+        cleared = conn.execute(
+            sa.update(outbox)
+            .where(old, sa.or_(c.recipients.is_not(None), c.body != ""))
+            .values(recipients=None, body="")
+        )
+    return int(cleared.rowcount)

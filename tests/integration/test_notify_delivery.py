@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -38,7 +39,7 @@ from lib.audit import AuditStore
 from lib.demo.services.serve import DEFAULT_SECRET, ServiceThread, create_service
 from lib.notify import outbox
 from lib.notify.config import EMAIL, NotifyConfig
-from lib.notify.deliver import Deliverer
+from lib.notify.deliver import Deliverer, RoundRunning
 from lib.notify.listing import recent
 from lib.notify.model import Attachment, Event
 from lib.payments.client import PaymentsClient
@@ -62,6 +63,7 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.port}/hooks/ops"
         self.received: list[dict[str, Any]] = []
         self.answer = 200
+        self.reply = b"busy"  # the body of an answer other than 200
         self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> Receiver:
@@ -80,7 +82,7 @@ class Receiver:
                     )
                 self.send_response(receiver.answer)
                 self.end_headers()
-                self.wfile.write(b"ok" if receiver.answer == 200 else b"busy")
+                self.wfile.write(b"ok" if receiver.answer == 200 else receiver.reply)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -403,6 +405,169 @@ def test_two_processes_delivering_one_outbox_send_every_message_once(db, receive
     assert len(ids) == 40 and len(set(ids)) == 40
     assert sum(counts) == 40
     assert {r["status"] for r in _rows(db)} == {"sent"}
+
+
+class SlowReceiver:
+    """A webhook receiver that answers its headers after `pause` s and its body after another
+    `pause` s: each wait is within the sender's timeout, the whole send longer."""
+
+    def __init__(self, pause: float) -> None:
+        self.arrived: list[str] = []  # message ids, as each request arrives
+        self.started = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.arrived.append(self.headers["X-Backoffice-Message-Id"])
+                receiver.started.set()
+                time.sleep(pause)
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.flush()
+                time.sleep(pause)
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/hooks/slow"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _short_timeouts(url: str, lease_s: float, timeout_s: float) -> NotifyConfig:
+    return _config(
+        url,
+        lease_s=lease_s,
+        smtp={"timeout_s": timeout_s},
+        channels={
+            "ops_chat": {"kind": "webhook", "url": url, "timeout_s": timeout_s},
+            "ops_mail": {"kind": "email", "to": ["ops@example.com"], "timeout_s": timeout_s},
+        },
+    )
+
+
+@pytest.fixture
+def slow_receiver() -> Iterator[SlowReceiver]:
+    r = SlowReceiver(pause=1.0)
+    yield r
+    r.stop()
+
+
+def test_sends_longer_than_the_lease_by_two_deliverers_reach_the_receiver_once_each(
+    db, slow_receiver, request, caplog
+):
+    # Each send takes about 2 s (two waits of 1 s, each within the 1.4 s timeout): longer than
+    # the 1.5 s lease. The sender renews the lease while it sends, so the other process,
+    # ticking from the moment the first lease would have run out, never takes a message over
+    # and sends it again.
+    config = _short_timeouts(slow_receiver.url, lease_s=1.5, timeout_s=1.4)
+    for n in range(3):
+        _enqueue(db, Event("order.rejected", f"Order {n} rejected", "x"), config)
+    other = make_engine(db.url)
+    request.addfinalizer(other.dispose)
+    first, second = Deliverer(config, {"shop": db}, "p1"), Deliverer(config, {"shop": other}, "p2")
+    counts: list[int] = []
+    runner = threading.Thread(target=lambda: counts.append(first.tick()))
+    runner.start()
+    assert slow_receiver.started.wait(5)
+    time.sleep(1.7)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and {r["status"] for r in _rows(db)} != {"sent"}:
+        counts.append(second.tick())
+        time.sleep(0.1)
+    runner.join()
+    assert len(slow_receiver.arrived) == 3 and len(set(slow_receiver.arrived)) == 3
+    assert sum(counts) == 3
+    assert sorted((r["status"], r["attempts"]) for r in _rows(db)) == [("sent", 1)] * 3
+    assert "lease" not in caplog.text  # neither "lease lost" nor "sent after its lease"
+
+
+def test_deliver_now_during_a_round_says_a_round_is_running_instead_of_waiting(db, slow_receiver):
+    config = _short_timeouts(slow_receiver.url, lease_s=5, timeout_s=2)
+    _enqueue(db, Event("order.rejected", "Order 1 rejected", "x"), config)
+    deliverer = Deliverer(config, {"shop": db}, "p1")
+    runner = threading.Thread(target=deliverer.tick)
+    runner.start()
+    assert slow_receiver.started.wait(5)
+    asked = time.monotonic()
+    with pytest.raises(RoundRunning, match="a delivery round is running"):
+        deliverer.tick(blocking=False)
+    assert time.monotonic() - asked < 0.5
+    runner.join()
+    _enqueue(db, Event("order.rejected", "Order 2 rejected", "x"), config)
+    assert deliverer.tick(blocking=False) == 1  # no round running: it delivers
+    assert len(slow_receiver.arrived) == 2
+
+
+def test_send_errors_are_stored_and_logged_without_the_webhook_url_or_an_address(
+    db, receiver, monkeypatch, caplog
+):
+    receiver.answer = 500
+    receiver.reply = f"no route to {receiver.url} for kim.minsu@example.com".encode()
+    receiver.start()
+    config = _config(receiver.url)
+    _enqueue(db, Event("order.rejected", "Order 8 rejected", "x"), config)
+    deliverer = Deliverer(config, {"shop": db}, "w1")
+    assert deliverer.tick(NOW) == 0
+    [row] = _rows(db)
+    assert row["last_error"].startswith("webhook answered HTTP 500: no route to <url> for ")
+    assert receiver.url not in row["last_error"] and "kim.minsu@" not in row["last_error"]
+
+    def broken_channel(message: Any, channel: str, config: NotifyConfig) -> None:
+        raise RuntimeError(f"bug posting to {receiver.url} for kim.minsu@example.com")
+
+    monkeypatch.setattr("lib.notify.deliver.send", broken_channel)
+    with caplog.at_level("INFO", logger="lib.notify.deliver"):
+        assert deliverer.tick(NOW + timedelta(seconds=3)) == 0
+    [row] = _rows(db)
+    assert row["attempts"] == 2
+    assert row["last_error"].startswith("RuntimeError: bug posting to <url> for ")
+    assert "sending failed: RuntimeError: bug posting to <url>" in caplog.text
+    for secret in (receiver.url, "kim.minsu@"):
+        assert secret not in caplog.text and secret not in row["last_error"]
+    assert "Traceback" not in caplog.text
+
+
+def test_sent_messages_lose_their_recipients_text_and_files_after_keep_days(db, smtp):
+    box, port = smtp
+    config = _config("http://127.0.0.1:9/none", port, keep_days=30)
+    report = Event("report.scheduled", "Monthly report 2026-10", "The October report.")
+    files = [Attachment("report.pdf", "application/pdf", _pdf())]
+
+    def mail(n: int) -> int:
+        [row_id] = _enqueue(
+            db, report, config, channel=EMAIL, recipients=[f"cfo{n}@example.com"], attachments=files
+        )
+        return row_id
+
+    old, recent_one, unsent = mail(1), mail(2), mail(3)
+    deliverer = Deliverer(config, {"audit": db}, "w1")
+    for row_id, sent_at in ((old, NOW), (recent_one, NOW + timedelta(days=20))):
+        [claimed] = outbox.claim(db, "w1", config, sent_at, limit=1)
+        assert claimed.id == row_id and outbox.mark_sent(db, row_id, "w1", sent_at)
+
+    later = NOW + timedelta(days=31)
+    assert deliverer.prune(later) == 1
+    assert deliverer.prune(later) == 0  # nothing left to clear
+    rows = {r["id"]: r for r in _rows(db)}
+    assert (rows[old]["recipients"], rows[old]["body"]) == (None, "")
+    assert rows[old]["subject"] == "Monthly report 2026-10" and rows[old]["status"] == "sent"
+    assert json.loads(rows[recent_one]["recipients"]) == ["cfo2@example.com"]
+    assert rows[recent_one]["body"] == "The October report."
+    assert json.loads(rows[unsent]["recipients"]) == ["cfo3@example.com"]  # not sent yet
+    with db.connect() as conn:
+        kept = conn.scalars(sa.select(outbox.outbox_attachments.c.outbox_id)).all()
+    assert sorted(kept) == sorted([recent_one, unsent])
+    [listed] = [r for r in recent({"audit": db}).to_dict("records") if r["id"] == old]
+    assert listed["status"] == "sent"
+    assert not box.messages  # pruning sends nothing
 
 
 def test_a_lease_left_by_a_dead_process_is_taken_over_after_it_runs_out(db, receiver):

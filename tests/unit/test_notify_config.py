@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import tomllib
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 from lib.config.settings import DEFAULT_CONFIG, load_settings
 from lib.errors import ConfigError
 from lib.notify.config import NotifyConfig
+from lib.notify.deliver import Deliverer
 
 SLACK_URL = "https://hooks.slack.example/services/T000/B000/SeCrEtToKeN"
 
@@ -56,6 +59,19 @@ def test_backoff_doubles_from_backoff_s_and_stops_at_backoff_max_s():
     assert cfg.backoff(500) == 30
 
 
+def test_sent_messages_are_kept_30_days_unless_keep_days_says_otherwise():
+    assert NotifyConfig.of(_raw()).keep_days == 30
+    assert NotifyConfig.of(_raw(keep_days=7)).keep_days == 7
+
+
+def test_every_deliverer_has_its_own_worker_id_even_in_one_process():
+    first, second = (Deliverer(NotifyConfig.of(_raw()), {}) for _ in range(2))
+    assert first.worker_id != second.worker_id
+    prefix = f"{socket.gethostname()[:40]}-{os.getpid()}-"
+    assert first.worker_id.startswith(prefix) and second.worker_id.startswith(prefix)
+    assert Deliverer(NotifyConfig.of(_raw()), {}, "p1").worker_id == "p1"
+
+
 @pytest.mark.parametrize(
     ("change", "names"),
     [
@@ -70,6 +86,8 @@ def test_backoff_doubles_from_backoff_s_and_stops_at_backoff_max_s():
         ({"poll_interval": 2}, "poll_interval: unknown key"),
         ({"base_url": "backoffice.example.com"}, "base_url must be an http(s) URL"),
         ({"lease_s": 10}, "lease_s must be longer than the slowest send (10 s)"),
+        ({"keep_days": 0}, "keep_days must be a number from 1 to 3650"),
+        ({"keep_days": "30"}, "keep_days must be a number"),
     ],
 )
 def test_a_bad_section_is_refused_naming_what_is_wrong(change, names):

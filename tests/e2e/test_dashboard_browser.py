@@ -7,9 +7,10 @@
 2. The analyst downloads both reports: the XLSX (openpyxl) and the PDF (pypdf) hold the view's
    range and the Orders figure the card shows; the PDF's first page rendered to
    test-artifacts/report-first-page.png (pypdfium2). Screenshots dashboard-1280/-390.png.
-3. An operator (the analyst may not open Orders: no bar leads anywhere for them) clicks a bar
-   of "Revenue by period and segment" on one seller's view and lands on /orders with that
-   month's from/to and the seller in the URL, the table holding exactly those orders.
+3. The analyst (Orders read-only for them) clicks a bar of "Revenue by period and segment" on
+   one seller's view and lands on /orders with that month's from/to and the seller in the
+   URL, the table holding exactly those orders (counted straight from the shop database) and
+   no action button.
 """
 
 from __future__ import annotations
@@ -178,7 +179,7 @@ def test_an_analyst_downloads_the_view_as_xlsx_and_pdf(
     open_dashboard(page, app_url, "analyst")
     orders = card(page, "Orders")
     assert re.fullmatch(r"[\d,]+", orders), orders
-    expect(page.get_by_text("Click a bar")).to_have_count(0)  # no Orders page for an analyst
+    expect(page.get_by_text("Click a bar to open that period's orders.")).to_have_count(1)
 
     with page.expect_download(timeout=WAIT_MS) as xlsx_download:
         page.get_by_role("button", name="Download XLSX").click()
@@ -211,11 +212,11 @@ def test_an_analyst_downloads_the_view_as_xlsx_and_pdf(
     screenshot(page, artifacts / "dashboard-390.png", 390)
 
 
-def test_an_operator_clicks_a_month_and_lands_on_its_orders(
+def test_an_analyst_clicks_a_month_and_lands_on_its_orders_read_only(
     page: Page, app_url: str, demo_dir: Path
 ) -> None:
     seller = 2
-    open_dashboard(page, app_url, "operator", path=f"/dashboard?seller={seller}")
+    open_dashboard(page, app_url, "analyst", path=f"/dashboard?seller={seller}")
     page.get_by_text("Click a bar to open that period's orders.").wait_for(timeout=WAIT_MS)
     month = bar_periods(page)[0]  # "Month: Apr 2026" (any month of the view will do)
     # Its biggest part (the regular customers'): big enough to hit.
@@ -243,5 +244,7 @@ def test_an_operator_clicks_a_month_and_lands_on_its_orders(
     )
     assert expected > 0
     assert caption.inner_text().split(" of ")[1].startswith(f"{expected:,} ")
+    for action in ("Approve", "Reject…", "Refund…", "Reconcile"):  # read-only for analysts
+        expect(page.get_by_role("button", name=action)).to_have_count(0)
     # The Orders page's own filters say the same.
     assert page.get_by_role("spinbutton", name="month, From").inner_text() == f"{start.month:02}"

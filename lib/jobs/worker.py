@@ -9,8 +9,9 @@ sending scheduled reports, in one daemon thread.
 Every [notifications] poll_s the thread runs one round: lib.notify.deliver.Deliverer.tick
 (send what is due in the outboxes), lib.notify.watch.Watchers.tick (the backlog and source
 events), and, once every [reports] tick_s, lib.reports.schedules.tick (scheduled reports
-due). A step that raises is logged in one masked line and the round goes on; nothing ends
-the thread but stop().
+due), and once an hour Deliverer.prune (sent messages' recipients, text and files cleared
+after [notifications] keep_days). A step that raises is logged in one masked line and the
+round goes on; nothing ends the thread but stop().
 
 Why in the app's process and not a cron job (`make` target): there is nothing more to
 deploy, configure or monitor, and every process that serves the app already has the
@@ -42,6 +43,7 @@ from lib.config.settings import Settings
 log = logging.getLogger(__name__)
 
 STOP_WAIT_S = 5.0  # stop(wait=True): how long to wait for a round in progress
+PRUNE_EVERY_S = 3600.0  # sent messages' content is cleared after keep_days: hourly is plenty
 
 
 class Jobs:
@@ -74,6 +76,7 @@ class Jobs:
         self._make_lock = threading.Lock()
         self.clock = clock
         self._reports_at: float | None = None  # when the reports step last ran
+        self._pruned_at: float | None = None  # when the outboxes were last pruned
         self._round_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -165,6 +168,9 @@ class Jobs:
             if reports or (reports is None and due):
                 self._reports_at = began
                 done["reports"] = self._step("reports", lambda: self.send_reports(now))
+            if self._pruned_at is None or began - self._pruned_at >= PRUNE_EVERY_S:
+                self._pruned_at = began
+                done["prune"] = self._step("prune", lambda: self.deliverer.prune(now))
             return done
 
     def send_reports(self, now: datetime | None = None) -> int:

@@ -570,6 +570,36 @@ def test_sent_messages_lose_their_recipients_text_and_files_after_keep_days(db, 
     assert not box.messages  # pruning sends nothing
 
 
+def test_the_jobs_thread_prunes_the_outboxes_once_an_hour(tmp_path, demo_dir):
+    from lib.config.settings import load_settings
+    from lib.jobs.worker import PRUNE_EVERY_S, Jobs
+    from tests.stack import write_config
+
+    config_file = write_config(tmp_path, demo_dir)  # demo sinks' ports: nothing listens
+    text = config_file.read_text(encoding="utf-8").replace("127.0.0.1:8605", "127.0.0.1:9")
+    config_file.write_text(text.replace("port = 8625", "port = 9"), encoding="utf-8")
+    settings = load_settings(config_file)
+    engine = make_engine(f"sqlite:///{tmp_path / 'audit-outbox.sqlite'}")
+    outbox.ensure(engine)
+    config = NotifyConfig.of(settings.notifications)
+    event = Event("report.scheduled", "Weekly report 2026-W40", "The week's report.")
+    [row_id] = _enqueue(engine, event, config, channel=EMAIL, recipients=["cfo@example.com"])
+    outbox.claim(engine, "w1", config, NOW, limit=1)
+    assert outbox.mark_sent(engine, row_id, "w1", NOW)
+    clock = [0.0]
+    jobs = Jobs(settings, outboxes={"audit": engine}, clock=lambda: clock[0])
+    try:
+        later = NOW + timedelta(days=config.keep_days + 1)
+        assert jobs.tick(later, reports=False)["prune"] == 1
+        assert "prune" not in jobs.tick(later, reports=False)  # not again within the hour
+        clock[0] = PRUNE_EVERY_S
+        assert jobs.tick(later, reports=False)["prune"] == 0  # nothing left to clear
+        [row] = _rows(engine)
+        assert (row["status"], row["recipients"], row["body"]) == ("sent", None, "")
+    finally:
+        engine.dispose()
+
+
 def test_a_lease_left_by_a_dead_process_is_taken_over_after_it_runs_out(db, receiver):
     receiver.start()
     config = _config(receiver.url, lease_s=60)

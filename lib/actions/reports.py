@@ -214,7 +214,7 @@ def send_now(call: Call, jobs: Any) -> Result:
         parts.append(f"Queued {done.queued} report{'s' if done.queued != 1 else ''} for e-mail")
     if done.failed:
         noun = "report" if done.failed == 1 else "reports"
-        parts.append(f"{done.failed} {noun} could not be built (see Last error)")
+        parts.append(f"{done.failed} {noun} could not be built (listed with the reason)")
     if not parts:
         parts.append(
             "Nothing due: every schedule's latest period is sent, or failed and waiting for "

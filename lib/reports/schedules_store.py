@@ -3,7 +3,8 @@ database (lib.reports.schedules decides what is sent; this module only reads and
 
     ensure(engine)                 # both tables, created if missing (race-safe)
     with engine.begin() as conn: insert(conn, name=..., view=..., recipients=[...], ...)
-    active(engine) -> [Schedule]; overview(engine) -> DataFrame (the Notifications page)
+    active(engine) -> [Schedule]; overview(engine), failures(engine) -> DataFrame (the
+    Notifications page: each schedule's last send; the periods that could not be built)
 """
 
 from __future__ import annotations
@@ -252,6 +253,32 @@ def overview(engine: sa.Engine) -> pd.DataFrame:
     columns = ["id", "name", "frequency", "recipients", "to", "created_by", "created_at"]
     extra = ["last_period", "last_status", "attempts", "last_error"]
     return pd.DataFrame(out, columns=[*columns, *extra])
+
+
+def failures(engine: sa.Engine) -> pd.DataFrame:
+    """The periods of active schedules that could not be built (failed, however many builds
+    are left) or wait to be built again (retry), oldest first: schedule_id, name, period,
+    status, builds, last_error, at (the latest build's time, UTC)."""
+    ensure(engine)
+    s, r = report_schedules.c, report_sends.c
+    stmt = (
+        sa.select(
+            r.schedule_id,
+            s.name,
+            r.period_key.label("period"),
+            r.status,
+            r.attempts.label("builds"),
+            r.last_error,
+            r.created_at.label("at"),
+        )
+        .join(report_schedules, s.id == r.schedule_id)
+        .where(r.status.in_((FAILED, RETRY)), s.active == sa.true())
+        .order_by(r.date_from, r.id)
+    )
+    with engine.connect() as conn:
+        rows = [dict(row._mapping) for row in conn.execute(stmt)]
+    columns = ["schedule_id", "name", "period", "status", "builds", "last_error", "at"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _outbox_status(conn: sa.Connection, outbox: Any, ids: list[int]) -> dict[int, str]:

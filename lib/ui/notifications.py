@@ -3,9 +3,11 @@ in the demo what its sinks received.
 
     Messages           lib.notify.listing.recent, filtered by status (?status= in the URL);
                        Retry a failed one (notification.retry), Deliver now (one delivery
-                       round in this request, as the background thread does every poll_s)
+                       round in this request, as the background thread does every poll_s:
+                       notification.deliver_now)
     Scheduled reports  each active schedule, its last period and that send's status; Send
-                       now (lib.reports.schedules.tick here), Stop (report.unschedule)
+                       now (the scheduler's round here: report.send_now), Retry build for a
+                       period that could not be built (report.retry), Stop (report.unschedule)
     Demo inbox         (settings.demo) the demo sinks' GET /mail and GET /messages
 """
 

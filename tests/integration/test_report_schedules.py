@@ -264,7 +264,7 @@ def test_a_period_that_gave_up_is_sent_after_retry_build_and_send_now(settings, 
     try:
         for _ in range(3):  # max_attempts = 3 in the shipped configuration
             result = actions.run("report.send_now", admin, jobs=jobs)
-            assert result.message == "1 report could not be built (see Last error)."
+            assert result.message == "1 report could not be built (listed with the reason)."
         gave_up = actions.run("report.send_now", admin, jobs=jobs)
         assert gave_up.message.startswith("Nothing due: every schedule's latest period is sent")
         monkeypatch.setattr(report_files, "dashboard_files", real)  # the cause is fixed

@@ -63,6 +63,10 @@ def test_admin_sees_the_message_of_a_rejected_order_and_delivers_it(notify_app, 
     assert not at.exception
     [sent] = rows_of("shop", event="order.rejected")
     assert sent["status"] == "sent"
+    assert any(s.value.startswith("Delivered ") for s in at.success)
+    [audited] = current().audit.query(action="notification.deliver_now")
+    assert (audited["actor"], audited["outcome"]) == ("admin", "ok")
+    assert set(audited["detail"]) == {"sent"}
     demo_inbox = at.tabs[2]
     hooks = demo_inbox.dataframe[-1].value
     assert any(str(order_id) in text for text in hooks.text)
@@ -137,6 +141,58 @@ def test_admin_schedules_the_dashboard_view_then_sends_and_stops_it(notify_app):
     at.button(key="notifications_stop").click().run()
     assert any("Stopped the scheduled report 'Weekly VIP sales'" in s.value for s in at.success)
     assert schedules_store.active(current().audit.db) == []
+
+
+def test_a_report_that_could_not_be_built_shows_why_and_is_built_again(notify_app):
+    notify_app().run()
+    db = current().audit.db
+    schedules_store.ensure(db)
+    with db.begin() as conn:
+        schedule_id = schedules_store.insert(
+            conn, name="Monthly sales", view={"granularity": "week"},
+            recipients=["ana@example.com"], frequency="monthly", created_by="admin",
+        )  # fmt: skip
+        conn.execute(
+            sa.insert(schedules_store.report_sends).values(
+                schedule_id=schedule_id, period_key="2026-09", date_from="2026-09-01",
+                date_to="2026-09-30", created_at="2026-10-01T00:03:00+00:00", status="failed",
+                attempts=3, last_error="SourceUnavailable: shop is not reachable",
+            )
+        )  # fmt: skip
+    at = open_page(notify_app, PAGE, "admin")
+    reports = at.tabs[1]
+    assert [w.value for w in reports.warning] == [
+        "1 report period could not be built: the reason is in Error. Once it is fixed, "
+        "select one and Retry build."
+    ]
+    [row] = reports.dataframe[1].value.to_dict("records")  # under the schedules
+    assert (row["name"], row["period"], row["status"], row["builds"]) == (
+        "Monthly sales", "2026-09", "failed", 3,
+    )  # fmt: skip
+    assert row["last_error"] == "SourceUnavailable: shop is not reachable"
+    assert at.button(key="notifications_retry_build").disabled
+    at.session_state["notifications_build_failures"] = {
+        "selection": {"rows": [0], "columns": [], "cells": []}
+    }
+    at.run()
+    assert [e.value for e in at.tabs[1].error] == [
+        "'Monthly sales' for 2026-09 could not be built (3 builds): "
+        "SourceUnavailable: shop is not reachable"
+    ]
+    at.button(key="notifications_retry_build").click().run()
+    assert not at.exception
+    assert any("for 2026-09 will be built again" in s.value for s in at.success)
+    [row] = at.tabs[1].dataframe[1].value.to_dict("records")
+    assert (row["period"], row["status"], row["builds"]) == ("2026-09", "retry", 0)
+    [audited] = current().audit.query(action="report.retry")
+    assert (audited["actor"], audited["detail"]["period"]) == ("admin", "2026-09")
+
+    at.button(key="notifications_send_now").click().run()
+    assert not at.exception
+    assert any(s.value.startswith("Queued ") for s in at.success)
+    sent = {s["period_key"]: s["status"] for s in schedules_store.sends(db, schedule_id)}
+    assert sent["2026-09"] == "enqueued"
+    assert len(at.tabs[1].dataframe) == 1 and not at.tabs[1].warning  # nothing left failed
 
 
 @pytest.fixture(autouse=True)

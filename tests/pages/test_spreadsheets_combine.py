@@ -185,7 +185,8 @@ def test_the_combine_section_survives_hostile_values_in_every_parameter(app):
 
 def test_an_analysts_link_to_customer_tables_is_refused_and_nothing_of_them_shown(app, demo_dir):
     """The reviewer's link: the analyst may not open /customers, so crm tables (an alias
-    included) are not theirs to combine; the link's table is ignored with a note."""
+    included) are not theirs to combine (the orders tables are: /orders, read-only); the
+    link's table is ignored with a note."""
     with closing(sqlite3.connect(demo_dir / "crm.sqlite")) as con:
         emails = [e for (e,) in con.execute("SELECT email FROM customers")]
     for table in ("crm.customers_snapshot", "crm.customers"):
@@ -196,8 +197,16 @@ def test_an_analysts_link_to_customer_tables_is_refused_and_nothing_of_them_show
         notes = " ".join(c.value for c in at.caption)
         assert f"Ignored left '{table}' from the link: not a table you may combine" in notes
         tables = at.selectbox(key="combine_left").options
-        assert tables == ["sheets.marketing_spend", "sheets.store_sales"]
-        assert at.selectbox(key="combine_right").value == "sheets.store_sales"
+        assert not [t for t in tables if t.startswith("crm.")]
+        assert tables == [  # the sheets and, read-only, what the Orders page shows
+            "sheets.marketing_spend",
+            "sheets.store_sales",
+            "shop.orders",
+            "shop.orders_snapshot",
+            "shop.payments",
+            "shop.payments_snapshot",
+        ]
+        assert at.selectbox(key="combine_right").value == "shop.orders"  # the next offered
         shown = " ".join(shown_text(at)) + " ".join(
             " ".join(df.value.astype(str).to_numpy().ravel()) for df in at.dataframe
         )

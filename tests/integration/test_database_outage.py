@@ -34,7 +34,7 @@ from tests.stack import shop, write_config
 pytestmark = pytest.mark.integration
 
 PASSWORD = "Outage-pw-7731"  # in both URLs: no message may show it
-SHOP_TABLES = ["sellers", "products", "orders", "payments"]
+SHOP_TABLES = ["sellers", "products", "orders", "payments", "refunds"]
 
 
 @dataclass

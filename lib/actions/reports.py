@@ -179,10 +179,17 @@ def retry(call: Call, schedule_id: int, period: str) -> Result:
         send = store.send_of(conn, schedule_id, period)
         if send is None:
             raise ValidationFailed(f"'{found.name}' has no send for {period}")
-        if send["status"] == store.RETRY:
+        status = send["status"]
+        if status == store.RETRY:
             raise Conflict(f"'{found.name}' for {period} is already waiting to be built again.")
-        if not store.ask_retry(conn, int(send["id"])):
-            raise Conflict(f"'{found.name}' for {period} was sent: nothing to build again.")
+        if status != store.FAILED or not store.ask_retry(conn, int(send["id"])):
+            # Not failed when read, or no longer failed when asked (another admin, a round).
+            if status == store.FAILED:
+                status = (store.send_of(conn, schedule_id, period) or {}).get("status", "gone")
+            raise Conflict(
+                f"'{found.name}' for {period} is not failed (status {status}): "
+                "nothing to build again."
+            )
         detail = {"report": found.name, "period": period, "builds": int(send["attempts"])}
         audit.record(conn, call.entry("ok", detail))
     return call.result(

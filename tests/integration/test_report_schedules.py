@@ -301,6 +301,28 @@ def test_send_now_queues_the_due_report_and_audits_it(settings):
     assert (row["actor"], row["detail"]) == ("admin", {"queued": 1, "failed": 0})
 
 
+def test_retry_build_of_a_period_that_is_not_failed_says_its_status(settings, engine):
+    admin = PRINCIPALS["admin"]
+    sid = schedule(settings)
+    assert schedules.tick(settings, NOW, engine=engine) == 1  # 2026-10 built and queued
+    sent = actions.run("report.retry", admin, schedule_id=sid, period="2026-10")
+    assert (sent.outcome, sent.message) == (
+        "conflict",
+        "'Monthly sales' for 2026-10 is not failed (status enqueued): nothing to build again.",
+    )
+    with outboxes_for(settings)["audit"].begin() as conn:  # as if it had failed
+        conn.execute(sa.update(store.report_sends).values(status=store.FAILED))
+    assert actions.run("report.retry", admin, schedule_id=sid, period="2026-10").ok
+    again = actions.run("report.retry", admin, schedule_id=sid, period="2026-10")
+    assert (again.outcome, again.message) == (
+        "conflict",
+        "'Monthly sales' for 2026-10 is already waiting to be built again.",
+    )
+    assert [s["status"] for s in sends(settings, sid)] == ["retry"]
+    audited = context.current().audit.query(action="report.retry", limit=None)
+    assert [r["outcome"] for r in audited] == ["conflict", "ok", "conflict"]
+
+
 def test_a_stopped_schedule_sends_nothing(settings, engine):
     sid = schedule(settings)
     with outboxes_for(settings)["audit"].begin() as conn:

@@ -9,9 +9,12 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from lib.config.settings import DEFAULT_CONFIG
-from lib.demo.services.serve import DEFAULT_PORTS, ServiceThread, create_service
+from lib.demo.services.serve import DEFAULT_PORTS, SMTP_PORT, ServiceThread, create_service
+
+CLOSED = "127.0.0.1:9"  # nothing listens: a connection there is refused at once
 
 
 def copy_demo(seeded: Path, dest: Path) -> Path:
@@ -44,13 +47,20 @@ def write_config(dest: Path, demo_dir: Path, service_urls: dict[str, str] | None
     """The shipped config/backoffice.toml with its demo dir and service URLs swapped.
 
     Services left out of `service_urls` point at a closed port, so their sources fail the
-    way an unreachable back end does.
+    way an unreachable back end does. So do the webhook channel and [notifications.smtp]
+    unless `service_urls` has "sinks" (a test's webhook sink) or "smtp"
+    ("smtp://127.0.0.1:PORT", a test's SMTP sink): a page test runs Home.py, whose jobs
+    thread delivers, and must never reach the demo sinks a developer may have running.
     """
     text = DEFAULT_CONFIG.read_text(encoding="utf-8").replace('"var/demo', f'"{demo_dir}')
     text = text.replace("sqlite:///var/demo", f"sqlite:///{demo_dir}")
     urls = service_urls or {}
     for name, port in DEFAULT_PORTS.items():
-        text = text.replace(f"http://127.0.0.1:{port}", urls.get(name, "http://127.0.0.1:9"))
+        text = text.replace(f"http://127.0.0.1:{port}", urls.get(name, f"http://{CLOSED}"))
+    smtp_port = urlsplit(urls.get("smtp", f"smtp://{CLOSED}")).port
+    text, n = re.subn(rf"(?m)^port = {SMTP_PORT}\b", f"port = {smtp_port}", text)
+    if n != 1:
+        raise ValueError(f"the config has no single [notifications.smtp] port = {SMTP_PORT}")
     path = dest / "backoffice.toml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -45,19 +45,18 @@ def sinks(demo_dir: Path) -> Iterator[Sinks]:
 
 @pytest.fixture(scope="module")
 def demo_services(demo_dir: Path, sinks: Sinks) -> Iterator[dict[str, str]]:
-    """The demo back ends, the webhook channel posting to this module's sink (overrides
-    tests/e2e/conftest.py)."""
+    """The demo back ends, the webhook channel posting to this module's sink and e-mail going
+    through its SMTP side (overrides tests/e2e/conftest.py)."""
     with demo_services_over(demo_dir) as urls:
-        yield {**urls, "sinks": sinks.url}
+        yield {**urls, "sinks": sinks.url, "smtp": f"smtp://127.0.0.1:{sinks.smtp_port}"}
 
 
 @pytest.fixture(scope="module")
-def edit_config(sinks: Sinks) -> Callable[[str], str]:
-    """E-mail through this module's SMTP sink; jobs every second, not every 2 / 30 s."""
+def edit_config() -> Callable[[str], str]:
+    """Jobs every second, not every 2 / 30 s."""
 
     def edit(text: str) -> str:
         for old, new in (
-            ("port = 8625", f"port = {sinks.smtp_port}"),
             ("tick_s = 30 ", "tick_s = 1 "),
             ("poll_s = 2 ", "poll_s = 1 "),
         ):

@@ -233,8 +233,6 @@ def test_the_processs_jobs_announce_a_source_down_with_no_health_panel_shown(
     # Every demo service points at a closed port (the REST sources are down); the chat and
     # mail channels too, so nothing reaches a demo sink that may be running.
     config = write_config(tmp_path, demo_dir)
-    text = config.read_text(encoding="utf-8").replace("127.0.0.1:8605", "127.0.0.1:9")
-    config.write_text(text.replace("port = 8625", "port = 9"), encoding="utf-8")
     settings = load_settings(config)
     audit = make_engine(f"sqlite:///{tmp_path / 'audit.sqlite'}")
     shop = make_engine(f"sqlite:///{demo_dir / 'shop.sqlite'}")
@@ -266,7 +264,7 @@ def test_jobs_without_source_down_routed_start_no_health_checker(tmp_path: Path,
 
     config = write_config(tmp_path, demo_dir)
     text = config.read_text(encoding="utf-8").replace('"source.down" = ["ops_chat"]\n', "")
-    config.write_text(text.replace("127.0.0.1:8605", "127.0.0.1:9"), encoding="utf-8")
+    config.write_text(text, encoding="utf-8")
     settings = load_settings(config)
     audit = make_engine(f"sqlite:///{tmp_path / 'audit.sqlite'}")
     _no_health_checker_running()

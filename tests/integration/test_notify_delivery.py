@@ -48,7 +48,6 @@ from lib.records.database import make_engine
 from tests.integration.servers import free_port
 
 OPERATOR = Principal("operator", "Oscar Operator", ("operator",))
-NOW = datetime.now(UTC) + timedelta(minutes=1)  # after every row the tests write
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -172,6 +171,13 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
+@pytest.fixture
+def now() -> datetime:
+    """A minute after this test starts, so after every row it writes (enqueue stamps rows with
+    the real clock): taken per test, so a run that reaches this file late is no different."""
+    return datetime.now(UTC) + timedelta(minutes=1)
+
+
 def _enqueue(engine: sa.Engine, event: Event, config: NotifyConfig, **kw: Any) -> list[int]:
     with engine.begin() as conn:
         return outbox.enqueue(conn, event, config, **kw)
@@ -261,7 +267,7 @@ def _certificate(tmp_path: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def test_starttls_and_login_from_secrets_and_a_wrong_password_is_a_masked_retry(tmp_path):
+def test_starttls_and_login_from_secrets_and_a_wrong_password_is_a_masked_retry(tmp_path, now):
     import ssl
 
     cert, key = _certificate(tmp_path)
@@ -307,13 +313,13 @@ def test_starttls_and_login_from_secrets_and_a_wrong_password_is_a_masked_retry(
         event = Event("refund.failed", "Refund of ₩5,000 on order 7 failed", "Refund 3 (CODE).")
 
         _enqueue(engine, event, bad, channel="ops_mail")
-        assert Deliverer(bad, {"audit": engine}, "w1").tick(NOW) == 0
+        assert Deliverer(bad, {"audit": engine}, "w1").tick(now) == 0
         [row] = _rows(engine)
         assert (row["status"], row["attempts"]) == ("pending", 1)
         assert row["last_error"] == "SMTP login refused (535)"
         assert "wr0ng" not in row["last_error"] and not box.messages
 
-        assert Deliverer(good, {"audit": engine}, "w1").tick(NOW + timedelta(seconds=2)) == 1
+        assert Deliverer(good, {"audit": engine}, "w1").tick(now + timedelta(seconds=2)) == 1
         [mail] = box.messages
         assert mail["Subject"] == "Refund of ₩5,000 on order 7 failed"
         assert box.envelopes[0][1] == ["ops@example.com"]
@@ -326,27 +332,27 @@ def test_starttls_and_login_from_secrets_and_a_wrong_password_is_a_masked_retry(
 # --- webhook -------------------------------------------------------------------------------------
 
 
-def test_a_receiver_down_then_up_gets_the_message_once_after_backoff(db, receiver):
+def test_a_receiver_down_then_up_gets_the_message_once_after_backoff(db, receiver, now):
     config = _config(receiver.url)
     event = Event("order.rejected", "Order 41 rejected", "Order 41 was rejected.", "/orders?q=41")
     [row_id] = _enqueue(db, event, config)
     deliverer = Deliverer(config, {"shop": db}, "w1")
 
-    assert deliverer.tick(NOW) == 0  # nobody listens
+    assert deliverer.tick(now) == 0  # nobody listens
     [row] = _rows(db)
     assert (row["status"], row["attempts"]) == ("pending", 1)
     assert row["last_error"] == "webhook unreachable (ConnectionError)"
     assert receiver.url not in row["last_error"]
-    assert deliverer.tick(NOW + timedelta(seconds=1)) == 0  # backoff: not due before 2 s
+    assert deliverer.tick(now + timedelta(seconds=1)) == 0  # backoff: not due before 2 s
     assert _rows(db)[0]["attempts"] == 1
-    assert deliverer.tick(NOW + timedelta(seconds=2)) == 0  # second attempt, still down
+    assert deliverer.tick(now + timedelta(seconds=2)) == 0  # second attempt, still down
     assert _rows(db)[0]["attempts"] == 2
-    assert deliverer.tick(NOW + timedelta(seconds=5)) == 0  # next one waits 4 s
+    assert deliverer.tick(now + timedelta(seconds=5)) == 0  # next one waits 4 s
 
     receiver.start()
-    assert deliverer.tick(NOW + timedelta(seconds=6)) == 1
+    assert deliverer.tick(now + timedelta(seconds=6)) == 1
     for later in (7, 60, 600):
-        assert deliverer.tick(NOW + timedelta(seconds=later)) == 0
+        assert deliverer.tick(now + timedelta(seconds=later)) == 0
     [got] = receiver.received
     assert got["id"].startswith(f"backoffice.shop.{row_id}.")
     assert got["json"] == {
@@ -356,14 +362,14 @@ def test_a_receiver_down_then_up_gets_the_message_once_after_backoff(db, receive
     assert _rows(db)[0]["status"] == "sent"
 
 
-def test_after_max_attempts_a_message_is_failed_until_retried(db, receiver):
+def test_after_max_attempts_a_message_is_failed_until_retried(db, receiver, now):
     receiver.answer = 503
     receiver.start()
     config = _config(receiver.url, max_attempts=3)
     [row_id] = _enqueue(db, Event("order.rejected", "Order 5 rejected", "x"), config)
     deliverer = Deliverer(config, {"audit": db}, "w1")
     for seconds in (0, 2, 6, 100):
-        deliverer.tick(NOW + timedelta(seconds=seconds))
+        deliverer.tick(now + timedelta(seconds=seconds))
     [row] = _rows(db)
     assert (row["status"], row["attempts"]) == ("failed", 3)
     assert row["last_error"] == "webhook answered HTTP 503: busy"
@@ -371,16 +377,16 @@ def test_after_max_attempts_a_message_is_failed_until_retried(db, receiver):
     assert (listed["id"], listed["where"], listed["to"]) == (row_id, "audit", "ops_chat")
 
     receiver.answer = 200
-    assert deliverer.tick(NOW + timedelta(hours=1)) == 0  # failed stays failed
+    assert deliverer.tick(now + timedelta(hours=1)) == 0  # failed stays failed
     with db.begin() as conn:
-        assert outbox.retry(conn, row_id, NOW + timedelta(hours=1))
+        assert outbox.retry(conn, row_id, now + timedelta(hours=1))
     with db.begin() as conn:
         assert not outbox.retry(conn, row_id)  # pending now: nothing to retry
-    assert deliverer.tick(NOW + timedelta(hours=1)) == 1
+    assert deliverer.tick(now + timedelta(hours=1)) == 1
     assert len(receiver.received) == 1 and _rows(db)[0]["status"] == "sent"
 
 
-def test_two_processes_delivering_one_outbox_send_every_message_once(db, receiver, request):
+def test_two_processes_delivering_one_outbox_send_every_message_once(db, receiver, request, now):
     receiver.start()
     config = _config(receiver.url)
     for n in range(40):
@@ -394,7 +400,7 @@ def test_two_processes_delivering_one_outbox_send_every_message_once(db, receive
 
     def work(d: Deliverer) -> None:
         barrier.wait()
-        counts.append(sum(d.tick(NOW) for _ in range(3)))
+        counts.append(sum(d.tick(now) for _ in range(3)))
 
     threads = [threading.Thread(target=work, args=(d,)) for d in deliverers]
     for t in threads:
@@ -507,7 +513,7 @@ def test_deliver_now_during_a_round_says_a_round_is_running_instead_of_waiting(d
 
 
 def test_send_errors_are_stored_and_logged_without_the_webhook_url_or_an_address(
-    db, receiver, monkeypatch, caplog
+    db, receiver, monkeypatch, caplog, now
 ):
     receiver.answer = 500
     receiver.reply = f"no route to {receiver.url} for kim.minsu@example.com".encode()
@@ -515,7 +521,7 @@ def test_send_errors_are_stored_and_logged_without_the_webhook_url_or_an_address
     config = _config(receiver.url)
     _enqueue(db, Event("order.rejected", "Order 8 rejected", "x"), config)
     deliverer = Deliverer(config, {"shop": db}, "w1")
-    assert deliverer.tick(NOW) == 0
+    assert deliverer.tick(now) == 0
     [row] = _rows(db)
     assert row["last_error"].startswith("webhook answered HTTP 500: no route to <url> for ")
     assert receiver.url not in row["last_error"] and "kim.minsu@" not in row["last_error"]
@@ -525,7 +531,7 @@ def test_send_errors_are_stored_and_logged_without_the_webhook_url_or_an_address
 
     monkeypatch.setattr("lib.notify.deliver.send", broken_channel)
     with caplog.at_level("INFO", logger="lib.notify.deliver"):
-        assert deliverer.tick(NOW + timedelta(seconds=3)) == 0
+        assert deliverer.tick(now + timedelta(seconds=3)) == 0
     [row] = _rows(db)
     assert row["attempts"] == 2
     assert row["last_error"].startswith("RuntimeError: bug posting to <url> for ")
@@ -535,7 +541,7 @@ def test_send_errors_are_stored_and_logged_without_the_webhook_url_or_an_address
     assert "Traceback" not in caplog.text
 
 
-def test_sent_messages_lose_their_recipients_text_and_files_after_keep_days(db, smtp):
+def test_sent_messages_lose_their_recipients_text_and_files_after_keep_days(db, smtp, now):
     box, port = smtp
     config = _config("http://127.0.0.1:9/none", port, keep_days=30)
     report = Event("report.scheduled", "Monthly report 2026-10", "The October report.")
@@ -549,11 +555,11 @@ def test_sent_messages_lose_their_recipients_text_and_files_after_keep_days(db, 
 
     old, recent_one, unsent = mail(1), mail(2), mail(3)
     deliverer = Deliverer(config, {"audit": db}, "w1")
-    for row_id, sent_at in ((old, NOW), (recent_one, NOW + timedelta(days=20))):
+    for row_id, sent_at in ((old, now), (recent_one, now + timedelta(days=20))):
         [claimed] = outbox.claim(db, "w1", config, sent_at, limit=1)
         assert claimed.id == row_id and outbox.mark_sent(db, row_id, "w1", sent_at)
 
-    later = NOW + timedelta(days=31)
+    later = now + timedelta(days=31)
     assert deliverer.prune(later) == 1
     assert deliverer.prune(later) == 0  # nothing left to clear
     rows = {r["id"]: r for r in _rows(db)}
@@ -570,26 +576,24 @@ def test_sent_messages_lose_their_recipients_text_and_files_after_keep_days(db, 
     assert not box.messages  # pruning sends nothing
 
 
-def test_the_jobs_thread_prunes_the_outboxes_once_an_hour(tmp_path, demo_dir):
+def test_the_jobs_thread_prunes_the_outboxes_once_an_hour(tmp_path, demo_dir, now):
     from lib.config.settings import load_settings
     from lib.jobs.worker import PRUNE_EVERY_S, Jobs
     from tests.stack import write_config
 
-    config_file = write_config(tmp_path, demo_dir)  # demo sinks' ports: nothing listens
-    text = config_file.read_text(encoding="utf-8").replace("127.0.0.1:8605", "127.0.0.1:9")
-    config_file.write_text(text.replace("port = 8625", "port = 9"), encoding="utf-8")
+    config_file = write_config(tmp_path, demo_dir)  # webhook and SMTP: closed ports
     settings = load_settings(config_file)
     engine = make_engine(f"sqlite:///{tmp_path / 'audit-outbox.sqlite'}")
     outbox.ensure(engine)
     config = NotifyConfig.of(settings.notifications)
     event = Event("report.scheduled", "Weekly report 2026-W40", "The week's report.")
     [row_id] = _enqueue(engine, event, config, channel=EMAIL, recipients=["cfo@example.com"])
-    outbox.claim(engine, "w1", config, NOW, limit=1)
-    assert outbox.mark_sent(engine, row_id, "w1", NOW)
+    outbox.claim(engine, "w1", config, now, limit=1)
+    assert outbox.mark_sent(engine, row_id, "w1", now)
     clock = [0.0]
     jobs = Jobs(settings, outboxes={"audit": engine}, clock=lambda: clock[0])
     try:
-        later = NOW + timedelta(days=config.keep_days + 1)
+        later = now + timedelta(days=config.keep_days + 1)
         assert jobs.tick(later, reports=False)["prune"] == 1
         assert "prune" not in jobs.tick(later, reports=False)  # not again within the hour
         clock[0] = PRUNE_EVERY_S
@@ -600,14 +604,14 @@ def test_the_jobs_thread_prunes_the_outboxes_once_an_hour(tmp_path, demo_dir):
         engine.dispose()
 
 
-def test_a_lease_left_by_a_dead_process_is_taken_over_after_it_runs_out(db, receiver):
+def test_a_lease_left_by_a_dead_process_is_taken_over_after_it_runs_out(db, receiver, now):
     receiver.start()
     config = _config(receiver.url, lease_s=60)
     _enqueue(db, Event("order.rejected", "Order 9 rejected", "x"), config)
-    [claimed] = outbox.claim(db, "dead", config, NOW)  # then the process died
+    [claimed] = outbox.claim(db, "dead", config, now)  # then the process died
     alive = Deliverer(config, {"shop": db}, "alive")
-    assert alive.tick(NOW + timedelta(seconds=59)) == 0
-    assert alive.tick(NOW + timedelta(seconds=61)) == 1
+    assert alive.tick(now + timedelta(seconds=59)) == 0
+    assert alive.tick(now + timedelta(seconds=61)) == 1
     assert not outbox.mark_sent(db, claimed.id, "dead")  # too late: it is not its lease
     assert len(receiver.received) == 1
 

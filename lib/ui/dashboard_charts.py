@@ -71,7 +71,7 @@ def table_of(key: str, frame: pd.DataFrame, filters: Filters, links_on: bool) ->
 
 
 def data_button(key: str, frame: pd.DataFrame, filters: Filters, links_on: bool) -> None:
-    """The chart's figures one click away: a table and its CSV."""
+    """The chart's figures one click away: a table and its CSV (made on the click)."""
     table = table_of(key, frame, filters, links_on)
     with st.popover("Data", icon=":material/table:", key=f"dashboard_data_{key}"):
         st.dataframe(
@@ -82,7 +82,7 @@ def data_button(key: str, frame: pd.DataFrame, filters: Filters, links_on: bool)
         )
         st.download_button(
             "Download CSV",
-            export.to_csv(table.drop(columns=["orders_link"], errors="ignore")),
+            lambda: export.to_csv(table.drop(columns=["orders_link"], errors="ignore")),
             file_name=f"{key}_{filters.date_from}_{filters.date_to}.csv",
             mime=export.CSV_MIME,
             key=f"dashboard_csv_{key}",

@@ -225,16 +225,18 @@ def test_an_unreachable_source_is_one_message_and_the_filters_still_work(
         assert at.query_params["granularity"] == "week"
 
 
-def test_reports_are_built_only_when_downloaded(app, monkeypatch):
-    from lib.ui import dashboard_reports
+def test_reports_and_chart_csvs_are_built_only_when_downloaded(app, monkeypatch):
+    from lib.ui import dashboard_reports, export
 
     built: list[str] = []
     monkeypatch.setattr(dashboard_reports, "dashboard_pdf", lambda d: built.append("pdf") or b"")
     monkeypatch.setattr(dashboard_reports, "dashboard_xlsx", lambda d: built.append("xlsx") or b"")
+    monkeypatch.setattr(export, "to_csv", lambda frame: built.append("csv") or b"")
     at = open_page(app, DASHBOARD, "analyst", **{"from": "2026-01-01", "to": "2026-03-31"})
     at.selectbox(key="dashboard_granularity").set_value("week").run()
-    labels = {b.label for b in at.get("download_button")}
-    assert {"Download XLSX", "Download PDF"} <= labels
+    labels = [b.label for b in at.get("download_button")]
+    assert {"Download XLSX", "Download PDF"} <= set(labels)
+    assert labels.count("Download CSV") == 5  # one per chart
     assert built == []
 
 

@@ -7,12 +7,10 @@ for a in dashboard_files(data):   # dashboard_2025-11-01_2026-10-31.xlsx, then .
 from __future__ import annotations
 
 from lib.dashboard.model import DashboardData
-from lib.export import XLSX_MIME
+from lib.export import PDF_MIME, XLSX_MIME
 from lib.notify.model import Attachment
 from lib.reports.pdf import ChartBuilder, dashboard_pdf
 from lib.reports.xlsx import dashboard_xlsx
-
-PDF_MIME = "application/pdf"
 
 
 def dashboard_stem(data: DashboardData) -> str:

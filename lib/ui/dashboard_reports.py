@@ -10,7 +10,7 @@ from lib.dashboard.model import DashboardData
 from lib.reports import files
 from lib.reports.pdf import dashboard_pdf
 from lib.reports.xlsx import dashboard_xlsx
-from lib.ui import report_schedule
+from lib.ui import export, report_schedule
 
 
 def report_buttons(principal: Principal, data: DashboardData) -> None:
@@ -18,22 +18,6 @@ def report_buttons(principal: Principal, data: DashboardData) -> None:
     renders no PDF), then Schedule this view for admins."""
     stem = files.dashboard_stem(data)
     with st.container(horizontal=True, vertical_alignment="center"):
-        st.download_button(
-            "Download XLSX",
-            lambda: dashboard_xlsx(data),
-            file_name=f"{stem}.xlsx",
-            mime=files.XLSX_MIME,
-            key="dashboard_xlsx",
-            icon=":material/table_view:",
-            on_click="ignore",
-        )
-        st.download_button(
-            "Download PDF",
-            lambda: dashboard_pdf(data),
-            file_name=f"{stem}.pdf",
-            mime=files.PDF_MIME,
-            key="dashboard_pdf",
-            icon=":material/picture_as_pdf:",
-            on_click="ignore",
-        )
+        builders = {"xlsx": lambda: dashboard_xlsx(data), "pdf": lambda: dashboard_pdf(data)}
+        export.file_buttons(stem, builders, label="Download {EXT}", key="dashboard_{ext}")
         report_schedule.schedule_button(principal, data.filters)  # for those who may

@@ -16,9 +16,7 @@ from lib.config import runtime
 from lib.errors import BackofficeError
 from lib.reports import statement
 from lib.reports.config import ReportsConfig
-from lib.reports.files import PDF_MIME
-from lib.ui import session_guard
-from lib.ui.export import XLSX_MIME
+from lib.ui import export, session_guard
 from lib.ui.widgets import escape_markdown, show_error
 
 KEY = "seller_statement"
@@ -73,25 +71,11 @@ def body(principal: Principal, seller_id: int) -> None:
         )
     )
     figures(s)
-    stem = statement.statement_stem(s)
-    left, right = st.columns(2)
-    left.download_button(
-        "Download statement (XLSX)",
-        lambda: statement.statement_xlsx(s),
-        file_name=f"{stem}.xlsx",
-        mime=XLSX_MIME,
-        key=f"{KEY}.xlsx",
-        on_click="ignore",
-        icon=":material/table_view:",
-        width="stretch",
-    )
-    right.download_button(
-        "Download statement (PDF)",
-        lambda: statement.statement_pdf(s),
-        file_name=f"{stem}.pdf",
-        mime=PDF_MIME,
-        key=f"{KEY}.pdf",
-        on_click="ignore",
-        icon=":material/picture_as_pdf:",
+    export.file_buttons(
+        statement.statement_stem(s),
+        {"xlsx": lambda: statement.statement_xlsx(s), "pdf": lambda: statement.statement_pdf(s)},
+        label="Download statement ({EXT})",
+        key=f"{KEY}.{{ext}}",
+        slots=st.columns(2),
         width="stretch",
     )

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -167,19 +167,9 @@ def enqueue(
         outbox_id = _insert(conn, values)
         if outbox_id is None:
             continue
-        if is_email and attachments:
-            conn.execute(
-                sa.insert(outbox_attachments),
-                [
-                    {
-                        "outbox_id": outbox_id,
-                        "filename": a.filename,
-                        "mime": a.mime,
-                        "content": a.content,
-                    }
-                    for a in attachments
-                ],
-            )
+        if is_email and attachments:  # outbox_attachments' columns are Attachment's fields
+            files = [{"outbox_id": outbox_id, **asdict(a)} for a in attachments]
+            conn.execute(sa.insert(outbox_attachments), files)
         ids.append(outbox_id)
     return ids
 

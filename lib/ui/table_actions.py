@@ -90,10 +90,16 @@ def toolbar(page: TablePage, principal: Principal, selected: Sequence[Row]) -> N
 
 
 def draw_dialog(page: TablePage, principal: Principal) -> None:
+    """The page's open dialog, if the role may run its action: only the toolbar's buttons
+    open one, but the session state is checked again here (each submit is checked too, by
+    lib.actions.run)."""
     opened = st.session_state.get(page.key("dialog"))
     if not opened:
         return
     name, rows = opened
+    if not policy.may_run(principal, name):
+        st.session_state[page.key("dialog")] = None
+        return
     row_action = next((a for a in page.actions if a.action == name and a.dialog), None)
     if row_action is not None and row_action.dialog is not None:
         row_action.dialog(principal, rows)

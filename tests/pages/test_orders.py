@@ -452,6 +452,23 @@ def test_an_analyst_sees_the_orders_read_only(orders_app, demo_dir):
     assert status_of(demo_dir, order_id) == "pending"
 
 
+def test_an_analyst_who_forces_a_dialog_open_sees_none_and_nothing_changes(orders_app, demo_dir):
+    """Only the toolbar's buttons open a dialog, and an analyst has none; a dialog put in the
+    session state anyway (as a crafted client could) is not drawn, and nothing is written."""
+    order_id = pending_in(demo_dir, REJECT)[-1]
+    at = open_orders(orders_app, user="analyst", status="pending", q=str(order_id))
+    [row] = table(at).to_dict("records")
+    for action, typed in (("order.reject", "orders_reject"), ("order.refund", "orders_refund")):
+        at.session_state[orders.PAGE.key("dialog")] = (action, (row,))
+        at.run()
+        assert not at.exception and not at.error
+        drawn = [*at.button, *at.text_area, *at.text_input, *at.number_input]
+        assert not [w.key for w in drawn if str(w.key).startswith(typed)]  # its form, buttons
+        assert at.session_state[orders.PAGE.key("dialog")] is None
+    assert status_of(demo_dir, order_id) == "pending"
+    assert not context.current().audit.query(actor="analyst", target_id=str(order_id))
+
+
 def test_a_role_without_the_page_is_refused(orders_app):
     at = sign_in(orders_app(), "auditor", "auditor-demo")
     auditor = at.session_state[PRINCIPAL_KEY]

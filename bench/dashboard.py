@@ -15,15 +15,13 @@ start from. Every figure is the median of `--rounds` runs.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
+from bench.demo_app import demo_app, drop_caches
 from bench.report import REPO, BenchFailed, Benchmark, cli, table
 
 HOME = str(REPO / "Home.py")
@@ -41,36 +39,11 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _config(dest: Path, demo_dir: Path, urls: dict[str, str]) -> Path:
-    """The shipped config with its demo files and back-end URLs pointed at this run's."""
-    from lib.config.settings import DEFAULT_CONFIG
-    from lib.demo.services.serve import DEFAULT_PORTS
-
-    text = DEFAULT_CONFIG.read_text(encoding="utf-8").replace('"var/demo', f'"{demo_dir}')
-    text = text.replace("sqlite:///var/demo", f"sqlite:///{demo_dir}")
-    for name, port in DEFAULT_PORTS.items():
-        text = text.replace(f"http://127.0.0.1:{port}", urls[name])
-    path = dest / "backoffice.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def _cold() -> None:
-    """Drop the process's engine, settings and cached query results."""
-    import streamlit as st
-
-    from lib.actions import context
-
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    context.reset()
-
-
 def _session() -> tuple[float, float]:
     """One analyst's visit: (first render of /dashboard on a cold engine, a filter change)."""
     from streamlit.testing.v1 import AppTest
 
-    _cold()
+    drop_caches()
     at = AppTest.from_file(HOME, default_timeout=180)
     at.run()
     at.text_input[0].input(USER)
@@ -139,30 +112,12 @@ def _reports(rounds: int) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from lib.demo.seed import seed
-    from lib.demo.services.serve import DEFAULT_PORTS, ServiceThread, create_service
-
     rounds = max(args.rounds, 3)
-    with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
-        demo_dir = Path(tmp) / "demo"
-        counts = seed(demo_dir)
-        services = [ServiceThread(create_service(n, demo_dir)).start() for n in DEFAULT_PORTS]
-        previous = os.environ.get("BACKOFFICE_CONFIG")
-        try:
-            urls = {n: s.url for n, s in zip(DEFAULT_PORTS, services, strict=True)}
-            os.environ["BACKOFFICE_CONFIG"] = str(_config(Path(tmp), demo_dir, urls))
-            _session()  # the process's first: imports, not the page
-            timed = [_session() for _ in range(rounds)]
-            _cold()
-            reports = _reports(rounds)
-        finally:
-            for service in services:
-                service.stop()
-            _cold()
-            if previous is None:
-                os.environ.pop("BACKOFFICE_CONFIG", None)
-            else:
-                os.environ["BACKOFFICE_CONFIG"] = previous
+    with demo_app("bench-dashboard-") as counts:
+        _session()  # the process's first: imports, not the page
+        timed = [_session() for _ in range(rounds)]
+        drop_caches()
+        reports = _reports(rounds)
     firsts, changes = [t[0] for t in timed], [t[1] for t in timed]
     return {
         "orders": counts["orders"],

@@ -13,14 +13,12 @@ for imports and the first DuckDB attach of each source).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from bench.demo_app import demo_app
 from bench.report import REPO, BenchFailed, Benchmark, cli, table
 
 HOME = str(REPO / "Home.py")
@@ -34,20 +32,6 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--rounds", type=int, default=5, help="timed sessions (the best counts)")
     return p
-
-
-def _config(dest: Path, demo_dir: Path, urls: dict[str, str]) -> Path:
-    """The shipped config with its demo files and back-end URLs pointed at this run's."""
-    from lib.config.settings import DEFAULT_CONFIG
-    from lib.demo.services.serve import DEFAULT_PORTS
-
-    text = DEFAULT_CONFIG.read_text(encoding="utf-8").replace('"var/demo', f'"{demo_dir}')
-    text = text.replace("sqlite:///var/demo", f"sqlite:///{demo_dir}")
-    for name, port in DEFAULT_PORTS.items():
-        text = text.replace(f"http://127.0.0.1:{port}", urls[name])
-    path = dest / "backoffice.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def _session() -> tuple[float, float]:
@@ -76,33 +60,9 @@ def _session() -> tuple[float, float]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    import streamlit as st
-
-    from lib.actions import context
-    from lib.demo.seed import seed
-    from lib.demo.services.serve import DEFAULT_PORTS, ServiceThread, create_service
-
-    with tempfile.TemporaryDirectory(prefix="bench-orders-") as tmp:
-        demo_dir = Path(tmp) / "demo"
-        counts = seed(demo_dir)
-        services = [ServiceThread(create_service(n, demo_dir)).start() for n in DEFAULT_PORTS]
-        previous = os.environ.get("BACKOFFICE_CONFIG")
-        try:
-            urls = {n: s.url for n, s in zip(DEFAULT_PORTS, services, strict=True)}
-            os.environ["BACKOFFICE_CONFIG"] = str(_config(Path(tmp), demo_dir, urls))
-            st.cache_resource.clear()
-            context.reset()
-            cold = _session()
-            timed = [_session() for _ in range(args.rounds)]
-        finally:
-            for service in services:
-                service.stop()
-            st.cache_resource.clear()
-            context.reset()
-            if previous is None:
-                os.environ.pop("BACKOFFICE_CONFIG", None)
-            else:
-                os.environ["BACKOFFICE_CONFIG"] = previous
+    with demo_app("bench-orders-") as counts:
+        cold = _session()
+        timed = [_session() for _ in range(args.rounds)]
     firsts, changes = [t[0] for t in timed], [t[1] for t in timed]
     return {
         "orders": counts["orders"],

@@ -15,7 +15,6 @@ give the same rows."""
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from typing import Any
 
 import requests
 
+from bench.demo_app import demo_config
 from bench.report import REPO, BenchFailed, Benchmark, cli, table
 
 WORKFLOW = "customer_orders"
@@ -48,23 +48,6 @@ def parser() -> argparse.ArgumentParser:
         help="added order API latency per call, one case each (0: loopback as it is)",
     )
     return p
-
-
-def _config(dest: Path, demo_dir: Path, urls: dict[str, str]) -> Path:
-    """The shipped config with its demo files and the two APIs pointed at this run's."""
-    from lib.config.settings import DEFAULT_CONFIG
-    from lib.demo.services.serve import DEFAULT_PORTS, DEFAULT_TOKEN, TOKEN_ENV
-
-    text = DEFAULT_CONFIG.read_text(encoding="utf-8").replace('"var/demo', f'"{demo_dir}')
-    text = text.replace("sqlite:///var/demo", f"sqlite:///{demo_dir}")
-    # The API processes take their token from this environment, as under `make run`.
-    token = os.environ.get(TOKEN_ENV) or DEFAULT_TOKEN
-    text = text.replace(f'"{DEFAULT_TOKEN}"', f'"{token}"')
-    for name, port in DEFAULT_PORTS.items():
-        text = text.replace(f"http://127.0.0.1:{port}", urls.get(name, "http://127.0.0.1:9"))
-    path = dest / "backoffice.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def _set_latency(order_api: str, ms: int) -> None:
@@ -123,7 +106,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if counts["customers"] < args.customers:
             raise BenchFailed(f"the demo has {counts['customers']} customers")
         with _api_processes(demo_dir, ("customer_api", "order_api")) as urls:
-            settings = load_settings(_config(Path(tmp), demo_dir, urls))
+            settings = load_settings(demo_config(Path(tmp), demo_dir, urls))
             workflows, errors = load_workflows(REPO / "workflows", settings)
             if WORKFLOW not in workflows:
                 raise BenchFailed(f"{WORKFLOW} did not load: {errors}")

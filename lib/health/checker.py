@@ -10,6 +10,7 @@ as down, and that target is not checked again until the hung check returns.
     for t in checker.snapshot():   # list[TargetHealth], in configuration order
         t.name, t.ok, t.latency_ms, t.p95_ms, t.version, t.error, t.down_since, t.latencies
     checker.check_now()            # one round now, synchronously (tests, a "check now" button)
+    running_checker()              # that checker while it runs, or None; never starts one
 """
 
 from __future__ import annotations
@@ -193,12 +194,18 @@ def _release(checker: HealthChecker) -> None:
     checker.stop(wait=False)  # called while a page renders: do not wait for a round
 
 
+_latest: HealthChecker | None = None  # the last one _process_checker started
+
+
 @st.cache_resource(show_spinner=False, on_release=_release, max_entries=1)
 def _process_checker(config_path: str, targets_digest: str, _settings: Settings) -> HealthChecker:
     # One entry: when the configuration changes (another file, a sheet connected on the
     # Spreadsheets page) the new checker replaces the old one, which is stopped (on_release),
     # as it is by st.cache_resource.clear().
-    return HealthChecker(_settings).start()
+    global _latest
+    checker = HealthChecker(_settings).start()
+    _latest = checker
+    return checker
 
 
 def _digest(settings: Settings) -> str:
@@ -210,3 +217,12 @@ def _digest(settings: Settings) -> str:
 def for_process(settings: Settings) -> HealthChecker:
     """The process's checker for this configuration, started on first use (not waited for)."""
     return _process_checker(str(settings.config_path), _digest(settings), settings)
+
+
+def running_checker() -> HealthChecker | None:
+    """The process's checker (the last one for_process started) while it runs, else None.
+    Never makes or replaces one, whatever the caller's settings: for readers such as the
+    source.down watcher, which must not evict the checker a health panel shows (and lose
+    its history) by asking for_process with a configuration of their own."""
+    found = _latest
+    return found if found is not None and found.running else None

@@ -50,7 +50,6 @@ notify_state = sa.Table(
 )
 
 PROCESS = "process"  # Watchers' default checker: this process's (lib.health.checker)
-CHECKER_THREAD = "health-checker"  # the name lib.health.checker gives its thread
 
 
 def ensure_state(engine: sa.Engine) -> None:
@@ -130,8 +129,8 @@ class Watchers:
         interval_s: float = INTERVAL_S,
     ) -> None:
         """`checker`: a lib.health.checker.HealthChecker to read, PROCESS for this process's
-        (lib.health.checker.for_process, read only while it runs: the health panel starts
-        it), or None to leave source.down alone."""
+        (lib.health.checker.running_checker: read only while it runs; the jobs or a health
+        panel start it), or None to leave source.down alone."""
         self.settings = settings
         self.config = config or settings.notify or NotifyConfig.of(settings.notifications)
         self.audit = outboxes["audit"]
@@ -178,16 +177,14 @@ class Watchers:
         )
 
     def checker(self) -> Any:
-        """The checker to read; None when this process runs none (no health panel was
-        shown since it started): the watcher does not start one of its own."""
+        """The checker to read; None when this process runs none (neither its jobs nor a
+        health panel started one). The watcher never starts or replaces one: asking
+        for_process with its own settings could evict the panel's and lose its history."""
         if self._checker != PROCESS:
             return self._checker
-        if not any(t.name == CHECKER_THREAD and t.is_alive() for t in threading.enumerate()):
-            return None
-        from lib.health.checker import for_process
+        from lib.health.checker import running_checker
 
-        found = for_process(self.settings)  # the running one (same configuration)
-        return found if found.running else None
+        return running_checker()
 
     def _sources(self, now: datetime) -> None:
         if not self.config.channels_for("source.down"):

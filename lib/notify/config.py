@@ -4,6 +4,7 @@
     cfg.channels_for("order.rejected")                 # ("ops_chat",)
     cfg.backoff(3)                                     # seconds before the 4th attempt
     cfg.keep_days                                      # sent messages' content kept this long
+    cfg.send_deadline_s                                # one send is given up after this
 
 Secrets (a webhook's url_secret, SMTP username_secret / password_secret) are read once here
 through `secret`; their values never appear in a repr or an error message.
@@ -31,6 +32,7 @@ _TOP = {
     "backoff_s",
     "backoff_max_s",
     "lease_s",
+    "send_deadline_s",
     "backlog_orders",
     "pending_hours",
     "keep_days",
@@ -86,6 +88,9 @@ class NotifyConfig:
     # A claimed row is another process's to send after this without a renewal (the sender
     # renews it while its send runs).
     lease_s: float = 120.0
+    # One send (all its socket operations) is given up after this: the row is retried later
+    # and the round goes on. Default: 60 s, or twice the slowest timeout_s when longer.
+    send_deadline_s: float = 60.0
     backlog_orders: int = 200
     pending_hours: float = 48.0
     keep_days: float = 30.0  # sent messages' recipients, text and files are kept this long
@@ -120,6 +125,8 @@ class NotifyConfig:
             raise ConfigError("[notifications] base_url must be an http(s) URL")
         smtp = _smtp(raw["smtp"], secret) if "smtp" in raw else None
         channels = _channels(raw.get("channels", {}), smtp, secret)
+        slowest = max([c.timeout_s for c in channels.values()] + [smtp.timeout_s if smtp else 0])
+        default_deadline = max(cls.send_deadline_s, 2 * slowest)
         cfg = cls(
             base_url=base_url,
             poll_s=_number(raw, "poll_s", cls.poll_s, 0.1, 3600),
@@ -127,6 +134,7 @@ class NotifyConfig:
             backoff_s=_number(raw, "backoff_s", cls.backoff_s, 0.01, 86400),
             backoff_max_s=_number(raw, "backoff_max_s", cls.backoff_max_s, 0.01, 7 * 86400),
             lease_s=_number(raw, "lease_s", cls.lease_s, 1, 86400),
+            send_deadline_s=_number(raw, "send_deadline_s", default_deadline, 1, 86400),
             backlog_orders=int(
                 _number(raw, "backlog_orders", cls.backlog_orders, 0, 10**9, whole=True)
             ),
@@ -136,11 +144,16 @@ class NotifyConfig:
             channels=channels,
             routes=_routes(raw.get("routes", {}), channels),
         )
-        slowest = max([c.timeout_s for c in channels.values()] + [smtp.timeout_s if smtp else 0])
         if cfg.lease_s <= slowest:
             # A lease that runs out while a send still waits lets another process send too.
             raise ConfigError(
                 f"[notifications] lease_s must be longer than the slowest send ({slowest:g} s)"
+            )
+        if cfg.send_deadline_s < slowest:
+            # Sends that are merely slow would all be given up before their own timeout.
+            raise ConfigError(
+                "[notifications] send_deadline_s must be at least the slowest send's timeout_s "
+                f"({slowest:g} s)"
             )
         return cfg
 

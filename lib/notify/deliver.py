@@ -8,10 +8,19 @@
 One Deliverer per process (its worker id names it: host, pid and a random part, so two
 Deliverers in one process or a restarted container never share a lease); several processes
 on the same outboxes deliver each row once (lib.notify.outbox.claim). A row is claimed just
-before it is sent, one at a time, and its lease renewed while the send runs, so however
-long a send takes (an SMTP send can take several timeouts) no other process takes it over
-meanwhile. A tick never raises (but RoundRunning): an outbox whose database is down is
-logged and tried again next tick, the others go on.
+before it is sent, one at a time, and its lease renewed while the send runs, so a send
+longer than lease_s (an SMTP send can take several timeouts) is not taken over meanwhile.
+
+A send has [notifications] send_deadline_s in all: the channels' timeouts hold per socket
+operation only, and a receiver that trickles its answer would hold the row, the round (and
+with it "Deliver now" and the jobs thread's other work) for ever. At the deadline the lease
+is no longer renewed, the row goes back to retry ("send took longer than N s") and the round
+goes on; the send's thread is left to end on its own. So delivery is at least once: that
+late send may still reach the receiver, and the retry sends the message again (with the
+same Message-ID, by which a receiver may drop the repeat).
+
+A tick never raises (but RoundRunning): an outbox whose database is down is logged and tried
+again next tick, the others go on.
 """
 
 from __future__ import annotations
@@ -113,15 +122,8 @@ class Deliverer:
             recipients=row.recipients,
             attachments=row.attachments,
         )
-        error = ""
-        try:
-            with self._leased(where, engine, row.id, now):
-                send(message, row.channel, self.config)
-        except SendFailed as exc:
-            error = str(exc)
-        except Exception as exc:  # a bug in a channel must not stop the other rows
-            error = safe_error(f"{type(exc).__name__}: {exc}", self.config)
-            log.error("%s outbox %s: sending failed: %s", where, row.id, error)
+        with self._leased(where, engine, row.id, now):
+            error = self._send_within_deadline(where, row.id, message, row.channel)
         if error:
             status = outbox.mark_retry(
                 engine, row.id, self.worker_id, row.attempts, error, self.config, now
@@ -133,21 +135,59 @@ class Deliverer:
         log.warning("%s outbox %s: sent after its lease went to another worker", where, row.id)
         return False
 
+    def _send_within_deadline(
+        self, where: str, outbox_id: int, message: Message, channel: str
+    ) -> str:
+        """Send in a thread of its own, waiting at most send_deadline_s; "" when the receiver
+        took the message, else the error to store (one masked line). A send still running at
+        the deadline is left to end by itself (a daemon thread; what it does is not looked at)."""
+        outcome: list[str] = []
+
+        def run() -> None:
+            try:
+                send(message, channel, self.config)
+                outcome.append("")
+            except SendFailed as exc:
+                outcome.append(str(exc))
+            except Exception as exc:  # a bug in a channel must not stop the other rows
+                error = safe_error(f"{type(exc).__name__}: {exc}", self.config)
+                log.error("%s outbox %s: sending failed: %s", where, outbox_id, error)
+                outcome.append(error)
+
+        sender = threading.Thread(target=run, name=f"outbox-send-{outbox_id}", daemon=True)
+        sender.start()
+        sender.join(self.config.send_deadline_s)
+        if outcome:
+            return outcome[0]
+        deadline = f"send took longer than {self.config.send_deadline_s:g} s"
+        log.error("%s outbox %s: %s; retried later", where, outbox_id, deadline)
+        return deadline
+
     @contextmanager
     def _leased(
         self, where: str, engine: sa.Engine, outbox_id: int, now: datetime | None
     ) -> Iterator[None]:
-        """Renew the row's lease every lease_s / 3 while the body runs (a send)."""
+        """Renew the row's lease every lease_s / 3 while the body runs (a send), up to
+        send_deadline_s."""
         stop = threading.Event()
         started = time.monotonic()
+        every = self.config.lease_s / 3
 
         def renew() -> None:
-            while not stop.wait(self.config.lease_s / 3):
-                moment = (
-                    None if now is None else now + timedelta(seconds=time.monotonic() - started)
-                )
+            while not stop.wait(every):
+                elapsed = time.monotonic() - started
+                if elapsed > self.config.send_deadline_s:
+                    log.error(
+                        "%s outbox %s: send exceeded %g s; lease left to run out",
+                        where,
+                        outbox_id,
+                        self.config.send_deadline_s,
+                    )
+                    return
+                moment = None if now is None else now + timedelta(seconds=elapsed)
                 try:
-                    if not outbox.renew(engine, outbox_id, self.worker_id, self.config, moment):
+                    renewed = outbox.renew(engine, outbox_id, self.worker_id, self.config, moment)
+                    if not renewed and not stop.is_set():
                         log.warning("%s outbox %s: lease lost during its send", where, outbox_id)
                         return
                 except sa.exc.SQLAlchemyError as exc:
@@ -164,7 +204,9 @@ class Deliverer:
             yield
         finally:
             stop.set()
-            beat.join()
+            # A renewal stuck in a database call is not waited for (it changes nothing once
+            # the row is marked: renew() only touches a row still sending under this lease).
+            beat.join(timeout=min(every, 5.0))
 
 
 def message_id(where: str, outbox_id: int, created_at: str) -> str:

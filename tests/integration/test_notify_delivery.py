@@ -447,16 +447,19 @@ class SlowReceiver:
         self._server.server_close()
 
 
-def _short_timeouts(url: str, lease_s: float, timeout_s: float) -> NotifyConfig:
-    return _config(
-        url,
-        lease_s=lease_s,
-        smtp={"timeout_s": timeout_s},
-        channels={
+def _short_timeouts_raw(url: str, lease_s: float, timeout_s: float) -> dict[str, Any]:
+    return {
+        "lease_s": lease_s,
+        "smtp": {"timeout_s": timeout_s},
+        "channels": {
             "ops_chat": {"kind": "webhook", "url": url, "timeout_s": timeout_s},
             "ops_mail": {"kind": "email", "to": ["ops@example.com"], "timeout_s": timeout_s},
         },
-    )
+    }
+
+
+def _short_timeouts(url: str, lease_s: float, timeout_s: float) -> NotifyConfig:
+    return _config(url, **_short_timeouts_raw(url, lease_s, timeout_s))
 
 
 @pytest.fixture
@@ -510,6 +513,82 @@ def test_deliver_now_during_a_round_says_a_round_is_running_instead_of_waiting(d
     _enqueue(db, Event("order.rejected", "Order 2 rejected", "x"), config)
     assert deliverer.tick(blocking=False) == 1  # no round running: it delivers
     assert len(slow_receiver.arrived) == 2
+
+
+class TricklingReceiver:
+    """A webhook receiver that, while `trickle` is set, answers 200 with a 1000-byte body one
+    byte every 0.5 s: each read is within the sender's timeout, the send never ends (until
+    stop()). With `trickle` cleared it answers at once."""
+
+    def __init__(self) -> None:
+        self.trickle = True
+        self.received: list[str] = []  # message ids answered in full
+        self.stopping = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                self.rfile.read(int(self.headers["Content-Length"]))
+                slow = receiver.trickle
+                self.send_response(200)
+                self.send_header("Content-Length", "1000" if slow else "2")
+                self.end_headers()
+                if not slow:
+                    receiver.received.append(self.headers["X-Backoffice-Message-Id"])
+                    self.wfile.write(b"ok")
+                    return
+                for _ in range(1000):
+                    if receiver.stopping.wait(0.5):
+                        return
+                    self.wfile.write(b".")
+                    self.wfile.flush()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/hooks/trickle"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def trickling_receiver() -> Iterator[TricklingReceiver]:
+    r = TricklingReceiver()
+    yield r
+    r.stop()
+
+
+def test_a_send_that_never_ends_is_given_up_at_the_deadline_and_retried(
+    db, trickling_receiver, caplog, now
+):
+    url = trickling_receiver.url
+    config = _config(url, send_deadline_s=2, **_short_timeouts_raw(url, lease_s=2, timeout_s=1))
+    [row_id] = _enqueue(db, Event("order.rejected", "Order 3 rejected", "x"), config)
+    deliverer = Deliverer(config, {"shop": db}, "w1")
+
+    started = time.monotonic()
+    assert deliverer.tick(now) == 0
+    assert time.monotonic() - started < 3.5  # the deadline (2 s) and a little, not for ever
+    [row] = _rows(db)
+    assert (row["status"], row["attempts"], row["claimed_until"]) == ("pending", 1, None)
+    assert row["last_error"] == "send took longer than 2 s"
+    assert "send took longer than 2 s" in caplog.text and url not in caplog.text
+
+    # The round is over: "Deliver now" runs one, and the retry reaches a receiver that answers.
+    trickling_receiver.trickle = False
+    assert deliverer.tick(now + timedelta(seconds=3), blocking=False) == 1
+    assert trickling_receiver.received == [f"backoffice.shop.{row_id}.{_stamp(row)}"]
+    [row] = _rows(db)
+    assert (row["status"], row["attempts"]) == ("sent", 2)
+
+
+def _stamp(row: dict[str, Any]) -> str:
+    return "".join(ch for ch in str(row["created_at"]) if ch.isdigit())
 
 
 def test_send_errors_are_stored_and_logged_without_the_webhook_url_or_an_address(

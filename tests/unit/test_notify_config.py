@@ -64,6 +64,13 @@ def test_sent_messages_are_kept_30_days_unless_keep_days_says_otherwise():
     assert NotifyConfig.of(_raw(keep_days=7)).keep_days == 7
 
 
+def test_a_send_is_given_up_after_60_s_or_twice_the_slowest_timeout_unless_configured():
+    assert NotifyConfig.of(_raw()).send_deadline_s == 60
+    slow = _raw(smtp={"host": "h", "sender": "bo@example.com", "timeout_s": 45}, lease_s=300)
+    assert NotifyConfig.of(slow).send_deadline_s == 90
+    assert NotifyConfig.of(_raw(send_deadline_s=20)).send_deadline_s == 20
+
+
 def test_every_deliverer_has_its_own_worker_id_even_in_one_process():
     first, second = (Deliverer(NotifyConfig.of(_raw()), {}) for _ in range(2))
     assert first.worker_id != second.worker_id
@@ -87,6 +94,7 @@ def test_every_deliverer_has_its_own_worker_id_even_in_one_process():
         ({"base_url": "backoffice.example.com"}, "base_url must be an http(s) URL"),
         ({"lease_s": 10}, "lease_s must be longer than the slowest send (10 s)"),
         ({"keep_days": 0}, "keep_days must be a number from 1 to 3650"),
+        ({"send_deadline_s": 5}, "send_deadline_s must be at least the slowest send's timeout_s"),
         ({"keep_days": "30"}, "keep_days must be a number"),
     ],
 )

@@ -4,6 +4,9 @@ accept, what they keep, and what their audit rows say (addresses masked)."""
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sqlalchemy as sa
@@ -209,22 +212,70 @@ def test_a_period_that_gave_up_is_asked_to_be_built_again_once(sqlite_ctx, princ
     assert stopped.outcome == "conflict" and "is stopped" in stopped.message
 
 
+class Chat:
+    """A local chat webhook receiver: `.url` (as the sinks service's base URL) and the JSON
+    bodies it took."""
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 @pytest.fixture
-def jobs(sqlite_ctx, tmp_path, demo_dir) -> Jobs:
-    """The process's jobs over this test's audit database (its outbox)."""
+def chat() -> Iterator[Chat]:
+    receiver = Chat()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def jobs(sqlite_ctx, tmp_path, demo_dir, request) -> Jobs:
+    """The process's jobs over this test's audit database (its outbox); the chat channel
+    posts to the `chat` receiver when the test uses it (else to a closed port)."""
     (tmp_path / "config").mkdir()
-    settings = load_settings(write_config(tmp_path / "config", demo_dir))
+    urls = {}
+    if "chat" in request.fixturenames:
+        urls["sinks"] = request.getfixturevalue("chat").url
+    settings = load_settings(write_config(tmp_path / "config", demo_dir, urls))
     outbox.ensure(sqlite_ctx.audit.db)
     return Jobs(settings, outboxes={"audit": sqlite_ctx.audit.db})
 
 
-def test_deliver_now_runs_a_round_and_audits_how_many_were_sent(
-    sqlite_ctx, principals, audit_rows, jobs
+def test_deliver_now_sends_what_is_due_and_audits_how_many_were_sent(
+    sqlite_ctx, principals, audit_rows, chat, jobs
 ):
+    config = jobs.deliverer.config
+    with sqlite_ctx.audit.db.begin() as conn:
+        [row_id] = outbox.enqueue(conn, Event("order.rejected", "Order 41 rejected", "x"), config)
     result = actions.run("notification.deliver_now", principals["admin"], jobs=jobs)
-    assert (result.outcome, result.message) == ("ok", "Delivered 0 messages now.")
+    assert (result.outcome, result.message) == ("ok", "Delivered 1 message now.")
+    assert [m["text"].splitlines()[0] for m in chat.received] == ["*Order 41 rejected*"]
+    with sqlite_ctx.audit.db.connect() as conn:
+        status = conn.scalar(sa.select(outbox.outbox.c.status).where(outbox.outbox.c.id == row_id))
+    assert status == "sent"
     [row] = audit_rows(sqlite_ctx, action="notification.deliver_now")
-    assert (row["actor"], row["outcome"], row["detail"]) == ("admin", "ok", {"sent": 0})
+    assert (row["actor"], row["outcome"], row["detail"]) == ("admin", "ok", {"sent": 1})
+
+    again = actions.run("notification.deliver_now", principals["admin"], jobs=jobs)
+    assert again.message == "Delivered 0 messages now." and len(chat.received) == 1
 
 
 def test_deliver_now_while_a_round_is_running_says_so_without_waiting(

@@ -201,7 +201,7 @@ def test_a_period_that_gave_up_is_asked_to_be_built_again_once(sqlite_ctx, princ
     again = actions.run("report.retry", admin, schedule_id=schedule_id, period="2026-10")
     assert again.outcome == "conflict" and "already waiting" in again.message
     done = actions.run("report.retry", admin, schedule_id=schedule_id, period="2026-09")
-    assert done.outcome == "conflict" and "was sent" in done.message
+    assert done.outcome == "conflict" and "is not failed (status enqueued)" in done.message
     assert sent["status"] == "enqueued"
     none = actions.run("report.retry", admin, schedule_id=schedule_id, period="2026-08")
     assert none.outcome == "invalid" and "no send for 2026-08" in none.message

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,18 +37,52 @@ def sign_in(at: AppTest, username: str, password: str) -> AppTest:
     return at
 
 
+# The background threads Home.py starts (lib.jobs.worker, lib.health.checker).
+BACKGROUND = ("backoffice-jobs", "health-checker")
+BACKGROUND_WAIT_S = 5.0  # for them to end after the test: a round in progress at most
+_SOURCE_DOWN_ROUTE = re.compile(r'(?m)^"source\.down" = .*\n')
+
+
 @contextmanager
-def apps_for(config: Path, monkeypatch) -> Iterator[Callable[[], AppTest]]:
+def apps_for(
+    config: Path, monkeypatch, *, source_down: bool = False
+) -> Iterator[Callable[[], AppTest]]:
     """A factory of fresh AppTests of Home.py under `config`. Settings, engine and action
-    context are per process: dropped before, and after so the next test starts clean."""
+    context are per process: dropped before, and after so the next test starts clean.
+
+    Home.py starts the process's jobs thread; with "source.down" routed it would start a
+    health checker too, whose rounds probe the test's (closed) back ends and write
+    source.down messages. So the route is taken out of `config` (the file itself, which the
+    pages read and may write) unless `source_down`. After the test, the jobs thread and the
+    checker (the health badges start one too) started meanwhile are waited for
+    (BACKGROUND_WAIT_S at most), so none of their rounds writes into the next test's files."""
+    if not source_down:
+        text = config.read_text(encoding="utf-8")
+        config.write_text(_SOURCE_DOWN_ROUTE.sub("", text), encoding="utf-8")
     monkeypatch.setenv("BACKOFFICE_CONFIG", str(config))
     st.cache_resource.clear()
     context.reset()
+    before = set(_background())
     try:
         yield lambda: AppTest.from_file(HOME, default_timeout=60)
     finally:
-        st.cache_resource.clear()
+        st.cache_resource.clear()  # stops them, without waiting for a round in progress
         context.reset()
+        left = _wait_for_end([t for t in _background() if t not in before])
+    # Not said when the block raised: its own failure is the one to read.
+    assert not left, f"still running {BACKGROUND_WAIT_S:g} s after the test: {left}"
+
+
+def _background() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name in BACKGROUND and t.is_alive()]
+
+
+def _wait_for_end(threads: list[threading.Thread]) -> list[str]:
+    """The names of `threads` still running after BACKGROUND_WAIT_S (all of them together)."""
+    deadline = time.monotonic() + BACKGROUND_WAIT_S
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return sorted(t.name for t in threads if t.is_alive())
 
 
 def config_without(tmp_path: Path, demo_dir: Path, source: str) -> Path:

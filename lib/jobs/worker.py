@@ -203,8 +203,16 @@ def _process_jobs(config_path: str, digest: str, _settings: Settings, _engine: A
 
 def _digest(settings: Settings) -> str:
     """What the jobs were made from, as a digest (the text holds secrets; the key must not)."""
+    # [health] and [gateway] too: the jobs start the process's health checker from them.
     text = repr(
-        (settings.audit_url, settings.sources, dict(settings.notifications), dict(settings.reports))
+        (
+            settings.audit_url,
+            settings.sources,
+            settings.gateway,
+            dict(settings.health),
+            dict(settings.notifications),
+            dict(settings.reports),
+        )
     )
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -40,6 +40,10 @@ class ActionContext:
     sheet_target: SourceConfig | None = None
     # [notifications]: where Tx.notify routes an event; None: nothing is routed.
     notify: NotifyConfig | None = None
+    # The process's background jobs (lib.jobs.worker.Jobs) that notification.deliver_now
+    # and report.send_now run a round of; None: the app's (worker.for_process). Tests give
+    # their own.
+    jobs: Any = None
     _prepared: set[str] = field(default_factory=set)
     _prepare_lock: threading.Lock = field(default_factory=threading.Lock)
 

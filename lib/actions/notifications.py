@@ -5,10 +5,11 @@ its next poll with a fresh count of attempts. A message is named by its outbox (
 database an event is written in has one: "audit", "shop", "crm") and its id there; the
 audit row's target is "<outbox>:<id>".
 
-notification.deliver_now: one round of the process's deliverer (lib.notify.deliver, the one
-its jobs thread runs every poll_s) in the caller's request; refused as a conflict while that
-thread is in a round. Each message is marked sent by the round itself (rows are claimed, so
-once across processes); the audit row that follows says how many were sent.
+notification.deliver_now (no parameters): one round of the process's deliverer
+(lib.notify.deliver, the one its jobs thread runs every poll_s: process_jobs) in the
+caller's request; refused as a conflict while that thread is in a round. Each message is
+marked sent by the round itself (rows are claimed, so once across processes); the audit row
+that follows says how many were sent and how many failed.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import sqlalchemy as sa
 
 from lib.actions import validation as v
 from lib.actions.base import Action, Call, Result
-from lib.errors import Conflict, ValidationFailed
+from lib.actions.context import ActionContext
+from lib.errors import Conflict
 
 OUTBOXES = ("audit", "shop", "crm")
 
@@ -66,42 +68,47 @@ def retry(call: Call, outbox: str, message_id: int) -> Result:
     return call.result("ok", f"Message {outbox}:{message_id} will be sent again shortly.")
 
 
-def process_jobs(p: dict[str, Any]) -> Any:
-    """The `jobs` parameter: the process's background jobs (lib.jobs.worker.Jobs), which
-    hold the deliverer and the scheduler's settings; given by the page, never typed."""
-    from lib.jobs.worker import Jobs
+def process_jobs(ctx: ActionContext) -> Any:
+    """The process's background jobs (lib.jobs.worker.Jobs: the deliverer, the scheduler's
+    settings) a round now runs with: the context's, else the app's, the one its jobs thread
+    runs (worker.for_process over lib.config.runtime's settings and engine), so a page, a
+    script and a test all act on that process's own and never on one a caller passes."""
+    if ctx.jobs is not None:
+        return ctx.jobs
+    from lib.config import runtime
+    from lib.jobs import worker
 
-    jobs = p.get("jobs")
-    if not isinstance(jobs, Jobs):
-        raise ValidationFailed("jobs: the app process's background jobs are required")
-    return jobs
+    return worker.for_process(runtime.settings(), runtime.engine())
 
 
-def _validate_deliver_now(p: dict[str, Any]) -> dict[str, Any]:
-    v.only(p, {"jobs"})
-    return {"jobs": process_jobs(p)}
+def no_parameters(p: dict[str, Any]) -> dict[str, Any]:
+    v.only(p, ())
+    return {}
 
 
 BUSY = "A delivery round is running: what is due is being sent; look again in a moment."
 
 
-def deliver_now(call: Call, jobs: Any) -> Result:
+def deliver_now(call: Call) -> Result:
     """Send what is due in every outbox now, unless the process is already in a round."""
-    sent = _round(jobs.deliverer)
-    if sent is None:
+    done = _round(process_jobs(call.ctx).deliverer)
+    if done is None:
         raise Conflict(BUSY)
-    call.audit("ok", {"sent": sent})
-    noun = "message" if sent == 1 else "messages"
-    return call.result("ok", f"Delivered {sent} {noun} now.", sent=sent)
+    call.audit("ok", {"sent": done.sent, "failed": done.failed})
+    noun = "message" if done.sent == 1 else "messages"
+    message = f"Delivered {done.sent} {noun} now"
+    if done.failed:
+        message += f"; {done.failed} failed and will be retried"
+    return call.result("ok", message + ".", sent=done.sent, failed=done.failed)
 
 
-def _round(deliverer: Any) -> int | None:
-    """One delivery round without waiting for one in progress: the messages sent, or None
-    when a round was running."""
+def _round(deliverer: Any) -> Any:
+    """One delivery round without waiting for one in progress (lib.notify.deliver.Round:
+    sent, failed), or None when a round was running."""
     from lib.notify.deliver import RoundRunning
 
     try:
-        return int(deliverer.tick(blocking=False))
+        return deliverer.round(blocking=False)
     except RoundRunning:
         return None
 
@@ -117,7 +124,7 @@ ACTIONS = (
     Action(
         "notification.deliver_now",
         "notification",
-        _validate_deliver_now,
+        no_parameters,
         deliver_now,
         "Deliver the messages that are due now, instead of at the next poll",
     ),

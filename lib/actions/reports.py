@@ -6,10 +6,11 @@ its audit row commit in one transaction. The audit row records the name, the fre
 the view and how many recipients, with their addresses masked: the addresses themselves
 are kept only in the schedule, which needs them to send.
 
-report.send_now runs the scheduler's round (lib.reports.schedules.send_due) in the caller's
-request with the process's jobs (lib.jobs.worker.Jobs): each period is recorded with its
-e-mail in the scheduler's own transactions, as the background round does, and the audit
-row that follows says how many were queued and how many builds failed.
+report.send_now (no parameters) runs the scheduler's round (lib.reports.schedules.send_due)
+in the caller's request with the process's jobs (lib.actions.notifications.process_jobs):
+each period is recorded with its e-mail in the scheduler's own transactions, as the
+background round does, and the audit row that follows says how many were queued and how
+many builds failed.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from lib.access.masking import looks_like_raw_pii, mask
 from lib.actions import validation as v
 from lib.actions.base import Action, Call, Result
-from lib.actions.notifications import process_jobs
+from lib.actions.notifications import no_parameters, process_jobs
 from lib.errors import ActionFailed, Conflict, ValidationFailed
 from lib.reports import schedules_store as store
 
@@ -197,12 +198,7 @@ def retry(call: Call, schedule_id: int, period: str) -> Result:
     )
 
 
-def _validate_send_now(p: dict[str, Any]) -> dict[str, Any]:
-    v.only(p, {"jobs"})
-    return {"jobs": process_jobs(p)}
-
-
-def send_now(call: Call, jobs: Any) -> Result:
+def send_now(call: Call) -> Result:
     """The scheduler's round now: each report whose latest finished period has no send yet
     (and each period asked to be built again) is built and queued, once across processes."""
     import sqlalchemy as sa
@@ -210,6 +206,7 @@ def send_now(call: Call, jobs: Any) -> Result:
     from lib.access.masking import masked_line
     from lib.reports import schedules
 
+    jobs = process_jobs(call.ctx)
     try:
         done = schedules.send_due(jobs.settings, engine=jobs.engine, outboxes=jobs.outboxes)
     except sa.exc.SQLAlchemyError as exc:
@@ -255,7 +252,7 @@ ACTIONS = (
     Action(
         "report.send_now",
         "report_schedule",
-        _validate_send_now,
+        no_parameters,
         send_now,
         "Build and queue the scheduled reports that are due now, instead of at the next round",
     ),

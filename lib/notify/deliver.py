@@ -2,7 +2,8 @@
 
     deliverer = Deliverer(config, outboxes_for(settings))   # worker id: host-pid-random
     deliverer.tick()        # every poll_s, from the process's jobs thread; -> messages sent
-    deliverer.tick(blocking=False)   # a page's "Deliver now": RoundRunning if one is running
+    deliverer.round(blocking=False)  # a page's "Deliver now": -> Round(sent, failed);
+                                     # RoundRunning if one is running
     deliverer.prune()       # sent messages older than keep_days: recipients, text, files gone
 
 One Deliverer per process (its worker id names it: host, pid and a random part, so two
@@ -33,6 +34,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -52,6 +54,18 @@ class RoundRunning(Exception):
         super().__init__("a delivery round is running")
 
 
+@dataclass(frozen=True)
+class Round:
+    """What one delivery round did: messages the receivers took, and sends that failed (each
+    retried later, or failed for good after max_attempts)."""
+
+    sent: int = 0
+    failed: int = 0
+
+    def __add__(self, other: Round) -> Round:
+        return Round(self.sent + other.sent, self.failed + other.failed)
+
+
 def default_worker_id() -> str:
     return f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
@@ -69,20 +83,24 @@ class Deliverer:
         self._lock = threading.Lock()  # one tick at a time, whoever calls it
 
     def tick(self, now: datetime | None = None, *, blocking: bool = True) -> int:
-        """Send what is due in every outbox; the number of messages the receivers took.
+        """Send what is due in every outbox; the number of messages the receivers took."""
+        return self.round(now, blocking=blocking).sent
+
+    def round(self, now: datetime | None = None, *, blocking: bool = True) -> Round:
+        """Send what is due in every outbox; how many were sent and how many failed.
 
         blocking=False (a page request): raise RoundRunning at once instead of waiting when
         a round (the jobs thread's) is running in this process."""
         if not self._lock.acquire(blocking=blocking):
             raise RoundRunning()
         try:
-            sent = 0
+            done = Round()
             for where, engine in self.outboxes.items():
                 try:
-                    sent += self._drain(where, engine, now)
+                    done += self._drain(where, engine, now)
                 except sa.exc.SQLAlchemyError as exc:
                     log.warning("outbox %s unavailable: %s", where, masked_line(exc, 200))
-            return sent
+            return done
         finally:
             self._lock.release()
 
@@ -97,8 +115,8 @@ class Deliverer:
                 log.warning("outbox %s not pruned: %s", where, masked_line(exc, 200))
         return cleared
 
-    def _drain(self, where: str, engine: sa.Engine, now: datetime | None) -> int:
-        sent = 0
+    def _drain(self, where: str, engine: sa.Engine, now: datetime | None) -> Round:
+        sent = failed = 0
         tried: list[int] = []  # a row that failed is not tried again in this round
         while len(tried) < outbox.BATCH:
             rows = outbox.claim(engine, self.worker_id, self.config, now, limit=1, skip=tried)
@@ -106,13 +124,16 @@ class Deliverer:
                 break
             row = rows[0]
             tried.append(row.id)
-            if self._send(where, engine, row, now):
-                sent += 1
-        return sent
+            outcome = self._send(where, engine, row, now)
+            sent += outcome is True
+            failed += outcome is False
+        return Round(sent, failed)
 
     def _send(
         self, where: str, engine: sa.Engine, row: outbox.Claimed, now: datetime | None
-    ) -> bool:
+    ) -> bool | None:
+        """True: sent; False: failed (to retry, or failed for good); None: sent, but the
+        lease had gone to another worker meanwhile (which may send it again)."""
         message = Message(
             message_id=message_id(where, row.id, row.created_at),
             event=row.event,
@@ -133,7 +154,7 @@ class Deliverer:
         if outbox.mark_sent(engine, row.id, self.worker_id, now):
             return True
         log.warning("%s outbox %s: sent after its lease went to another worker", where, row.id)
-        return False
+        return None
 
     def _send_within_deadline(
         self, where: str, outbox_id: int, message: Message, channel: str

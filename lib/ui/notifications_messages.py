@@ -98,7 +98,6 @@ def render(principal: Principal, jobs: Any) -> None:
                 icon=":material/send:",
                 on_click=run_action,
                 args=(RESULTS, "Deliver now", DELIVER, principal),
-                kwargs={"jobs": jobs},
                 help="Send what is due now, in this request, instead of waiting for the next poll.",
             )
     if frame.empty:

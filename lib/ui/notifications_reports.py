@@ -94,7 +94,7 @@ def render(principal: Principal, jobs: Any) -> None:
                 icon=":material/outgoing_mail:",
                 on_click=run_action,
                 args=(RESULTS, "Send now", SEND_NOW, principal),
-                kwargs={"forget": FAILURES_KEY, "jobs": jobs},
+                kwargs={"forget": FAILURES_KEY},
                 disabled=frame.empty,
                 help="Build and queue every report whose latest period was not sent yet, and "
                 "those asked to be built again.",

@@ -75,9 +75,11 @@ def _failed_send(ctx: ActionContext) -> dict[str, Any]:
 
 
 def _jobs(ctx: ActionContext) -> dict[str, Any]:
-    """The process's jobs over this test's configuration and audit database: nothing due."""
+    """The process's jobs over this test's configuration and audit database: nothing due.
+    No parameters: the action runs a round of the context's jobs."""
     outbox.ensure(ctx.audit.db)
-    return {"jobs": Jobs(load_settings(), outboxes={"audit": ctx.audit.db})}
+    ctx.jobs = Jobs(load_settings(), outboxes={"audit": ctx.audit.db})
+    return {}
 
 
 def _failed_message(ctx: ActionContext) -> dict[str, Any]:

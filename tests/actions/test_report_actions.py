@@ -256,7 +256,8 @@ def jobs(sqlite_ctx, tmp_path, demo_dir, request) -> Jobs:
         urls["sinks"] = request.getfixturevalue("chat").url
     settings = load_settings(write_config(tmp_path / "config", demo_dir, urls))
     outbox.ensure(sqlite_ctx.audit.db)
-    return Jobs(settings, outboxes={"audit": sqlite_ctx.audit.db})
+    sqlite_ctx.jobs = Jobs(settings, outboxes={"audit": sqlite_ctx.audit.db})
+    return sqlite_ctx.jobs
 
 
 def test_deliver_now_sends_what_is_due_and_audits_how_many_were_sent(
@@ -265,16 +266,20 @@ def test_deliver_now_sends_what_is_due_and_audits_how_many_were_sent(
     config = jobs.deliverer.config
     with sqlite_ctx.audit.db.begin() as conn:
         [row_id] = outbox.enqueue(conn, Event("order.rejected", "Order 41 rejected", "x"), config)
-    result = actions.run("notification.deliver_now", principals["admin"], jobs=jobs)
+    result = actions.run("notification.deliver_now", principals["admin"])
     assert (result.outcome, result.message) == ("ok", "Delivered 1 message now.")
     assert [m["text"].splitlines()[0] for m in chat.received] == ["*Order 41 rejected*"]
     with sqlite_ctx.audit.db.connect() as conn:
         status = conn.scalar(sa.select(outbox.outbox.c.status).where(outbox.outbox.c.id == row_id))
     assert status == "sent"
     [row] = audit_rows(sqlite_ctx, action="notification.deliver_now")
-    assert (row["actor"], row["outcome"], row["detail"]) == ("admin", "ok", {"sent": 1})
+    assert (row["actor"], row["outcome"], row["detail"]) == (
+        "admin",
+        "ok",
+        {"sent": 1, "failed": 0},
+    )
 
-    again = actions.run("notification.deliver_now", principals["admin"], jobs=jobs)
+    again = actions.run("notification.deliver_now", principals["admin"])
     assert again.message == "Delivered 0 messages now." and len(chat.received) == 1
 
 
@@ -284,7 +289,7 @@ def test_deliver_now_while_a_round_is_running_says_so_without_waiting(
     deliverer = jobs.deliverer
     deliverer._lock.acquire()  # the jobs thread in a round (against a slow receiver)
     try:
-        result = actions.run("notification.deliver_now", principals["admin"], jobs=jobs)
+        result = actions.run("notification.deliver_now", principals["admin"])
     finally:
         deliverer._lock.release()
     assert result.outcome == "conflict"
@@ -293,7 +298,43 @@ def test_deliver_now_while_a_round_is_running_says_so_without_waiting(
     assert row["outcome"] == "conflict"
 
 
+def test_deliver_now_counts_the_sends_that_failed_in_its_message_and_audit_row(
+    sqlite_ctx, principals, audit_rows, chat, jobs
+):
+    config = jobs.deliverer.config
+    with sqlite_ctx.audit.db.begin() as conn:
+        outbox.enqueue(conn, Event("order.rejected", "Order 41 rejected", "x"), config)
+        for order in (42, 43):  # by e-mail, to an SMTP port nobody listens on: retried later
+            event = Event("order.rejected", f"Order {order} rejected", "x")
+            outbox.enqueue(conn, event, config, channel="ops_mail")
+    result = actions.run("notification.deliver_now", principals["admin"])
+    assert (result.outcome, result.message) == (
+        "ok",
+        "Delivered 1 message now; 2 failed and will be retried.",
+    )
+    [row] = audit_rows(sqlite_ctx, action="notification.deliver_now")
+    assert row["detail"] == {"sent": 1, "failed": 2}
+
+
 @pytest.mark.parametrize("action", ["notification.deliver_now", "report.send_now"])
-def test_a_round_now_needs_the_process_jobs(sqlite_ctx, principals, action):
+def test_a_round_now_takes_no_jobs_from_its_caller(sqlite_ctx, principals, action):
     result = actions.run(action, principals["admin"], jobs="every")
-    assert result.outcome == "invalid" and "background jobs" in result.message
+    assert (result.outcome, result.message) == ("invalid", "unexpected parameter: jobs")
+
+
+def test_without_jobs_in_the_context_a_round_now_runs_the_process_jobs(
+    sqlite_ctx, principals, audit_rows, chat, jobs, monkeypatch
+):
+    from lib.config import runtime
+    from lib.jobs import worker
+
+    sqlite_ctx.jobs = None  # the app's context: the process's jobs (worker.for_process)
+    asked = []
+    monkeypatch.setattr(runtime, "settings", lambda: jobs.settings)
+    monkeypatch.setattr(runtime, "engine", lambda: "the app's engine")
+    monkeypatch.setattr(worker, "for_process", lambda *args: asked.append(args) or jobs)
+    with sqlite_ctx.audit.db.begin() as conn:
+        outbox.enqueue(conn, Event("order.rejected", "Order 41 rejected", "x"), jobs.notify)
+    result = actions.run("notification.deliver_now", principals["admin"])
+    assert result.message == "Delivered 1 message now." and len(chat.received) == 1
+    assert asked == [(jobs.settings, "the app's engine")]

@@ -76,7 +76,7 @@ def test_every_action_with_a_whole_number_field_is_listed():
     # row numbers in tests/actions/test_sheet_import_by_key.py). sheet.export and
     # sheet.connect take no whole number: names, a link, a file; nor does report.schedule
     # (a name, recipients, a frequency and the dashboard view, its seller id checked there),
-    # nor report.send_now and notification.deliver_now (the process's jobs, given by the page).
+    # nor report.send_now and notification.deliver_now (no parameters).
     without = {"sheet.import_rows", "sheet.export", "sheet.connect", "report.schedule"}
     without |= {"report.send_now", "notification.deliver_now"}
     assert set(WHOLE_NUMBER_FIELDS) | without == set(actions.ACTIONS)

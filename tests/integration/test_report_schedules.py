@@ -260,12 +260,12 @@ def test_a_period_that_gave_up_is_sent_after_retry_build_and_send_now(settings, 
 
     monkeypatch.setattr(report_files, "dashboard_files", broken)
     engine = Engine(settings.sources, settings.queries_dir)
-    jobs = Jobs(settings, engine=engine)
+    context.current().jobs = Jobs(settings, engine=engine)  # the process's
     try:
         for _ in range(3):  # max_attempts = 3 in the shipped configuration
-            result = actions.run("report.send_now", admin, jobs=jobs)
+            result = actions.run("report.send_now", admin)
             assert result.message == "1 report could not be built (listed with the reason)."
-        gave_up = actions.run("report.send_now", admin, jobs=jobs)
+        gave_up = actions.run("report.send_now", admin)
         assert gave_up.message.startswith("Nothing due: every schedule's latest period is sent")
         monkeypatch.setattr(report_files, "dashboard_files", real)  # the cause is fixed
         retry = actions.run("report.retry", admin, schedule_id=sid, period="2026-10")
@@ -290,8 +290,8 @@ def test_send_now_queues_the_due_report_and_audits_it(settings):
     sid = schedule(settings)
     engine = Engine(settings.sources, settings.queries_dir)
     try:
-        jobs = Jobs(settings, engine=engine)
-        result = actions.run("report.send_now", PRINCIPALS["admin"], jobs=jobs)
+        context.current().jobs = Jobs(settings, engine=engine)  # the process's
+        result = actions.run("report.send_now", PRINCIPALS["admin"])
     finally:
         engine.close()
     assert (result.outcome, result.message) == ("ok", "Queued 1 report for e-mail.")

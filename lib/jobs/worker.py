@@ -9,8 +9,9 @@ sending scheduled reports, in one daemon thread.
 Every [notifications] poll_s the thread runs one round: lib.notify.deliver.Deliverer.tick
 (send what is due in the outboxes), lib.notify.watch.Watchers.tick (the backlog and source
 events), and, once every [reports] tick_s, lib.reports.schedules.tick (scheduled reports
-due), and once an hour Deliverer.prune (sent messages' recipients, text and files cleared
-after [notifications] keep_days). A step that raises is logged in one masked line and the
+due), and once an hour prune (sent messages' recipients, text and files cleared after
+[notifications] keep_days, and scheduled reports' sent periods older than that deleted but
+each schedule's last). A step that raises is logged in one masked line and the
 round goes on; nothing ends the thread but stop().
 
 Why in the app's process and not a cron job (`make` target): there is nothing more to
@@ -170,8 +171,21 @@ class Jobs:
                 done["reports"] = self._step("reports", lambda: self.send_reports(now))
             if self._pruned_at is None or began - self._pruned_at >= PRUNE_EVERY_S:
                 self._pruned_at = began
-                done["prune"] = self._step("prune", lambda: self.deliverer.prune(now))
+                done["prune"] = self._step("prune", lambda: self.prune(now))
             return done
+
+    def prune(self, now: datetime | None = None) -> int:
+        """Sent messages' content cleared (Deliverer.prune: the rows cleared), then the
+        scheduled reports' sent periods older than keep_days deleted, each schedule's last
+        kept (lib.reports.schedules_store.prune; a failure is logged, the count stays)."""
+        from lib.reports import schedules_store
+
+        cleared = self.deliverer.prune(now)
+        self._step(
+            "prune of report sends",
+            lambda: schedules_store.prune(self.outboxes["audit"], self.notify.keep_days, now),
+        )
+        return cleared
 
     def send_reports(self, now: datetime | None = None) -> int:
         """Scheduled reports due now (lib.reports.schedules.tick); e-mails queued."""

@@ -5,6 +5,7 @@ database (lib.reports.schedules decides what is sent; this module only reads and
     with engine.begin() as conn: insert(conn, name=..., view=..., recipients=[...], ...)
     active(engine) -> [Schedule]; overview(engine), failures(engine) -> DataFrame (the
     Notifications page: each schedule's last send; the periods that could not be built)
+    prune(engine, keep_days, now)  # sent periods older than keep_days (not a schedule's last)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -297,3 +298,34 @@ def sends(engine: sa.Engine, schedule_id: int) -> list[dict[str, Any]]:
             .order_by(report_sends.c.date_from.desc())
         )
         return [dict(r._mapping) for r in rows]
+
+
+def prune(engine: sa.Engine, keep_days: float, now: datetime | None = None) -> int:
+    """Delete the send rows built more than `keep_days` ago whose e-mail was sent (queued,
+    and its outbox row `sent`), except each schedule's latest, which the Notifications page
+    shows as its last period (and the scheduler reads); failed and retry rows stay, to be
+    built again. The rows deleted (each a period that could not be sent again anyway: the
+    scheduler only looks at the latest finished one and the ones asked to be built again)."""
+    ensure(engine)
+    cutoff = utc_text((now or datetime.now(UTC)) - timedelta(days=keep_days))
+    r = report_sends.c
+    outbox = sa.table("outbox", sa.column("id"), sa.column("status"))
+    latest = sa.select(sa.func.max(r.id)).group_by(r.schedule_id)
+    with engine.begin() as conn:
+        if not sa.inspect(conn).has_table("outbox"):
+            return 0
+        # The ids first: MySQL / MariaDB refuse a DELETE whose subquery reads its own table.
+        ids = conn.scalars(
+            sa.select(r.id)
+            .join(outbox, outbox.c.id == r.outbox_id)
+            .where(
+                r.status == ENQUEUED,
+                outbox.c.status == "sent",
+                r.created_at < cutoff,
+                r.id.not_in(latest),
+            )
+        ).all()
+        if not ids:
+            return 0
+        done = conn.execute(sa.delete(report_sends).where(r.id.in_(ids)))
+    return int(done.rowcount)

@@ -29,6 +29,7 @@ from lib.jobs.worker import Jobs
 from lib.notify import outbox
 from lib.notify.config import NotifyConfig
 from lib.notify.deliver import Deliverer
+from lib.notify.model import Event
 from lib.notify.outboxes import outboxes_for
 from lib.reading.engine import Engine
 from lib.reports import files as report_files
@@ -401,3 +402,51 @@ def test_the_jobs_thread_sends_due_reports_and_outlives_a_failing_step(settings,
     assert failures and "ana@example.com" not in failures[0]
     # a round by hand: each step's result, the failing one None
     assert jobs.tick(reports=True) == {"deliver": 0, "watch": None, "reports": 0}
+
+
+# --- pruning --------------------------------------------------------------------------------
+
+
+def _send_row(
+    db: sa.Engine, schedule_id: int, period: str, built: datetime, status: str, delivery: str
+) -> None:
+    """A send row of `period` built at `built`, its e-mail's outbox row `delivery`."""
+    event = Event("report.scheduled", f"Report {schedule_id} {period}", "attached")
+    with db.begin() as conn:
+        [outbox_id] = outbox.enqueue(
+            conn, event, NotifyConfig(), channel="email", recipients=["ops@example.com"]
+        )
+        conn.execute(
+            sa.update(outbox.outbox).where(outbox.outbox.c.id == outbox_id).values(status=delivery)
+        )
+        conn.execute(
+            sa.insert(store.report_sends).values(
+                schedule_id=schedule_id, period_key=period, date_from=f"{period}-01",
+                date_to=f"{period}-28", created_at=store.utc_text(built), status=status,
+                attempts=1, outbox_id=outbox_id,
+            )
+        )  # fmt: skip
+
+
+def test_the_hourly_prune_deletes_old_sent_periods_but_each_schedules_last(audit_db_settings):
+    settings = audit_db_settings
+    keep_days = NotifyConfig.of(settings.notifications).keep_days
+    old, recent = NOW - timedelta(days=keep_days + 1), NOW - timedelta(days=1)
+    monthly, stopped = schedule(settings), schedule(settings)
+    db = outboxes_for(settings)["audit"]
+    outbox.ensure(db)
+    _send_row(db, monthly, "2026-06", old, "enqueued", "sent")  # old and sent: deleted
+    _send_row(db, monthly, "2026-07", old, "failed", "failed")  # could not be built: kept
+    _send_row(db, monthly, "2026-08", old, "enqueued", "pending")  # not delivered yet: kept
+    _send_row(db, monthly, "2026-09", recent, "enqueued", "sent")  # within keep_days: kept
+    _send_row(db, stopped, "2026-05", old, "enqueued", "sent")  # old, but its last: kept
+    with db.begin() as conn:
+        assert store.deactivate(conn, stopped)
+    jobs = Jobs(settings, outboxes={"audit": db})
+    jobs.prune(NOW)  # the jobs thread's hourly step
+    assert [s["period_key"] for s in sends(settings, monthly)] == ["2026-09", "2026-08", "2026-07"]
+    assert [s["period_key"] for s in sends(settings, stopped)] == ["2026-05"]
+    [row] = store.overview(db).to_dict("records")
+    assert (row["id"], row["last_period"], row["last_status"]) == (monthly, "2026-09", "sent")
+    assert store.prune(db, keep_days, NOW) == 0  # nothing more to delete
+    assert store.prune(db, keep_days, NOW + timedelta(days=2)) == 0  # 2026-09: the last one

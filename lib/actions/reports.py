@@ -136,6 +136,14 @@ def schedule(
     )
 
 
+def _schedule(conn: Any, schedule_id: int) -> Any:
+    """The schedule `schedule_id`, or ValidationFailed naming it."""
+    found = store.get(conn, schedule_id)
+    if found is None:
+        raise ValidationFailed(f"No scheduled report {schedule_id}")
+    return found
+
+
 def _validate_unschedule(p: dict[str, Any]) -> dict[str, Any]:
     v.only(p, {"schedule_id"})
     return {"schedule_id": v.integer(p, "schedule_id", minimum=1)}
@@ -147,9 +155,7 @@ def unschedule(call: Call, schedule_id: int) -> Result:
     audit = call.ctx.audit
     store.ensure(audit.db)
     with audit.begin() as conn:
-        found = store.get(conn, schedule_id)
-        if found is None:
-            raise ValidationFailed(f"No scheduled report {schedule_id}")
+        found = _schedule(conn, schedule_id)
         if not store.deactivate(conn, schedule_id):
             raise Conflict(f"The scheduled report '{found.name}' is already stopped.")
         detail = {"report": found.name, "frequency": found.frequency}
@@ -172,9 +178,7 @@ def retry(call: Call, schedule_id: int, period: str) -> Result:
     audit = call.ctx.audit
     store.ensure(audit.db)
     with audit.begin() as conn:
-        found = store.get(conn, schedule_id)
-        if found is None:
-            raise ValidationFailed(f"No scheduled report {schedule_id}")
+        found = _schedule(conn, schedule_id)
         if not found.active:
             raise Conflict(f"The scheduled report '{found.name}' is stopped.")
         send = store.send_of(conn, schedule_id, period)

@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
 
-.PHONY: run test bench lint format chromium seed reset-demo clean
+.PHONY: run test bench bench-scale lint format chromium seed reset-demo clean
 
 $(RUNTIME_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ test: $(DEV_STAMP) chromium
 bench: $(DEV_STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
 
+## make bench-scale: 1.5M orders and 150k customers built once into SQLite, PostgreSQL and
+## MariaDB, then each page's figures on each, the naive read_sql baseline beside them, the
+## memory of one process with 10 sessions and a 20-session load test; JSON and a table in
+## test-artifacts/bench/scale.json and scale.md. BENCH_SCALE_ARGS="--orders 200000" for less.
+bench-scale: $(DEV_STAMP) chromium
+	$(PY) -m bench.scale $(BENCH_SCALE_ARGS)
+
 # Debian's Chromium for the browser tests, and a Korean font so screenshots show Hangul.
 chromium:
 	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi nanum; } || { \
@@ -49,8 +56,11 @@ format: $(DEV_STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+## make seed [ORDERS=1500000 CUSTOMERS=150000] [SERVERS=1]: the demo data at any size (default:
+## the small embedded demo); SERVERS=1 puts the customers in PostgreSQL and the shop in MariaDB
+## on this machine's servers and writes var/scale/backoffice.toml for BACKOFFICE_CONFIG.
 seed: $(RUNTIME_STAMP)
-	$(PY) -m lib.demo.seed
+	$(PY) -m lib.demo.seed $(if $(ORDERS),--orders $(ORDERS)) $(if $(CUSTOMERS),--customers $(CUSTOMERS)) $(if $(SERVERS),--servers)
 
 reset-demo: $(RUNTIME_STAMP)
 	$(PY) -m lib.demo.seed --force

@@ -1,5 +1,7 @@
 -- sources: crm
--- One customer, read live, for the Customers page's detail (masked by the page).
+-- runs_on: crm
+-- One customer, read live in the crm's own database (its primary key), for the Customers
+-- page's detail (masked by the page).
 SELECT
     c.id,
     c.name,
@@ -8,7 +10,7 @@ SELECT
     c.address,
     c.segment,
     c.status,
-    CAST(c.signup_date AS DATE) AS signup_date,
-    CAST(c.updated_at AS TIMESTAMP) AS updated_at
-FROM crm.customers AS c
-WHERE c.id = $customer_id
+    c.signup_date,
+    c.updated_at
+FROM customers AS c
+WHERE c.id = :customer_id

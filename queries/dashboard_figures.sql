@@ -5,55 +5,38 @@
 -- gmv: amount of orders not rejected; revenue_krw: what approved and partially refunded
 -- payments kept; refunded_krw: what refunded and partially refunded payments gave back;
 -- new_customers: orders that are their customer's first in scope (any status).
-WITH scoped AS (
-    SELECT
-        o.id,
-        o.customer_id,
-        o.status,
-        o.amount,
-        CAST(o.ordered_at AS TIMESTAMP) AS ordered_ts,
-        p.balance_amount,
-        coalesce(p.method, 'unknown') AS method,
-        coalesce(c.segment, 'unknown') AS segment
-    FROM shop.orders_snapshot AS o
-    LEFT JOIN shop.payments_snapshot AS p ON p.order_id = o.id
-    LEFT JOIN crm.customers_snapshot AS c ON c.id = o.customer_id
-    WHERE ($seller_id IS NULL OR o.seller_id = $seller_id)
-      AND ($segment IS NULL OR c.segment = $segment)
-      AND ($method IS NULL OR p.method = $method)
-),
-firsts AS (  -- each customer's first order in scope (an aggregate: cheaper than a window)
-    SELECT arg_min(id, (ordered_ts, id)) AS id FROM scoped GROUP BY customer_id
-),
-flagged AS (
-    SELECT s.*, f.id IS NOT NULL AS first_order
-    FROM scoped AS s
-    LEFT JOIN firsts AS f ON f.id = s.id
-    WHERE s.ordered_ts < CAST($date_end AS TIMESTAMP)
-)
+-- Read from shop.dashboard_daily (queries/derived_dashboard_daily.sql: the orders, payments
+-- and customers snapshots by day), whose new_* column for the view's seller/method filters
+-- counts the first orders in that scope.
 SELECT
     CAST(
         CASE $granularity  -- constant parts: date_trunc with a bound part is slower
-            WHEN 'day' THEN date_trunc('day', ordered_ts)
-            WHEN 'week' THEN date_trunc('week', ordered_ts)
-            ELSE date_trunc('month', ordered_ts)
+            WHEN 'day' THEN day
+            WHEN 'week' THEN date_trunc('week', day)
+            ELSE date_trunc('month', day)
         END AS DATE
     ) AS period,
-    CAST(date_trunc('month', ordered_ts) AS DATE) AS month,
-    segment,
-    method,
-    count(*) AS orders,
-    count(*) FILTER (WHERE status <> 'rejected') AS orders_not_rejected,
-    coalesce(sum(amount) FILTER (WHERE status <> 'rejected'), 0) AS gmv,
-    coalesce(
-        sum(balance_amount) FILTER (WHERE status IN ('approved', 'partially_refunded')), 0
-    ) AS revenue_krw,
-    coalesce(
-        sum(amount - balance_amount) FILTER (WHERE status IN ('refunded', 'partially_refunded')),
-        0
-    ) AS refunded_krw,
-    count(*) FILTER (WHERE first_order) AS new_customers
-FROM flagged
-WHERE ordered_ts >= CAST($date_from AS TIMESTAMP)
+    CAST(date_trunc('month', day) AS DATE) AS month,
+    coalesce(segment, 'unknown') AS segment,
+    coalesce(method, 'unknown') AS method,
+    CAST(sum(orders) AS BIGINT) AS orders,
+    CAST(sum(orders_not_rejected) AS BIGINT) AS orders_not_rejected,
+    sum(gmv) AS gmv,
+    sum(revenue_krw) AS revenue_krw,
+    sum(refunded_krw) AS refunded_krw,
+    CAST(sum(
+        CASE
+            WHEN $seller_id IS NULL AND $method IS NULL THEN new_all
+            WHEN $method IS NULL THEN new_seller
+            WHEN $seller_id IS NULL THEN new_method
+            ELSE new_seller_method
+        END
+    ) AS BIGINT) AS new_customers
+FROM shop.dashboard_daily
+WHERE day >= CAST($date_from AS DATE)
+  AND day < CAST($date_end AS DATE)
+  AND ($seller_id IS NULL OR seller_id = $seller_id)
+  AND ($segment IS NULL OR segment = $segment)
+  AND ($method IS NULL OR method = $method)
 GROUP BY ALL
 ORDER BY period, month, segment, method

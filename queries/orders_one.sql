@@ -1,5 +1,8 @@
--- sources: shop, crm
--- One order with its payment as the shop records them now (the refund dialog's balance).
+-- sources: shop
+-- runs_on: shop
+-- One order with its payment as the shop records them now (the refund dialog's balance),
+-- read by its primary key in the shop's own database; the customer's name comes from the
+-- crm by id (customers_names.sql).
 SELECT
     o.id,
     o.status,
@@ -8,8 +11,7 @@ SELECT
     p.method,
     p.status AS payment_status,
     p.payment_key,
-    c.name AS customer
-FROM shop.orders AS o
-LEFT JOIN shop.payments AS p ON p.order_id = o.id
-LEFT JOIN crm.customers AS c ON c.id = o.customer_id
-WHERE o.id = $order_id
+    o.customer_id
+FROM orders AS o
+LEFT JOIN payments AS p ON p.order_id = o.id
+WHERE o.id = :order_id

@@ -1,6 +1,7 @@
 -- sources: sheets, crm, shop
 -- Marketing spend by channel (the marketing_spend CSV) against new customers (crm, by signup
--- month) and revenue kept (shop orders approved or partly refunded, by order month).
+-- month) and revenue kept (shop orders approved or partly refunded, by order month), from the
+-- dashboard's snapshots (an analysis: the live tables would be read whole at every change).
 -- A FULL OUTER JOIN by month: a month on one side only is kept and flagged in `match`
 -- (left: the sheet; right: the databases), never dropped. One row per month and channel;
 -- the page spreads the channels into columns. $date_from / $date_to: YYYY-MM-DD or NULL,
@@ -20,7 +21,7 @@ signups AS (
     SELECT
         CAST(date_trunc('month', TRY_CAST(signup_date AS DATE)) AS DATE) AS month,
         count(*) AS new_customers
-    FROM crm.customers
+    FROM crm.customers_snapshot
     WHERE TRY_CAST(signup_date AS DATE) IS NOT NULL
     GROUP BY ALL
 ),
@@ -28,8 +29,8 @@ revenue AS (
     SELECT
         CAST(date_trunc('month', TRY_CAST(o.ordered_at AS TIMESTAMP)) AS DATE) AS month,
         sum(p.balance_amount) AS revenue_krw
-    FROM shop.orders AS o
-    JOIN shop.payments AS p ON p.order_id = o.id
+    FROM shop.orders_snapshot AS o
+    JOIN shop.payments_snapshot AS p ON p.order_id = o.id
     WHERE o.status IN ('approved', 'partially_refunded')
       AND TRY_CAST(o.ordered_at AS TIMESTAMP) IS NOT NULL
     GROUP BY ALL

@@ -1,8 +1,9 @@
 -- sources: sheets, shop
 -- Offline store sales (the store_sales XLSX) against online sales (shop orders approved or
--- partly refunded, by order month). A FULL OUTER JOIN by month: a month on one side only is
--- kept and flagged in `match` (left: the sheet; right: the shop), never dropped. One row per
--- month and store; the page spreads the stores into columns. $date_from / $date_to:
+-- partly refunded, by order month), from the dashboard's snapshots (an analysis: the live
+-- tables would be read whole at every change). A FULL OUTER JOIN by month: a month on one
+-- side only is kept and flagged in `match` (left: the sheet; right: the shop), never dropped.
+-- One row per month and store; the page spreads the stores into columns. $date_from / $date_to:
 -- YYYY-MM-DD or NULL, the months from date_from up to (not including) date_to.
 WITH stores AS (
     SELECT
@@ -20,8 +21,8 @@ online AS (
         CAST(date_trunc('month', TRY_CAST(o.ordered_at AS TIMESTAMP)) AS DATE) AS month,
         sum(p.balance_amount) AS online_revenue_krw,
         count(*) AS online_orders
-    FROM shop.orders AS o
-    JOIN shop.payments AS p ON p.order_id = o.id
+    FROM shop.orders_snapshot AS o
+    JOIN shop.payments_snapshot AS p ON p.order_id = o.id
     WHERE o.status IN ('approved', 'partially_refunded')
       AND TRY_CAST(o.ordered_at AS TIMESTAMP) IS NOT NULL
     GROUP BY ALL

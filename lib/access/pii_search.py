@@ -69,9 +69,7 @@ _NOT_DIGIT = re.compile(r"[^0-9]")
 
 
 def normalise_phone(text: str) -> str:
-    """A phone number as its digits, a +82 number in its domestic form (+82 10 … -> 010…).
-
-    queries/customers_list.sql normalises the stored numbers the same way."""
+    """A phone number as its digits, a +82 number in its domestic form (+82 10 … -> 010…)."""
     digits = _NOT_DIGIT.sub("", text)
     if text.strip().startswith("+82"):
         return "0" + digits[2:].lstrip("0")
@@ -80,6 +78,51 @@ def normalise_phone(text: str) -> str:
 
 def normalise_email(text: str) -> str:
     return text.strip().lower()
+
+
+def phone_keys(text: str) -> list[str]:
+    """Every stored phone_key (lib.records.schema: the number without - ( ) . and spaces)
+    that is the number `text` under normalise_phone: its domestic digits and, for a number
+    with a leading 0, its +82 forms with and without that 0; another country's number with
+    and without its +.
+
+        phone_keys("010-1234-5678")  # ["01012345678", "+821012345678", "+8201012345678"]
+    """
+    digits = normalise_phone(text)
+    if not digits.startswith("0"):
+        # another country's number: stored with its + or without (a stored +82 number is
+        # always 0… in domestic form)
+        return [digits, f"+{digits}"]
+    national = digits.lstrip("0")
+    return [digits, f"+82{national}", f"+820{national}"]
+
+
+LIKE_ESCAPE = "!"  # not a backslash: MariaDB reads '\' in SQL text as an escape itself
+
+
+def _orders_by_code_point(ch: str) -> bool:
+    """Whether every collation sorts the character after `ch` after it: ASCII letters and
+    digits, and Hangul syllables. Not punctuation (Unicode collations order it their own
+    way) nor accented letters (MariaDB's default collations weigh é as e)."""
+    return (ch.isascii() and ch.isalnum()) or "\uac00" <= ch <= "\ud7a3"
+
+
+def name_range(prefix: str) -> tuple[str, str, str]:
+    """The bounds and pattern that find name_key (lower(name)) starting with `prefix`:
+    `name_key >= lo AND name_key < hi AND name_key LIKE pattern ESCAPE '!'`. The range lets
+    every database read its index (SQLite never uses one for LIKE, PostgreSQL only under the
+    C collation), the pattern drops what the range lets through beyond the prefix.
+
+    `hi` is the prefix up to its last character that, like the one after it, sorts by code
+    point, that character moved one on ("emily c" -> "emily d", "ab%" -> "ac", "liz" ->
+    "lj"): so the range holds every name with the prefix under MariaDB's linguistic
+    collations too. (Those fold accents, so there "me" also finds "mé…".)"""
+    head = prefix
+    while head and not all(_orders_by_code_point(c) for c in (head[-1], chr(ord(head[-1]) + 1))):
+        head = head[:-1]
+    hi = head[:-1] + chr(ord(head[-1]) + 1) if head else "\U0010ffff"
+    pattern = "".join(LIKE_ESCAPE + ch if ch in "%_" + LIKE_ESCAPE else ch for ch in prefix)
+    return prefix, hi, pattern + "%"
 
 
 @dataclass(frozen=True)
@@ -119,6 +162,22 @@ class Search:
     def params(self) -> dict[str, Any]:
         """The bound parameters a query's search clause takes."""
         return {"q_id": self.id, "q_email": self.email, "q_phone": self.phone, "q_name": self.name}
+
+    def key_params(self) -> dict[str, Any]:
+        """The bound parameters of a search on the customers' indexed keys
+        (queries/customers_page.sql): the id, email_key and phone_key exactly, name_key in a
+        range (`name_range`). None where the text is not of that kind; `q_id_only` is the id
+        when the text is no phone number too (else the id or the phone may match)."""
+        lo, hi, like = name_range(self.name) if self.name else (None, None, None)
+        return {
+            "q_id": self.id,
+            "q_id_only": self.id if self.phone is None else None,
+            "q_email": self.email,
+            "q_phones": phone_keys(self.phone) if self.phone else None,
+            "q_name_lo": lo,
+            "q_name_hi": hi,
+            "q_name_like": like,
+        }
 
 
 def parse(q: str | None, kinds: Collection[str] = KINDS) -> Search:

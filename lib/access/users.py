@@ -14,7 +14,20 @@ from lib.errors import ConfigError
 
 
 def load_users(path: Path) -> dict[str, dict[str, Any]]:
-    """username -> {name, email, password (bcrypt hash), roles, tenant?}."""
+    """username -> {name, email, password (bcrypt hash), roles, tenant?}.
+
+    Every page run asks (who is signed in, with which roles), so the file is parsed once per
+    version of it (its modification time and size) and shared: read the dict, never change
+    it. An edited file (a user removed, a role changed) is read again on the next run."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"Users file not found: {path}") from exc
+    return _parsed(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(path: Path, _mtime_ns: int, _size: int) -> dict[str, dict[str, Any]]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError as exc:

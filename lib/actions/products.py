@@ -50,6 +50,12 @@ def _product(call: Call, conn: sa.Connection, product_id: int) -> Any:
     return row
 
 
+def _stamp(value: str | datetime | None) -> str | None:
+    """A product's updated_at as text: PostgreSQL and MariaDB hold a real timestamp (read
+    back as a datetime), SQLite the text itself; versions compare and travel as text."""
+    return value.strftime(STAMP_FORMAT) if isinstance(value, datetime) else value
+
+
 def _next_stamp(previous: str | None) -> str:
     """Now, or one second after `previous` if that is not earlier than now.
 
@@ -93,6 +99,9 @@ def _validate_create(p: dict[str, Any]) -> dict[str, Any]:
 
 def _validate_update(p: dict[str, Any]) -> dict[str, Any]:
     v.only(p, {"product_id", *EDITABLE, "seller_id", "expected_updated_at"})
+    if isinstance(p.get("expected_updated_at"), datetime):
+        # The version as read from PostgreSQL or MariaDB (or a DataFrame's Timestamp): as text.
+        p = {**p, "expected_updated_at": _stamp(p["expected_updated_at"])}
     fields = {k: value for k, value in _fields(p, required=False).items() if value is not None}
     if not fields:
         raise ValidationFailed(f"give at least one of: {', '.join(EDITABLE)}")
@@ -172,15 +181,16 @@ def update(
             if not policy.may_touch_tenant(call.actor, seller_id):
                 raise ActionDenied("You may not move a product to another seller")
             raise ValidationFailed("seller_id cannot be changed")
-        if expected_updated_at is not None and expected_updated_at != before.updated_at:
+        current = _stamp(before.updated_at)
+        if expected_updated_at is not None and expected_updated_at != current:
             raise Conflict(
                 f"Product {product_id} was changed by someone else since you opened it; "
                 "reload it and try again."
             )
         changes = {f: value for f, value in fields.items() if value != getattr(before, f)}
-        stamp = before.updated_at
+        stamp = current
         if changes:
-            stamp = _next_stamp(before.updated_at)
+            stamp = _next_stamp(current)
             tx.execute(
                 sa.update(products)
                 .where(products.c.id == product_id)
@@ -216,7 +226,7 @@ def deactivate(call: Call, product_id: int) -> Result:
         changed = tx.execute(
             sa.update(products)
             .where(products.c.id == product_id, products.c.active == 1)
-            .values(active=0, updated_at=_next_stamp(before.updated_at))
+            .values(active=0, updated_at=_next_stamp(_stamp(before.updated_at)))
         ).rowcount
         if changed != 1:
             raise Conflict(f"Product {product_id} is already inactive.")

@@ -58,6 +58,13 @@ def order_status(call: Call, r: Reserved) -> str:
         return str(order_row(conn, r.order_id).status)
 
 
+def touch_order(tx: Tx, order_id: Any) -> None:
+    """Move the order's updated_at with any write to its refunds or payment: the dashboard's
+    snapshots re-read an order's payment and refunds when the order moves (lib.reading.
+    snapshots, `follows`), so a refund that leaves the order's status as it was still shows."""
+    tx.execute(sa.update(orders).where(orders.c.id == order_id).values(updated_at=now_text()))
+
+
 def _claim(tx: Tx, refund_id: int, status: str, code: str | None) -> None:
     """Settle a refund still held (requested or unknown), once: whoever settles it first
     (the request itself, or a reconcile racing it) wins; the other gets a Conflict."""
@@ -68,6 +75,9 @@ def _claim(tx: Tx, refund_id: int, status: str, code: str | None) -> None:
     ).rowcount
     if changed != 1:
         raise Conflict(f"Refund {refund_id} was already settled by another request.")
+    touch_order(
+        tx, sa.select(refunds.c.order_id).where(refunds.c.id == refund_id).scalar_subquery()
+    )
 
 
 def settle(

@@ -23,6 +23,7 @@ from lib.actions.refund_ledger import (
     order_status,
     refuse_transition,
     settle,
+    touch_order,
 )
 from lib.errors import Conflict, OutcomeUnknown, ValidationFailed
 from lib.notify import events
@@ -132,6 +133,7 @@ def reserve(
                 rejects_order=rejecting,
             )
         ).inserted_primary_key[0]
+        touch_order(tx, order_id)
         detail: dict[str, Any] = {
             "payment_key": pay.payment_key,
             "amount": amount,

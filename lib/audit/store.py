@@ -10,7 +10,7 @@ stale last row fails on the duplicate id instead of forking the chain.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,9 @@ from lib.records.database import READ_ONLY, make_engine
 
 # pg_advisory_xact_lock key for the chain: the bytes of "auditlog" as a bigint.
 CHAIN_LOCK_KEY = int.from_bytes(b"auditlog", "big")
+# A count past this many says "10,000+" rather than read the whole log (lib.ui.audit).
+COUNT_CAP = 10_000
+PageKey = tuple[str, int]  # a row's place in the pages' order: occurred_at as stored, id
 
 
 def utc_text(moment: datetime) -> str:
@@ -132,20 +135,67 @@ class AuditStore:
             return check_chain(row._mapping for row in result)
 
     def page(
-        self, *, limit: int, offset: int = 0, newest_first: bool = True, **filters: Any
-    ) -> tuple[list[dict[str, Any]], int]:
-        """One page of the rows matching `filters` (as `query` takes them) and how many match
-        in all, from one statement (`count(*) OVER ()`)."""
-        total = sa.func.count().over().label("total_rows")
-        stmt = self._select(**filters).add_columns(total).limit(limit).offset(offset)
-        c = audit_log.c
-        stmt = stmt.order_by(c.id.desc() if newest_first else c.id)
+        self, *, limit: int, before: PageKey | None = None, **options: Any
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """One page of the rows matching `filters` (as `query` takes them) in time order
+        (occurred_at, then id), and whether more rows follow it. Keyset: `after` a row's
+        `page_key`, the rows that follow it in this order (Next); `before` one, the page that
+        ends just before it (Previous), and whether rows precede that page. `offset` only
+        for a page opened by its number. Each is one range read of an index (a filter's
+        index, or the time's), however long the log and whatever the time range. Options
+        and filters as `page_statement` takes them."""
+        stmt = self.page_statement(limit=limit, before=before, **options)
         with self._reading() as conn:
-            found = [row._mapping for row in conn.execute(stmt)]
-        if not found and offset > 0:
-            return [], self.page(limit=1, **filters)[1]
-        rows = [AuditRow.from_stored(r).as_dict() for r in found]
-        return rows, int(found[0]["total_rows"]) if found else 0
+            found = [AuditRow.from_stored(r._mapping).as_dict() for r in conn.execute(stmt)]
+        more = len(found) > limit
+        found = found[:limit]
+        return (found if before is None else found[::-1]), more
+
+    @staticmethod
+    def page_key(row: Mapping[str, Any]) -> PageKey:
+        """Where a row (as `page` returns it) stands in the pages' order."""
+        return utc_text(row["occurred_at"]), int(row["id"])
+
+    def page_statement(
+        self,
+        *,
+        limit: int,
+        offset: int = 0,
+        newest_first: bool = True,
+        after: PageKey | None = None,
+        before: PageKey | None = None,
+        **filters: Any,
+    ) -> sa.Select:
+        """`page`'s statement (limit + 1 rows, so a page knows whether more follow): the
+        page's ids found in one index alone (lib.audit.schema: a filter's column, then the
+        time and the id, then the other filters' columns), then those rows read by id."""
+        c = audit_log.c
+        order = sa.tuple_(c.occurred_at, c.id)
+        forward = before is None  # read in the page's own order, or against it (Previous)
+        ids = self._select(**filters).with_only_columns(c.id, c.occurred_at)
+        if after is not None:
+            ids = ids.where(order < tuple(after) if newest_first else order > tuple(after))
+        if before is not None:
+            ids = ids.where(order > tuple(before) if newest_first else order < tuple(before))
+        descending = newest_first == forward
+        by = (c.occurred_at.desc(), c.id.desc()) if descending else (c.occurred_at, c.id)
+        ids = ids.order_by(*by).limit(limit + 1)
+        ids = (ids.offset(offset) if forward and offset else ids).subquery("page_ids")
+        stmt = sa.select(audit_log).join(ids, ids.c.id == c.id)
+        return stmt.order_by(*by)
+
+    def count(self, *, cap: int = COUNT_CAP, **filters: Any) -> int:
+        """How many rows match `filters`, exactly up to `cap`; cap + 1 means "more than
+        cap" (so a count never reads more than cap + 1 index entries)."""
+        with self._reading() as conn:
+            return int(conn.execute(self.count_statement(cap=cap, **filters)).scalar_one())
+
+    def count_statement(self, *, cap: int = COUNT_CAP, **filters: Any) -> sa.Select:
+        """`count`'s statement: count(*) over at most cap + 1 matching rows."""
+        matching = self._select(**filters).with_only_columns(
+            sa.literal(1), maintain_column_froms=True
+        )
+        return sa.select(sa.func.count()).select_from(matching.limit(cap + 1).subquery())
 
     def query(
         self,

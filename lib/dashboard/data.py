@@ -20,8 +20,12 @@ Chart frames (DashboardData.charts), one row per group:
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -56,6 +60,26 @@ NO_SPEND = pd.DataFrame(
 ).assign(days=0, month_days=1)
 FIGURES = ("orders", "orders_not_rejected", "gmv", "revenue_krw", "refunded_krw", "new_customers")
 
+T = TypeVar("T")
+# engine -> what -> (the snapshots' version it was read at, value): the latest day and the
+# filters' options change only when a snapshot does, not on every rerun.
+_CACHE: weakref.WeakKeyDictionary[Engine, dict[str, tuple[tuple[int, ...], Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+_CACHE_LOCK = threading.Lock()
+
+
+def _per_version(engine: Engine, what: str, read: Callable[[], T]) -> T:
+    version = engine.data_version(SELLER_SOURCES)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(engine, {}).get(what)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    value = read()
+    with _CACHE_LOCK:
+        _CACHE.setdefault(engine, {})[what] = (version, value)
+    return value
+
 
 @dataclass(frozen=True)
 class Options:
@@ -67,13 +91,23 @@ class Options:
 
 
 def latest_day(engine: Engine) -> date | None:
-    """The latest order's day (the default range ends with it); None without orders."""
+    """The latest order's day (the default range ends with it); None without orders. Read
+    once per version of the snapshots."""
+    return _per_version(engine, "latest", lambda: _latest_day(engine))
+
+
+def _latest_day(engine: Engine) -> date | None:
     df = engine.query("dashboard_latest")
     value = df["latest"].iloc[0] if len(df) else None
     return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
 
 
 def options(engine: Engine) -> Options:
+    """What the filters offer, read once per version of the snapshots."""
+    return _per_version(engine, "options", lambda: _options(engine))
+
+
+def _options(engine: Engine) -> Options:
     df = engine.query("dashboard_options")
     by_kind = {kind: rows for kind, rows in df.groupby("kind")}
     sellers = by_kind.get("seller", df.iloc[0:0])

@@ -13,11 +13,14 @@ from pathlib import Path
 import requests
 
 from lib.config.settings import ROOT, load_settings
+from lib.demo.scale_servers import configured_sizes
 from lib.demo.seed import seed
 from lib.demo.services.serve import DEFAULT_PORTS as SERVICES
 from lib.demo.services.serve import SMTP_PORT
 
 APP_PORT = 8501
+# The gateway sandbox seeds its ledger from the shop's payments: seconds at 1.5M orders.
+SERVICE_START_S = 120
 LOGINS = ("admin", "operator", "support", "analyst", "auditor", "seller1", "seller2")
 
 
@@ -76,7 +79,8 @@ def main() -> int:
     args = parser.parse_args()
     settings = load_settings()
     demo_dir: Path = settings.demo_dir
-    counts = seed(demo_dir)
+    # A config written by `seed --servers` names its demo's sizes: keep them, not the default.
+    counts = seed(demo_dir, **configured_sizes(settings.app))
     print(f"Demo data in {_shown(demo_dir)}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
     procs: list[subprocess.Popen] = []
@@ -99,7 +103,7 @@ def main() -> int:
             ]
             procs.append(start(cmd))
         for (name, port), proc in zip(SERVICES.items(), procs, strict=True):
-            wait_for(f"http://127.0.0.1:{port}/health", 30, proc)
+            wait_for(f"http://127.0.0.1:{port}/health", SERVICE_START_S, proc)
             print(f"  {name:<13} http://127.0.0.1:{port}")
         app = start(streamlit_command(args.port))
         procs.append(app)

@@ -1,10 +1,11 @@
 """Copy demo tables from a SQLite file into PostgreSQL or MariaDB/MySQL.
 
-The target tables are built from the SQLite schema through SQLAlchemy Core, so one definition
-gives the same tables on every database. Dates and timestamps stay text, as in SQLite. The demo
-files' schema is lib.records.schema's (lib.demo.seed creates their tables from it), so that
-declaration, constraints and indexes included, reaches PostgreSQL and MariaDB too; nothing here
-declares a table of its own.
+A table lib.records.schema declares (the systems of record: customers, sellers, products,
+orders, payments, refunds) is created from that declaration, as lib.demo.bulk creates it: the
+real types (timestamps and dates as such, where SQLite holds text), the computed search keys
+(filled in by the database, so only the other columns are copied), constraints and indexes.
+Any other table is built from the SQLite file's own schema (PRAGMA table_info) through
+SQLAlchemy Core, its dates and timestamps left as text.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeEngine
 
+from lib.demo import bulk
+from lib.records import schema
 from lib.records.database import MYSQL_DIALECTS, ensure_utf8mb4
 
 CHUNK_ROWS = 2000
@@ -39,13 +42,41 @@ CHUNK_ROWS = 2000
 def copy_tables(
     sqlite_path: Path, sqlalchemy_url: str, tables: list[str], *, replace: bool = False
 ) -> dict[str, int]:
-    """Create `tables` (as defined in the SQLite file) in the target database and copy all rows.
+    """Create `tables` in the target database (from lib.records.schema when declared there,
+    else as defined in the SQLite file) and copy all rows.
 
     Keeps primary keys, unique constraints, indexes, and foreign keys between the copied
     tables. Fails if a table already exists, unless `replace` drops it first.
     Returns the number of rows copied per table.
     """
     source = sqlite3.connect(f"{Path(sqlite_path).resolve().as_uri()}?mode=ro", uri=True)
+    counts: dict[str, int] = {}
+    try:
+        for metadata in (schema.crm, schema.shop):
+            names = [n for n in tables if n in metadata.tables]
+            if names:
+                rows = {n: _declared_rows(source, metadata.tables[n]) for n in names}
+                counts |= bulk.write_tables(sqlalchemy_url, metadata, names, rows, replace=replace)
+        others = [n for n in tables if n not in counts]
+        if others:
+            counts |= _copy_undeclared(source, sqlalchemy_url, others, replace=replace)
+        return {name: counts[name] for name in tables}
+    finally:
+        source.close()
+
+
+def _declared_rows(source: sqlite3.Connection, table: Table) -> list[dict]:
+    """The table's rows from the SQLite file, the columns a writer supplies (not the computed
+    ones). Text timestamps go as they are: each server parses 'YYYY-MM-DD HH:MM:SS'."""
+    columns = bulk.written_columns(table)
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    cursor = source.execute(f'SELECT {quoted} FROM "{table.name}"')
+    return [dict(zip(columns, row, strict=True)) for row in cursor]
+
+
+def _copy_undeclared(
+    source: sqlite3.Connection, sqlalchemy_url: str, tables: list[str], *, replace: bool
+) -> dict[str, int]:
     engine = create_engine(ensure_utf8mb4(sqlalchemy_url))
     try:
         metadata = MetaData()
@@ -59,9 +90,8 @@ def copy_tables(
             # sorted_tables puts referenced tables first, so foreign keys hold while inserting.
             for table in metadata.sorted_tables:
                 counts[table.name] = _copy_rows(source, table, conn)
-        return {name: counts[name] for name in tables}
+        return counts
     finally:
-        source.close()
         engine.dispose()
 
 

@@ -1,7 +1,10 @@
 """The one background health checker of a process and what it has seen.
 
 `for_process(settings)` returns the process's checker (made and started on first use; the
-first round runs in its thread, so no page waits for it). Every `interval_s` the checker's
+first round runs in its thread, so no page waits for it). With several app processes, the
+jobs start it only in the one holding the "jobs.once" lease (lib.jobs.worker), so the back
+ends are probed once, not once per replica; a health panel opened in another process starts
+that process's own. Every `interval_s` the checker's
 one daemon thread checks every target, each check in a short-lived daemon thread of its own
 so that a hung back end does not delay the others; a check that outlasts its timeout counts
 as down, and that target is not checked again until the hung check returns.

@@ -7,22 +7,29 @@ sending scheduled reports, in one daemon thread.
     jobs.stop()
 
 Every [notifications] poll_s the thread runs one round: lib.notify.deliver.Deliverer.tick
-(send what is due in the outboxes), lib.notify.watch.Watchers.tick (the backlog and source
-events), and, once every [reports] tick_s, lib.reports.schedules.tick (scheduled reports
-due), and once an hour prune (sent messages' recipients, text and files cleared after
-[notifications] keep_days, and scheduled reports' sent periods older than that deleted but
-each schedule's last). A step that raises is logged in one masked line and the
-round goes on; nothing ends the thread but stop().
+(send what is due in the outboxes), then, only in the process holding the "jobs.once" lease
+(lib.jobs.lease, a row in the audit database), the steps one process is enough for:
+lib.notify.watch.Watchers.tick (the backlog and source events), once every [reports] tick_s
+lib.reports.schedules.tick (scheduled reports due), and once an hour prune (sent messages'
+recipients, text and files cleared after [notifications] keep_days, and scheduled reports'
+sent periods older than that deleted but each schedule's last). The process's health
+checker (lib.health.checker, which the source.down watcher reads) is started by the first
+round that holds the lease, so N replicas probe the back ends once, not N times (a health
+panel opened in another process starts that process's own). A step that raises is logged
+in one masked line and the round goes on; nothing ends the thread but stop(), which gives
+the lease up so another process takes it at once.
 
 Why in the app's process and not a cron job (`make` target): there is nothing more to
 deploy, configure or monitor, and every process that serves the app already has the
-settings, the secrets and the engine it needs. Running in every replica is safe because
-"once" is decided by the databases, not by how many workers run: a scheduled period is one
-row under a UNIQUE (schedule_id, period_key) written in the same transaction as its e-mail,
-and an outbox row is delivered by whichever worker claims it with a conditional UPDATE, so
-N replicas send each report once per period and each message once. The cost: with no app
-process running, nothing is sent (the app is meant to be running); a long report build
-delays that process's deliveries by as long (other replicas' are not held up).
+settings, the secrets and the engine it needs. Delivery runs in every replica: an outbox row
+is delivered by whichever worker claims it with a conditional UPDATE. The once-only steps
+would be safe in every replica too ("once" is decided by the databases: a scheduled period
+is one row under a UNIQUE (schedule_id, period_key) written with its e-mail, a watcher's
+episode one conditional flip), so the lease is about work, not correctness: one process
+builds the reports, looks at the backlog and probes the back ends, and when it dies (stops
+renewing for LEASE_ROUNDS rounds) another takes over. The cost: with no app process
+running, nothing is sent (the app is meant to be running); a long report build delays
+that process's deliveries by as long (other replicas' are not held up).
 """
 
 from __future__ import annotations
@@ -40,11 +47,15 @@ import streamlit as st
 
 from lib.access.masking import masked_line
 from lib.config.settings import Settings
+from lib.jobs.lease import Lease
 
 log = logging.getLogger(__name__)
 
 STOP_WAIT_S = 5.0  # stop(wait=True): how long to wait for a round in progress
 PRUNE_EVERY_S = 3600.0  # sent messages' content is cleared after keep_days: hourly is plenty
+ONCE = "jobs.once"  # the lease of the steps one process runs (lib.jobs.lease)
+LEASE_ROUNDS = 5  # a holder that misses this many rounds' renewals loses the lease
+MIN_LEASE_S = 5.0  # however short poll_s: a slow round must not hand the lease over
 
 
 class Jobs:
@@ -58,6 +69,7 @@ class Jobs:
         outboxes: Mapping[str, sa.Engine] | None = None,
         worker_id: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        lease: Lease | None = None,
     ) -> None:
         from lib.notify.config import NotifyConfig
         from lib.reports.config import ReportsConfig
@@ -72,6 +84,9 @@ class Jobs:
         self.engine = engine  # the dashboard's (lib.reading.engine.Engine); None: one per tick
         self.worker_id = worker_id
         self._outboxes = dict(outboxes) if outboxes is not None else None
+        self._lease = lease  # made on first use over the audit database
+        self.lease_s = max(LEASE_ROUNDS * self.poll_s, MIN_LEASE_S)
+        self._checker_started = False
         self._deliverer: Any = None
         self._watchers: Any = None
         self._make_lock = threading.Lock()
@@ -115,21 +130,32 @@ class Jobs:
                 self._watchers = Watchers(self.settings, outboxes)
             return self._watchers
 
+    @property
+    def lease(self) -> Lease:
+        """The "jobs.once" lease of this process's jobs (lib.jobs.lease)."""
+        outboxes = self.outboxes
+        with self._make_lock:
+            if self._lease is None:
+                self._lease = Lease(outboxes["audit"], ONCE, ttl_s=self.lease_s)
+            return self._lease
+
     # --- running ---------------------------------------------------------------------------
 
     def start(self) -> Jobs:
-        """Start the thread (once); its first round begins at once. With source.down routed,
-        the process's health checker is started too (lib.health.checker.for_process: the one
-        a health panel shows, one per process), so the watcher has something to read in
-        every process that runs these jobs, whether or not anyone opens a health panel (the
-        watcher itself never starts one: a bare Jobs().tick() reads none)."""
+        """Start the thread (once); its first round begins at once."""
         if self._thread is None:
-            self._start_health_checker()
             self._thread = threading.Thread(target=self._loop, name="backoffice-jobs", daemon=True)
             self._thread.start()
         return self
 
     def _start_health_checker(self) -> None:
+        """With source.down routed, the process's health checker (lib.health.checker.
+        for_process: the one a health panel shows), started by the jobs thread's first round
+        that holds the lease, so the watcher has something to read whether or not anyone
+        opens a health panel (the watcher itself never starts one)."""
+        if self._checker_started or self._thread is None:
+            return  # a bare Jobs().tick() (tests, Send now) starts none
+        self._checker_started = True
         if not self.notify.channels_for("source.down"):
             return
         from lib.health.checker import for_process
@@ -140,9 +166,12 @@ class Jobs:
             log.error("health checker not started: %s", masked_line(exc, 200))
 
     def stop(self, wait: bool = True) -> None:
-        """No more rounds. `wait`: until the round in progress ends (STOP_WAIT_S at most)."""
+        """No more rounds, and the lease given up (by the thread after its last round).
+        `wait`: until the round in progress ends (STOP_WAIT_S at most)."""
         self._stop.set()
         thread = self._thread
+        if thread is None or not thread.is_alive():
+            self._release()
         if wait and thread is not None and thread is not threading.current_thread():
             thread.join(timeout=STOP_WAIT_S)
 
@@ -155,20 +184,32 @@ class Jobs:
             began = self.clock()
             self.tick()
             self._stop.wait(max(0.0, self.poll_s - (self.clock() - began)))
+        self._release()
+
+    def _release(self) -> None:
+        if self._lease is not None:
+            self._step("lease release", self._lease.release)
 
     def tick(self, now: datetime | None = None, *, reports: bool | None = None) -> dict[str, Any]:
-        """One round now: deliver, watch, and the scheduled reports when `reports` is True
-        or (None) their tick_s has passed. What each step returned (None: it failed)."""
+        """One round now: deliver; then, holding the lease, watch, and the scheduled reports
+        when `reports` is True or (None) their tick_s has passed, and the hourly prune. What
+        each step returned (None: it failed); "once": whether this process held the lease."""
         with self._round_lock:
             done: dict[str, Any] = {
                 "deliver": self._step("deliver", lambda: self.deliverer.tick(now)),
-                "watch": self._step("watch", lambda: self.watchers.tick(now)),
             }
+            done["once"] = bool(self._step("lease", self.lease.hold))
+            if not done["once"]:
+                return done  # another process runs them (or the audit database is down)
+            self._start_health_checker()
+            done["watch"] = self._step("watch", lambda: self.watchers.tick(now))
             began = self.clock()
             due = self._reports_at is None or began - self._reports_at >= self.report_every_s
             if reports or (reports is None and due):
                 self._reports_at = began
                 done["reports"] = self._step("reports", lambda: self.send_reports(now))
+                if not self._step("lease", self.lease.hold):  # a long build: still ours?
+                    return done
             if self._pruned_at is None or began - self._pruned_at >= PRUNE_EVERY_S:
                 self._pruned_at = began
                 done["prune"] = self._step("prune", lambda: self.prune(now))

@@ -1,7 +1,8 @@
 """Watching for conditions no action causes: the approval backlog, a source going down.
 
     watchers = Watchers(settings, outboxes_for(settings))
-    watchers.tick()     # from the process's jobs thread, every poll_s (checks every interval_s)
+    watchers.tick()     # from the jobs thread, every poll_s (checks every interval_s), in
+                        # the one process holding the "jobs.once" lease (lib.jobs.worker)
 
 One message per episode, across processes: each condition has a row in `notify_state` (the
 audit database) that a conditional UPDATE flips from clear to active; only the process whose
@@ -12,8 +13,9 @@ other still sees it down) can make one extra episode; nothing more.
 
 The backlog is read from the shop's own database through SQLAlchemy Core (one COUNT and MIN
 on the indexed status column), not through the DuckDB engine: this runs in a background
-thread of every app process, must see the orders as they are now (a snapshot up to its TTL
-old would re-arm and fire late), and so needs no second DuckDB attachment of the shop.
+thread (of the process holding the jobs' lease), must see the orders as they are now (a
+snapshot up to its TTL old would re-arm and fire late), and so needs no second DuckDB
+attachment of the shop.
 """
 
 from __future__ import annotations

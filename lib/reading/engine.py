@@ -1,9 +1,11 @@
 """The read side: every source reachable in one DuckDB database, and named queries over it.
 
 Each source becomes a schema named after it (`crm.customers`, `sheets.store_sales`):
-SQL tables as views over the scanner (live) or as local copies refreshed on a TTL
-(snapshot); other kinds as Arrow tables loaded on a TTL. One engine per process; each
-query runs on its own cursor because a DuckDB connection is not thread-safe.
+SQL tables as views over the scanner (live) or as local copies that a background thread
+refreshes (snapshot, lib.reading.snapshots: a query never copies, it reads the copy there
+is); other kinds as Arrow tables loaded on a TTL. One engine per process; each query runs on
+its own cursor because a DuckDB connection is not thread-safe. DuckDB is held to
+MEMORY_LIMIT and THREADS so one app process stays within about 1 GB.
 
 When a database server stops while the app runs:
 - a query that needs it raises SourceUnavailable naming the source in one line; queries
@@ -11,8 +13,9 @@ When a database server stops while the app runs:
 - the attachment is kept: the postgres and mysql scanners open a new connection for the
   next query, so the same engine answers again once the server is back, without a restart;
 - a snapshot whose refresh fails is still served, with the age of its last good copy
-  (`refreshed_at`), and the refresh is retried after RETRY_AFTER_S; only a snapshot never
-  copied at all makes its queries fail.
+  (`refreshed_at`), and the refresh is retried after RETRY_AFTER_S; a snapshot never
+  copied makes its queries say so (SnapshotBuilding while its first copy runs, else why
+  the copy failed).
 
 A table of a `sheet` source that cannot be read (a missing or broken file, a Google sheet not
 shared) is left out with its one-line reason (`table_errors`); its other tables are served.
@@ -36,6 +39,7 @@ from lib.errors import BackofficeError, ConfigError, SourceUnavailable
 from lib.reading import sheet_findings
 from lib.reading.queries import load_query
 from lib.reading.sheet_findings import SheetFindings
+from lib.reading.snapshots import FIRST_WAIT_S, RETRY_AFTER_S, Snapshots
 from lib.reading.source_state import SourceState, SourceStatus
 from lib.reading.sources import sql as sql_source
 from lib.reading.sources.base import SourceConfig
@@ -43,7 +47,9 @@ from lib.reading.sources.cells import CellProblem
 
 log = logging.getLogger(__name__)
 
-RETRY_AFTER_S = 30.0  # a failed snapshot refresh is not retried on every query
+__all__ = ["RETRY_AFTER_S", "Engine"]
+MEMORY_LIMIT = "512MB"  # DuckDB's own share of a 1 GB process (Python, Streamlit, pandas)
+THREADS = 2
 ALIAS_SUFFIX = "__src"  # `crm__src`: the attached database behind the `crm` schema
 TOTAL = "total_rows"  # a list query's whole count, beside each row (Engine.page)
 
@@ -65,20 +71,37 @@ class Engine:
         queries_dir: Path,
         loaders: Mapping[str, Loader] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        memory_limit: str = MEMORY_LIMIT,
     ) -> None:
         self.sources = {s.name: s for s in sources}
         self.queries_dir = queries_dir
         self.loaders = dict(loaders) if loaders is not None else default_loaders()
         self.clock = clock
-        self._con = duckdb.connect(":memory:")
+        self._con = duckdb.connect(
+            ":memory:",
+            config={
+                "memory_limit": memory_limit,
+                "threads": THREADS,
+                "preserve_insertion_order": False,  # lets big copies stream in less memory
+            },
+        )
         self._lock = threading.RLock()  # extensions; each source's loading has its own lock
         self._state = {name: SourceState() for name in self.sources}
         self._extensions: set[str] = set()
+        self.snapshots = Snapshots(self)  # its thread starts on the first query that needs it
 
     # -- loading ---------------------------------------------------------------------------
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         return self._con.cursor()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of the engine's DuckDB (one per thread or query)."""
+        return self._con.cursor()
+
+    def alias(self, name: str) -> str:
+        """The attached database behind source `name`'s schema."""
+        return name + ALIAS_SUFFIX
 
     def _load_extension(self, name: str) -> None:
         with self._lock:
@@ -125,6 +148,12 @@ class Engine:
                 state.error = err
                 log.warning("source %s failed: %s", name, err.reason)
                 raise err from exc
+        if not state.waited and self.snapshots.has(name):
+            # Once per source, outside its lock (the copying thread takes it to attach): a
+            # small database's copies are ready in this time, so the first page (and a
+            # catalogue of the tables) sees them; a big one's go on copying meanwhile.
+            state.waited = True
+            self.snapshots.wait_built(FIRST_WAIT_S, name)
 
     def _scrub(self, cfg: SourceConfig, exc: BaseException) -> str:
         if cfg.kind == "sql":
@@ -139,34 +168,56 @@ class Engine:
         return loaded_at is not None and self.clock() - loaded_at < ttl
 
     def _ensure_sql(self, cfg: SourceConfig, state: SourceState) -> None:
-        tables = sql_source.table_modes(cfg)
-        snapshots = {n: s for n, s in tables.items() if s["mode"] == "snapshot"}
-        ttl = min((float(s["ttl"]) for s in snapshots.values()), default=float("inf"))
-        if state.error is not None and state.copied and self.clock() < (state.retry_at or 0):
+        """Attach the database (its live tables are views over the scanner). Snapshots are
+        copied by the background thread (lib.reading.snapshots), never here."""
+        if self.snapshots.has(cfg.name):
+            self.snapshots.start()
+        serving = self.snapshots.any_built(cfg.name)
+        if state.error is not None and serving and self.clock() < (state.retry_at or 0):
             return  # serving the last good snapshots until the retry is due
         try:
             if not state.attached:
-                self._attach(cfg, state, tables)
+                self._attach(cfg, state, sql_source.table_modes(cfg))
             elif state.error is not None:
                 # It failed last time: a bounded check first, so a server that went silent
                 # makes this page wait connect_timeout, not as long as TCP does.
                 sql_source.check_reachable(cfg)
-            if snapshots and not self._fresh(state.loaded_at, ttl):
-                self._copy_snapshots(cfg, snapshots)
-                state.copied, state.loaded_at = True, self.clock()
-                state.refreshed_at = datetime.now(UTC)
         except Exception as exc:
-            if not state.copied:  # nothing to serve
+            if not serving:  # nothing to serve
                 raise
-            # Serve the last good copy (its age is `refreshed_at`); try again later.
-            state.error = SourceUnavailable(cfg.name, self._scrub(cfg, exc))
-            state.retry_at = self.clock() + RETRY_AFTER_S
-            log.warning("source %s: serving snapshots from %s: %s", cfg.name,
-                        state.refreshed_at, state.error.reason)  # fmt: skip
+            # Serve the last good copies (their age is `refreshed_at`); try again later.
+            self.snapshot_failed(cfg.name, exc)
             return
         state.error, state.retry_at = None, None
         if state.loaded_at is None:
             state.loaded_at = self.clock()
+
+    def attach_for_snapshots(self, name: str) -> None:
+        """The snapshot thread's way in: attach source `name` if it is not (raises why not)."""
+        cfg, state = self.sources[name], self._state[name]
+        with state.lock:
+            if not state.attached:
+                self._attach(cfg, state, sql_source.table_modes(cfg))
+            elif state.error is not None:
+                sql_source.check_reachable(cfg)
+
+    def snapshot_failed(self, name: str, exc: BaseException) -> SourceUnavailable:
+        """Remember that refreshing `name` failed: its copies are served with their age."""
+        cfg, state = self.sources[name], self._state[name]
+        err = exc if isinstance(exc, SourceUnavailable) else None
+        err = err or SourceUnavailable(name, self._scrub(cfg, exc))
+        with state.lock:
+            state.error, state.retry_at = err, self.clock() + RETRY_AFTER_S
+        log.warning("source %s: snapshot refresh failed (last good copy: %s): %s", name,
+                    state.refreshed_at if state.copied else "none", err.reason)  # fmt: skip
+        return err
+
+    def snapshot_refreshed(self, name: str) -> None:
+        state = self._state[name]
+        with state.lock:
+            state.copied, state.loaded_at = True, self.clock()
+            state.refreshed_at = datetime.now(UTC)
+            state.error, state.retry_at = None, None
 
     def _attach(
         self, cfg: SourceConfig, state: SourceState, tables: Mapping[str, Mapping[str, object]]
@@ -185,25 +236,8 @@ class Engine:
                 )
             state.tables[name] = str(spec["mode"])
         state.attached = True
-        state.refreshed_at = datetime.now(UTC)
-
-    def _copy_snapshots(
-        self, cfg: SourceConfig, snapshots: Mapping[str, Mapping[str, object]]
-    ) -> None:
-        att = sql_source.attachment(cfg)
-        alias = cfg.name + ALIAS_SUFFIX
-        cur = self._cursor()
-        cur.execute("BEGIN")  # all of a source's snapshots from one refresh, or none
-        try:
-            for name, spec in snapshots.items():
-                cur.execute(
-                    f'CREATE OR REPLACE TABLE {cfg.name}."{name}" AS '
-                    f'SELECT * FROM {alias}."{att.schema}"."{spec["table"]}"'
-                )
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
+        if state.refreshed_at is None or not self.snapshots.has(cfg.name):
+            state.refreshed_at = datetime.now(UTC)
 
     def _ensure_loaded(self, cfg: SourceConfig, state: SourceState) -> None:
         if self._fresh(state.loaded_at, cfg.ttl) and state.error is None:
@@ -245,6 +279,8 @@ class Engine:
             except SourceUnavailable:
                 if name:
                     raise
+            # Snapshots: the background thread copies what changed; the click waits a little.
+            self.snapshots.request(n)
 
     def refreshed_at(self, names: Iterable[str]) -> datetime | None:
         """The oldest refresh time among these sources: how stale the page's data may be."""
@@ -276,35 +312,9 @@ class Engine:
 
     def status(self) -> list[SourceStatus]:
         """Every source: reachable or not, its tables' row counts, when it was refreshed."""
-        out = []
-        for name, cfg in self.sources.items():
-            try:
-                self.ensure(name)
-            except BackofficeError as exc:
-                out.append(SourceStatus(name, cfg.kind, False, error=str(exc)))
-                continue
-            state = self._state[name]
-            counts: dict[str, int] = {}
-            try:
-                cur = self._cursor()
-                for table in state.tables:
-                    counts[table] = cur.execute(
-                        f'SELECT count(*) FROM {name}."{table}"'
-                    ).fetchone()[0]
-            except duckdb.Error as exc:
-                out.append(SourceStatus(name, cfg.kind, False, error=self._scrub(cfg, exc)))
-                continue
-            out.append(
-                SourceStatus(
-                    name,
-                    cfg.kind,
-                    True,
-                    tables=counts,
-                    modes=dict(state.tables),
-                    refreshed_at=state.refreshed_at,
-                )
-            )
-        return out
+        from lib.reading.source_status import statuses
+
+        return statuses(self)
 
     def query(
         self, name: str, *, sort: tuple[str, str] | None = None, **params: Any
@@ -319,6 +329,7 @@ class Engine:
             raise TypeError(f"query '{name}' needs parameters: {', '.join(sorted(missing))}")
         for source in q.sources:
             self.ensure(source)
+        self.snapshots.require(sql, q.sources)  # a copy not made yet: wait a little, or say so
         bound = {k: v for k, v in params.items() if k in q.params}
         try:
             return self._cursor().execute(sql, bound).df()
@@ -378,5 +389,11 @@ class Engine:
                 log.warning("source %s failed: %s", name, state.error.reason)
                 raise state.error from original
 
+    def data_version(self, sources: Iterable[str]) -> tuple[int, ...]:
+        """Changes whenever a snapshot of these sources changed: a key for caching what is
+        computed from them (a source without snapshots: always the same)."""
+        return self.snapshots.version(sources)
+
     def close(self) -> None:
+        self.snapshots.stop()
         self._con.close()

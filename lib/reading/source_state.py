@@ -32,6 +32,7 @@ class SourceState:
     attached: bool = False
     tables: dict[str, str] = field(default_factory=dict)  # table -> mode
     copied: bool = False  # its snapshots were copied at least once: a stale copy can be served
+    waited: bool = False  # the first `ensure` waited (briefly) for the snapshots' first copy
     retry_at: float | None = None  # monotonic: when a failed snapshot refresh is tried again
     findings: SheetFindings = field(default_factory=SheetFindings)  # sheet tables
     lock: threading.RLock = field(default_factory=threading.RLock)

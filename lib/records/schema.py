@@ -16,6 +16,21 @@ from lib.records.database import create_tables
 shop = sa.MetaData()
 crm = sa.MetaData()
 
+# Times and dates are text in SQLite, as the demo files and lib.records.now_text write them
+# ('YYYY-MM-DD HH:MM:SS', which sorts as time), and real types in PostgreSQL and MariaDB, where
+# they are indexed and compared as such (MariaDB cannot index TEXT at all).
+SERVERS = ("postgresql", "mysql", "mariadb")
+TIMESTAMP = sa.Text().with_variant(sa.DateTime(), *SERVERS)
+DATE = sa.Text().with_variant(sa.Date(), *SERVERS)
+KEYWORD = sa.String(32)  # a status, a segment: short, and indexable in MariaDB
+
+# A phone number without its separators: 010-1234-5678 -> 01012345678, +82 10-1234-5678 ->
+# +821012345678 (lib.access.pii_search.phone_keys gives both forms of what was typed).
+PHONE_KEY = (
+    "replace(replace(replace(replace(replace(phone, '-', ''), ' ', ''), '(', ''), ')', ''),"
+    " '.', '')"
+)
+
 customers = sa.Table(
     "customers",
     crm,
@@ -26,10 +41,24 @@ customers = sa.Table(
     sa.Column("email", sa.String(255), nullable=False, unique=True),
     sa.Column("phone", sa.Text, nullable=False),
     sa.Column("address", sa.Text, nullable=False),
-    sa.Column("segment", sa.Text, nullable=False),
-    sa.Column("status", sa.Text, nullable=False),
-    sa.Column("signup_date", sa.Text, nullable=False),
-    sa.Column("updated_at", sa.Text, nullable=False),
+    sa.Column("segment", KEYWORD, nullable=False),
+    sa.Column("status", KEYWORD, nullable=False),
+    sa.Column("signup_date", DATE, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+    # Search keys (lib.access.pii_search's rules: a name by its beginning, an e-mail and a
+    # phone whole), computed by the database itself so every writer keeps them right, and
+    # indexed, so a search is an index lookup at any size (queries/customers_page.sql).
+    sa.Column("name_key", sa.String(255), sa.Computed("lower(name)", persisted=True)),
+    sa.Column("email_key", sa.String(255), sa.Computed("lower(trim(email))", persisted=True)),
+    sa.Column("phone_key", sa.String(64), sa.Computed(PHONE_KEY, persisted=True)),
+    sa.Index("idx_customers_name_key", "name_key", "id"),
+    sa.Index("idx_customers_email_key", "email_key"),
+    sa.Index("idx_customers_phone_key", "phone_key"),
+    sa.Index("idx_customers_signup_date", "signup_date", "id"),
+    # The Customers page's other sorts (and filters): a page is one range of the sort's index.
+    sa.Index("idx_customers_segment", "segment", "id"),
+    sa.Index("idx_customers_status", "status", "id"),
+    sa.Index("idx_customers_updated_at", "updated_at"),
 )
 
 sellers = sa.Table(
@@ -50,8 +79,8 @@ products = sa.Table(
     sa.Column("price", sa.Integer, nullable=False),
     sa.Column("stock", sa.Integer, nullable=False),
     sa.Column("active", sa.Integer, nullable=False, server_default=sa.text("1")),
-    sa.Column("created_at", sa.Text, nullable=False),
-    sa.Column("updated_at", sa.Text, nullable=False),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
     sa.Index("idx_products_seller_id", "seller_id"),  # a seller's catalogue
 )
 
@@ -66,12 +95,18 @@ orders = sa.Table(
     sa.Column("product_id", sa.Integer, nullable=False),
     sa.Column("quantity", sa.Integer, nullable=False),
     sa.Column("amount", sa.Integer, nullable=False),
-    sa.Column("status", sa.String(32), nullable=False),
-    sa.Column("ordered_at", sa.String(32), nullable=False),
-    sa.Column("updated_at", sa.Text, nullable=False),
-    sa.Index("idx_orders_status", "status"),
-    sa.Index("idx_orders_ordered_at", "ordered_at"),
-    sa.Index("idx_orders_customer_id", "customer_id"),
+    sa.Column("status", KEYWORD, nullable=False),
+    sa.Column("ordered_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+    # The Orders list reads its page in index order, newest first (the id breaks ties, so a
+    # page boundary is one key), filtered by status or seller or not at all; the snapshots
+    # refresh by updated_at.
+    sa.Index("idx_orders_status", "status", "ordered_at", "id"),
+    sa.Index("idx_orders_ordered_at", "ordered_at", "id"),
+    sa.Index("idx_orders_seller_ordered_at", "seller_id", "ordered_at", "id"),
+    sa.Index("idx_orders_amount", "amount", "id"),
+    sa.Index("idx_orders_customer_id", "customer_id", "ordered_at"),
+    sa.Index("idx_orders_updated_at", "updated_at"),
 )
 
 payments = sa.Table(
@@ -82,9 +117,16 @@ payments = sa.Table(
     sa.Column("order_id", sa.Integer, sa.ForeignKey("orders.id"), nullable=False, unique=True),
     sa.Column("amount", sa.Integer, nullable=False),
     sa.Column("balance_amount", sa.Integer, nullable=False),
-    sa.Column("method", sa.Text, nullable=False),
-    sa.Column("status", sa.Text, nullable=False),
-    sa.Column("approved_at", sa.Text, nullable=False),
+    sa.Column("method", KEYWORD, nullable=False),
+    sa.Column("status", KEYWORD, nullable=False),
+    sa.Column("approved_at", TIMESTAMP, nullable=False),
+    # A payment key searched by its beginning (LIKE 'tpk_12%'): PostgreSQL's btree serves a
+    # prefix only with pattern ops (SQLite and MariaDB use the primary key's index).
+    sa.Index(
+        "idx_payments_key_prefix",
+        "payment_key",
+        postgresql_ops={"payment_key": "varchar_pattern_ops"},
+    ).ddl_if(dialect="postgresql"),
 )
 
 # A refund is recorded as requested, with its idempotency key, before the gateway is

@@ -2,7 +2,7 @@
 
     from lib.reports import files, statement
     attachments = files.dashboard_files(data)           # [xlsx, pdf] of a DashboardData
-    st_ = statement.load_statement(engine, principal, seller_id=1, month=date(2026, 10, 1))
+    st_ = statement.load_statement(queries, principal, seller_id=1, month=date(2026, 10, 1))
     attachments = statement.statement_files(st_)        # [xlsx, pdf]
 
 render (charts to PNG, filters and numbers in words), xlsx, pdf, files: the dashboard's

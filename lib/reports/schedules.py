@@ -57,6 +57,7 @@ from lib.reports.schedules_store import (
 log = logging.getLogger(__name__)
 
 MAX_ERROR = 200  # characters of a failed build's error
+SNAPSHOT_WAIT_S = 600  # a first copy at 1.5M orders takes seconds to minutes
 
 
 # Who the scheduler reads the dashboard as: not a signed-in user (the admin who made the
@@ -163,6 +164,9 @@ def send_due(
 
         engine = Engine(settings.sources, settings.queries_dir)
     queued = failed = 0
+    # A report reads the dashboard's snapshots: in a process that just started, wait for their
+    # first copy rather than count a failed attempt ('the data is being prepared').
+    engine.snapshots.wait_built(SNAPSHOT_WAIT_S)
     try:
         for schedule, period, previous in due:
             try:

@@ -1,8 +1,8 @@
 """A seller's monthly statement: what it sold in a month, what was refunded, what it keeps,
 the platform's fee and the payout; with the order lines (no customer data).
 
-    s = load_statement(engine, principal, seller_id=1, month=date(2026, 10, 1))
-    s.payout, s.lines            # figures, and one row per order placed in the month
+    s = load_statement(queries, principal, seller_id=1, month=date(2026, 10, 1))
+    s.payout, s.lines            # figures; one row per order placed in the month (read then)
     statement_files(s)           # [statement_seller-1_2026-10.xlsx, ….pdf]
 
 Figures (orders placed in the month, by ordered_at):
@@ -13,8 +13,11 @@ Figures (orders placed in the month, by ordered_at):
 - fee: [reports] seller_fee_pct of each line's kept amount, rounded half up to the won,
   summed (so the lines add up to the total); payout = revenue_kept - fee.
 
-Read from the live shop tables, not the dashboard's snapshots: money is paid on this, so a
-refund made a minute ago must be on it; one seller's month is a few hundred rows.
+Read from the live shop tables in the shop's own database (source queries, `queries`:
+lib.reading.source_query), not the dashboard's snapshots: money is paid on this, so a refund
+made a minute ago must be on it. One seller's month is one range of
+idx_orders_seller_ordered_at; the month picker walks back from the latest order one index
+probe a month, never reading every order the seller had.
 
 Access is decided here, server side: a seller reads its own tenant only; staff who may open
 the Seller portal (admin) read any seller; anyone else is refused (ActionDenied).
@@ -23,10 +26,11 @@ the Seller portal (admin) read any seller; anyone else is refused (ActionDenied)
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -38,7 +42,7 @@ from lib.dates import month_end, month_start, next_month
 from lib.errors import ActionDenied, ValidationFailed
 from lib.export import neutralise
 from lib.notify.model import Attachment
-from lib.reading.engine import Engine
+from lib.reading.source_query import SourceQueries
 from lib.reports import render
 from lib.reports.config import ReportsConfig
 from lib.reports.files import pdf_file, xlsx_file
@@ -54,6 +58,7 @@ from lib.reports.xlsx import (
     write_table,
 )
 
+MAX_MONTHS = 120  # the month picker goes back ten years at most
 PAGE = "seller"  # staff who may open this page may read any seller's statement
 LINE_COLUMNS: dict[str, tuple[str, str | None]] = {
     "order_id": ("Order", "0"),
@@ -80,8 +85,14 @@ class Statement:
     revenue_kept: int
     fee: int
     payout: int
-    lines: pd.DataFrame  # LINE_COLUMNS, one row per order placed in the month
     generated_at: datetime
+    # LINE_COLUMNS, one row per order placed in the month: read when a file is made (a big
+    # seller's month is tens of thousands of rows; the figures come from a summary)
+    load_lines: Callable[[], pd.DataFrame] = field(repr=False, compare=False)
+
+    @cached_property
+    def lines(self) -> pd.DataFrame:
+        return self.load_lines()
 
     @property
     def month_words(self) -> str:
@@ -113,15 +124,25 @@ def check_access(principal: Principal | None, seller_id: int) -> None:
         raise ActionDenied("You may read your own seller statement only.")
 
 
-def seller_months(engine: Engine, principal: Principal | None, seller_id: int) -> list[date]:
+def seller_months(
+    queries: SourceQueries, principal: Principal | None, seller_id: int
+) -> list[date]:
     """The months in which this seller has orders, newest first (access checked)."""
     check_access(principal, seller_id)
-    df = engine.query("seller_statement_months", seller_id=int(seller_id))
-    return [pd.Timestamp(m).date() for m in df["month"]]
+    months: list[date] = []
+    before: datetime | None = None
+    while len(months) < MAX_MONTHS:
+        df = queries.run("seller_statement_last_order", seller_id=int(seller_id), before=before)
+        last = df["last_ordered_at"].iloc[0] if len(df) else None
+        if last is None or pd.isna(last):
+            break
+        months.append(month_start(pd.Timestamp(last).date()))
+        before = datetime.combine(months[-1], datetime.min.time())
+    return months
 
 
 def load_statement(
-    engine: Engine,
+    queries: SourceQueries,
     principal: Principal | None,
     seller_id: int,
     month: date,
@@ -135,33 +156,41 @@ def load_statement(
         from lib.config import runtime
 
         config = ReportsConfig.of(runtime.settings().reports)
-    sellers = engine.query("seller_sellers", seller_id=int(seller_id))
-    if sellers.empty:
+    name = queries.run("seller_sellers", seller_id=int(seller_id))["name"]
+    if name.empty:
         raise ValidationFailed(f"There is no seller #{int(seller_id)}.")
     start = month_start(month)
-    lines = engine.query(
-        "seller_statement_lines",
-        seller_id=int(seller_id),
-        month_start=start.isoformat(),
-        month_end=next_month(start).isoformat(),
-    )
-    for column in ("quantity", "amount", "refunded", "kept"):
-        lines[column] = lines[column].astype("int64")
-    lines["fee"] = [fee_of(k, config.seller_fee_pct) for k in lines["kept"]]
-    kept, fee = int(lines["kept"].sum()), int(lines["fee"].sum())
+    window = {
+        "seller_id": int(seller_id),
+        "month_start": datetime.combine(start, datetime.min.time()),
+        "month_end": datetime.combine(next_month(start), datetime.min.time()),
+    }
+    pct = config.seller_fee_pct
+    summary = queries.run("seller_statement_summary", **window)
+    numbers = {c: summary[c].astype("int64") for c in ("kept", "orders", "amount", "refunded")}
+    kept = int((numbers["kept"] * numbers["orders"]).sum())
+    fee = sum(fee_of(k, pct) * n for k, n in zip(numbers["kept"], numbers["orders"], strict=True))
+
+    def lines() -> pd.DataFrame:
+        df = queries.run("seller_statement_orders", **window)
+        for column in ("quantity", "amount", "refunded", "kept"):
+            df[column] = df[column].astype("int64")
+        df["fee"] = [fee_of(k, pct) for k in df["kept"]]
+        return df[list(LINE_COLUMNS)]
+
     return Statement(
         seller_id=int(seller_id),
-        seller_name=str(sellers["name"].iloc[0]),
+        seller_name=str(name.iloc[0]),
         month=start,
-        fee_pct=config.seller_fee_pct,
-        orders=len(lines),
-        gmv=int(lines.loc[lines["status"] != "rejected", "amount"].sum()),
-        refunded=int(lines["refunded"].sum()),
+        fee_pct=pct,
+        orders=int(numbers["orders"].sum()),
+        gmv=int(numbers["amount"][summary["status"] != "rejected"].sum()),
+        refunded=int(numbers["refunded"].sum()),
         revenue_kept=kept,
-        fee=fee,
-        payout=kept - fee,
-        lines=lines[list(LINE_COLUMNS)],
+        fee=int(fee),
+        payout=kept - int(fee),
         generated_at=datetime.now(UTC),
+        load_lines=lines,
     )
 
 

@@ -1,10 +1,11 @@
 """The Audit log page: who did what, filtered in the URL, paged, exported, and the hash
 chain checked. A table page (lib.ui.table_page) over the audit store rather than DuckDB:
-the audit log never leaves its own database."""
+the audit log never leaves its own database. However long the log, a page is one range
+read of an index and its count stops at 10,000 ("10,000+")."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -17,7 +18,9 @@ from lib.access.masking import mask_table
 from lib.access.principal import Principal
 from lib.actions.context import current
 from lib.audit.chain import HASHED_COLUMNS
+from lib.audit.store import COUNT_CAP, AuditStore
 from lib.errors import SourceUnavailable
+from lib.reading.source_query import Count, Page
 from lib.ui import export, table_page
 from lib.ui.table_filters import Choice, DateRange, Search, Sort
 from lib.ui.table_page import TablePage
@@ -58,21 +61,53 @@ def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class AuditListing:
-    """The audit store's rows, newest (or oldest) first."""
+    """The audit store's rows, newest (or oldest) first: a page is one range read of an
+    index (lib.audit.schema), Next/Previous by keyset after/before the time and id of the
+    row shown (lib.ui.table_paging), the count exact up to 10,000 and "10,000+" past it."""
+
+    def fetch_page(
+        self,
+        params: Mapping[str, Any],
+        sort: tuple[str, str],
+        limit: int,
+        offset: int,
+        after: Sequence[Any] | None = None,
+        before: Sequence[Any] | None = None,
+    ) -> Page:
+        filters = store_filters(params)
+        rows, more = read(
+            "page",
+            limit=limit,
+            offset=offset if after is None and before is None else 0,
+            newest_first=sort[1] == "desc",
+            after=tuple(after) if after is not None else None,
+            before=tuple(before) if before is not None else None,
+            **filters,
+        )
+        n = read("count", cap=COUNT_CAP, **filters)
+        keys = [AuditStore.page_key(r) for r in rows]
+        return Page(
+            rows=frame(rows),
+            count=Count(COUNT_CAP, exact=False) if n > COUNT_CAP else Count(n),
+            has_next=True if before is not None else more,
+            has_previous=more if before is not None else bool(offset) or after is not None,
+            first_key=keys[0] if keys else None,
+            last_key=keys[-1] if keys else None,
+        )
 
     def fetch(
         self, params: Mapping[str, Any], sort: tuple[str, str], limit: int, offset: int
-    ) -> tuple[pd.DataFrame, int]:
-        rows, total = read(
-            limit=limit, offset=offset, newest_first=sort[1] == "desc", **store_filters(params)
-        )
-        return frame(rows), total
+    ) -> tuple[pd.DataFrame, Count]:
+        """table_page.Listing: one page by offset and the capped count."""
+        page = self.fetch_page(params, sort, limit, offset)
+        return page.rows, page.count or Count(0)
 
 
-def read(**kwargs: Any) -> tuple[list[dict[str, Any]], int]:
-    """AuditStore.page, its database's failure said in one line like any other source's."""
+def read(method: str, **kwargs: Any) -> Any:
+    """AuditStore.page or .count, its database's failure said in one line like any other
+    source's."""
     try:
-        return current().audit.page(**kwargs)
+        return getattr(current().audit, method)(**kwargs)
     except SQLAlchemyError as exc:
         raise SourceUnavailable("audit", type(exc).__name__) from exc
 
@@ -89,7 +124,7 @@ def download(principal: Principal, selected: list[dict[str, Any]]) -> None:
         filters = store_filters(view.params(PAGE))
         st.download_button(
             "Download CSV",
-            lambda: export.to_csv(frame(read(limit=EXPORT_LIMIT, **filters)[0])[EXPORTED]),
+            lambda: export.to_csv(frame(read("page", limit=EXPORT_LIMIT, **filters)[0])[EXPORTED]),
             file_name="audit_log.csv",
             mime=export.CSV_MIME,
             icon=":material/download:",

@@ -1,6 +1,10 @@
 """One customer in detail, below the Customers table: contact (lib.ui.customer_contact),
 the customer API's profile read live, the customer's orders (shop) and support tickets
 (MongoDB). Each source that is down says so in its own section; the others still show.
+
+The customer and their orders are read in the crm's and the shop's own databases (source
+queries, lib.reading.source_query): one primary-key lookup and one range of the orders'
+customer index, where DuckDB's scanner would read every order of the shop to find them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from lib.actions.base import Result
 from lib.config import runtime
 from lib.errors import BackofficeError, SourceUnavailable
 from lib.reading.engine import Engine
+from lib.reading.source_query import SourceQueries
 from lib.reading.sources import rest
 from lib.ui.customer_contact import (
     RESULT,
@@ -112,10 +117,12 @@ def profile_panel(customer_id: int) -> None:
 
 
 def _related(
-    engine: Engine, name: str, customer_id: int, limit: int
+    reader: Engine | SourceQueries, name: str, customer_id: int, limit: int
 ) -> pd.DataFrame | BackofficeError:
     try:
-        return engine.query(name, customer_id=customer_id, limit=limit)
+        if isinstance(reader, SourceQueries):
+            return reader.run(name, customer_id=customer_id, limit=limit)
+        return reader.query(name, customer_id=customer_id, limit=limit)
     except BackofficeError as exc:
         return exc
 
@@ -151,10 +158,10 @@ def related_table(
 
 
 def _read_customer(
-    engine: Engine, customer_id: int
+    sources: SourceQueries, customer_id: int
 ) -> tuple[dict[str, Any] | None, BackofficeError | None]:
     try:
-        found = engine.query("customers_one", customer_id=customer_id)
+        found = sources.run("customers_one", customer_id=customer_id)
     except BackofficeError as exc:
         return None, exc
     return (None if found.empty else found.iloc[0].to_dict()), None
@@ -162,7 +169,7 @@ def _read_customer(
 
 def customer_detail(principal: Principal, customer_id: int, on_close: Callable[[], None]) -> None:
     """One customer: contact (masked), API profile, orders, tickets, and what may be done."""
-    engine = runtime.engine()
+    engine, sources = runtime.engine(), runtime.source_queries()
     head = st.columns([5, 1], vertical_alignment="center")
     head[0].subheader(f"Customer #{customer_id}")
     head[1].button(
@@ -172,7 +179,7 @@ def customer_detail(principal: Principal, customer_id: int, on_close: Callable[[
     if isinstance(pending, Result):
         show_result(pending)
 
-    customer, crm_error = _read_customer(engine, customer_id)
+    customer, crm_error = _read_customer(sources, customer_id)
     if customer is None and crm_error is None:
         st.warning(f"No customer #{customer_id}.", icon=":material/person_off:")
         return
@@ -188,7 +195,7 @@ def customer_detail(principal: Principal, customer_id: int, on_close: Callable[[
         profile_panel(customer_id)
 
     with st.spinner("Loading orders and tickets…"):
-        orders = _related(engine, "customers_orders", customer_id, ORDERS_SHOWN)
+        orders = _related(sources, "customers_orders", customer_id, ORDERS_SHOWN)
         tickets = _related(engine, "customers_tickets", customer_id, TICKETS_SHOWN)
     if isinstance(tickets, pd.DataFrame):  # customers type subjects, contact details and all
         tickets = tickets.assign(subject=tickets["subject"].map(mask_contacts))

@@ -6,11 +6,14 @@ A table page (lib.ui.table_page) declared here, plus its own panel:
   selected customer are mirrored in the URL
   (`/customers?q=1502&segment=vip&status=active&from=2024-01-01&sort=name&page=2&id=1502`)
   and restored from it.
-- The table is filtered, sorted and paged in DuckDB (queries/customers_list.sql, its total
-  on each row): the browser gets one page. Its personal data is always masked.
+- The table is filtered, sorted and paged in the crm's own database
+  (queries/customers_page.sql, a source query: lib.ui.source_listing): one index range read
+  per page at any size, Next/Previous by keyset, the count exact up to 10,000 and "10,000+"
+  past it. The sorts offered are the query's indexed ones. Its personal data is always masked.
 - The search box follows lib.access.pii_search: an id exactly, a whole e-mail address or
-  phone number, a name by its beginning; a search on personal data stays out of the URL
-  and is counted in the audit log.
+  phone number, a name by its beginning, each an index lookup of the keys the database
+  computes (lib.records.schema); a search on personal data stays out of the URL and is
+  counted in the audit log.
 - Selecting a row (or `?id=`, even for a customer not on this page) opens the customer
   below the table (lib.ui.customer_detail, lib.ui.customer_contact). Like the filters, the
   URL's `id` is read when the page is entered (lib.ui.url_state.entered); then the session
@@ -22,6 +25,10 @@ through `lib.actions.run`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -31,8 +38,9 @@ from lib.access.principal import Principal
 from lib.ui import table_page, url_state
 from lib.ui.customer_contact import FORM_KEYS, RESULT, UNMASKING, label
 from lib.ui.customer_detail import customer_detail
+from lib.ui.source_listing import SourceQuery
 from lib.ui.table_filters import DateRange, MultiChoice, Search, Sort
-from lib.ui.table_page import NamedQuery, Row, TablePage
+from lib.ui.table_page import Row, TablePage
 
 FORM_STATE = (UNMASKING, RESULT, *FORM_KEYS)  # the contact panel's keys (customers_…)
 SEGMENTS = ("vip", "regular", "dormant", "new")
@@ -63,6 +71,15 @@ def refuse(search: pii_search.Search) -> str | None:
     """Why a search may not run: too short or partial, or text that is no id, e-mail,
     phone or name (which would only ever match nothing)."""
     return search.problem or (pii_search.NOT_SEARCHABLE if search.matches_nothing else None)
+
+
+def list_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The filters' parameters as customers_page.sql binds them: signup dates as dates (an
+    empty choice of segments or statuses leaves its line out)."""
+    out = dict(params)
+    for name in ("date_from", "date_to"):
+        out[name] = date.fromisoformat(out[name]) if out.get(name) else None
+    return out
 
 
 def list_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -125,18 +142,18 @@ def panel(principal: Principal, selected: list[Row]) -> None:
 
 # --- the declaration -------------------------------------------------------------------------
 
-# Name, e-mail, phone or id, by lib.access.pii_search's rules (customers_list.sql's $q_*).
+# Name, e-mail, phone or id, by lib.access.pii_search's rules (customers_page.sql's :q_*).
 SEARCH = Search(
     placeholder="Name, e-mail, phone or customer id",
     pii_target="customer",
-    bind=lambda s: s.params(),
+    bind=lambda s: s.key_params(),
     refuse=refuse,
 )
 
 PAGE = TablePage(
     name="customers",
     title="Customers",
-    listing=NamedQuery("customers_list"),
+    listing=SourceQuery("customers_page", prepare=list_params),
     filters=(
         SEARCH,
         MultiChoice(
@@ -152,7 +169,8 @@ PAGE = TablePage(
     records=records,
     display=list_frame,
     selection="single-row",
-    sources=("crm", "shop", "support"),
+    sources=("support",),  # the tickets; the list, the customer and orders are read live
+    sources_hold="Support tickets",
     empty="No customers match these filters.",
     caption="Select a row to open the customer. Personal data is masked.",
     page_size=20,

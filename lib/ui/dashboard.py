@@ -21,6 +21,7 @@ from lib.config import runtime
 from lib.dashboard import data as dashboard_data
 from lib.errors import BackofficeError
 from lib.reading.engine import Engine
+from lib.reading.snapshots import SnapshotBuilding
 from lib.ui.dashboard_charts import chart_grid
 from lib.ui.dashboard_filters import Choices, filter_row, notes, start_view
 from lib.ui.dashboard_kpis import kpi_cards
@@ -73,6 +74,9 @@ def render(principal: Principal) -> None:
     try:
         with st.spinner("Loading…"):
             data = dashboard_data.load(engine, principal, view)
+    except SnapshotBuilding as exc:  # the first copy of a big table: no error, just not yet
+        st.info(str(exc), icon=":material/hourglass_top:")
+        return
     except BackofficeError as exc:
         show_error(exc)
         if sees_sources(principal):

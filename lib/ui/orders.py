@@ -3,8 +3,15 @@
 - Filters (search, status, seller, dates, amounts, sort) are mirrored in the URL
   (`/orders?status=pending&q=4321&sort=-amount&page=2`) and restored from it; a search on
   a customer's name or e-mail follows lib.access.pii_search's rules and stays out of the URL.
-- The table is paged and sorted in DuckDB (queries/orders_list.sql, which also counts the
-  whole list): the browser gets one page, never the whole table. Customer names are masked.
+- The list runs in the shop's own database (queries/orders_page.sql, a source query:
+  lib.reading.source_query), one index range read per page however large the shop: the
+  count stops at 10,000 ("10,000+"), Next and Previous read by keyset. Customer names come
+  from the crm by the page's ids (customers_names.sql) and are masked; a search on a name or
+  an e-mail finds the customers' ids first (customers_matching.sql, at most 5,000) and then
+  their orders. Status is read live on every run.
+- Sorts are the ones an index serves: ordered at, order id, amount, status (within a status
+  by time). Balance, method and seller are not offered: each would sort the whole filtered
+  table on every page.
 - Approve / Reject / Refund / Reconcile act on the selected rows, one action per row, each
   with its own result (lib.ui.orders_dialogs holds the reject and refund dialogs).
 - The panel below the table is the selected order's payment as the gateway holds it
@@ -16,7 +23,8 @@ except through `lib.actions.run`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pandas as pd
@@ -29,21 +37,18 @@ from lib.actions.orders import REFUNDABLE
 from lib.config import runtime
 from lib.errors import BackofficeError
 from lib.ui import orders_dialogs, table_page, url_state
+from lib.ui.orders_dialogs import CUSTOMER_NAME
 from lib.ui.payment_panel import forget_payments, payment_panel, undecided
+from lib.ui.source_listing import SourceQuery, TooManyMatches
 from lib.ui.table_filters import Choice, DateRange, MultiChoice, NumberRange, Search, Sort
-from lib.ui.table_page import NamedQuery, Row, RowAction, TablePage
+from lib.ui.table_page import Row, RowAction, TablePage
 
 STATUSES = ("pending", "approved", "rejected", "refunded", "partially_refunded")
-SORTS = {
-    "ordered_at": "Ordered at",
-    "id": "Order id",
-    "amount": "Amount",
-    "balance": "Balance",
-    "status": "Status",
-    "method": "Method",
-    "seller": "Seller",
-}
+# An index's order each (queries/orders_page.sql `-- sortable:`).
+SORTS = {"ordered_at": "Ordered at", "id": "Order id", "amount": "Amount", "status": "Status"}
+MAX_CUSTOMERS = 5_000  # a name search filters by at most this many customers' ids
 PAGE_SIZE = 20
+PAYMENT_KEY_PREFIX = "tpk_"  # the gateway's payment keys: searched by their beginning
 EMPTY = "No orders match these filters."
 
 COLUMNS = {
@@ -67,7 +72,7 @@ def load_sellers() -> dict[int, str]:
     """Seller id -> name, for the seller filter; empty if the shop cannot be read (the table
     below says what is wrong with the source)."""
     try:
-        df = runtime.engine().query("orders_sellers")
+        df = runtime.source_queries().run("orders_sellers")
     except BackofficeError:
         return {}
     return {int(i): str(n) for i, n in zip(df["id"], df["name"], strict=True)}
@@ -98,9 +103,48 @@ def records(df: pd.DataFrame) -> list[Row]:
 
 
 def _search_params(search: pii_search.Search) -> dict[str, Any]:
-    # An order id or the beginning of a payment key as typed; a customer's name by its
-    # beginning and an e-mail whole (lib.access.pii_search's rules).
-    return {"q": search.text, "q_name": search.name, "q_email": search.email}
+    return {"search": search}  # turned into the query's parameters by query_params
+
+
+def _customer_ids(search: pii_search.Search) -> list[int]:
+    """The ids of the customers a name or e-mail search names (lib.access.pii_search's
+    rules); more than MAX_CUSTOMERS is refused rather than cut short."""
+    found = runtime.source_queries().run("customers_matching", **search.key_params())
+    if len(found) > MAX_CUSTOMERS:
+        raise TooManyMatches(
+            f"More than {MAX_CUSTOMERS:,} customers' names start with "
+            f"'{search.masked_term()}': type more of the name."
+        )
+    return [int(i) for i in found["id"]]
+
+
+def _day_start(iso: str | None, days: int = 0) -> datetime | None:
+    return None if not iso else datetime.combine(date.fromisoformat(iso), time()) + timedelta(days)
+
+
+def query_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The filters' values as orders_page.sql's parameters. The search: an order id exactly;
+    a customer's name by its beginning or an e-mail whole, as those customers' ids; other
+    text (tpk_…) as the beginning of a payment key."""
+    out: dict[str, Any] = {
+        "statuses": list(params.get("statuses") or []),
+        "seller_id": params.get("seller_id"),
+        "min_amount": params.get("min_amount"),
+        "max_amount": params.get("max_amount"),
+        "ordered_from": _day_start(params.get("date_from")),
+        "ordered_before": _day_start(params.get("date_to"), days=1),  # the whole last day
+    }
+    search: pii_search.Search = params.get("search") or pii_search.Search()
+    text = search.text or ""
+    if search.id is not None:
+        out["q_id"] = search.id
+    elif text.lower().startswith(PAYMENT_KEY_PREFIX) or (text and search.kind is None):
+        out["key_lo"], out["key_hi"], out["key_like"] = pii_search.name_range(text)
+    elif search.kind is not None:
+        ids = _customer_ids(search)
+        out["customer_ids"] = ids
+        out["match_nothing"] = True if not ids else None
+    return out
 
 
 def _pending(row: Row) -> bool:
@@ -123,9 +167,9 @@ def _forget_touched(action: str, rows: Sequence[Row]) -> None:
 PAGE = TablePage(
     name="orders",
     title="Orders & payments",
-    listing=NamedQuery("orders_list"),
+    listing=SourceQuery("orders_page", prepare=query_params, lookups=(CUSTOMER_NAME,)),
     filters=(
-        # orders_list.sql reaches a customer's name and e-mail, not the phone: a number is an id.
+        # The search reaches a customer's name and e-mail, not the phone: a number is an id.
         Search(
             placeholder="Order id, payment key, customer name or e-mail",
             pii_target="order",
@@ -188,7 +232,7 @@ PAGE = TablePage(
             "idempotency key, and record the answer.",
         ),
     ),
-    sources=("shop", "crm"),
+    sources=(),  # read live from the shop and the crm on every run: no snapshot to date
     empty=EMPTY,
     page_size=PAGE_SIZE,
     panel=payment_panel,

@@ -31,6 +31,7 @@ from lib.payments.refund_account import (
 from lib.payments.refund_account import parse as parse_refund_account
 from lib.ui import session_guard, table_actions
 from lib.ui.payment_panel import lookup_payment
+from lib.ui.source_listing import Lookup
 from lib.ui.widgets import escape_markdown, show_error, submit_or_cancel
 
 if TYPE_CHECKING:
@@ -45,6 +46,17 @@ TYPED = (
     "orders_refund_account_number",
     "orders_refund_holder",
 )
+
+
+# The customer's name on an order, from the crm by id (masked where shown).
+CUSTOMER_NAME = Lookup("customers_names", on="customer_id", columns={"name": "customer"})
+
+
+def one_order(order_id: int) -> pd.DataFrame:
+    """The order and its payment as the shop records them now, read by its key in the shop's
+    own database (queries/orders_one.sql), with the customer's name; empty if no such order."""
+    found = runtime.source_queries().run("orders_one", order_id=int(order_id))
+    return CUSTOMER_NAME.merge(found)
 
 
 def _page() -> TablePage:
@@ -113,7 +125,7 @@ def refund_dialog(principal: Principal, rows: Sequence[Row]) -> None:
         st.rerun()
     order_id = int(rows[0]["id"])
     try:
-        found = runtime.engine().query("orders_one", order_id=order_id)
+        found = one_order(order_id)
     except BackofficeError as exc:
         show_error(exc)
         return
@@ -167,7 +179,7 @@ def _needs_refund_account(order_id: int) -> bool:
     """Whether to ask for the customer's bank account for this order's payment (see
     _asks_refund_account); False if the shop cannot say (the action decides then)."""
     try:
-        found = runtime.engine().query("orders_one", order_id=int(order_id))
+        found = one_order(order_id)
     except BackofficeError:
         return False
     if found.empty:

@@ -67,7 +67,7 @@ def load_sellers(principal: Principal) -> dict[int, str]:
         return {}
     else:
         seller_id = int(principal.tenant)
-    df = runtime.engine().query("seller_sellers", seller_id=seller_id)
+    df = runtime.source_queries().run("seller_sellers", seller_id=seller_id)
     return {int(i): str(n) for i, n in zip(df["id"], df["name"], strict=True)}
 
 

@@ -20,6 +20,7 @@ from lib.ui import export, session_guard
 from lib.ui.widgets import escape_markdown, show_error
 
 KEY = "seller_statement"
+OPEN = "statement"  # the expander's state, and its URL parameter
 TITLE = "Monthly statement"
 
 
@@ -42,13 +43,16 @@ def statement_section(principal: Principal, seller_id: int) -> None:
     """Pick a month (those with orders, the newest finished one first), see its figures,
     download the statement. A principal that may not read it gets the refusal in one line.
     In an expander under the catalogue: the page stays the catalogue first."""
-    with st.expander(TITLE, icon=":material/receipt_long:"):
-        body(principal, seller_id)
+    with st.expander(TITLE, icon=":material/receipt_long:", key=OPEN, bind="query-params") as box:
+        # Read only when open (its state in the URL, so a shared link opens it too): a month
+        # of a large seller is tens of thousands of orders, not for every run of the portal.
+        if box.open:
+            body(principal, seller_id)
 
 
 def body(principal: Principal, seller_id: int) -> None:
     try:
-        months = statement.seller_months(runtime.engine(), principal, seller_id)
+        months = statement.seller_months(runtime.source_queries(), principal, seller_id)
         if not months:
             st.info("No orders yet: no statement to show.", icon=":material/receipt_long:")
             return
@@ -60,7 +64,9 @@ def body(principal: Principal, seller_id: int) -> None:
             format_func=lambda m: f"{m:%B %Y}",
         )
         config = ReportsConfig.of(runtime.settings().reports)
-        s = statement.load_statement(runtime.engine(), principal, seller_id, month, config=config)
+        s = statement.load_statement(
+            runtime.source_queries(), principal, seller_id, month, config=config
+        )
     except BackofficeError as exc:
         show_error(exc)
         return

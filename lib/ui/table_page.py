@@ -20,7 +20,8 @@ import streamlit as st
 from lib.access.principal import Principal
 from lib.config import runtime
 from lib.errors import BackofficeError
-from lib.ui import session_guard, table_actions, url_state
+from lib.reading.source_query import Count
+from lib.ui import session_guard, table_actions, table_paging, url_state
 from lib.ui.table_filters import Filter, Search, Sort
 from lib.ui.widgets import escape_markdown, freshness_bar, results_panel, show_error
 
@@ -29,11 +30,13 @@ ROW_HEIGHT = 35  # px: Streamlit's grid rows and header, so a page of rows has n
 
 
 class Listing(Protocol):
-    """Where a table's rows come from: one page of them and the total, in one query."""
+    """Where a table's rows come from: one page of them and the list's count (an int, or a
+    Count that may be capped: "10,000+"). A listing that also has `fetch_page` (keyset:
+    lib.ui.source_listing.SourceQuery) is paged from the rows shown (lib.ui.table_paging)."""
 
     def fetch(
         self, params: Mapping[str, Any], sort: tuple[str, str], limit: int, offset: int
-    ) -> tuple[pd.DataFrame, int]: ...
+    ) -> tuple[pd.DataFrame, int | Count]: ...
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class TablePage:
     selection: Literal["multi-row", "single-row"] | None = "multi-row"
     actions: tuple[RowAction, ...] = ()
     sources: tuple[str, ...] = ()  # for the freshness bar; none for a page not read by DuckDB
+    sources_hold: str = "Data"  # what the freshness bar says comes from them ("Tickets")
     empty: str = "Nothing matches these filters."
     caption: str | None = None  # above the table
     page_size: int = 20
@@ -164,7 +168,8 @@ def entered(page: TablePage, options: Sequence[Mapping[Any, str]]) -> View:
 
 def _read(page: TablePage, options: Sequence[Mapping[Any, str]]) -> View:
     state = st.session_state
-    for part in ("page", "view", "shown", "table", "dialog", "searched", "results"):
+    for part in ("page", "view", "shown", "table", "dialog", "searched", "results", "cursor",
+                 "bounds"):  # fmt: skip
         state.pop(page.key(part), None)
     for part in page.forget_on_entry:
         state.pop(page.key(part), None)
@@ -219,55 +224,6 @@ def _write_url(page: TablePage, view: View) -> None:
 # --- the table -------------------------------------------------------------------------------
 
 
-def _fetch(page: TablePage, view: View) -> tuple[pd.DataFrame, int, int]:
-    """The current page's rows, the total, and the page number (moved to the last page
-    when the list shrank below it)."""
-    state = st.session_state
-    number = max(1, int(state.get(page.key("page")) or 1))
-    params = view.params(page)
-    with st.spinner("Loading…"):
-        df, total = page.listing.fetch(
-            params, view.sort, page.page_size, (number - 1) * page.page_size
-        )
-        last = max(1, -(-total // page.page_size))
-        if df.empty and number > last:
-            number = last
-            df, total = page.listing.fetch(
-                params, view.sort, page.page_size, (number - 1) * page.page_size
-            )
-    state[page.key("page")] = number
-    return df, total, number
-
-
-def _turn(page: TablePage, step: int) -> None:
-    st.session_state[page.key("page")] = max(1, int(st.session_state[page.key("page")]) + step)
-
-
-def pager(page: TablePage, total: int, number: int) -> None:
-    pages = max(1, -(-total // page.page_size))
-    left, middle, right = st.columns([1, 3, 1], vertical_alignment="center")
-    left.button(
-        "Previous",
-        key=page.key("page_prev"),
-        disabled=number <= 1,
-        icon=":material/chevron_left:",
-        on_click=_turn,
-        args=(page, -1),
-    )
-    right.button(
-        "Next",
-        key=page.key("page_next"),
-        disabled=number >= pages,
-        icon=":material/chevron_right:",
-        on_click=_turn,
-        args=(page, 1),
-    )
-    first = (number - 1) * page.page_size + 1
-    last = min(number * page.page_size, total)
-    middle.caption(f"Rows {first:,}–{last:,} of {total:,} · page {number} of {pages}")
-    url_state.write({"page": number if number > 1 else None})
-
-
 def follow_selection(page: TablePage, rows: Sequence[Row]) -> None:
     """Keep the same rows selected when the rows shown change (an approved order left the
     pending filter, another page, another sort): a selection is positions in the table,
@@ -320,7 +276,8 @@ def grid(page: TablePage, principal: Principal, view: View) -> None:
     state = st.session_state
     results_panel(page.key("results"))
     try:
-        df, total, number = _fetch(page, view)
+        shown = table_paging.fetch(page, view)
+        df = shown.rows
         rows = page.records(df)
     except BackofficeError as exc:
         show_error(exc)
@@ -328,7 +285,7 @@ def grid(page: TablePage, principal: Principal, view: View) -> None:
         if page.panel:  # a detail opened from a link does not depend on the list
             page.panel(principal, [])
         return
-    if total == 0:
+    if df.empty:
         st.info(page.empty, icon=":material/search_off:")
         state[page.key("shown")] = []
         selected: list[Row] = []
@@ -343,7 +300,7 @@ def grid(page: TablePage, principal: Principal, view: View) -> None:
         selected = page.grid(principal, df, rows) if page.grid else table(page, df, rows)
         if page.toolbar_below:
             bar = st.container()
-        pager(page, total, number)
+        table_paging.pager(page, shown)
         state[page.key("shown")] = rows
         with bar:
             table_actions.toolbar(page, principal, selected)
@@ -383,4 +340,4 @@ def render(page: TablePage, principal: Principal) -> None:
         grid(page, principal, view)
     if page.sources:
         with freshness:
-            freshness_bar(runtime.engine(), page.sources, page.name)
+            freshness_bar(runtime.engine(), page.sources, page.name, what=page.sources_hold)

@@ -78,12 +78,12 @@ def ago(moment: datetime | None) -> str:
     return f"{seconds // 3600} h ago"
 
 
-def freshness_bar(engine: Engine, sources: Sequence[str], key: str) -> None:
-    """When this page's data was refreshed, and a button to refresh it now."""
+def freshness_bar(engine: Engine, sources: Sequence[str], key: str, what: str = "Data") -> None:
+    """When this page's data (`what` of it) was refreshed, and a button to refresh it now."""
     left, right = st.columns([5, 1], vertical_alignment="center")
     when = engine.refreshed_at(sources)
     stamp = when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "not yet loaded"
-    left.caption(f"Data from {', '.join(sources)} — refreshed {stamp} ({ago(when)})")
+    left.caption(f"{what} from {', '.join(sources)} — refreshed {stamp} ({ago(when)})")
     if right.button("Refresh", key=f"refresh_{key}", icon=":material/refresh:"):
         for name in sources:
             try:

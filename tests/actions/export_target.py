@@ -8,6 +8,7 @@ import itertools
 import shutil
 import tempfile
 import threading
+import tomllib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,15 +37,16 @@ def shared_fake() -> tuple[str, dict[str, dict[str, Any]]]:
 
 
 def sql_engine(ctx: ActionContext, sheets: SourceConfig | None = None) -> Engine:
-    """An engine over the context's own crm and shop databases (and `sheets`, if given)."""
+    """An engine over the context's own crm and shop databases (and `sheets`, if given), with
+    the shipped config's tables of those sources (live tables, snapshots, derived rollups)."""
+    shipped = tomllib.loads((ROOT / "config" / "backoffice.toml").read_text(encoding="utf-8"))
 
-    def sql(name: str, tables: tuple[str, ...]) -> SourceConfig:
+    def sql(name: str) -> SourceConfig:
         url = ctx.databases[name].url.render_as_string(False)
-        return SourceConfig(
-            name, "sql", options={"url": url, "tables": {t: {"mode": "live"} for t in tables}}
-        )
+        declared = {k: v for k, v in shipped["sources"][name].items() if k in ("tables", "derived")}
+        return SourceConfig(name, "sql", options={"url": url, **declared})
 
-    sources = [sql("crm", ("customers",)), sql("shop", ("orders", "payments", "sellers"))]
+    sources = [sql("crm"), sql("shop")]
     return Engine(sources + ([sheets] if sheets else []), ROOT / "queries")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from lib.config.settings import ROOT
 from lib.demo.launch import streamlit_command
@@ -128,6 +130,15 @@ def wait_idle(page, timeout: float = 30_000) -> None:
     page.wait_for_selector(
         "[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout
     )
+
+
+def expect_url(page, has: tuple[str, ...] = (), lacks: tuple[str, ...] = ()) -> None:
+    """Wait for the address bar: Streamlit sends a changed URL in its own message, which can
+    arrive after the page has redrawn."""
+    for part in has:
+        expect(page).to_have_url(re.compile(re.escape(part)), timeout=30_000)
+    for part in lacks:
+        expect(page).not_to_have_url(re.compile(re.escape(part)), timeout=30_000)
 
 
 def log_in(page, base_url: str, username: str, password: str, path: str = "/") -> None:

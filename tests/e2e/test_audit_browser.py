@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import log_in, wait_idle
+from tests.e2e.conftest import expect_url, log_in, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,7 @@ def test_an_audit_link_restores_its_filters_and_pages_through_sign_in(page, app_
     page.get_by_role("heading", name="Audit log").wait_for(timeout=30_000)
     page.get_by_test_id("stDataFrame").wait_for(timeout=30_000)
     wait_idle(page)
-    assert "actor=analyst" in page.url and "outcome=ok" in page.url
+    expect_url(page, has=("actor=analyst", "outcome=ok"))
     assert page.get_by_role("textbox", name="Actor").input_value() == "analyst"
     caption = page.get_by_text(re.compile(r"Rows 1–\d+ of \d+ · page 1 of 1"))
     assert caption.count() == 1

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from lib.access.masking import mask
 from lib.audit import AuditStore
-from tests.e2e.conftest import log_in, wait_idle
+from tests.e2e.conftest import expect_url, log_in, wait_idle
 from tests.pages.helpers import customer
 
 pytestmark = pytest.mark.e2e
@@ -71,7 +71,7 @@ def test_support_searches_unmasks_an_email_and_the_audit_row_exists(
     page.get_by_text("Rows 1–1 of 1").wait_for(timeout=30_000)
     select_first_row(page)
     page.get_by_role("heading", name=f"Customer #{UNMASKED}").wait_for(timeout=30_000)
-    assert f"id={UNMASKED}" in page.url
+    expect_url(page, has=(f"id={UNMASKED}",))
     assert page.get_by_text(row["email"]).count() == 0
     shown(page, mask("email", row["email"])).wait_for()
     page.get_by_text("Loyalty tier").wait_for(timeout=30_000)  # the customer API is up here
@@ -137,6 +137,6 @@ def test_a_copied_url_restores_its_filters_in_a_fresh_browser(browser, app_url, 
     page.get_by_role("heading", name="Customers").wait_for(timeout=30_000)
     page.get_by_text(caption).wait_for(timeout=30_000)
     expect(segment(page)).to_contain_text("VIP", timeout=30_000)
-    assert "segment=vip" in page.url
+    expect_url(page, has=("segment=vip",))
     snap(page, artifacts / "customers-filters-390.png", 390)
     fresh.close()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.e2e.conftest import log_in, wait_idle
+from tests.e2e.conftest import expect_url, log_in, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -49,5 +49,5 @@ def test_a_deep_link_opened_signed_out_lands_on_its_view_after_sign_in(page, app
         page, app_url, "analyst", "analyst-demo", path="/dashboard?from=2026-03-01&to=2026-05-01"
     )
     page.get_by_role("heading", name="Dashboard").wait_for(timeout=30_000)
-    assert "/dashboard" in page.url and "from=2026-03-01" in page.url
+    expect_url(page, has=("/dashboard", "from=2026-03-01"))
     assert page.get_by_role("spinbutton", name="month, From").inner_text() == "03"

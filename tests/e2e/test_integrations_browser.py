@@ -21,7 +21,7 @@ import requests
 from playwright.sync_api import expect
 
 from lib.demo.services.serve import DEFAULT_PORTS, DEFAULT_TOKEN, ServiceThread, create_service
-from tests.e2e.conftest import log_in, wait_idle
+from tests.e2e.conftest import expect_url, log_in, wait_idle
 from tests.stack import health_every
 
 pytestmark = pytest.mark.e2e
@@ -133,7 +133,7 @@ def test_an_operator_runs_a_shared_workflow_through_faults_and_retries_the_faile
     expect(progress).to_contain_text(re.compile(r"\d+ done / \d+ failed / \d+ left"))
     outcome(page, "partial").wait_for(timeout=60_000)
     wait_idle(page)
-    assert "run=" in page.url
+    expect_url(page, has=("run=",))
     page.get_by_text("Failed items (2)").wait_for(timeout=WAIT_MS)
     assert failed_items(page, len(failing)) == sorted(f"customers {c}" for c in failing)
     page.set_viewport_size({"width": 1280, "height": 2200})  # the app scrolls inside its frame

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import log_in, wait_idle
+from tests.e2e.conftest import expect_url, log_in, wait_idle
 from tests.stack import shop
 
 pytestmark = pytest.mark.e2e
@@ -137,7 +137,7 @@ def test_seller_creates_a_product_finds_it_and_cannot_see_another_sellers(
     page.get_by_role("heading", name="Seller portal").wait_for(timeout=30_000)
     wait_idle(page)
     page.get_by_role("heading", name="Seoul Style Co.").wait_for(timeout=30_000)
-    assert "tenant=" not in page.url
+    expect_url(page, lacks=("tenant=",))
     page.get_by_test_id("stDataFrame").first.wait_for(timeout=30_000)
     screenshots(page, artifacts, "list")
 
@@ -158,7 +158,7 @@ def test_seller_creates_a_product_finds_it_and_cannot_see_another_sellers(
 
     search(page, name)
     page.get_by_text("Rows 1–1 of 1 · page 1 of 1").wait_for(timeout=30_000)
-    assert "q=" in page.url
+    expect_url(page, has=("q=",))
     assert page.get_by_text(EMPTY_TEXT).count() == 0
 
     # Change its price in the table and save: one product.update.
@@ -181,3 +181,49 @@ def test_seller_creates_a_product_finds_it_and_cannot_see_another_sellers(
     settled(page)  # the last list goes once the run is over, not when the note shows
     assert page.get_by_test_id("stDataFrame").count() == 0
     screenshots(page, artifacts, "other-seller")
+
+
+def test_the_statement_opens_from_a_shared_link_in_another_tab_and_a_new_session(
+    page, browser, app_url, artifacts
+):
+    """The statement is read only once its section is opened; that state is in the URL, so
+    the link opens it again in a second tab (same sign-in) and in a fresh browser after
+    sign-in; closing it takes it out of the URL."""
+    statement_caption = re.compile(r"^Seoul Style Co\. · orders placed in \w+ \d{4}")
+    log_in(page, app_url, "seller1", "seller1-demo", path="/seller")
+    page.get_by_role("heading", name="Seoul Style Co.").wait_for(timeout=30_000)
+    settled(page)
+    assert page.get_by_text(statement_caption).count() == 0  # closed: not read
+    page.get_by_text("Monthly statement", exact=True).click()
+    wait_idle(page)
+    caption = page.get_by_text(statement_caption)
+    caption.wait_for(timeout=30_000)
+    expect_url(page, has=("/seller", "statement=true"))
+    page.get_by_role("button", name="Download statement (XLSX)").wait_for(timeout=30_000)
+    month = caption.inner_text()
+    screenshots(page, artifacts, "statement", focus=caption)
+
+    second = page.context.new_page()
+    second.goto(page.url)
+    wait_idle(second)
+    second.get_by_text(month, exact=True).wait_for(timeout=30_000)
+    expect_url(second, has=("statement=true",))
+    second.close()
+
+    other = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        fresh = other.new_page()
+        log_in(fresh, app_url, "seller1", "seller1-demo", path=page.url.removeprefix(app_url))
+        fresh.get_by_text(month, exact=True).wait_for(timeout=30_000)
+        expect_url(fresh, has=("statement=true",))
+        settled(fresh)
+        fresh.get_by_text(month, exact=True).scroll_into_view_if_needed()
+        fresh.screenshot(path=str(artifacts / "seller-statement-pasted-390.png"), full_page=True)
+    finally:
+        other.close()
+
+    page.get_by_text("Monthly statement", exact=True).click()
+    wait_idle(page)
+    expect_url(page, lacks=("statement=",))
+    settled(page)
+    assert page.get_by_text(statement_caption).count() == 0

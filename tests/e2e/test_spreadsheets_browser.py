@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import log_in, wait_idle
+from tests.e2e.conftest import expect_url, log_in, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +40,7 @@ def test_an_analyst_opens_a_shared_combine_view_through_sign_in(page, browser, a
     choices.get_by_text("Line", exact=True).click()
     wait_idle(page)
     page.wait_for_url(re.compile(r"chart=line"), timeout=30_000)
-    assert "view=marketing" in page.url
+    expect_url(page, has=("view=marketing",))
 
     # The link as it now stands, opened by a teammate on a phone (a new browser session).
     phone = browser.new_context(viewport={"width": 390, "height": 844})
@@ -51,7 +51,7 @@ def test_an_analyst_opens_a_shared_combine_view_through_sign_in(page, browser, a
             timeout=30_000
         )
         wait_idle(small)
-        assert "chart=line" in small.url and "view=marketing" in small.url
+        expect_url(small, has=("chart=line", "view=marketing"))
         small.get_by_text("4 months in customers and orders have no match").wait_for()
         small.set_viewport_size({"width": 390, "height": 2400})  # the app scrolls inside
         wait_idle(small)

@@ -234,19 +234,37 @@ def test_the_store_view_matches_every_month_and_sums_each_store(engine, demo_dir
     assert result.frame["online_revenue_krw"].sum() == online
 
 
-def test_a_snapshot_alias_of_customers_is_masked_like_customers(engine, cat, demo_dir):
-    """crm.customers_snapshot reads customers (`table = "customers"`): its e-mails are masked
-    in the rows and in the unmatched-keys notes, as the table it reads."""
+def test_the_customers_snapshot_copies_no_personal_data(cat):
+    """The dashboard's copy of customers declares its columns: no e-mail, name or phone."""
+    columns = set(cat.of("crm.customers_snapshot"))
+    assert columns and not columns & {"email", "name", "phone"}
+
+
+def test_a_snapshot_alias_of_customers_is_masked_like_customers(demo_dir, tmp_path):
+    """An alias that copies customers whole (`table = "customers"`, no `columns`) is masked
+    as the table it reads: its e-mails in the rows and in the unmatched-keys notes."""
     with closing(sqlite3.connect(demo_dir / "crm.sqlite")) as con:
         emails = [e for (e,) in con.execute("SELECT email FROM customers")]
-    assert cat.personal["crm.customers_snapshot"]["email"] == "email"
-    left = cb.Side("crm.customers_snapshot", ("email",))
-    right = cb.Side("sheets.marketing_spend", ("channel",))
-    result = cb.combine(engine, cat, left, right)
-    assert len(result.left_only) == len(emails)
-    shown = " ".join(result.notes()) + " ".join(result.frame["email"].astype(str))
-    assert not [e for e in emails if e in shown]
-    assert "***" in result.left_only[0]
+    plan = tmp_path / "plan.csv"
+    plan.write_text("channel,n\nsearch,1\n", encoding="utf-8")
+    alias = {"table": "customers", "mode": "snapshot", "ttl": 300}
+    crm = {"url": f"sqlite:///{demo_dir / 'crm.sqlite'}", "tables": {"customers_copy": alias}}
+    sheets = {"tables": {"plan": {"file": str(plan), "columns": {"channel": "text", "n": "int"}}}}
+    eng = Engine(
+        [SourceConfig("crm", "sql", options=crm), SourceConfig("sheets", "sheet", options=sheets)],
+        ROOT / "queries",
+    )
+    try:
+        cat = cb.catalogue(eng, ADMIN)
+        assert cat.personal["crm.customers_copy"]["email"] == "email"
+        left = cb.Side("crm.customers_copy", ("email",))
+        result = cb.combine(eng, cat, left, cb.Side("sheets.plan", ("channel",)))
+        assert len(result.left_only) == len(emails)
+        shown = " ".join(result.notes()) + " ".join(result.frame["email"].astype(str))
+        assert not [e for e in emails if e in shown]
+        assert "***" in result.left_only[0]
+    finally:
+        eng.close()
 
 
 def test_a_column_named_like_personal_data_is_masked_on_the_right_side_too(two_sheets, tmp_path):

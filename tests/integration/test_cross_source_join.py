@@ -2,49 +2,42 @@
 their snapshots), checked against each database."""
 
 from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from lib.config.settings import ROOT
+from lib.config.settings import load_settings
 from lib.demo.load_sql import copy_tables
 from lib.reading.engine import Engine
-from lib.reading.sources.base import SourceConfig
+from tests.stack import write_config
 
 pytestmark = pytest.mark.integration
 
 
-def _snapshot(table: str) -> dict:
-    return {"table": table, "mode": "snapshot", "ttl": 300}
-
-
 @pytest.fixture(scope="module")
-def engine(pg_url: str, mysql_url: str, demo_dir: Path) -> Engine:
+def engine(
+    pg_url: str, mysql_url: str, demo_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """The shipped config's crm and shop sources (their snapshots and the dashboard's derived
+    rollups) with crm in PostgreSQL and the shop in MariaDB."""
     copy_tables(demo_dir / "crm.sqlite", pg_url, ["customers"])
-    copy_tables(demo_dir / "shop.sqlite", mysql_url, ["orders", "payments"])
+    copy_tables(
+        demo_dir / "shop.sqlite",
+        mysql_url,
+        ["orders", "payments", "refunds", "products", "sellers"],
+    )
+    settings = load_settings(write_config(tmp_path_factory.mktemp("join"), demo_dir))
+    urls = {"crm": pg_url, "shop": mysql_url}
     sources = [
-        SourceConfig(
-            "crm",
-            "sql",
-            options={
-                "url": pg_url,
-                "tables": {"customers": {}, "customers_snapshot": _snapshot("customers")},
-            },
-        ),
-        SourceConfig(
-            "shop",
-            "sql",
-            options={
-                "url": mysql_url,
-                "tables": {
-                    "orders_snapshot": _snapshot("orders"),
-                    "payments_snapshot": _snapshot("payments"),
-                },
-            },
-        ),
+        replace(s, options={**s.options, "url": urls[s.name]})
+        for s in settings.sources
+        if s.name in urls
     ]
-    eng = Engine(sources, ROOT / "queries")
+    eng = Engine(sources, settings.queries_dir)
+    assert eng.snapshots.wait_built(120), "the snapshots and rollups were not built"
     yield eng
     eng.close()
 

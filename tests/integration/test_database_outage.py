@@ -6,13 +6,15 @@ one line (no host, user, database, password or path), the rest keeps working, an
 is back the same engine - the same app process - answers again without a restart.
 
 Snapshots: a snapshot whose refresh fails is served from its last good copy, its age shown
-by `refreshed_at`; only a snapshot never copied fails (see lib/engine.py).
+by `refreshed_at`; only a snapshot never copied fails (see lib/reading/snapshots.py). The
+engine's background thread refreshes them, so the test waits for it (`eventually`).
 """
 
 from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,7 +199,8 @@ def test_a_snapshot_is_served_with_its_age_while_its_database_is_down(
     copied_at = engine.refreshed_at(["shop"])
 
     private_mariadb.stop()
-    clock.now += 61  # past the snapshot's ttl: a refresh is due and fails
+    clock.now += 61  # past the snapshot's ttl: the background refresh is due and fails
+    engine.snapshots.request("shop", wait_s=30)  # the attempt, while the server is down
     assert engine.query("shop_sellers").equals(sellers)  # the last good copy
     assert engine.refreshed_at(["shop"]) == copied_at  # ...with its age
     with pytest.raises(SourceUnavailable) as err:  # live tables have no copy to serve
@@ -209,6 +212,9 @@ def test_a_snapshot_is_served_with_its_age_while_its_database_is_down(
         conn.execute(sa.text("INSERT INTO sellers VALUES (999, 'Back Again', 'b@example.net')"))
     try:
         clock.now += RETRY_AFTER_S
+        deadline = time.monotonic() + 30  # the thread looks every second
+        while 999 not in set(engine.query("shop_sellers").id) and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert 999 in set(engine.query("shop_sellers").id)  # refreshed once it is back
         assert engine.refreshed_at(["shop"]) > copied_at
     finally:

@@ -166,3 +166,38 @@ def test_parallel_guesses_get_no_more_tries_than_sequential_ones(store: AuditSto
     assert sum(r.just_locked for r in results) == 1
     outcomes = [r["outcome"] for r in store.query(target_id="seller1", limit=None)]
     assert sorted(outcomes) == ["failed"] * lockout.MAX_FAILURES + ["locked"]
+
+
+def test_guesses_made_on_two_processes_at_once_are_counted_together(store: AuditStore) -> None:
+    # Two app processes (each its own engine and connections) taking guesses at the same
+    # moment: the row's read and write happen under the audit store's write lock (the chain
+    # lock on PostgreSQL, BEGIN IMMEDIATE on SQLite), so no failure is lost to a race and
+    # the name locks after MAX_FAILURES in all, not MAX_FAILURES per process.
+    other_process = AuditStore(store.url)
+    start = threading.Barrier(2 * lockout.MAX_FAILURES)
+    results: list[lockout.Attempt] = []
+
+    def guess(process: AuditStore) -> None:
+        start.wait(timeout=60)
+        results.append(lockout.attempt(process, "analyst", lambda: False))
+
+    threads = [
+        threading.Thread(target=guess, args=(p,))
+        for p in (store, other_process)
+        for _ in range(lockout.MAX_FAILURES)
+    ]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        other_process.dispose()
+    assert len(results) == 2 * lockout.MAX_FAILURES
+    assert sum(not r.refused for r in results) == lockout.MAX_FAILURES  # checked: five
+    assert sum(r.just_locked for r in results) == 1
+    # Sorted: a guess still checking when the fifth place was taken writes its row after the
+    # lock's (as in one process).
+    outcomes = sorted(r["outcome"] for r in audit_rows(store, "analyst"))
+    assert outcomes == ["failed"] * lockout.MAX_FAILURES + ["locked"]
+    assert lockout.locked_until(store, "analyst") is not None

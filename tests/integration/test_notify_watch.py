@@ -240,6 +240,11 @@ def test_the_processs_jobs_announce_a_source_down_with_no_health_panel_shown(
     jobs = Jobs(settings, outboxes=ensured({"audit": audit, "shop": shop}))
     try:
         jobs.start()
+        # Started by the jobs thread's first round that holds the "jobs.once" lease.
+        deadline = time.monotonic() + 10
+        while not any(t.name == "health-checker" for t in threading.enumerate()):
+            assert time.monotonic() < deadline, "the jobs started no health checker"
+            time.sleep(0.05)
         assert sum(t.name == "health-checker" for t in threading.enumerate()) == 1
         assert for_process(settings).running  # the one Jobs started: a panel shows this one
         assert sum(t.name == "health-checker" for t in threading.enumerate()) == 1
@@ -271,6 +276,10 @@ def test_jobs_without_source_down_routed_start_no_health_checker(tmp_path: Path,
     jobs = Jobs(settings, outboxes=ensured({"audit": audit}))
     try:
         jobs.start()
+        deadline = time.monotonic() + 10
+        while not jobs._checker_started:  # its first round holding the lease has run
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
         assert not any(t.name == "health-checker" for t in threading.enumerate())
     finally:
         jobs.stop()

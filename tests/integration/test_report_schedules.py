@@ -269,17 +269,21 @@ def test_a_period_that_gave_up_is_sent_after_retry_build_and_send_now(settings, 
         gave_up = actions.run("report.send_now", admin)
         assert gave_up.message.startswith("Nothing due: every schedule's latest period is sent")
         monkeypatch.setattr(report_files, "dashboard_files", real)  # the cause is fixed
-        retry = actions.run("report.retry", admin, schedule_id=sid, period="2026-10")
+        # send_now works on today's latest finished month; a month later it is not the latest
+        latest = schedules.due_period("monthly", datetime.now(UTC))
+        retry = actions.run("report.retry", admin, schedule_id=sid, period=latest.key)
         assert retry.ok, retry.message
-        # a month later: 2026-10 is no longer the latest period, and is sent all the same
-        with_retry = schedules.send_due(settings, datetime(2026, 12, 1, 0, 5, tzinfo=UTC),
+        after = datetime.combine(latest.date_to, datetime.min.time(), tzinfo=UTC)
+        later = schedules.due_period("monthly", after + timedelta(days=35))
+        when = datetime.combine(later.date_to, datetime.min.time(), tzinfo=UTC)
+        with_retry = schedules.send_due(settings, when + timedelta(days=1, minutes=5),
                                         engine=engine)  # fmt: skip
     finally:
         engine.close()
     assert (with_retry.queued, with_retry.failed) == (2, 0)
     sent = {s["period_key"]: (s["status"], s["attempts"], s["last_error"]) for s in sends(
         settings, sid)}  # fmt: skip
-    assert sent == {"2026-11": ("enqueued", 1, None), "2026-10": ("enqueued", 1, None)}
+    assert sent == {later.key: ("enqueued", 1, None), latest.key: ("enqueued", 1, None)}
     assert len(emails(settings)) == 2
     audited = context.current().audit.query(action="report.send_now", limit=None)
     assert [r["detail"] for r in audited] == [{"queued": 0, "failed": 0}] + [
@@ -401,7 +405,7 @@ def test_the_jobs_thread_sends_due_reports_and_outlives_a_failing_step(settings,
     ]
     assert failures and "ana@example.com" not in failures[0]
     # a round by hand: each step's result, the failing one None
-    assert jobs.tick(reports=True) == {"deliver": 0, "watch": None, "reports": 0}
+    assert jobs.tick(reports=True) == {"deliver": 0, "once": True, "watch": None, "reports": 0}
 
 
 # --- pruning --------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from lib.dashboard.filters import default_range
 from lib.dashboard.model import CHARTS, DashboardData, Filters
 from lib.errors import ActionDenied, ValidationFailed
 from lib.reading.engine import Engine
+from lib.reading.source_query import SourceQueries
 from lib.reports import files, render, statement
 from lib.reports.config import ReportsConfig
 from lib.reports.pdf import latin
@@ -45,6 +46,13 @@ def engine(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Engine:
     eng = Engine(settings.sources, settings.queries_dir)
     yield eng
     eng.close()
+
+
+@pytest.fixture(scope="module")
+def queries(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> SourceQueries:
+    """The statement's source queries, run on the shop's own database."""
+    settings = load_settings(write_config(tmp_path_factory.mktemp("statement-config"), demo))
+    return SourceQueries(settings.sources, settings.queries_dir)
 
 
 @pytest.fixture(scope="module")
@@ -162,8 +170,8 @@ def expected(demo: Path, seller_id: int, month: date) -> dict[str, int]:
     }
 
 
-def test_statement_figures_equal_direct_sql(engine, demo):
-    s = statement.load_statement(engine, SELLER1, 1, MONTH, config=FEE)
+def test_statement_figures_equal_direct_sql(queries, demo):
+    s = statement.load_statement(queries, SELLER1, 1, MONTH, config=FEE)
     want = expected(demo, 1, MONTH)
     got = {k: getattr(s, k) for k in want}
     assert got == want
@@ -173,8 +181,8 @@ def test_statement_figures_equal_direct_sql(engine, demo):
     assert list(s.lines.columns) == list(statement.LINE_COLUMNS)  # no customer columns
 
 
-def test_statement_files_open_and_state_the_payout(engine):
-    s = statement.load_statement(engine, ADMIN, 2, MONTH, config=FEE)
+def test_statement_files_open_and_state_the_payout(queries):
+    s = statement.load_statement(queries, ADMIN, 2, MONTH, config=FEE)
     started = time.perf_counter()
     xlsx, pdf = statement.statement_files(s)
     print(f"statement files ({len(s.lines)} lines): {time.perf_counter() - started:.2f} s")
@@ -191,8 +199,8 @@ def test_statement_files_open_and_state_the_payout(engine):
     assert f"KRW {s.payout:,}" in first and f"KRW {s.fee:,}" in first
 
 
-def test_statement_months_are_those_with_orders_newest_first(engine, demo):
-    months = statement.seller_months(engine, SELLER1, 1)
+def test_statement_months_are_those_with_orders_newest_first(queries, demo):
+    months = statement.seller_months(queries, SELLER1, 1)
     [(first, last)] = shop(
         demo, "SELECT min(ordered_at), max(ordered_at) FROM orders WHERE seller_id = 1"
     )
@@ -201,19 +209,19 @@ def test_statement_months_are_those_with_orders_newest_first(engine, demo):
     assert months == sorted(months, reverse=True)
 
 
-def test_a_seller_may_not_read_another_sellers_statement(engine):
+def test_a_seller_may_not_read_another_sellers_statement(queries):
     with pytest.raises(ActionDenied):
-        statement.load_statement(engine, SELLER1, 2, MONTH, config=FEE)
+        statement.load_statement(queries, SELLER1, 2, MONTH, config=FEE)
     with pytest.raises(ActionDenied):
-        statement.seller_months(engine, SELLER1, 2)
+        statement.seller_months(queries, SELLER1, 2)
 
 
-def test_staff_without_the_seller_portal_may_not_read_statements(engine):
+def test_staff_without_the_seller_portal_may_not_read_statements(queries):
     for who in (ANALYST, Principal("op", "Operator", ("operator",)), None):
         with pytest.raises(ActionDenied):
-            statement.load_statement(engine, who, 1, MONTH, config=FEE)
+            statement.load_statement(queries, who, 1, MONTH, config=FEE)
 
 
-def test_admin_asking_for_a_seller_that_does_not_exist_is_told_so(engine):
+def test_admin_asking_for_a_seller_that_does_not_exist_is_told_so(queries):
     with pytest.raises(ValidationFailed, match="no seller #99"):
-        statement.load_statement(engine, ADMIN, 99, MONTH, config=FEE)
+        statement.load_statement(queries, ADMIN, 99, MONTH, config=FEE)

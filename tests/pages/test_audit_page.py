@@ -4,6 +4,7 @@ import uuid
 
 from lib.actions import context
 from lib.audit import AuditEntry
+from lib.ui import audit
 from tests.pages.helpers import rows_of, sign_in
 
 
@@ -59,3 +60,26 @@ def test_the_log_is_paged_from_the_url_and_the_csv_holds_every_filtered_row(
     assert len(at.dataframe[0].value) == 50 and "page" not in at.query_params
     at.text_input(key="audit_actor").input("nobody-at-all").run()
     assert [i.value for i in at.info] == ["No audit rows match these filters."]
+
+
+def test_a_count_past_its_cap_says_so_and_next_reads_after_the_last_row_shown(app, monkeypatch):
+    """The count stops at a cap (10,000; 50 here): "50+", no last page; Next reads the rows
+    older than the last one shown, and stops when none follow."""
+    monkeypatch.setattr(audit, "COUNT_CAP", 50)
+    actor = f"capped-{uuid.uuid4().hex[:8]}"
+    at = app()
+    at.query_params["actor"] = actor
+    sign_in(at, "auditor", "auditor-demo")
+    for n in range(60):
+        context.current().audit.append(
+            AuditEntry(actor, ("operator",), "order.approve", "order", str(n), "ok")
+        )
+    at.switch_page("app_pages/audit.py").run()
+    assert "Rows 1–50 of 50+ · page 1" in [c.value for c in at.caption]
+    assert [int(t) for t in at.dataframe[0].value.target_id] == list(range(59, 9, -1))
+    next(b for b in at.button if b.label == "Next").click().run()
+    assert "Rows 51–60 of 50+ · page 2" in [c.value for c in at.caption]
+    assert [int(t) for t in at.dataframe[0].value.target_id] == list(range(9, -1, -1))
+    assert next(b for b in at.button if b.label == "Next").disabled
+    next(b for b in at.button if b.label == "Previous").click().run()
+    assert [int(t) for t in at.dataframe[0].value.target_id] == list(range(59, 9, -1))

@@ -15,6 +15,7 @@ import re
 import shutil
 import sqlite3
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -244,11 +245,49 @@ def test_sorting_by_name_is_in_the_url_and_restored(app, demo_dir):
     at.selectbox(key="customers_sort_by").set_value("name")
     at.selectbox(key="customers_sort_dir").set_value("asc").run()
     ids = list(table(at)["id"])
-    expected = [i for (i,) in crm(demo_dir, "SELECT id FROM customers ORDER BY name, id LIMIT 20")]
+    # By the name's search key (lower(name), indexed), the id breaking ties.
+    expected = [
+        i for (i,) in crm(demo_dir, "SELECT id FROM customers ORDER BY name_key, id LIMIT 20")
+    ]
     assert ids == expected
     assert at.query_params["sort"] == "name"
     assert "page" not in at.query_params
     assert list(table(open_customers(app, sort="name"))["id"]) == expected
+
+
+def test_a_count_past_its_cap_says_so_and_next_pages_by_the_last_row_shown(
+    app, demo_dir, monkeypatch
+):
+    """The count is exact up to a cap (10,000; 50 here) and "50+" past it, with no last page;
+    Next and Previous read the rows after the last one shown (or before the first) in the
+    sort's order, ties on the signup date broken by the id, no row twice."""
+    capped = replace(customers.PAGE, listing=replace(customers.PAGE.listing, count_cap=50))
+    monkeypatch.setattr(customers, "PAGE", capped)
+    at = open_customers(app)
+    expected = [
+        i for (i,) in crm(demo_dir, "SELECT id FROM customers ORDER BY signup_date DESC, id DESC")
+    ]
+    assert "Rows 1–20 of 50+ · page 1" in [c.value for c in at.caption]
+    shown = list(table(at)["id"])
+    for number in (2, 3, 4):
+        at.button(key="customers_page_next").click().run()
+        assert f"Rows {(number - 1) * 20 + 1}–{number * 20} of 50+ · page {number}" in [
+            c.value for c in at.caption
+        ]
+        shown += list(table(at)["id"])
+    assert shown == expected[:80]
+    at.button(key="customers_page_prev").click().run()
+    assert list(table(at)["id"]) == expected[40:60]
+    assert not at.button(key="customers_page_next").disabled
+
+
+def test_the_sorts_offered_are_the_indexed_ones_of_the_query():
+    from lib.config.settings import ROOT
+    from lib.reading.source_query_render import parse as parse_query
+
+    declared = parse_query(ROOT / "queries", "customers_page")
+    assert set(customers.SORTS) == set(declared.sortable)
+    assert declared.sortable["name"] == ("c.name_key",)
 
 
 # --- the detail ------------------------------------------------------------------------------

@@ -290,3 +290,22 @@ def test_without_the_spend_sheet_the_spend_cards_say_why_and_the_rest_stands(
 def test_card_figures_are_formatted_for_their_unit(unit, value, previous, shown, delta):
     kpi = Kpi("k", "K", value, previous, unit)
     assert (value_text(kpi), delta_text(kpi)) == (shown, delta)
+
+
+def test_a_snapshot_still_being_copied_is_an_info_box_not_an_error(app, monkeypatch):
+    """At scale the first copy of the orders takes longer than a page waits: the dashboard
+    says the data is being prepared (no error, no figures) and the filters still work."""
+    from lib.reading.snapshots import SnapshotBuilding
+
+    def building(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise SnapshotBuilding("shop", "orders", 12)
+
+    monkeypatch.setattr(data, "load", building)
+    at = open_page(app, DASHBOARD, "analyst", **{"from": "2026-01-01", "to": "2026-03-31"})
+    assert not at.exception and not at.error
+    assert [i.value for i in at.info] == [
+        "The data is being prepared (snapshot of shop.orders, started 12 s ago). It shows "
+        "here once ready; other pages work meanwhile."
+    ]
+    at.selectbox(key="dashboard_granularity").set_value("week").run()
+    assert not at.exception and at.query_params["granularity"] == "week"

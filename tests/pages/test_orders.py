@@ -232,6 +232,80 @@ def test_sorting_by_amount_descending_is_server_side_and_in_the_url(orders_app, 
     assert list(table(again)["amount"]) == amounts
 
 
+def pager_caption(at: AppTest) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("Rows "))
+
+
+def test_a_long_list_is_counted_up_to_10000_and_paged_by_its_rows(orders_app, demo_dir):
+    """More than 10,000 orders: the count says so without counting them all, and Next and
+    Previous step from the rows shown (keyset), the same rows as the page's number."""
+    assert shop(demo_dir, "SELECT count(*) FROM orders")[0][0] > 10_000
+    at = open_orders(orders_app)
+    first = list(table(at)["id"])
+    assert pager_caption(at) == "Rows 1–20 of 10,000+ · page 1"
+    assert not at.button(key="orders_page_next").disabled
+    newest = shop(demo_dir, "SELECT id FROM orders ORDER BY ordered_at DESC, id DESC LIMIT 40")
+    assert first == [r[0] for r in newest[:20]]
+    at.button(key="orders_page_next").click().run()
+    assert list(table(at)["id"]) == [r[0] for r in newest[20:]]
+    assert pager_caption(at) == "Rows 21–40 of 10,000+ · page 2"
+    assert at.query_params["page"] == "2"
+    at.button(key="orders_page_next").click().run()
+    third = list(table(at)["id"])
+    at.button(key="orders_page_prev").click().run()
+    assert list(table(at)["id"]) == [r[0] for r in newest[20:]]
+    at.button(key="orders_page_prev").click().run()
+    assert list(table(at)["id"]) == first and "page" not in at.query_params
+    assert list(table(open_orders(orders_app, page="3"))["id"]) == third
+
+
+def test_a_page_past_the_end_of_a_long_list_goes_back_to_rows_the_count_vouches_for(orders_app):
+    at = open_orders(orders_app, page="9999")
+    assert len(table(at)) == PAGE_SIZE
+    assert pager_caption(at) == "Rows 9,981–10,000 of 10,000+ · page 500"
+    assert at.query_params["page"] == "500"
+
+
+def test_the_last_page_of_an_exact_list_has_no_next(orders_app, demo_dir):
+    day = shop(demo_dir, "SELECT substr(max(ordered_at), 1, 10) FROM orders")[0][0]
+    on_day = "SELECT count(*) FROM orders WHERE ordered_at >= ?"
+    count = shop(demo_dir, on_day, day)[0][0]
+    pages = -(-count // PAGE_SIZE)
+    at = open_orders(orders_app, page=str(pages + 3), **{"from": day, "to": day})
+    assert pager_caption(at).endswith(f"of {count:,} · page {pages} of {pages}")
+    assert at.button(key="orders_page_next").disabled
+
+
+def test_only_the_sorts_an_index_serves_are_offered(orders_app):
+    at = open_orders(orders_app, sort="-balance")
+    assert at.selectbox(key="orders_sort_by").options == [
+        "Ordered at",
+        "Order id",
+        "Amount",
+        "Status",
+    ]
+    assert at.selectbox(key="orders_sort_by").value == "ordered_at"
+    assert "sort" not in at.query_params
+    at.selectbox(key="orders_sort_by").set_value("status")
+    at.selectbox(key="orders_sort_dir").set_value("asc").run()
+    df = table(at)
+    assert list(df["status"]) == sorted(df["status"])
+    assert at.query_params["sort"] == "status"
+
+
+def test_a_name_that_too_many_customers_start_with_asks_for_more(orders_app, demo_dir, monkeypatch):
+    names = [n for (n,) in crm(demo_dir, "SELECT name FROM customers")]
+    prefix = max({n[:2] for n in names}, key=lambda p: sum(n.startswith(p) for n in names))
+    monkeypatch.setattr(orders, "MAX_CUSTOMERS", 3)
+    at = open_orders(orders_app, q=prefix)
+    assert not at.dataframe
+    [error] = [e.value for e in at.error]
+    assert error.startswith("More than 3 customers' names start with") and error.endswith(
+        "type more of the name."
+    )
+    assert prefix not in error  # the term is masked
+
+
 def test_changing_a_filter_goes_back_to_page_one(orders_app):
     at = open_orders(orders_app, page="3")
     assert at.query_params["page"] == "3"

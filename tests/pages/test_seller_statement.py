@@ -52,7 +52,7 @@ def month_picker(at: AppTest, seller_id: int):
 def test_seller_sees_its_statement_for_the_newest_finished_month_and_downloads_it(
     app, demo_dir, downloads
 ):
-    at = open_page(app, PAGE, "seller1")
+    at = open_page(app, PAGE, "seller1", statement="true")
     assert seller_statement.TITLE in [e.label for e in at.expander]
     month = newest_finished_month(demo_dir, 1)
     assert month_picker(at, 1).value == month
@@ -67,7 +67,7 @@ def test_seller_sees_its_statement_for_the_newest_finished_month_and_downloads_i
 
 
 def test_seller_picks_an_earlier_month(app, demo_dir, downloads):
-    at = open_page(app, PAGE, "seller1")
+    at = open_page(app, PAGE, "seller1", statement="true")
     picker = month_picker(at, 1)
     earlier = picker.options[-1]  # the oldest month with orders (options are its labels)
     picker.select_index(len(picker.options) - 1).run()
@@ -79,7 +79,7 @@ def test_seller_picks_an_earlier_month(app, demo_dir, downloads):
 
 
 def test_a_sellers_link_naming_another_seller_still_shows_its_own_statement(app, downloads):
-    at = open_page(app, PAGE, "seller1", tenant="2")
+    at = open_page(app, PAGE, "seller1", tenant="2", statement="true")
     assert any("Seoul Style Co." in c.value for c in at.caption)
     assert not any("Hangang" in c.value for c in at.caption)
     assert not any(name.startswith("statement_seller-2") for name in downloads)
@@ -87,7 +87,7 @@ def test_a_sellers_link_naming_another_seller_still_shows_its_own_statement(app,
 
 
 def test_admin_picks_another_seller_and_gets_that_sellers_statement(app, demo_dir, downloads):
-    at = open_page(app, PAGE, "admin")
+    at = open_page(app, PAGE, "admin", statement="true")
     at.selectbox(key=seller.TENANT).set_value(2).run()
     assert not at.exception
     month = month_picker(at, 2).value
@@ -95,3 +95,14 @@ def test_admin_picks_another_seller_and_gets_that_sellers_statement(app, demo_di
     assert metrics(at)["Orders"] == f"{orders_in(demo_dir, 2, month):,}"
     assert any("Hangang Electronics" in c.value for c in at.caption)
     assert f"statement_seller-2_{month:%Y-%m}.xlsx" in downloads
+
+
+def test_the_statement_is_read_only_once_opened_and_a_link_opens_it(app):
+    """Closed (the default), the portal reads no statement: a large seller's month is tens
+    of thousands of orders. `?statement=true` (what opening it writes in the URL) opens it."""
+    at = open_page(app, PAGE, "seller1")
+    assert seller_statement.TITLE in [e.label for e in at.expander]
+    assert "Payout" not in metrics(at)
+    assert not [s for s in at.selectbox if s.key == f"{seller_statement.KEY}.month.1"]
+    at = open_page(app, PAGE, "seller1", statement="true")
+    assert "Payout" in metrics(at)

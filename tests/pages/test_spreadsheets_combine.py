@@ -143,8 +143,7 @@ def test_changing_the_chart_and_the_months_is_written_to_the_link(app):
     ("left", "right", "rkey"),
     [
         ("crm.customers", "shop.sellers", "email"),
-        # a snapshot alias (`table = "customers"`) is masked as the table it reads
-        ("crm.customers_snapshot", "sheets.marketing_spend", "channel"),
+        ("crm.customers", "sheets.marketing_spend", "channel"),
     ],
 )
 def test_personal_data_in_a_key_column_is_masked(app, demo_dir, left, right, rkey):

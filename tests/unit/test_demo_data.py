@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 from collections import Counter
@@ -11,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from lib.demo import data, seed
-from lib.demo.data import shop
+from lib.demo.data import people, shop
 from lib.demo.data.base import is_korean
 
 SQL_TS = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
@@ -222,9 +224,15 @@ def test_tickets_have_the_document_shape_and_known_customers(demo):
 
 def test_the_seeded_databases_have_the_declared_tables_keys_and_indexes(seeded_demo_dir: Path):
     # lib.records.schema is the one declaration: the seeder adds nothing and leaves nothing out.
+    assert data.DATA_VERSION == "3"  # 3: search keys and list indexes, any size
     for file, metadata in seed.DECLARED.items():
         engine = sa.create_engine(f"sqlite:///{seeded_demo_dir / file}")
+        # The indexes the declaration gives SQLite (one is PostgreSQL's only), as create_all
+        # makes them: the seeder builds them after loading the rows, the same ones.
+        declared = sa.create_engine("sqlite://")
         try:
+            metadata.create_all(declared)
+            expected = sa.inspect(declared)
             seen = sa.inspect(engine)
             assert set(seen.get_table_names()) == set(seed.FILES[file])
             for name in seed.FILES[file]:
@@ -237,14 +245,18 @@ def test_the_seeded_databases_have_the_declared_tables_keys_and_indexes(seeded_d
                     sorted([c.name] for c in table.columns if c.unique)
                 )
                 assert {i["name"]: i["column_names"] for i in seen.get_indexes(name)} == {
-                    i.name: [c.name for c in i.columns] for i in table.indexes
+                    i["name"]: i["column_names"] for i in expected.get_indexes(name)
                 }
+                assert len(seen.get_indexes(name)) == len(
+                    [i for i in table.indexes if i.name != "idx_payments_key_prefix"]
+                )
                 assert {
                     (fk["referred_table"], tuple(fk["constrained_columns"]))
                     for fk in seen.get_foreign_keys(name)
                 } == {(fk.column.table.name, (fk.parent.name,)) for fk in table.foreign_keys}
         finally:
             engine.dispose()
+            declared.dispose()
     # update_contact turns a taken address into a Conflict through this constraint.
     crm = sa.create_engine(f"sqlite:///{seeded_demo_dir / 'crm.sqlite'}")
     try:
@@ -252,3 +264,65 @@ def test_the_seeded_databases_have_the_declared_tables_keys_and_indexes(seeded_d
     finally:
         crm.dispose()
     assert [u["column_names"] for u in uniques] == [["email"]]
+
+
+# --- any size ---------------------------------------------------------------------------------
+
+# The default demo's rows, as DATA_VERSION 2 generated them: sizes became parameters and the
+# e-mail draw got a bound without changing one row of the default.
+DEFAULT_ROWS_SHA256 = "6b834595b70d13d205d0966aa5ab0f2176d5d82e4a3b4d9461223f8164db3e0c"
+
+
+def test_the_default_size_gives_the_same_rows_as_before_sizes_were_parameters(demo):
+    text = json.dumps(demo, sort_keys=True, ensure_ascii=False)
+    assert hashlib.sha256(text.encode()).hexdigest() == DEFAULT_ROWS_SHA256
+
+
+@pytest.fixture(scope="module")
+def small() -> dict[str, list[dict]]:
+    return data.generate(orders=3000, customers=500)
+
+
+def test_a_smaller_demo_is_deterministic_and_of_the_asked_sizes(small):
+    assert data.generate(orders=3000, customers=500) == small
+    sizes = {name: len(rows) for name, rows in small.items()}
+    assert (sizes["orders"], sizes["payments"], sizes["customers"]) == (3000, 3000, 500)
+    assert (sizes["sellers"], sizes["products"], sizes["tickets"]) == (3, 150, 3000)
+    assert [o["id"] for o in small["orders"]] == list(range(1, 3001))
+    customer_ids = {c["id"] for c in small["customers"]}
+    assert {o["customer_id"] for o in small["orders"]} <= customer_ids
+    assert {t["customer_id"] for t in small["tickets"]} <= customer_ids
+
+
+def test_a_smaller_demo_keeps_the_distributions(small):
+    orders = small["orders"]
+    share = Counter(o["status"] for o in orders)
+    assert 0.74 <= share["approved"] / len(orders) <= 0.86
+    assert 0.03 <= share["pending"] / len(orders) <= 0.09
+    per_month = Counter(o["ordered_at"][:7] for o in orders)
+    assert len(per_month) == 18 and per_month["2026-10"] > per_month["2025-05"]
+    korean = sum(is_korean(c["name"]) for c in small["customers"])
+    assert 0.5 < korean / len(small["customers"]) < 0.7
+
+
+def test_e_mails_stay_unique_at_150_000_customers():
+    # Random draws of the common names run out long before this; the generator must end.
+    customers = people.customers(150_000)
+    emails = [c["email"] for c in customers]
+    assert len(emails) == len(set(emails)) == 150_000
+    assert all(re.fullmatch(r"[a-z.]+\d+@example\.(com|net|org)", e) for e in emails)
+
+
+def test_sizes_below_one_are_refused():
+    with pytest.raises(ValueError):
+        data.generate(orders=0)
+
+
+def test_the_marker_records_the_sizes_so_a_default_seed_replaces_a_bigger_one(tmp_path):
+    seed.seed(tmp_path, orders=3000, customers=500)
+    assert seed.is_current(tmp_path, orders=3000, customers=500)
+    assert not seed.is_current(tmp_path)  # the default sizes: make run rebuilds the small demo
+    assert seed.seed(tmp_path, orders=3000, customers=500)["orders"] == 3000  # kept as is
+    counts = seed.seed(tmp_path)
+    assert (counts["orders"], counts["customers"]) == (20000, 2000)
+    assert seed.is_current(tmp_path)

@@ -62,7 +62,7 @@ def hand_statement() -> statement.Statement:
         revenue_kept=45_000,
         fee=4_500,
         payout=40_500,
-        lines=lines,
+        load_lines=lambda: lines,
         generated_at=datetime(2026, 11, 1, 8, 0, tzinfo=UTC),
     )
 

@@ -16,16 +16,25 @@ differs and leaves current ones (and the edits made to them) alone.
 from __future__ import annotations
 
 from lib.demo.data import monthly, people, shop, support
-from lib.demo.data.base import Row
+from lib.demo.data.base import Row, without_cyclic_gc
 
-DATA_VERSION = "2"  # 2: refunds with reasons behind the refunded orders
+# 2: refunds with reasons behind the refunded orders; 3: search keys and list indexes
+# (lib.records.schema), any size
+DATA_VERSION = "3"
 
 
-def generate() -> dict[str, list[Row]]:
-    """All demo data, keyed by table (or file) name."""
-    customer_rows = people.customers()
+@without_cyclic_gc
+def generate(
+    orders: int = shop.ORDER_COUNT, customers: int = people.CUSTOMER_COUNT
+) -> dict[str, list[Row]]:
+    """All demo data, keyed by table (or file) name: `orders` orders (and their payments and
+    refunds) of `customers` customers; the other tables keep their sizes. The same sizes give
+    the same rows."""
+    if orders < 1 or customers < 1:
+        raise ValueError("the demo needs at least one order and one customer")
+    customer_rows = people.customers(customers)
     product_rows = shop.products()
-    order_rows = shop.orders(customer_rows, product_rows)
+    order_rows = shop.orders(customer_rows, product_rows, orders)
     payment_rows = shop.payments(order_rows)
     return {
         "customers": customer_rows,

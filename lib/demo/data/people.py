@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from lib.demo.data.base import END_TS, Row, seeded_rng, sql_ts
+from lib.demo.data.base import END_TS, Row, seeded_rng, sql_ts, weighted, without_cyclic_gc
 
 CUSTOMER_COUNT = 2000
+# Random e-mail draws per customer before the one unique by construction (`local.<id>@domain`):
+# at the default size a draw always succeeds within this; at 150,000 customers the random
+# forms of the common names run out.
+EMAIL_DRAWS = 8
 SIGNUP_FIRST = date(2023, 1, 1)
 SIGNUP_LAST = date(2026, 10, 31)
 NEW_CUSTOMER_SINCE = "2026-08-01"  # signed up in the last three months: segment "new"
@@ -47,7 +52,8 @@ ENGLISH_LAST_NAMES = [
 EMAIL_DOMAINS = ("example.com", "example.net", "example.org")
 
 # city -> districts -> streets, each as (Korean, English) so both address styles agree.
-CITIES: list[tuple[str, str, float, list[tuple[str, str, list[tuple[str, str]]]]]] = [
+City = tuple[str, str, float, list[tuple[str, str, list[tuple[str, str]]]]]
+CITIES: list[City] = [
     ("서울특별시", "Seoul", 0.6, [
         ("강남구", "Gangnam-gu", [("테헤란로", "Teheran-ro"), ("강남대로", "Gangnam-daero"),
                                   ("도산대로", "Dosan-daero")]),
@@ -76,35 +82,40 @@ CITIES: list[tuple[str, str, float, list[tuple[str, str, list[tuple[str, str]]]]
 ]  # fmt: skip
 
 
-def customers() -> list[Row]:
-    """2000 CRM customers: ~60% Korean names, ~40% English, unique example.* emails."""
+@without_cyclic_gc
+def customers(count: int = CUSTOMER_COUNT) -> list[Row]:
+    """`count` CRM customers: ~60% Korean names, ~40% English, unique example.* emails."""
     rng = seeded_rng("customers")
-    fam_weights = [f[2] for f in KOREAN_FAMILY_NAMES]
+    family = weighted(rng, KOREAN_FAMILY_NAMES, [f[2] for f in KOREAN_FAMILY_NAMES])
+    old_segment = weighted(rng, ("vip", "regular", "dormant"), (8, 72, 20))
+    status_of = weighted(rng, ("active", "inactive", "blocked"), (85, 10, 5))
+    city_of = weighted(rng, CITIES, [c[2] for c in CITIES])
     signup_days = (SIGNUP_LAST - SIGNUP_FIRST).days
     used_emails: set[str] = set()
     rows: list[Row] = []
-    for cid in range(1, CUSTOMER_COUNT + 1):
+    for cid in range(1, count + 1):
         korean = rng.random() < 0.6
         if korean:
-            fam_ko, fam_rom, _ = rng.choices(KOREAN_FAMILY_NAMES, fam_weights)[0]
+            fam_ko, fam_rom, _ = family()
             given_ko, given_rom = rng.choice(KOREAN_GIVEN_NAMES)
             name, local = fam_ko + given_ko, f"{given_rom}.{fam_rom}"
         else:
             first, last = rng.choice(ENGLISH_FIRST_NAMES), rng.choice(ENGLISH_LAST_NAMES)
             name, local = f"{first} {last}", f"{first}.{last}".lower()
-        while True:
+        for _ in range(EMAIL_DRAWS):
             email = f"{local}{rng.randint(1, 99)}@{rng.choice(EMAIL_DOMAINS)}"
             if email not in used_emails:
-                used_emails.add(email)
                 break
+        else:
+            # A drawn local part ends in a letter, then digits; this one has a dot before the
+            # id, so it can equal no draw and no other customer's.
+            email = f"{local}.{cid}@{rng.choice(EMAIL_DOMAINS)}"
+        used_emails.add(email)
         phone = f"010-{rng.randint(2000, 9999)}-{rng.randint(0, 9999):04d}"
         signup = SIGNUP_FIRST + timedelta(days=rng.randrange(signup_days + 1))
         signup_date = signup.isoformat()
-        if signup_date >= NEW_CUSTOMER_SINCE:
-            segment = "new"
-        else:
-            segment = rng.choices(("vip", "regular", "dormant"), (8, 72, 20))[0]
-        status = rng.choices(("active", "inactive", "blocked"), (85, 10, 5))[0]
+        segment = "new" if signup_date >= NEW_CUSTOMER_SINCE else old_segment()
+        status = status_of()
         signup_ts = datetime(signup.year, signup.month, signup.day)
         span = int((END_TS - signup_ts).total_seconds())
         updated = signup_ts + timedelta(seconds=rng.randint(0, span))
@@ -114,7 +125,9 @@ def customers() -> list[Row]:
                 "name": name,
                 "email": email,
                 "phone": phone,
-                "address": _address(rng, korean_style=rng.random() < (0.85 if korean else 0.3)),
+                "address": _address(
+                    rng, city_of, korean_style=rng.random() < (0.85 if korean else 0.3)
+                ),
                 "segment": segment,
                 "status": status,
                 "signup_date": signup_date,
@@ -124,8 +137,8 @@ def customers() -> list[Row]:
     return rows
 
 
-def _address(rng: random.Random, korean_style: bool) -> str:
-    city = rng.choices(CITIES, [c[2] for c in CITIES])[0]
+def _address(rng: random.Random, city_of: Callable[[], City], korean_style: bool) -> str:
+    city = city_of()
     city_ko, city_en, _, districts = city
     district_ko, district_en, streets = rng.choice(districts)
     street_ko, street_en = rng.choice(streets)

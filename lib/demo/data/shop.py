@@ -17,6 +17,7 @@ from lib.demo.data.base import (
     next_month,
     seeded_rng,
     sql_ts,
+    weighted,
 )
 
 ORDER_COUNT = 20000
@@ -115,8 +116,11 @@ def products() -> list[Row]:
     return rows
 
 
-def orders(customer_rows: list[Row], product_rows: list[Row]) -> list[Row]:
-    """20000 orders over 2025-05 .. 2026-10, growing month by month, ids in time order.
+def orders(
+    customer_rows: list[Row], product_rows: list[Row], count: int = ORDER_COUNT
+) -> list[Row]:
+    """`count` orders (20000 by default) over 2025-05 .. 2026-10, growing month by month, ids
+    in time order.
 
     Each order's customer had signed up by the order's day; amount = price * quantity and the
     seller is the product's. Pending orders are mostly from the last two months.
@@ -125,10 +129,10 @@ def orders(customer_rows: list[Row], product_rows: list[Row]) -> list[Row]:
     months = month_starts()
     weights = [MONTHLY_GROWTH**i * SEASON.get(m.month, 1.0) for i, m in enumerate(months)]
     times: list[datetime] = []
-    for month, count in zip(months, apportion(ORDER_COUNT, weights), strict=True):
+    for month, in_month in zip(months, apportion(count, weights), strict=True):
         start, end = (datetime(d.year, d.month, 1) for d in (month, next_month(month)))
         span = int((end - start).total_seconds())
-        times.extend(start + timedelta(seconds=rng.randrange(span)) for _ in range(count))
+        times.extend(start + timedelta(seconds=rng.randrange(span)) for _ in range(in_month))
     times.sort()
     stamps = [sql_ts(t) for t in times]
 
@@ -151,8 +155,9 @@ def orders(customer_rows: list[Row], product_rows: list[Row]) -> list[Row]:
     p_pending_recent = min(
         0.9, (0.06 * len(stamps) - p_pending_old * (len(stamps) - n_recent)) / max(n_recent, 1)
     )
-    settled = ("approved", "rejected", "refunded", "partially_refunded")
-    settled_weights = (80, 4, 6, 4)
+    settled = weighted(
+        rng, ("approved", "rejected", "refunded", "partially_refunded"), (80, 4, 6, 4)
+    )
 
     rows: list[Row] = []
     for i, (ts, stamp) in enumerate(zip(times, stamps, strict=True)):
@@ -164,7 +169,7 @@ def orders(customer_rows: list[Row], product_rows: list[Row]) -> list[Row]:
         if rng.random() < p_pending:
             status, updated = "pending", ts
         else:
-            status = rng.choices(settled, settled_weights)[0]
+            status = settled()
             if status == "approved":
                 updated = later(rng, ts, 60, 2 * 3600)
             elif status == "rejected":
@@ -190,8 +195,7 @@ def orders(customer_rows: list[Row], product_rows: list[Row]) -> list[Row]:
 def payments(order_rows: list[Row]) -> list[Row]:
     """One payment per order; status and balance follow the order status (see PAYMENT_STATUS)."""
     rng = seeded_rng("payments")
-    methods = ("card", "easy_pay", "transfer", "virtual_account")
-    method_weights = (55, 25, 12, 8)
+    method = weighted(rng, ("card", "easy_pay", "transfer", "virtual_account"), (55, 25, 12, 8))
     used_keys: set[str] = set()
     rows: list[Row] = []
     for order in order_rows:
@@ -216,7 +220,7 @@ def payments(order_rows: list[Row]) -> list[Row]:
                 "order_id": order["id"],
                 "amount": amount,
                 "balance_amount": balance,
-                "method": rng.choices(methods, method_weights)[0],
+                "method": method(),
                 "status": status,
                 "approved_at": sql_ts(later(rng, ordered, 5, 90)),
             }
@@ -245,12 +249,12 @@ def refunds(order_rows: list[Row], payment_rows: list[Row]) -> list[Row]:
     One cancel each, as the gateway sandbox seeds its ledger from these payments."""
     rng = seeded_rng("refunds")
     reasons = list(REFUND_REASONS)
-    weights = {
-        "refunded": list(REFUND_REASONS.values()),
+    reason = {
+        "refunded": weighted(rng, reasons, list(REFUND_REASONS.values())),
         # A duplicate order is refunded whole.
-        "partially_refunded": [
-            0 if r == "Duplicate order" else w for r, w in REFUND_REASONS.items()
-        ],
+        "partially_refunded": weighted(
+            rng, reasons, [0 if r == "Duplicate order" else w for r, w in REFUND_REASONS.items()]
+        ),
     }
     by_order = {p["order_id"]: p for p in payment_rows}
     rows: list[Row] = []
@@ -264,7 +268,7 @@ def refunds(order_rows: list[Row], payment_rows: list[Row]) -> list[Row]:
                 "order_id": order["id"],
                 "payment_key": payment["payment_key"],
                 "amount": payment["amount"] - payment["balance_amount"],
-                "reason": rng.choices(reasons, weights[order["status"]])[0],
+                "reason": reason[order["status"]](),
                 "idempotency_key": f"seed-{order['id']}",
                 "status": "done",
                 "requested_by": "seed",

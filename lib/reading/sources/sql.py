@@ -173,8 +173,22 @@ def failure_reason(cfg: SourceConfig, exc: BaseException) -> str:
     return text[:300]
 
 
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+SNAPSHOT_KEYS = ("columns", "key", "updated_at", "follows", "parent_key", "overlap_s", "rebuild_s")
+
+
+def _identifier(cfg: SourceConfig, table: str, what: str, value: object) -> str:
+    if not isinstance(value, str) or not IDENTIFIER.fullmatch(value):
+        raise ConfigError(f"Source '{cfg.name}', table '{table}': {what} is a column name")
+    return value
+
+
 def table_modes(cfg: SourceConfig) -> dict[str, dict[str, object]]:
-    """Each declared table with its read mode: `live` (scanner) or `snapshot` (local copy)."""
+    """Each declared table with its read mode: `live` (scanner) or `snapshot` (local copy).
+
+    A snapshot may also declare (lib.reading.snapshots): `columns` (only these are copied),
+    `key` and `updated_at` (refreshed by the rows changed since the last refresh), or
+    `follows` + `parent_key` (refreshed with another snapshot, by its changed keys)."""
     tables = cfg.options.get("tables") or {}
     out: dict[str, dict[str, object]] = {}
     for name, spec in tables.items():
@@ -182,13 +196,42 @@ def table_modes(cfg: SourceConfig) -> dict[str, dict[str, object]]:
         mode = spec.get("mode", "live")
         if mode not in ("live", "snapshot"):
             raise ConfigError(f"Source '{cfg.name}', table '{name}': mode is live or snapshot")
-        out[name] = {
+        entry: dict[str, object] = {
             "mode": mode,
             "ttl": float(spec.get("ttl", cfg.ttl)),
             "table": spec.get("table", name),
         }
+        for option in SNAPSHOT_KEYS:
+            if option in spec and mode != "snapshot":
+                raise ConfigError(f"Source '{cfg.name}', table '{name}': {option} is for snapshots")
+        if "columns" in spec:
+            entry["columns"] = tuple(
+                _identifier(cfg, name, "each of columns", c) for c in spec["columns"]
+            )
+        for option in ("key", "updated_at", "follows", "parent_key"):
+            if option in spec:
+                entry[option] = _identifier(cfg, name, option, spec[option])
+        for option in ("overlap_s", "rebuild_s"):
+            if option in spec:
+                entry[option] = float(spec[option])
+        out[name] = entry
     if not out:
         raise ConfigError(
             f"Source '{cfg.name}': declare its tables under [sources.{cfg.name}.tables]"
         )
+    return out
+
+
+def derived_tables(cfg: SourceConfig) -> dict[str, dict[str, object]]:
+    """Tables computed in DuckDB from snapshots (`derived.<name> = { query = "...", ttl = N }`):
+    rebuilt in the background after the snapshots they read change, at most every ttl s."""
+    derived = cfg.options.get("derived") or {}
+    out: dict[str, dict[str, object]] = {}
+    for name, spec in derived.items():
+        spec = dict(spec or {})
+        _identifier(cfg, name, "a derived table's name", name)
+        query = spec.get("query")
+        if not isinstance(query, str) or not query:
+            raise ConfigError(f"Source '{cfg.name}', derived table '{name}': set its query")
+        out[name] = {"query": query, "ttl": float(spec.get("ttl", 60))}
     return out

@@ -50,24 +50,25 @@ async def wait_idle(page: Any) -> None:
     await page.wait_for_selector(IDLE, timeout=WAIT_MS)
 
 
-async def _submit_sign_in(page: Any, base_url: str, username: str, password: str) -> None:
-    await page.goto(base_url + "/", wait_until="commit")
+async def _submit_sign_in(page: Any, url: str, username: str, password: str) -> None:
+    await page.goto(url, wait_until="commit")
     await wait_idle(page)
     await page.get_by_role("textbox", name="Username").fill(username)
     await page.get_by_role("textbox", name="Password").fill(password)
     await page.get_by_role("button", name="Login").click()
 
 
-async def sign_in(page: Any, base_url: str, username: str, password: str) -> None:
-    """Signed in through the form: until the signed-in page shows (its Log out button)."""
-    await _submit_sign_in(page, base_url, username, password)
+async def sign_in(page: Any, url: str, username: str, password: str) -> None:
+    """Signed in through the form that `url` shows (every page's does: a deep link lands on
+    its own view after), until the signed-in page shows (its Log out button)."""
+    await _submit_sign_in(page, url, username, password)
     await page.get_by_role("button", name="Log out").wait_for(timeout=WAIT_MS)
     await wait_idle(page)
 
 
 async def refused_sign_in(page: Any, base_url: str, username: str, password: str) -> str:
     """A sign-in the form refuses: "locked" or "wrong", as the page said."""
-    await _submit_sign_in(page, base_url, username, password)
+    await _submit_sign_in(page, base_url + "/", username, password)
     locked = page.get_by_text("Too many failed sign-ins")
     wrong = page.get_by_text("Username or password is incorrect.")
     await locked.or_(wrong).first.wait_for(timeout=WAIT_MS)
@@ -89,9 +90,15 @@ async def visit(urls: list[str]) -> None:
             await chromium.close()
 
 
-async def open_order(page: Any, base_url: str, order_id: int) -> None:
-    """/orders?q=<id> in a fresh page load (signed in by the browser's cookie)."""
-    await page.goto(f"{base_url}/orders?q={order_id}", wait_until="commit")
+def order_url(base_url: str, order_id: int) -> str:
+    """The Orders page searched for one order: the link an operator pastes to a teammate."""
+    return f"{base_url}/orders?q={order_id}"
+
+
+async def open_order(page: Any, base_url: str, order_id: int, username: str, password: str) -> None:
+    """Signed in through the form on order_url, which then lists just that order (no Home
+    page on the way: its health badges redraw every second under the replicas' config)."""
+    await sign_in(page, order_url(base_url, order_id), username, password)
     await page.get_by_role("heading", name="Orders & payments").wait_for(timeout=WAIT_MS)
     await _shown(page, order_id)
 

@@ -26,6 +26,7 @@ from lib.errors import BackofficeError, SourceUnavailable, one_line
 from lib.reading.engine import TOTAL, Engine
 from lib.reading.sheet_findings import NUMBERED_SUFFIX, numbered
 from lib.reading.sources.cells import ROW
+from lib.reading.sqlite_race import retried
 
 
 class NotInCatalogue(BackofficeError):
@@ -50,17 +51,20 @@ def described(engine: Engine, sources: Sequence[str]) -> dict[str, dict[str, str
     unknown = [s for s in sources if s not in engine.sources]
     if unknown:
         raise NotInCatalogue(f"No source named '{one_line(unknown[0], NAME_CHARS)}'.")
-    rows = (
-        engine._cursor()
-        .execute(
-            "SELECT table_schema, table_name, column_name, data_type "
-            "FROM information_schema.columns "
-            "WHERE table_catalog = current_database() "
-            "AND table_schema IN (SELECT unnest(CAST($schemas AS VARCHAR[]))) "
-            "ORDER BY table_schema, table_name, ordinal_position",
-            {"schemas": list(sources)},
+    # information_schema lists every attached database too: the live SQLite files included.
+    rows = retried(
+        lambda: (
+            engine._cursor()
+            .execute(
+                "SELECT table_schema, table_name, column_name, data_type "
+                "FROM information_schema.columns "
+                "WHERE table_catalog = current_database() "
+                "AND table_schema IN (SELECT unnest(CAST($schemas AS VARCHAR[]))) "
+                "ORDER BY table_schema, table_name, ordinal_position",
+                {"schemas": list(sources)},
+            )
+            .fetchall()
         )
-        .fetchall()
     )
     out: dict[str, dict[str, str]] = {}
     for schema, table, column, dtype in rows:

@@ -44,6 +44,7 @@ from lib.reading.source_state import SourceState, SourceStatus
 from lib.reading.sources import sql as sql_source
 from lib.reading.sources.base import SourceConfig
 from lib.reading.sources.cells import CellProblem
+from lib.reading.sqlite_race import retried
 
 log = logging.getLogger(__name__)
 
@@ -332,7 +333,7 @@ class Engine:
         self.snapshots.require(sql, q.sources)  # a copy not made yet: wait a little, or say so
         bound = {k: v for k, v in params.items() if k in q.params}
         try:
-            return self._cursor().execute(sql, bound).df()
+            return retried(lambda: self._cursor().execute(sql, bound).df())
         except duckdb.Error as exc:
             # A live scanner fails at query time when its database went away: say which.
             for source in q.sources:

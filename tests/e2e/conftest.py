@@ -132,13 +132,19 @@ def wait_idle(page, timeout: float = 30_000) -> None:
     )
 
 
-def expect_url(page, has: tuple[str, ...] = (), lacks: tuple[str, ...] = ()) -> None:
-    """Wait for the address bar: Streamlit sends a changed URL in its own message, which can
-    arrive after the page has redrawn."""
+def expect_url(
+    page,
+    has: tuple[str, ...] = (),
+    lacks: tuple[str, ...] = (),
+    timeout_ms: int = 30_000,
+) -> None:
+    """Wait for the address bar to hold each of `has` and none of `lacks` (plain text, not
+    patterns): Streamlit sends a changed URL in its own message, which can arrive after the
+    page has redrawn."""
     for part in has:
-        expect(page).to_have_url(re.compile(re.escape(part)), timeout=30_000)
+        expect(page).to_have_url(re.compile(re.escape(part)), timeout=timeout_ms)
     for part in lacks:
-        expect(page).not_to_have_url(re.compile(re.escape(part)), timeout=30_000)
+        expect(page).not_to_have_url(re.compile(re.escape(part)), timeout=timeout_ms)
 
 
 def log_in(page, base_url: str, username: str, password: str, path: str = "/") -> None:

@@ -39,7 +39,7 @@ def test_an_audit_link_restores_its_filters_and_pages_through_sign_in(page, app_
     page.get_by_role("textbox", name="Action").fill("auth.logout")
     page.keyboard.press("Enter")
     wait_idle(page)
-    page.wait_for_url(re.compile(r"action=auth\.logout"), timeout=30_000)
+    expect_url(page, has=("action=auth.logout",))
     assert page.get_by_test_id("stDataFrame").count() == 1
 
     page.set_viewport_size({"width": 390, "height": 844})

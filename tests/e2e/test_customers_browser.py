@@ -121,7 +121,7 @@ def test_a_copied_url_restores_its_filters_in_a_fresh_browser(browser, app_url, 
     page.get_by_role("option", name="VIP").click()
     page.keyboard.press("Escape")
     wait_idle(page)
-    page.wait_for_url("**segment=vip**", timeout=30_000)
+    expect_url(page, has=("segment=vip",))
     wait_idle(page)  # the run that wrote the URL has also redrawn the table
     caption = page.get_by_text("Rows 1–").inner_text()
     copied = page.url

@@ -22,17 +22,11 @@ from typing import Any
 import requests
 
 from bench.report import REPO, BenchFailed
+from tests.e2e.conftest import CHROMIUM
+from tests.e2e.conftest import CHROMIUM_ARGS as E2E_CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
+# The browser tests' flags, and the bench's own: shared memory in /tmp, not /dev/shm.
+CHROMIUM_ARGS = [*E2E_CHROMIUM_ARGS, "--disable-dev-shm-usage"]
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
 RUNNING = "[data-testid=stApp][data-test-script-state=running]"
 EXCEPTION = "[data-testid=stException]"
